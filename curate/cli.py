@@ -1,0 +1,158 @@
+"""The `curate` command: one subcommand per stage, each a thin shell over a Python function."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from curate import cli_support
+from curate.formats import FORMATS, PAIR_MODES, parse_mapping
+from curate.summary import stderr
+
+app = typer.Typer(
+    name="curate",
+    help="Turn seed prompts or user logs into clean SFT and preference data.\n\n"
+    "Every stage reads a file and writes a file of JSON Lines records "
+    "(instruction, input, output, system, history, user_id, meta), so stages pipe with `-`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
+Pairs = Enum("Pairs", {name: name for name in PAIR_MODES}, type=str)  # type: ignore[misc]
+
+Input = Annotated[
+    Path,
+    typer.Argument(
+        help="Input records: .jsonl, .json (array), .csv or .parquet; `-` reads JSON Lines from stdin.",
+        exists=True, dir_okay=False, allow_dash=True, show_default=False, metavar="INPUT",
+    ),
+]
+Output = Annotated[
+    Path,
+    typer.Option("--output", "-o", help="Output file; its extension picks the format "
+                 "(.jsonl .json .csv .parquet); `-` writes JSON Lines to stdout. "
+                 "Written atomically: an error leaves no partial file.", show_default=False),
+]
+Map = Annotated[
+    Optional[str],
+    typer.Option("--map", help="Rename input columns before reading, as SOURCE=FIELD pairs: "
+                 "`--map prompt=instruction,response=output`. Alpaca, ShareGPT `conversations`, "
+                 "OpenAI `messages`, TRL prompt/completion and prompt/chosen/rejected columns "
+                 "are recognised without it.", show_default=False),
+]
+Rejects = Annotated[
+    Optional[Path],
+    typer.Option("--rejects", help="Also write the records this stage removed, each with "
+                 "meta.rejected = {stage, reason}.", show_default=False),
+]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")] = False,
+) -> None:
+    cli_support.set_debug(debug)
+
+
+@app.command()
+def export(
+    input: Input,
+    output: Output,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output layout; see above.")] = Format.alpaca,
+    pairs: Annotated[Pairs, typer.Option(help="For ranked preferences (K > 2 responses): every "
+                                         "better/worse pair, or only best against worst.")] = Pairs.all,
+    dataset_info: Annotated[bool, typer.Option("--dataset-info", help="Also add an entry for the output "
+                            "to dataset_info.json beside it (LLaMA-Factory's dataset registry).")] = False,
+    dataset_name: Annotated[Optional[str], typer.Option(help="Entry name in dataset_info.json "
+                            "(default: the output file's stem).", show_default=False)] = None,
+    rejects: Rejects = None,
+    map: Map = None,
+) -> None:
+    """Write records in a layout LLaMA-Factory or TRL loads unchanged.
+
+    Formats:
+
+    * **alpaca**: instruction, input, output, system, history
+    * **sharegpt**: conversations of from/value (human, gpt), plus system
+    * **messages**: OpenAI role/content messages
+    * **preference**: instruction, input, chosen, rejected (preference records only)
+    * **ranking**: responses plus a ranking of indices, best first (preference records only)
+    * **trl**: conversational prompt/completion, or prompt/chosen/rejected for preferences
+
+    Examples without an output are dropped from SFT layouts (reason no_output).
+    Preferences export to alpaca as their best response.
+    """
+    from curate.export import export as run_export
+
+    summary = run_export(input, output, format.value, pairs.value, dataset_info, dataset_name,
+                         rejects, parse_mapping(map))
+    stderr.print(summary.table())
+
+
+@app.command()
+def convert(input: Input, output: Output, map: Map = None) -> None:
+    """Normalise any supported file into records.
+
+    Reads Alpaca, ShareGPT, OpenAI messages, TRL or mapped columns from .jsonl, .json,
+    .csv or .parquet, and writes records with their content-hash ids; columns that map
+    to no field are kept in meta.extra.
+    """
+    from curate.io import display_name, read_records, write_records
+    from curate.summary import Summary, track
+
+    summary = Summary("convert")
+
+    def counted(records):  # noqa: ANN001, ANN202
+        for record in track(records, f"converting {display_name(input)}"):
+            summary.read += 1
+            summary.written += 1
+            yield record
+
+    write_records(output, counted(read_records(input, parse_mapping(map))))
+    stderr.print(summary.table())
+
+
+@app.command()
+def stats(
+    input: Input,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Also count tokens with this tokenizer: a local "
+                         "directory or a Hugging Face model id.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    map: Map = None,
+) -> None:
+    """Counts, and length percentiles of every text field (characters, and tokens with --tokenizer)."""
+    from curate.io import display_name, read_records
+    from curate.stats import collect_stats, stats_tables
+    from curate.summary import track
+
+    tok = None
+    if tokenizer:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(tokenizer)
+    result = collect_stats(track(read_records(input, parse_mapping(map)), "reading"), tok)
+    if as_json:
+        typer.echo(json.dumps({"file": display_name(input), **result}, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    console = Console()
+    console.print(f"[bold]{display_name(input)}[/]")
+    for table in stats_tables(result):
+        console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli_support.run(app, "curate", argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Running a typer app the way every command here fails: one line, and a meaningful code.
+
+Exit 2 for bad usage (unknown option, bad --map, missing input file), 1 for bad data or
+any other failure, 130 on Ctrl-C. `--debug` (or CURATE_DEBUG=1) shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from typing import Any, NoReturn
+
+import click
+import typer
+
+from curate.errors import DataError, UsageError
+
+debug = os.environ.get("CURATE_DEBUG", "") not in ("", "0")
+
+
+def set_debug(value: bool) -> None:
+    global debug
+    debug = debug or value
+
+
+def _terminate(signum: int, frame: Any) -> NoReturn:
+    # SIGTERM as SystemExit, so atomic writers unwind and remove their temporary files
+    raise SystemExit(128 + signum)
+
+
+def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoReturn:
+    signal.signal(signal.SIGTERM, _terminate)
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print(f"{prog_name}: interrupted", file=sys.stderr)
+        code = 130
+    except UsageError as error:
+        code = _fail(prog_name, error, 2)
+    except DataError as error:
+        code = _fail(prog_name, error, 1)
+    except Exception as error:  # noqa: BLE001 - the last line of defence prints one line too
+        code = _fail(prog_name, error, 1, unexpected=True)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(prog_name: str, error: Exception, code: int, unexpected: bool = False) -> int:
+    if debug:
+        traceback.print_exc()
+    message = " ".join(str(error).split()) or type(error).__name__
+    if unexpected:
+        message = f"{type(error).__name__}: {message}" + ("" if debug else " (run with --debug for the traceback)")
+    print(f"{prog_name}: error: {message}", file=sys.stderr)
+    return code

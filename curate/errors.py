@@ -1,0 +1,17 @@
+"""The two kinds of failure the CLI reports as one line: bad data (exit 1), bad usage (exit 2)."""
+
+
+class DataError(ValueError):
+    """Input data is malformed; the message names the file, line and field."""
+
+
+class UsageError(ValueError):
+    """The command was asked for something it cannot do (unknown format, bad --map)."""
+
+
+class FieldError(ValueError):
+    """A row-level problem in one field; the reader adds the file and line."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field

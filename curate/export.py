@@ -1,0 +1,98 @@
+"""`curate export`: records -> files that LLaMA-Factory and TRL load unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from curate.errors import DataError, FieldError, UsageError
+from curate.formats import FORMATS, PAIR_MODES, SFT_FORMATS, dataset_info_entry, export_rows
+from curate.io import atomic_path, display_name, file_format, read_records, write_records, write_rows
+from curate.records import Example, Preference, Record
+from curate.summary import Summary, rejected, track
+
+
+def export(
+    input: str | Path,
+    output: str | Path,
+    format: str = "alpaca",
+    pairs: str = "all",
+    dataset_info: bool = False,
+    dataset_name: str | None = None,
+    rejects: str | Path | None = None,
+    mapping: dict[str, str] | None = None,
+) -> Summary:
+    """Convert a record file to `format`; optionally register it in dataset_info.json."""
+    _check_options(output, format, pairs, dataset_info, rejects)
+    exporter = Exporter(format, pairs, one_kind=dataset_info, source=display_name(input))
+    records = track(read_records(input, mapping), f"exporting {display_name(input)}")
+    write_rows(output, exporter(records))
+    if rejects:
+        write_records(rejects, exporter.removed)
+    if dataset_info:
+        entry = dataset_info_entry(format, Preference in exporter.kinds, Path(output).name)
+        write_dataset_info(Path(output).parent / "dataset_info.json", dataset_name or Path(output).stem, entry)
+    return exporter.summary
+
+
+def _check_options(output: str | Path, fmt: str, pairs: str, dataset_info: bool, rejects: Any) -> None:
+    """Fail on bad usage before any work is done."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if pairs not in PAIR_MODES:
+        raise UsageError(f"--pairs: choose from {', '.join(PAIR_MODES)}")
+    file_format(output)
+    if rejects:
+        file_format(rejects)
+    if dataset_info:
+        if str(output) == "-":
+            raise UsageError("--dataset-info needs an output file, not stdout")
+        dataset_info_entry(fmt, False, "")  # raises for formats LLaMA-Factory cannot load
+
+
+class Exporter:
+    """Records in, export rows out; an example with no output is dropped from SFT formats."""
+
+    def __init__(self, fmt: str, pairs: str = "all", one_kind: bool = False, source: str = "input"):
+        self.fmt, self.pairs, self.one_kind, self.source = fmt, pairs, one_kind, source
+        self.summary = Summary("export")
+        self.removed: list[Record] = []
+        self.kinds: set[type] = set()
+
+    def __call__(self, records: Iterable[Record]) -> Iterator[dict[str, Any]]:
+        for number, record in enumerate(records, 1):
+            self.summary.read += 1
+            self._note_kind(record, number)
+            if self.fmt in SFT_FORMATS and isinstance(record, Example) and not record.output.strip():
+                self.summary.dropped["no_output"] += 1
+                self.removed.append(rejected(record, "export", "no_output"))
+                continue
+            try:
+                rows = export_rows(record, self.fmt, self.pairs)
+            except FieldError as error:
+                raise DataError(f"{self.source}: record {number} (id {record.id}): {error}") from None
+            self.summary.written += len(rows)
+            yield from rows
+
+    def _note_kind(self, record: Record, number: int) -> None:
+        self.kinds.add(type(record))
+        if self.one_kind and len(self.kinds) > 1:
+            raise DataError(f"{self.source}: record {number} (id {record.id}): the file mixes examples and "
+                            "preferences, but a dataset_info.json entry describes one kind")
+
+
+def write_dataset_info(path: Path, name: str, entry: dict[str, Any]) -> None:
+    """Add or replace one entry, keeping every other dataset already registered there."""
+    registry: dict[str, Any] = {}
+    if path.exists():
+        try:
+            registry = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: existing dataset_info.json is not valid JSON ({error})") from None
+        if not isinstance(registry, dict):
+            raise DataError(f"{path}: existing dataset_info.json is not a JSON object")
+    registry[name] = entry
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(registry, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

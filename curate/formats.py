@@ -1,0 +1,221 @@
+"""Foreign rows in, export rows out: Alpaca, ShareGPT, OpenAI messages, preference, TRL.
+
+Reading recognises the common layouts without flags; `--map src=dst` renames columns
+first for anything else. Writing produces exactly what LLaMA-Factory's documented
+loaders and TRL's trainers accept, plus the `dataset_info.json` entry for LLaMA-Factory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curate.errors import FieldError, UsageError
+from curate.records import FIELDS, Example, Preference, Record, record_class
+
+# Column names other tools use for our fields; used only when our own name is absent.
+ALIASES = {
+    "instruction": ("prompt", "question", "query"),
+    "output": ("completion", "response", "answer"),
+}
+CONVERSATION_COLUMNS = ("conversations", "messages")
+MAP_TARGETS = frozenset(FIELDS) | set(CONVERSATION_COLUMNS) | {"prompt", "completion"}
+
+USER_ROLES = {"user", "human"}
+ASSISTANT_ROLES = {"assistant", "gpt"}
+SYSTEM_ROLES = {"system"}
+
+
+def parse_mapping(spec: str | None) -> dict[str, str]:
+    """`prompt=instruction,response=output` -> {"prompt": "instruction", ...}."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in (spec or "").split(","))):
+        source, sep, target = (side.strip() for side in item.partition("="))
+        if not sep or not source or not target:
+            raise UsageError(f"--map: expected SOURCE=FIELD pairs separated by commas, got {item!r}")
+        if target not in MAP_TARGETS:
+            raise UsageError(f"--map: unknown field {target!r}; choose from {', '.join(sorted(MAP_TARGETS))}")
+        mapping[source] = target
+    return mapping
+
+
+def to_record(row: dict[str, Any], mapping: dict[str, str] | None = None) -> Record:
+    """Validate one foreign or native row as an Example or Preference."""
+    row = {(mapping or {}).get(key, key): value for key, value in row.items() if value is not None}
+    fields: dict[str, Any] = {}
+    conversation = next((c for c in CONVERSATION_COLUMNS if isinstance(row.get(c), list)), None)
+    if conversation:
+        fields.update(_from_messages(row.pop(conversation), conversation))
+    elif isinstance(row.get("prompt"), list):  # TRL conversational prompt
+        fields.update(_from_messages(row.pop("prompt"), "prompt"))
+    for key in ("chosen", "rejected", "completion"):
+        if isinstance(row.get(key), (list, dict)):
+            row[key] = _assistant_text(row[key], key)
+    for field, names in ALIASES.items():
+        if field not in row and field not in fields:
+            alias = next((name for name in names if name in row), None)
+            if alias:
+                fields[field] = row.pop(alias)
+    extra = {key: row.pop(key) for key in list(row) if key not in FIELDS}
+    fields.update(row)
+    meta = fields.get("meta", {})
+    if extra and isinstance(meta, dict):  # a non-dict meta fails validation below
+        fields["meta"] = {**meta, "extra": extra}
+    return record_class(fields).model_validate(fields)
+
+
+def _message_parts(message: Any, where: str) -> tuple[str, str]:
+    if not isinstance(message, dict):
+        raise FieldError(where, f"expected a message object, got {type(message).__name__}")
+    role = message.get("role", message.get("from"))
+    content = message.get("content", message.get("value"))
+    if not isinstance(role, str) or not isinstance(content, str):
+        raise FieldError(where, "a message needs a string role/from and content/value")
+    return role, content
+
+
+def _from_messages(messages: list[Any], column: str) -> dict[str, Any]:
+    """System, history, instruction and output from an alternating conversation."""
+    parts = [_message_parts(m, f"{column}[{i}]") for i, m in enumerate(messages)]
+    system = [text for role, text in parts if role in SYSTEM_ROLES]
+    turns = [(i, role, text) for i, (role, text) in enumerate(parts) if role not in SYSTEM_ROLES]
+    for position, (i, role, _) in enumerate(turns):
+        expected = USER_ROLES if position % 2 == 0 else ASSISTANT_ROLES
+        if role not in expected:
+            want = "user/human" if position % 2 == 0 else "assistant/gpt"
+            raise FieldError(f"{column}[{i}]", f"expected a {want} turn here, got role {role!r}")
+    if not turns:
+        raise FieldError(column, "the conversation has no user turn")
+    texts = [text for _, _, text in turns]
+    output = texts.pop() if len(texts) % 2 == 0 else None
+    fields: dict[str, Any] = {
+        "instruction": texts[-1],
+        "history": [[texts[i], texts[i + 1]] for i in range(0, len(texts) - 1, 2)],
+    }
+    if system:
+        fields["system"] = "\n".join(system)
+    if output is not None:
+        fields["output"] = output
+    return fields
+
+
+def _assistant_text(value: list[Any] | dict[str, Any], column: str) -> str:
+    """`{"from": "gpt", "value": ...}` or a one-message list -> the message text."""
+    message = value[-1] if isinstance(value, list) and value else value
+    return _message_parts(message, column)[1]
+
+
+# ---------------------------------------------------------------- export
+
+SFT_FORMATS = ("alpaca", "sharegpt", "messages", "trl")
+FORMATS = ("alpaca", "sharegpt", "messages", "preference", "ranking", "trl")
+PAIR_MODES = ("all", "best-worst")
+
+
+def export_rows(record: Record, fmt: str, pairs: str = "all") -> list[dict[str, Any]]:
+    """The rows one record becomes in `fmt` (a ranked preference may become several)."""
+    if isinstance(record, Example):
+        if fmt not in SFT_FORMATS:
+            raise FieldError("output", f"--format {fmt} needs preference records (chosen/rejected or responses/ranking)")
+        return [_EXAMPLE_WRITERS[fmt](record)]
+    if fmt == "ranking":
+        responses = record.responses or [record.chosen, record.rejected]
+        return [{**_alpaca_prompt(record), "responses": responses, "ranking": record.ranking or [0, 1]}]
+    if fmt == "alpaca":  # SFT on the best answer
+        best = Example(**_alpaca_prompt(record), output=record.ranked_responses()[0])
+        return [_alpaca(best)]
+    return [_PAIR_WRITERS[fmt](record, chosen, rejected) for chosen, rejected in record.pairs(pairs)]
+
+
+def _alpaca_prompt(record: Record) -> dict[str, Any]:
+    return {
+        "instruction": record.instruction,
+        "input": record.input,
+        "system": record.system,
+        "history": [list(turn) for turn in record.history],
+    }
+
+
+def _alpaca(example: Example) -> dict[str, Any]:
+    prompt = _alpaca_prompt(example)
+    return {"instruction": prompt.pop("instruction"), "input": prompt.pop("input"), "output": example.output, **prompt}
+
+
+def _messages(record: Record, role: str = "role", content: str = "content", user: str = "user",
+              assistant: str = "assistant", with_system: bool = True) -> list[dict[str, str]]:
+    """The conversation up to and including the final user turn."""
+    out = [{role: "system", content: record.system}] if with_system and record.system else []
+    for question, answer in record.history:
+        out += [{role: user, content: question}, {role: assistant, content: answer}]
+    return out + [{role: user, content: record.user_message()}]
+
+
+def _sharegpt_prompt(record: Record) -> list[dict[str, str]]:
+    return _messages(record, "from", "value", "human", "gpt", with_system=False)
+
+
+def _sharegpt(example: Example) -> dict[str, Any]:
+    turn = {"from": "gpt", "value": example.output}
+    return {"conversations": [*_sharegpt_prompt(example), turn], "system": example.system}
+
+
+def _openai_messages(example: Example) -> dict[str, Any]:
+    return {"messages": [*_messages(example), {"role": "assistant", "content": example.output}]}
+
+
+def _trl_sft(example: Example) -> dict[str, Any]:
+    return {"prompt": _messages(example), "completion": [{"role": "assistant", "content": example.output}]}
+
+
+_EXAMPLE_WRITERS = {"alpaca": _alpaca, "sharegpt": _sharegpt, "messages": _openai_messages, "trl": _trl_sft}
+
+
+def _pair_preference(record: Preference, chosen: str, rejected: str) -> dict[str, Any]:
+    prompt = _alpaca_prompt(record)
+    return {"instruction": prompt.pop("instruction"), "input": prompt.pop("input"),
+            "chosen": chosen, "rejected": rejected, **prompt}
+
+
+def _pair_sharegpt(record: Preference, chosen: str, rejected: str) -> dict[str, Any]:
+    return {"conversations": _sharegpt_prompt(record), "system": record.system,
+            "chosen": {"from": "gpt", "value": chosen}, "rejected": {"from": "gpt", "value": rejected}}
+
+
+def _pair_messages(record: Preference, chosen: str, rejected: str) -> dict[str, Any]:
+    return {"messages": _messages(record), "chosen": {"role": "assistant", "content": chosen},
+            "rejected": {"role": "assistant", "content": rejected}}
+
+
+def _pair_trl(record: Preference, chosen: str, rejected: str) -> dict[str, Any]:
+    return {"prompt": _messages(record), "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}]}
+
+
+_PAIR_WRITERS = {"preference": _pair_preference, "sharegpt": _pair_sharegpt,
+                 "messages": _pair_messages, "trl": _pair_trl}
+
+
+_OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                "assistant_tag": "assistant", "system_tag": "system"}
+
+
+def dataset_info_entry(fmt: str, preference: bool, file_name: str) -> dict[str, Any]:
+    """The LLaMA-Factory dataset_info.json entry for a file written in `fmt`."""
+    entry: dict[str, Any] = {"file_name": file_name}
+    if fmt in ("alpaca", "preference"):
+        answer = {"chosen": "chosen", "rejected": "rejected"} if fmt == "preference" else {"response": "output"}
+        entry["columns"] = {"prompt": "instruction", "query": "input", **answer,
+                            "system": "system", "history": "history"}
+    elif fmt == "sharegpt":
+        entry["formatting"] = "sharegpt"
+        entry["columns"] = {"messages": "conversations", "system": "system"}
+    elif fmt == "messages":
+        entry["formatting"] = "sharegpt"
+        entry["columns"] = {"messages": "messages"}
+        entry["tags"] = dict(_OPENAI_TAGS)
+    else:
+        raise UsageError(f"--dataset-info: LLaMA-Factory has no loader for --format {fmt}")
+    if preference and fmt != "alpaca":
+        entry["ranking"] = True
+        if fmt != "preference":
+            entry["columns"].update(chosen="chosen", rejected="rejected")
+    return entry

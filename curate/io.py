@@ -1,0 +1,373 @@
+"""Record files: .jsonl .json .csv .parquet by extension, and `-` for stdin/stdout JSONL.
+
+Reading validates every row and reports the first bad one as `file:line: field 'x': why`.
+Writing is atomic: rows go to a temporary file beside the target, renamed over it only
+when every row was written, so an error or Ctrl-C never leaves a half-written output.
+Resumable stages append instead, through `JsonlAppender`, whose output is its own journal.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from curate.errors import DataError, FieldError, UsageError
+from curate.formats import to_record
+from curate.records import Record
+
+SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+ROW_ORDER = ("id", "instruction", "input", "output", "chosen", "rejected", "responses",
+             "ranking", "system", "history", "user_id", "meta")
+# Columns whose values are lists or objects: JSON text inside a CSV cell.
+JSON_COLUMNS = frozenset({"history", "meta", "responses", "ranking", "conversations", "messages"})
+# Columns that are plain text in some layouts and message objects in others.
+MESSAGE_COLUMNS = frozenset({"prompt", "completion", "chosen", "rejected"})
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def display_name(path: str | Path) -> str:
+    return "<stdin>" if str(path) == "-" else str(path)
+
+
+def file_format(path: str | Path) -> str:
+    """The format a path's extension names; `-` is JSON Lines."""
+    if str(path) == "-":
+        return ".jsonl"
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UsageError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
+    return suffix
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_records(path: str | Path, mapping: dict[str, str] | None = None) -> Iterator[Record]:
+    """Validated records from a file, in file order; raises DataError at the first bad row."""
+    for where, row in iter_rows(path):
+        try:
+            yield to_record(row, mapping)
+        except ValidationError as error:
+            raise DataError(f"{where}: {describe_validation(error)}") from None
+        except FieldError as error:
+            raise DataError(f"{where}: field '{error.field}': {error}") from None
+
+
+def describe_validation(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in item["loc"])
+        if item["type"] not in ("missing", "value_error"):
+            value = item.get("input")
+            message += f" (got {type(value).__name__} {_short(value)})"
+        problems.append(f"field '{field}': {message}" if field else message)
+    return "; ".join(problems)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, row) pairs; `where` is `file:line` (or `file:row N` for Parquet)."""
+    suffix = file_format(path)
+    name = display_name(path)
+    readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
+    count = 0
+    for count, (where, row) in enumerate(readers[suffix](path, name), 1):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        yield where, row
+    if count == 0:
+        raise DataError(f"{name}: file is empty (no records)")
+
+
+def _check_bom(first: bytes, name: str) -> None:
+    if first.startswith(codecs.BOM_UTF8):
+        raise DataError(f"{name}:1: file starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM")
+
+
+def _decode(data: bytes, where: str, offset: int = 0) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{where}: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {offset + error.start}); "
+            "convert the file to UTF-8"
+        ) from None
+
+
+def _jsonl_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
+    with _open_binary(path) as stream:
+        yield from _jsonl_lines(stream, name)
+
+
+@contextmanager
+def _open_binary(path: str | Path) -> Iterator[IO[bytes]]:
+    if str(path) == "-":
+        yield sys.stdin.buffer
+    else:
+        with open(path, "rb") as stream:
+            yield stream
+
+
+def _jsonl_lines(lines: Iterable[bytes], name: str) -> Iterator[tuple[str, Any]]:
+    offset = 0
+    for number, raw in enumerate(lines, 1):
+        where = f"{name}:{number}"
+        if number == 1:
+            _check_bom(raw, name)
+        line = _decode(raw, where, offset)
+        offset += len(raw)
+        if not line.strip():
+            raise DataError(f"{where}: blank line; JSON Lines needs exactly one JSON object on every line")
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
+
+
+def _json_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
+    """Elements of a JSON array, each with the line it starts on; JSON Lines is accepted too."""
+    data = Path(path).read_bytes()
+    _check_bom(data, name)
+    text = _decode(data, name)
+    decoder = json.JSONDecoder()
+    pos = _skip_space(text, 0)
+    if pos < len(text) and text[pos] == "{":  # JSON Lines saved as .json
+        yield from _jsonl_lines(io.BytesIO(data), name)
+        return
+    if pos == len(text):
+        return
+    if text[pos] != "[":
+        raise DataError(f"{name}:{_line_of(text, pos)}: expected a JSON array of objects")
+    line, line_pos = 1, 0
+    pos = _skip_space(text, pos + 1)
+    while pos < len(text) and text[pos] != "]":
+        line, line_pos = line + text.count("\n", line_pos, pos), pos
+        try:
+            row, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{name}:{error.lineno}: invalid JSON: {error.msg} (column {error.colno})") from None
+        yield f"{name}:{line}", row
+        pos = _skip_space(text, end)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip_space(text, pos + 1)
+        elif pos >= len(text) or text[pos] != "]":
+            raise DataError(f"{name}:{_line_of(text, pos)}: invalid JSON: expected ',' or ']' after an element")
+    if pos >= len(text):
+        raise DataError(f"{name}:{_line_of(text, pos)}: invalid JSON: the array is never closed")
+    if _skip_space(text, pos + 1) != len(text):
+        raise DataError(f"{name}:{_line_of(text, pos + 1)}: invalid JSON: extra data after the array")
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
+    data = Path(path).read_bytes()
+    _check_bom(data, name)
+    reader = csv.DictReader(io.StringIO(_decode(data, name), newline=""))
+    for row in reader:
+        where = f"{name}:{reader.line_num}"
+        if None in row:
+            raise DataError(f"{where}: the row has more cells than the header has columns")
+        yield where, {key: _csv_cell(key, value) for key, value in row.items() if not _absent(key, value)}
+
+
+def _absent(key: str, value: str | None) -> bool:
+    # CSV cannot tell "" from missing; optional fields default to "" anyway, and an
+    # empty chosen/output cell in a mixed file must not change the row's record type
+    return value is None or (value == "" and key != "instruction")
+
+
+def _csv_cell(key: str, value: str) -> Any:
+    if (key in JSON_COLUMNS or key in MESSAGE_COLUMNS) and value[:1] in ("[", "{"):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        if key in JSON_COLUMNS or isinstance(parsed, dict) or (
+            isinstance(parsed, list) and all(isinstance(m, dict) for m in parsed)
+        ):
+            return parsed
+    return value
+
+
+def _parquet_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=1024)
+        number = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                number += 1
+                if isinstance(row.get("meta"), str):  # written as JSON text, see write_rows
+                    row["meta"] = json.loads(row["meta"])
+                yield f"{name}:row {number}", row
+    except OSError as error:  # pyarrow's ArrowInvalid is an OSError subclass for bad files
+        raise DataError(f"{name}: not a readable Parquet file ({error})") from None
+
+
+# ---------------------------------------------------------------- writing
+
+
+def record_row(record: Record) -> dict[str, Any]:
+    """A record as a JSON-ready dict, fields in reading order, unset options left out."""
+    data = record.model_dump(mode="json", exclude_none=True)
+    return {key: data[key] for key in ROW_ORDER if key in data}
+
+
+def write_records(path: str | Path, records: Iterable[Record]) -> int:
+    return write_rows(path, (record_row(record) for record in records))
+
+
+def write_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write every row atomically (stdout is streamed); returns the number written."""
+    suffix = file_format(path)
+    if str(path) == "-":
+        return _write_jsonl(sys.stdout, rows)
+    with atomic_path(Path(path)) as tmp:
+        if suffix == ".parquet":
+            return _write_parquet(tmp, rows)
+        with open(tmp, "w", encoding="utf-8", newline="") as stream:
+            writer = {".jsonl": _write_jsonl, ".json": _write_json, ".csv": _write_csv}[suffix]
+            count = writer(stream, rows)
+            stream.flush()
+            os.fsync(stream.fileno())
+            return count
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed over it only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it 0600; outputs get normal modes
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _dumps(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False)
+
+
+def _write_jsonl(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    for count, row in enumerate(rows, 1):
+        stream.write(_dumps(row) + "\n")
+    stream.flush()
+    return count
+
+
+def _write_json(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
+    """A JSON array with one record per line: valid JSON that still diffs and greps well."""
+    count = 0
+    stream.write("[")
+    for count, row in enumerate(rows, 1):
+        stream.write(("\n" if count == 1 else ",\n") + _dumps(row))
+    stream.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _write_csv(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
+    columns: list[str] = []
+    cells: list[dict[str, Any]] = []
+    for row in rows:  # columns are the union over rows, so they are known only at the end
+        columns += [key for key in row if key not in columns]
+        cells.append({k: _dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+    writer = csv.DictWriter(stream, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(cells)
+    return len(cells)
+
+
+def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # meta differs in shape from row to row, which Arrow's struct columns cannot hold
+    table = [{**row, "meta": _dumps(row["meta"])} if "meta" in row else row for row in rows]
+    columns = list(dict.fromkeys(key for row in table for key in row))  # from_pylist reads row 0 only
+    pq.write_table(pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in table]), path)
+    return len(table)
+
+
+class JsonlAppender:
+    """Append-only JSONL output that is also the journal of a resumable stage.
+
+    `open()` cuts a torn last line left by a kill and returns the ids already written,
+    so the stage skips them; `write()` appends one record and flushes it.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._stream: IO[str] | None = None
+
+    def open(self) -> set[str]:
+        done = self._repair_and_read_ids()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._stream = open(self.path, "a", encoding="utf-8")
+        return done
+
+    def _repair_and_read_ids(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):
+            with open(self.path, "r+b") as stream:
+                stream.truncate(len(complete))
+        done = set()
+        for where, row in _jsonl_lines(io.BytesIO(complete), str(self.path)):
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                raise DataError(f"{where}: a journal line needs a string 'id'")
+            done.add(row["id"])
+        return done
+
+    def write(self, item: Record | dict[str, Any]) -> None:
+        if self._stream is None:
+            raise RuntimeError("JsonlAppender.write() before open()")
+        row = item if isinstance(item, dict) else record_row(item)
+        self._stream.write(_dumps(row) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

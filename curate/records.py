@@ -1,0 +1,146 @@
+"""The two record types that flow between stages, one JSON object per line.
+
+`meta` holds provenance; each key is owned by the stage that writes it and no stage
+rewrites another's:
+
+  extra          columns of a foreign input file that map to no field (io, on read)
+  rejected       {"stage", "reason"} on records a stage wrote to its --rejects file
+  parent, root   ids of the record this one was derived from, and of its seed
+  self_instruct, evol, responses, judge, dedup, pii, split, reward
+                 written by the stages of those names
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Turn = tuple[str, str]
+
+
+def normalize_text(text: str) -> str:
+    """NFKC with whitespace runs collapsed, so cosmetic variants share an id."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def content_id(*parts: Any) -> str:
+    """A 64-bit hex digest of JSON-serialisable parts: stable across runs and machines."""
+    payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+class _Prompt(BaseModel):
+    """Fields shared by both record types: what the user said, and to whom."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = ""
+    instruction: str
+    input: str = ""
+    system: str = ""
+    history: list[Turn] = Field(default_factory=list)
+    user_id: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _numeric_user_ids_are_ids(cls, value: Any) -> Any:
+        # logs often store user ids as integers; they are labels, not numbers
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def prompt_key(self) -> list[Any]:
+        """The normalised conversation up to the final response: what the id hashes."""
+        return [
+            normalize_text(self.instruction),
+            normalize_text(self.input),
+            normalize_text(self.system),
+            [[normalize_text(user), normalize_text(reply)] for user, reply in self.history],
+        ]
+
+    def user_message(self) -> str:
+        """Instruction and input as one user turn, joined the way LLaMA-Factory joins them."""
+        return f"{self.instruction}\n{self.input}" if self.input else self.instruction
+
+
+class Example(_Prompt):
+    """One instruction-following example; `output` is empty until a response exists."""
+
+    output: str = ""
+
+    @model_validator(mode="after")
+    def _fill_id(self) -> Example:
+        if not self.id:
+            self.id = content_id("example", self.prompt_key())
+        return self
+
+
+class Preference(_Prompt):
+    """A prompt with either `chosen`/`rejected`, or K >= 2 `responses` and a `ranking`.
+
+    `ranking` lists indices into `responses`, best first: [2, 0, 1] means responses[2]
+    is best and responses[1] worst.
+    """
+
+    chosen: str | None = None
+    rejected: str | None = None
+    responses: list[str] | None = None
+    ranking: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _check_shape_and_fill_id(self) -> Preference:
+        pairwise = self.chosen is not None or self.rejected is not None
+        ranked = self.responses is not None or self.ranking is not None
+        if pairwise and ranked:
+            raise ValueError("give either chosen/rejected or responses/ranking, not both")
+        if pairwise and (self.chosen is None or self.rejected is None):
+            missing = "rejected" if self.rejected is None else "chosen"
+            raise ValueError(f"'{missing}' is missing: chosen and rejected come together")
+        if ranked:
+            self._check_ranking()
+        if not pairwise and not ranked:
+            raise ValueError("a preference needs chosen/rejected, or responses with a ranking")
+        if not self.id:
+            answers = [self.chosen, self.rejected] if pairwise else self.ranked_responses()
+            self.id = content_id("preference", self.prompt_key(), answers)
+        return self
+
+    def _check_ranking(self) -> None:
+        if self.responses is None or self.ranking is None:
+            missing = "ranking" if self.ranking is None else "responses"
+            raise ValueError(f"'{missing}' is missing: responses and ranking come together")
+        k = len(self.responses)
+        if k < 2:
+            raise ValueError(f"a ranking needs at least 2 responses, got {k}")
+        if sorted(self.ranking) != list(range(k)):
+            raise ValueError(
+                f"ranking must list each response index 0..{k - 1} exactly once, best first; "
+                f"got {self.ranking}"
+            )
+
+    def ranked_responses(self) -> list[str]:
+        """All responses, best first."""
+        if self.responses is None:
+            return [self.chosen, self.rejected]  # type: ignore[list-item]
+        return [self.responses[i] for i in self.ranking]  # type: ignore[union-attr]
+
+    def pairs(self, mode: str = "all") -> list[tuple[str, str]]:
+        """(better, worse) pairs: all C(K,2) of them, or only best against worst."""
+        ranked = self.ranked_responses()
+        if mode == "best-worst":
+            return [(ranked[0], ranked[-1])]
+        return [(ranked[i], ranked[j]) for i in range(len(ranked)) for j in range(i + 1, len(ranked))]
+
+
+Record = Example | Preference
+
+PREFERENCE_FIELDS = ("chosen", "rejected", "responses", "ranking")
+FIELDS = tuple(dict.fromkeys([*Example.model_fields, *Preference.model_fields]))
+
+
+def record_class(row: dict[str, Any]) -> type[Example] | type[Preference]:
+    """A row with any preference field is a Preference; anything else an Example."""
+    return Preference if any(key in row for key in PREFERENCE_FIELDS) else Example
