@@ -32,7 +32,7 @@ Input = Annotated[
     Path,
     typer.Argument(
         help="Input records: .jsonl, .json (array), .csv or .parquet; `-` reads JSON Lines from stdin.",
-        exists=True, dir_okay=False, allow_dash=True, show_default=False, metavar="INPUT",
+        show_default=False, metavar="INPUT",
     ),
 ]
 Output = Annotated[

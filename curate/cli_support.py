@@ -12,17 +12,17 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-import click
 import typer
 
 from curate.errors import DataError, UsageError
 
-debug = os.environ.get("CURATE_DEBUG", "") not in ("", "0")
+debug = False
 
 
 def set_debug(value: bool) -> None:
+    """Called by each app's --debug option; CURATE_DEBUG=1 turns it on as well."""
     global debug
-    debug = debug or value
+    debug = value or os.environ.get("CURATE_DEBUG", "") not in ("", "0")
 
 
 def _terminate(signum: int, frame: Any) -> NoReturn:
@@ -32,13 +32,11 @@ def _terminate(signum: int, frame: Any) -> NoReturn:
 
 def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoReturn:
     signal.signal(signal.SIGTERM, _terminate)
+    set_debug(False)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.ClickException as error:
-        error.show()
-        code = error.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print(f"{prog_name}: interrupted", file=sys.stderr)
         code = 130
     except UsageError as error:
@@ -46,8 +44,17 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
     except DataError as error:
         code = _fail(prog_name, error, 1)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line too
-        code = _fail(prog_name, error, 1, unexpected=True)
+        if _is_click_error(error):  # bad options and arguments: click's own message, exit 2
+            error.show()  # type: ignore[attr-defined]
+            code = error.exit_code  # type: ignore[attr-defined]
+        else:
+            code = _fail(prog_name, error, 1, unexpected=True)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_click_error(error: Exception) -> bool:
+    # typer >= 0.29 vendors click, older releases use click itself: match either by shape
+    return any(cls.__name__ == "ClickException" for cls in type(error).__mro__)
 
 
 def _fail(prog_name: str, error: Exception, code: int, unexpected: bool = False) -> int:

@@ -86,6 +86,8 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, row) pairs; `where` is `file:line` (or `file:row N` for Parquet)."""
     suffix = file_format(path)
     name = display_name(path)
+    if name != "<stdin>" and not Path(path).is_file():
+        raise UsageError(f"{path}: no such file" if not Path(path).exists() else f"{path}: not a file")
     readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
     count = 0
     for count, (where, row) in enumerate(readers[suffix](path, name), 1):
@@ -216,6 +218,7 @@ def _csv_cell(key: str, value: str) -> Any:
 
 
 def _parquet_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -227,7 +230,7 @@ def _parquet_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
                 if isinstance(row.get("meta"), str):  # written as JSON text, see write_rows
                     row["meta"] = json.loads(row["meta"])
                 yield f"{name}:row {number}", row
-    except OSError as error:  # pyarrow's ArrowInvalid is an OSError subclass for bad files
+    except (OSError, pa.ArrowException) as error:
         raise DataError(f"{name}: not a readable Parquet file ({error})") from None
 
 

@@ -30,7 +30,7 @@ def _root(
 @app.command()
 def preview(
     data: Annotated[Path, typer.Option(help="Records or any export curate reads (Alpaca, ShareGPT, "
-                                       "messages, TRL).", exists=True, dir_okay=False, show_default=False)],
+                                       "messages, TRL).", show_default=False)],
     tokenizer: Annotated[str, typer.Option(help="Tokenizer with a chat template: a local directory "
                                            "or a Hugging Face model id.", show_default=False)],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many records to show.")] = 1,

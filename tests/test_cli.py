@@ -1,0 +1,59 @@
+import re
+
+import pytest
+
+from curate.io import write_records
+
+CURATE_COMMANDS = {
+    "export": ["--output", "--format", "--pairs", "--dataset-info", "--dataset-name", "--rejects", "--map"],
+    "convert": ["--output", "--map"],
+    "stats": ["--tokenizer", "--json", "--map"],
+}
+
+
+@pytest.mark.parametrize("prog, command, options", [
+    ("curate", None, ["--debug"]),
+    ("train", None, ["--debug"]),
+    ("train", "preview", ["--data", "--tokenizer", "--limit"]),
+    *(("curate", name, options) for name, options in CURATE_COMMANDS.items()),
+])
+def test_help_explains_every_option(run_cli, prog, command, options):
+    code, out, _ = run_cli(prog, *([command] if command else []), "--help")
+    assert code == 0
+    for option in options:
+        # each option is listed with a line of explanation after it
+        assert re.search(re.escape(option) + r"\b.*\w{3,}", out), option
+
+
+def test_top_level_help_lists_the_commands(run_cli):
+    _, out, _ = run_cli("curate", "--help")
+    assert all(name in out for name in CURATE_COMMANDS)
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "in.jsonl"],  # missing --output
+    ["export", "in.jsonl", "-o", "o.json", "--format", "yaml"],
+    ["export", "in.jsonl", "-o", "o.json", "--no-such-option"],
+    ["frobnicate"],
+])
+def test_bad_usage_exits_2(tmp_path, run_cli, examples, argv, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_records(tmp_path / "in.jsonl", examples)
+    code, _, err = run_cli("curate", *argv)
+    assert code == 2 and err.strip()
+
+
+def test_missing_input_file_exits_2(tmp_path, run_cli):
+    code, _, err = run_cli("curate", "stats", str(tmp_path / "nope.jsonl"))
+    assert code == 2 and "nope.jsonl: no such file" in err
+
+
+def test_errors_are_one_line_unless_debug(tmp_path, run_cli):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": 1}\n')
+    code, _, err = run_cli("curate", "stats", str(bad))
+    assert code == 1
+    assert err.strip().splitlines() == [f"curate: error: {bad}:1: field 'instruction': "
+                                        "Input should be a valid string (got int 1)"]
+    code, _, err = run_cli("curate", "--debug", "stats", str(bad))
+    assert code == 1 and "Traceback" in err and err.strip().endswith("(got int 1)")

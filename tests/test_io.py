@@ -1,0 +1,186 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from curate.errors import DataError, UsageError
+from curate.io import SUFFIXES, JsonlAppender, read_records, record_row, write_records, write_rows
+from curate.records import Example, Preference
+from tests.conftest import write_jsonl
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_every_format_round_trips(tmp_path, suffix, examples, preferences):
+    records = [*examples, *preferences, Example(instruction="only", meta={"judge": {"score": 5, "tags": ["a"]}})]
+    path = tmp_path / f"records{suffix}"
+    assert write_records(path, records) == len(records)
+    assert list(read_records(path)) == records
+
+
+def test_json_reader_accepts_json_lines_named_json(tmp_path, examples):
+    path = write_jsonl(tmp_path / "data.json", [record_row(e) for e in examples])
+    assert list(read_records(path)) == examples
+
+
+# Each malformed input: (file name, bytes, what the message must contain).
+MALFORMED = {
+    "bad_json_line": ("d.jsonl", b'{"instruction": "a"}\n{"instruction": "b",}\n', "d.jsonl:2: invalid JSON"),
+    "bad_json_array": ("d.json", b'[\n{"instruction": "a"},\n{"instruction": b}\n]', "d.json:3: invalid JSON"),
+    "unclosed_array": ("d.json", b'[\n{"instruction": "a"},\n', "d.json:3: invalid JSON"),
+    "wrong_type": ("d.jsonl", b'{"instruction": "a"}\n{"instruction": "b", "output": 5}\n',
+                   "d.jsonl:2: field 'output': Input should be a valid string (got int 5)"),
+    "wrong_type_in_array": ("d.json", b'[\n  {"instruction": "a"},\n\n  {"instruction": ["x"]}\n]',
+                            "d.json:4: field 'instruction': Input should be a valid string"),
+    "missing_field": ("d.jsonl", b'{"instruction": "a"}\n{"output": "b"}\n',
+                      "d.jsonl:2: field 'instruction': Field required"),
+    "bad_history": ("d.jsonl", b'{"instruction": "a", "history": [["only one"]]}\n', "d.jsonl:1: field 'history.0"),
+    "bad_ranking": ("d.jsonl", b'{"instruction": "a", "responses": ["x", "y"], "ranking": [1, 1]}\n',
+                    "d.jsonl:1: ranking must list each response index"),
+    "not_an_object": ("d.jsonl", b'{"instruction": "a"}\n[1, 2]\n', "d.jsonl:2: expected a JSON object"),
+    "empty_file": ("d.jsonl", b"", "d.jsonl: file is empty"),
+    "empty_array": ("d.json", b"[]\n", "d.json: file is empty"),
+    "non_utf8": ("d.jsonl", b'{"instruction": "a"}\n{"instruction": "caf\xe9"}\n', "d.jsonl:2: not valid UTF-8"),
+    "bom": ("d.jsonl", b'\xef\xbb\xbf{"instruction": "a"}\n', "d.jsonl:1: file starts with a UTF-8 byte-order mark"),
+    "bom_csv": ("d.csv", b"\xef\xbb\xbfinstruction,output\nq,a\n", "d.csv:1: file starts with a UTF-8 byte-order"),
+    "blank_line": ("d.jsonl", b'{"instruction": "a"}\n\n{"instruction": "b"}\n', "d.jsonl:2: blank line"),
+    "trailing_blank_line": ("d.jsonl", b'{"instruction": "a"}\n \n', "d.jsonl:2: blank line"),
+    "csv_missing_field": ("d.csv", b"prompt_text,output\nq,a\n", "d.csv:2: field 'instruction': Field required"),
+    "csv_extra_cell": ("d.csv", b"instruction,output\nq,a,oops\n", "d.csv:2: the row has more cells"),
+    "bad_conversation": ("d.jsonl", b'{"conversations": [{"from": "human", "value": "a"}, '
+                         b'{"from": "human", "value": "b"}]}\n',
+                         "d.jsonl:1: field 'conversations[1]': expected a assistant/gpt turn"),
+    "not_parquet": ("d.parquet", b"this is not parquet", "d.parquet: not a readable Parquet file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_input_names_file_and_line(tmp_path, case):
+    name, content, message = MALFORMED[case]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError) as error:
+        list(read_records(path))
+    assert message.replace("d.", f"{tmp_path}/d.", 1) in str(error.value)
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+@pytest.mark.parametrize("command", ["convert", "export"])
+def test_malformed_input_fails_the_command_and_leaves_no_output(tmp_path, run_cli, case, command):
+    name, content, message = MALFORMED[case]
+    (tmp_path / name).write_bytes(content)
+    out = tmp_path / "out" / "result.jsonl"
+    code, _, err = run_cli("curate", command, str(tmp_path / name), "-o", str(out))
+    assert code == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    assert not list(out.parent.glob("*")) if out.parent.exists() else True
+
+
+def test_failed_write_keeps_the_previous_output_and_no_temp_file(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous contents\n")
+
+    def rows():
+        yield {"instruction": "first"}
+        raise KeyboardInterrupt  # Ctrl-C half way
+
+    with pytest.raises(KeyboardInterrupt):
+        write_rows(out, rows())
+    assert out.read_text() == "previous contents\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_written_files_get_normal_permissions(tmp_path, examples):
+    out = tmp_path / "out.json"
+    write_records(out, examples)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_unknown_extension_is_a_usage_error(tmp_path, run_cli, examples):
+    src = tmp_path / "in.jsonl"
+    write_records(src, examples)
+    with pytest.raises(UsageError, match="unknown file type '.txt'"):
+        write_rows(tmp_path / "out.txt", [])
+    code, _, err = run_cli("curate", "convert", str(src), "-o", str(tmp_path / "out.txt"))
+    assert code == 2 and "unknown file type" in err
+
+
+def test_foreign_layouts_are_recognised(tmp_path):
+    rows = [
+        {"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "q1"},
+                           {"from": "gpt", "value": "a1"}, {"from": "human", "value": "q2"},
+                           {"from": "gpt", "value": "a2"}]},
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+        {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]},
+        {"prompt": "q", "completion": "a"},
+        {"question": "q", "answer": "a", "source": "forum"},
+        {"prompt": "q", "chosen": "good", "rejected": "bad"},
+        {"conversations": [{"from": "human", "value": "q"}], "chosen": {"from": "gpt", "value": "good"},
+         "rejected": {"from": "gpt", "value": "bad"}},
+    ]
+    got = list(read_records(write_jsonl(tmp_path / "mixed.jsonl", rows)))
+    assert (got[0].system, got[0].history, got[0].instruction, got[0].output) == ("S", [("q1", "a1")], "q2", "a2")
+    for record in got[1:5]:
+        assert (type(record), record.instruction, record.output) == (Example, "q", "a")
+    assert got[4].meta == {"extra": {"source": "forum"}}
+    for record in got[5:]:
+        assert (type(record), record.instruction, record.chosen, record.rejected) == (Preference, "q", "good", "bad")
+
+
+def test_map_renames_columns(tmp_path, run_cli):
+    src = write_jsonl(tmp_path / "log.jsonl", [{"ask": "q", "reply": "a", "uid": 7}])
+    out = tmp_path / "records.jsonl"
+    code, _, err = run_cli("curate", "convert", str(src), "-o", str(out), "--map", "ask=instruction,reply=output,uid=user_id")
+    assert code == 0, err
+    [record] = read_records(out)
+    assert (record.instruction, record.output, record.user_id) == ("q", "a", "7")
+
+
+@pytest.mark.parametrize("spec, message", [("ask", "SOURCE=FIELD"), ("ask=instructon", "unknown field 'instructon'")])
+def test_bad_map_is_a_usage_error(tmp_path, run_cli, examples, spec, message):
+    src = tmp_path / "in.jsonl"
+    write_records(src, examples)
+    code, _, err = run_cli("curate", "convert", str(src), "-o", str(tmp_path / "o.jsonl"), "--map", spec)
+    assert code == 2 and message in err
+
+
+def test_csv_cells_hold_json_for_structured_fields(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('instruction,output,history,user_id\nq,"[1] is a footnote","[[""u"", ""a""]]",\n')
+    [record] = read_records(path)
+    assert record.output == "[1] is a footnote" and record.history == [("u", "a")] and record.user_id is None
+
+
+def test_stdin_and_stdout_pipe_json_lines(tmp_path, examples):
+    payload = "".join(json.dumps(record_row(e), ensure_ascii=False) + "\n" for e in examples)
+    result = subprocess.run([sys.executable, "-m", "curate.cli", "export", "-", "-o", "-", "--format", "messages"],
+                            input=payload, capture_output=True, text=True, check=True)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["messages"][-1]["content"] for row in rows] == [e.output for e in examples]
+    assert "written" in result.stderr
+
+
+def test_appender_resumes_after_a_torn_line(tmp_path, examples):
+    path = tmp_path / "journal.jsonl"
+    with JsonlAppender(path) as journal:
+        assert journal.open() == set()
+        journal.write(examples[0])
+        journal.write(examples[1])
+    with open(path, "a") as stream:  # a kill in the middle of a line
+        stream.write('{"id": "torn", "instr')
+    with JsonlAppender(path) as journal:
+        assert journal.open() == {examples[0].id, examples[1].id}
+        journal.write(examples[2])
+    assert [r.id for r in read_records(path)] == [e.id for e in examples[:3]]
+
+
+def test_appender_rejects_a_corrupt_complete_line(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"id": "a"}\nnot json\n')
+    with pytest.raises(DataError, match="journal.jsonl:2: invalid JSON"):
+        JsonlAppender(path).open()

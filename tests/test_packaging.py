@@ -1,0 +1,50 @@
+"""The wheel must carry prompts/ and find it once installed (not only in a checkout)."""
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    # --no-build-isolation: hatchling comes from the dev extra, so this works offline
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(ROOT)], check=True)
+    [built] = out.glob("curate-*.whl")
+    return built
+
+
+def test_wheel_contains_every_template_and_both_packages(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    templates = [p.relative_to(ROOT / "prompts").as_posix() for p in (ROOT / "prompts").rglob("*.j2")]
+    assert templates
+    assert {f"curate/_prompts/{t}" for t in templates} <= names
+    assert {"curate/cli.py", "train/cli.py", "train/data.py"} <= names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "curate = curate.cli:main" in text and "train = train.cli:main" in text
+
+
+def test_installed_wheel_finds_its_templates(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    python = env_dir / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
+                    str(wheel)], check=True)
+    probe = ("import curate, curate.prompts as p; print(curate.__file__); print(p.bundled_dir()); "
+             "print(p.render('evol/equal', first='A', second='B'))")
+    out = subprocess.run([str(python), "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0].startswith(str(env_dir)), "imported the checkout, not the installed wheel"
+    assert out[1].startswith(str(env_dir)) and out[1].endswith("curate/_prompts")
+    assert "The First Prompt: A" in out
+    help_text = subprocess.run([str(env_dir / "bin" / "curate"), "--help"], capture_output=True, text=True,
+                               check=True).stdout
+    assert "export" in help_text

@@ -1,0 +1,97 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from curate.records import Example, Preference, content_id, record_class
+
+
+def test_id_is_a_content_hash_of_the_prompt():
+    a = Example(instruction="Sort  the list.", input="3, 1", output="1, 3")
+    same_text_other_spacing = Example(instruction=" Sort the\tlist. ", input="3, 1", output="different answer")
+    other = Example(instruction="Sort the list.", input="3, 2")
+    assert a.id == same_text_other_spacing.id  # whitespace and the answer do not change the prompt
+    assert a.id != other.id
+    assert len(a.id) == 16 and int(a.id, 16) >= 0
+
+
+def test_id_covers_system_and_history():
+    base = Example(instruction="q")
+    assert base.id != Example(instruction="q", system="s").id
+    assert base.id != Example(instruction="q", history=[("u", "a")]).id
+
+
+def test_nfkc_variants_share_an_id():
+    assert Example(instruction="ＡＢＣ　１２３").id == Example(instruction="ABC 123").id
+
+
+def test_given_id_is_kept():
+    assert Example(id="mine", instruction="q").id == "mine"
+
+
+def test_id_is_stable_across_processes():
+    """A fresh interpreter (different hash seed) computes the same id."""
+    record = {"instruction": "Explain 光合作用", "input": "x", "history": [["a", "b"]]}
+    code = ("import json,sys; from curate.records import Example; "
+            "print(Example(**json.loads(sys.argv[1])).id)")
+    env = {"PYTHONHASHSEED": "12345"}
+    import os
+
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(record)], capture_output=True, text=True,
+                         check=True, env={**os.environ, **env}).stdout.strip()
+    assert out == Example(**record).id
+
+
+def test_numeric_user_id_becomes_a_string():
+    assert Example(instruction="q", user_id=42).user_id == "42"
+
+
+def test_unknown_field_is_rejected_in_python():
+    with pytest.raises(ValidationError, match="outptu"):
+        Example(instruction="q", outptu="typo")
+
+
+def test_preference_pairwise_and_ranked():
+    pair = Preference(instruction="q", chosen="good", rejected="bad")
+    assert pair.pairs() == [("good", "bad")]
+    ranked = Preference(instruction="q", responses=["mid", "best", "worst"], ranking=[1, 0, 2])
+    assert ranked.ranked_responses() == ["best", "mid", "worst"]
+    assert ranked.pairs() == [("best", "mid"), ("best", "worst"), ("mid", "worst")]
+    assert ranked.pairs("best-worst") == [("best", "worst")]
+
+
+def test_preference_id_depends_on_answers_not_listing_order():
+    one = Preference(instruction="q", responses=["a", "b", "c"], ranking=[2, 0, 1])
+    same = Preference(instruction="q", responses=["c", "a", "b"], ranking=[0, 1, 2])
+    other = Preference(instruction="q", responses=["a", "b", "c"], ranking=[0, 1, 2])
+    assert one.id == same.id
+    assert one.id != other.id
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"chosen": "a"}, "'rejected' is missing"),
+        ({"rejected": "a"}, "'chosen' is missing"),
+        ({"responses": ["a", "b"]}, "'ranking' is missing"),
+        ({"responses": ["a"], "ranking": [0]}, "at least 2 responses"),
+        ({"responses": ["a", "b"], "ranking": [0, 0]}, "exactly once"),
+        ({"responses": ["a", "b"], "ranking": [0, 2]}, "exactly once"),
+        ({"chosen": "a", "rejected": "b", "responses": ["a", "b"], "ranking": [0, 1]}, "not both"),
+        ({}, "needs chosen/rejected"),
+    ],
+)
+def test_malformed_preferences_are_rejected(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        Preference(instruction="q", **fields)
+
+
+def test_record_class_by_fields():
+    assert record_class({"instruction": "q", "output": "a"}) is Example
+    assert record_class({"instruction": "q", "responses": []}) is Preference
+
+
+def test_content_id_is_order_sensitive():
+    assert content_id("a", "b") != content_id("b", "a")

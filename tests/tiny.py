@@ -1,0 +1,45 @@
+"""A tiny byte-level BPE tokenizer with a ChatML chat template, trained in a second.
+
+Nothing is downloaded: tests that need a tokenizer (and later a model) build it here.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIAL_TOKENS = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>"]
+_WORDS = ("the a an of to in is it you that he was for on are with as his they be at one have this from "
+          "weather nice french german translate sort capital tips healthy sleep eat move answer question "
+          "system user assistant give three sentence explain numbers ascending").split()
+_CHINESE = "光合作用是植物利用光能把二氧化碳和水变成有机物并释放氧气的过程用一句话解释"
+
+
+def corpus(lines: int = 400) -> list[str]:
+    """Deterministic pseudo-text: English word runs, Chinese character runs, digits."""
+    words = itertools.cycle(_WORDS)
+    out = []
+    for i in range(lines):
+        english = " ".join(next(words) for _ in range(5 + i % 11))
+        chinese = _CHINESE[i % 7 : i % 7 + 8 + i % 5]
+        out.append(f"{english.capitalize()}. {chinese} {i % 97}, {i * 7 % 13}.")
+    return out
+
+
+def build_tokenizer(vocab_size: int = 600):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    core.train_from_iterator(corpus(), trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
+                                        eos_token="<|im_end|>", bos_token=None)
+    tokenizer.chat_template = CHATML
+    return tokenizer
