@@ -13,16 +13,11 @@ from curate import cli_support
 from curate.formats import FORMATS, PAIR_MODES, parse_mapping
 from curate.summary import stderr
 
-app = typer.Typer(
-    name="curate",
-    help="Turn seed prompts or user logs into clean SFT and preference data.\n\n"
+app = cli_support.make_app(
+    "curate",
+    "Turn seed prompts or user logs into clean SFT and preference data.\n\n"
     "Every stage reads a file and writes a file of JSON Lines records "
     "(instruction, input, output, system, history, user_id, meta), so stages pipe with `-`.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
@@ -53,13 +48,6 @@ Rejects = Annotated[
     typer.Option("--rejects", help="Also write the records this stage removed, each with "
                  "meta.rejected = {stage, reason}.", show_default=False),
 ]
-
-
-@app.callback()
-def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")] = False,
-) -> None:
-    cli_support.set_debug(debug)
 
 
 @app.command()

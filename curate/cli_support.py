@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import traceback
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -23,6 +23,21 @@ def set_debug(value: bool) -> None:
     """Called by each app's --debug option; CURATE_DEBUG=1 turns it on as well."""
     global debug
     debug = value or os.environ.get("CURATE_DEBUG", "") not in ("", "0")
+
+
+def make_app(name: str, help: str) -> typer.Typer:
+    """A typer app with the shared conventions: -h, markdown help, and a --debug option."""
+    app = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False, rich_markup_mode="markdown",
+                      context_settings={"help_option_names": ["-h", "--help"]})
+
+    @app.callback()
+    def _root(
+        debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")] = False,
+    ) -> None:
+        set_debug(debug)
+
+    return app
 
 
 def _terminate(signum: int, frame: Any) -> NoReturn:

@@ -86,8 +86,10 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, row) pairs; `where` is `file:line` (or `file:row N` for Parquet)."""
     suffix = file_format(path)
     name = display_name(path)
-    if name != "<stdin>" and not Path(path).is_file():
-        raise UsageError(f"{path}: no such file" if not Path(path).exists() else f"{path}: not a file")
+    if name != "<stdin>" and not Path(path).exists():
+        raise UsageError(f"{path}: no such file")
+    if Path(path).is_dir():
+        raise UsageError(f"{path}: is a directory, not a file")
     readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
     count = 0
     for count, (where, row) in enumerate(readers[suffix](path, name), 1):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from curate.records import Record
@@ -63,7 +63,7 @@ def rejected(record: Record, stage: str, reason: str) -> Record:
 
 def track(items: Iterable[T], description: str) -> Iterator[T]:
     """Iterate with a live count and rate on stderr; silent when stderr is not a terminal."""
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,.0f} records"),
                TimeElapsedColumn()]
     with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
         task = progress.add_task(description, total=None)

@@ -9,22 +9,7 @@ import typer
 
 from curate import cli_support
 
-app = typer.Typer(
-    name="train",
-    help="Fine-tune on curate's exports: preview how records become training tokens.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-@app.callback()
-def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")] = False,
-) -> None:
-    cli_support.set_debug(debug)
+app = cli_support.make_app("train", "Fine-tune on curate's exports: preview how records become training tokens.")
 
 
 @app.command()
