@@ -10,7 +10,11 @@ from typing import Annotated, Optional
 import typer
 
 from curate import cli_support
+from curate.cli_config import config_command
 from curate.formats import FORMATS, PAIR_MODES, parse_mapping
+from curate.generate.evol_instruct import EvolConfig
+from curate.generate.respond import RespondConfig
+from curate.generate.self_instruct import SelfInstructConfig
 from curate.summary import stderr
 
 app = cli_support.make_app(
@@ -136,6 +140,56 @@ def stats(
     console.print(f"[bold]{display_name(input)}[/]")
     for table in stats_tables(result):
         console.print(table)
+
+
+Seeds = Annotated[
+    Path,
+    typer.Option("--seeds", help="Seed instructions: a JSON/JSONL list of strings, records with `instruction` "
+                 "(and optional input/output), or Self-Instruct's seed_tasks.jsonl.", show_default=False),
+]
+JournalOutput = Annotated[
+    Path,
+    typer.Option("--output", "-o", help="Output .jsonl, appended as each record finishes. Run the same "
+                 "command again after a kill or Ctrl-C to continue where it stopped.", show_default=False),
+]
+
+
+@config_command(app, EvolConfig, "evol")
+def evol(config: EvolConfig, seeds: Seeds, output: JournalOutput, rejects: Rejects = None) -> None:
+    """Evol-Instruct (WizardLM): evolve seed instructions in depth and breadth over --rounds rounds.
+
+    Eliminated evolutions (equal to their parent, a short 'sorry' answer, an answer of only stop
+    words, copied template words) go to --rejects with their rule; the output holds the seeds and
+    every surviving evolution, answered, with meta.evol = {root, parent, round, operation}.
+
+    Endpoint: --base-url (or OPENAI_BASE_URL) for vLLM's server, OpenAI or any compatible
+    server; without one, the model runs in this process with transformers.
+    """
+    from curate.generate.evol_instruct import evol_instruct
+
+    stderr.print(evol_instruct(seeds, output, config, rejects).table())
+
+
+@config_command(app, SelfInstructConfig, "self-instruct")
+def self_instruct(config: SelfInstructConfig, seeds: Seeds, output: JournalOutput, rejects: Rejects = None) -> None:
+    """Self-Instruct: grow a pool of new tasks from seeds, then write instances for each.
+
+    Each request shows 6 seed and 2 machine-written tasks; new tasks pass word-count, blacklist,
+    punctuation and ROUGE-L novelty filters (dropped ones go to --rejects with the reason).
+    Classification tasks get instances output-first, others input-first.
+    """
+    from curate.generate.self_instruct import self_instruct as run_self_instruct
+
+    stderr.print(run_self_instruct(seeds, output, config, rejects).table())
+
+
+@config_command(app, RespondConfig, "respond")
+def respond(config: RespondConfig, input: Input, output: JournalOutput, rejects: Rejects = None,
+            map: Map = None) -> None:
+    """Answer each instruction (the record's output); --n K keeps K candidates in meta.responses."""
+    from curate.generate.respond import respond as run_respond
+
+    stderr.print(run_respond(input, output, config, rejects, mapping=parse_mapping(map)).table())
 
 
 def main(argv: list[str] | None = None) -> None:

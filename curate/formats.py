@@ -140,6 +140,11 @@ def _alpaca(example: Example) -> dict[str, Any]:
     return {"instruction": prompt.pop("instruction"), "input": prompt.pop("input"), "output": example.output, **prompt}
 
 
+def prompt_messages(record: Record) -> list[dict[str, str]]:
+    """OpenAI chat messages up to the final user turn: what a model is asked to answer."""
+    return _messages(record)
+
+
 def _messages(record: Record, role: str = "role", content: str = "content", user: str = "user",
               assistant: str = "assistant", with_system: bool = True) -> list[dict[str, str]]:
     """The conversation up to and including the final user turn."""

@@ -84,6 +84,14 @@ def _short(value: Any) -> str:
 
 def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, row) pairs; `where` is `file:line` (or `file:row N` for Parquet)."""
+    for where, row in iter_values(path):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        yield where, row
+
+
+def iter_values(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """Like iter_rows, but any JSON value may stand where a row does (seed files list strings)."""
     suffix = file_format(path)
     name = display_name(path)
     if name != "<stdin>" and not Path(path).exists():
@@ -93,8 +101,6 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
     count = 0
     for count, (where, row) in enumerate(readers[suffix](path, name), 1):
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
         yield where, row
     if count == 0:
         raise DataError(f"{name}: file is empty (no records)")

@@ -27,6 +27,8 @@ class Summary:
     written: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
+    resumed: int = 0  # finished by an earlier run of the same command
+    usage: list[tuple[str, str]] = field(default_factory=list)  # LLM requests and tokens
     started: float = field(default_factory=time.perf_counter)
 
     def elapsed(self) -> float:
@@ -36,7 +38,7 @@ class Summary:
         seconds = self.elapsed()
         return {
             "stage": self.stage, "read": self.read, "written": self.written,
-            "dropped": dict(self.dropped), "failed": dict(self.failed),
+            "dropped": dict(self.dropped), "failed": dict(self.failed), "resumed": self.resumed,
             "seconds": round(seconds, 3), "records_per_s": round(self.read / seconds, 1) if seconds else None,
         }
 
@@ -44,14 +46,20 @@ class Summary:
         table = Table(title=f"curate {self.stage}", show_header=False, title_justify="left")
         table.add_column(style="bold")
         table.add_column(justify="right")
-        table.add_row("read", f"{self.read:,}")
+        if self.read:
+            table.add_row("read", f"{self.read:,}")
+        if self.resumed:
+            table.add_row("already done (resumed)", f"{self.resumed:,}")
         table.add_row("written", f"{self.written:,}")
         for reason, count in sorted(self.dropped.items()):
             table.add_row(f"dropped: {reason}", f"{count:,}")
         for reason, count in sorted(self.failed.items()):
             table.add_row(f"failed: {reason}", f"{count:,}", style="red")
+        for name, value in self.usage:
+            table.add_row(name, value)
         seconds = self.elapsed()
-        rate = f" ({self.read / seconds:,.0f} records/s)" if seconds > 0 else ""
+        count = self.read or self.written
+        rate = f" ({count / seconds:,.1f} records/s)" if seconds > 0 else ""
         table.add_row("time", f"{seconds:.2f} s{rate}")
         return table
 

@@ -1,0 +1,100 @@
+"""Commands derived from a stage's config model: one option per field, plus `--config FILE.yaml`.
+
+The field's description is the option's help, so each setting is documented once. Values
+come from the model's defaults, then the YAML file, then the flags actually given.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal, Optional, Union, get_args, get_origin
+
+import typer
+from pydantic import BaseModel, ValidationError
+
+from curate.errors import UsageError
+
+
+def _option_type(annotation: Any) -> Any:
+    """The type typer should parse a field as; lists, dicts and secrets arrive as strings."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    if get_origin(annotation) is Literal:
+        choices = get_args(annotation)
+        return Enum("Choice", {str(c): str(c) for c in choices}, type=str)  # type: ignore[misc]
+    if annotation in (int, float, str, bool, Path):
+        return annotation
+    return str  # SecretStr, dict[...] and the like: the model's validators parse the text
+
+
+def config_options(config_cls: type[BaseModel]) -> list[inspect.Parameter]:
+    params = []
+    for name, field in config_cls.model_fields.items():
+        kind = _option_type(field.annotation)
+        default = "uniform" if field.default_factory else field.default
+        show = False if kind is bool or default is None else str(default)
+        option = typer.Option(f"--{name.replace('_', '-')}", help=field.description or "", show_default=show,
+                              rich_help_panel="Model and sampling" if name in _LLM_FIELDS else "Stage")
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Annotated[Optional[kind], option]))
+    return params
+
+
+def load_config(config_cls: type[BaseModel], config_file: Path | None, given: dict[str, Any]) -> BaseModel:
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise UsageError(f"--config {config_file}: {error}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"--config {config_file}: expected a mapping of option names to values")
+        values = {str(key).replace("-", "_"): value for key, value in loaded.items()}
+    values |= {key: value.value if isinstance(value, Enum) else value for key, value in given.items()
+               if value is not None}
+    try:
+        return config_cls.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: "
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors())
+        source = f" (with --config {config_file})" if config_file else ""
+        raise UsageError(problems + source) from None
+
+
+def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> Callable[[Callable], Callable]:
+    """Register `fn(config, **files)` as a command whose options are the config's fields."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        file_params = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
+        config_param = inspect.Parameter(
+            "config_file", inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[Optional[Path], typer.Option(
+                "--config", help="YAML file of option values (names as below, e.g. `rounds: 4`); "
+                "flags given on the command line win.", show_default=False)])
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            files = {p.name: kwargs.pop(p.name) for p in file_params}
+            config = load_config(config_cls, kwargs.pop("config_file"), kwargs)
+            return fn(config, **files)
+
+        command.__signature__ = inspect.Signature([*file_params, config_param, *config_options(config_cls)])  # type: ignore[attr-defined]
+        app.command(name)(command)
+        return fn
+
+    return register
+
+
+def _llm_field_names() -> frozenset[str]:
+    from curate.llm_config import LLMConfig
+
+    return frozenset(LLMConfig.model_fields)
+
+
+_LLM_FIELDS = _llm_field_names()

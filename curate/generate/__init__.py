@@ -1,0 +1,1 @@
+"""Generating stages: Self-Instruct, Evol-Instruct and responses, against any LLM backend."""

@@ -1,0 +1,214 @@
+"""Evol-Instruct (Xu et al. 2023, WizardLM): evolve seed instructions over M rounds.
+
+Each round every lineage takes one operation, drawn by weight: five in-depth ones
+(add constraints, deepen, concretize, increase reasoning steps, complicate input) or
+in-breadth evolution. An evolution is eliminated by the paper's four rules:
+
+  1. equal_to_parent         the model judges it "Equal" to its parent (the paper's prompt)
+  2. short_sorry_response    its response says "sorry" in under 80 words
+  3. empty_response          its response is only punctuation and stop words
+  4. copies_prompt_template  it copies the template's words ("given prompt", "#Rewritten Prompt#")
+
+and its parent stays in the pool for the next round. The output holds the seeds and every
+surviving evolution, each answered, with provenance in meta.evol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from curate.formats import prompt_messages
+from curate.generate.runner import StageRun, read_journal
+from curate.generate.seeds import load_seeds
+from curate.generate.text import is_refusal, only_stop_words
+from curate.llm import LLM, RequestFailed, map_unordered
+from curate.llm_config import LLMConfig, build_llm
+from curate.prompts import render
+from curate.records import Example
+from curate.summary import Summary
+
+IN_DEPTH = ("add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input")
+OPERATIONS = (*IN_DEPTH, "breadth")
+TEMPLATE_WORDS = ("given prompt", "rewritten prompt", "created prompt", "给定提示", "改写后的提示", "创作的提示")
+# a reply that starts by repeating the template's own answer label is answering in format;
+# that label is cut, and only copying template words into the instruction itself eliminates
+_ANSWER_LABEL = re.compile(r"^\s*#?\s*(rewritten|created)\s+prompt\s*#?\s*[:：]\s*", re.IGNORECASE)
+
+
+def parse_weights(value: Any) -> Any:
+    """`deepen=2,breadth=1` (CLI) or a mapping (YAML, Python) -> {operation: weight}."""
+    if isinstance(value, str):
+        pairs = (item.split("=", 1) for item in value.split(",") if item.strip())
+        value = {name.strip(): float(weight) for name, weight in pairs}
+    return value
+
+
+class EvolConfig(LLMConfig):
+    rounds: int = Field(4, ge=1, description="Evolution rounds (M in the paper).")
+    op_weights: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(OPERATIONS, 1.0),
+        description="Relative weight of each operation, e.g. deepen=2,breadth=1; unnamed ones get 0 "
+        f"when any is named. Operations: {', '.join(OPERATIONS)}.")
+    lang: str = Field("en", description="Prompt language: en, or zh for the Chinese prompts.")
+    prompts: Path | None = Field(None, description="Directory of your own templates, searched before ours.")
+    sorry_words: int = Field(80, ge=1, description="Rule 2: a response with 'sorry' shorter than this is eliminated.")
+
+    @field_validator("op_weights", mode="before")
+    @classmethod
+    def _parse_weights(cls, value: Any) -> Any:
+        return parse_weights(value)
+
+    @field_validator("op_weights")
+    @classmethod
+    def _known_operations(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = set(weights) - set(OPERATIONS)
+        if unknown:
+            raise ValueError(f"unknown operation(s) {', '.join(sorted(unknown))}; choose from {', '.join(OPERATIONS)}")
+        if not any(w > 0 for w in weights.values()) or any(w < 0 for w in weights.values()):
+            raise ValueError("weights must be >= 0 with at least one > 0")
+        return weights
+
+
+def choose_operation(config: EvolConfig, root: str, round_: int) -> str:
+    """Drawn from (seed, lineage, round) alone, so a resumed run draws the same."""
+    rng = random.Random(f"{config.seed}:{root}:{round_}")
+    names = list(config.op_weights)
+    return rng.choices(names, weights=[config.op_weights[n] for n in names])[0]
+
+
+def copies_template(instruction: str) -> bool:
+    lowered = instruction.lower()
+    return any(words in lowered for words in TEMPLATE_WORDS)
+
+
+def is_equal(judgement: str) -> bool:
+    lowered = judgement.lower()
+    return "equal" in lowered and "not equal" not in lowered and "unequal" not in lowered
+
+
+def elimination_rule(evolved: str, response: str, judgement: str, sorry_words: int = 80) -> str | None:
+    """The first of the paper's rules an evolution breaks, by its name, or None."""
+    if copies_template(evolved):
+        return "copies_prompt_template"
+    if is_equal(judgement):
+        return "equal_to_parent"
+    if is_refusal(response, sorry_words):
+        return "short_sorry_response"
+    if only_stop_words(response):
+        return "empty_response"
+    return None
+
+
+class Evolver:
+    """Runs lineages: one seed's chain of rounds, written as each round finishes."""
+
+    def __init__(self, llm: LLM, config: EvolConfig, run: StageRun, history: dict[str, dict[int, Any]]):
+        self.llm, self.config, self.run, self.history = llm, config, run, history
+
+    def _prompt(self, name: str, **values: Any) -> list[dict[str, str]]:
+        text = render(name, self.config.prompts, self.config.lang, **values)
+        return [{"role": "user", "content": text}]
+
+    async def answer(self, record: Example) -> str:
+        return (await self.llm.chat(prompt_messages(record), self.config.sampling())).text
+
+    async def lineage(self, seed: Example) -> None:
+        root = seed.id
+        done = self.history.get(root, {})
+        if root in self.run.done:
+            self.run.resumed()
+        else:
+            await self._write_seed(seed)
+        current = seed
+        for round_ in range(1, self.config.rounds + 1):
+            if round_ in done:  # finished by an earlier run: a survivor, or an eliminated evolution
+                current = done[round_] if isinstance(done[round_], Example) else current
+                self.run.resumed()
+                continue
+            current = await self._round(current, root, round_)
+
+    async def _write_seed(self, seed: Example) -> None:
+        meta = {**seed.meta, "evol": {"root": seed.id, "round": 0}, "root": seed.id}
+        record = seed.model_copy(update={"meta": meta})
+        if not seed.output:
+            try:
+                record = record.model_copy(update={"output": await self.answer(seed)})
+            except RequestFailed as error:
+                self.run.fail(record, error.reason)
+                return
+        self.run.keep(record)
+
+    async def _round(self, parent: Example, root: str, round_: int) -> Example:
+        operation = choose_operation(self.config, root, round_)
+        provenance = {"root": root, "parent": parent.id, "round": round_, "operation": operation}
+        try:
+            reply = await self.llm.chat(self._prompt(f"evol/{operation}", instruction=parent.user_message()),
+                                        self.config.sampling())
+            evolved = _ANSWER_LABEL.sub("", reply.text.strip(), count=1).strip().strip('"').strip()
+            record = Example(instruction=evolved, system=parent.system,
+                             meta={"evol": provenance, "parent": parent.id, "root": root})
+            if not evolved or reply.truncated:
+                self.run.drop(record, "empty_evolution" if not evolved else "truncated_evolution")
+                return parent
+            if copies_template(evolved):  # rule 4 needs no model call
+                self.run.drop(record, "copies_prompt_template")
+                return parent
+            judgement, response = await asyncio.gather(
+                self.llm.chat(self._prompt("evol/equal", first=parent.user_message(), second=evolved),
+                              self.config.sampling(temperature=0.0, max_tokens=16)),
+                self.answer(record))
+        except RequestFailed as error:
+            failed = Example(id=f"{parent.id}-r{round_}", instruction=parent.user_message(),
+                             meta={"evol": provenance, "parent": parent.id, "root": root})
+            self.run.fail(failed, error.reason)
+            return parent
+        record = record.model_copy(update={"output": response})
+        rule = elimination_rule(evolved, response, judgement.text, self.config.sorry_words)
+        if rule:
+            self.run.drop(record.model_copy(update={"meta": {**record.meta, "evol": {**provenance, "rule": rule}}}),
+                          rule)
+            return parent
+        self.run.keep(record)
+        return record
+
+
+def finished_rounds(output: str | Path, rejects: str | Path | None) -> dict[str, dict[int, Any]]:
+    """{root: {round: survivor Example, or "eliminated"}} from an earlier run's journals."""
+    history: dict[str, dict[int, Any]] = {}
+    for row in read_journal(output):
+        evol = row.get("meta", {}).get("evol")
+        if evol and evol.get("round", 0) > 0:
+            history.setdefault(evol["root"], {})[evol["round"]] = Example.model_validate(row)
+    for row in read_journal(rejects):
+        evol, why = row.get("meta", {}).get("evol"), row.get("meta", {}).get("rejected", {}).get("reason", "")
+        if evol and not why.startswith("failed:"):  # failures are tried again on a re-run
+            history.setdefault(evol["root"], {}).setdefault(evol["round"], "eliminated")
+    return history
+
+
+def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | None = None,
+                  rejects: str | Path | None = None, llm: LLM | None = None) -> Summary:
+    """Evolve every seed for `config.rounds` rounds; resumable, see curate.generate.runner."""
+    config = config or EvolConfig()
+    seed_records = load_seeds(seeds)
+    llm = llm or build_llm(config)
+    history = finished_rounds(output, rejects)
+    total = len(seed_records) * (config.rounds + 1)
+    with StageRun("evol", output, rejects, total=total, llm=llm) as run:
+        evolver = Evolver(llm, config, run, history)
+
+        async def main() -> None:
+            # lineages run concurrently; requests are bounded by the client's concurrency
+            async for _, outcome in map_unordered(seed_records, evolver.lineage, limit=max(config.concurrency, 1)):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            await llm.aclose()
+
+        llm.run(main())
+    return run.summary

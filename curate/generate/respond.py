@@ -1,0 +1,86 @@
+"""`curate respond`: answer instructions; with --n K, keep K candidates for preference building."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from curate.errors import UsageError
+from curate.formats import prompt_messages
+from curate.generate.runner import StageRun
+from curate.io import read_records
+from curate.llm import LLM, Messages, Reply, RequestFailed, Sampling, map_unordered
+from curate.llm_config import LLMConfig, build_llm
+from curate.records import Example
+from curate.summary import Summary
+
+
+class RespondConfig(LLMConfig):
+    n: int = Field(1, ge=1, description="Responses per prompt; all K are kept in meta.responses.candidates.")
+    skip_answered: bool = Field(False, description="Pass records that already have an output through unchanged.")
+    keep_truncated: bool = Field(False, description="Keep answers cut off by --max-tokens (dropped by default).")
+
+
+async def sample_n(llm: LLM, messages: Messages, sampling: Sampling, n: int) -> Reply:
+    """K answers: one request with n=K, topped up one at a time from servers that ignore `n`."""
+    reply = await llm.chat(messages, sampling.but(n=n))
+    extra = 0
+    while len(reply.texts) < n:
+        extra += 1  # each top-up gets its own seed, so its own answer and its own cache entry
+        seed = (sampling.seed or 0) + extra
+        more = await llm.chat(messages, sampling.but(n=1, seed=seed))
+        reply = Reply(reply.texts + more.texts, reply.finish_reasons + more.finish_reasons,
+                      reply.prompt_tokens + more.prompt_tokens, reply.completion_tokens + more.completion_tokens)
+    return reply
+
+
+async def answer(record: Example, llm: LLM, config: RespondConfig) -> tuple[Example, str | None]:
+    """The record with its output (and candidates); or the reason it is dropped."""
+    reply = await sample_n(llm, prompt_messages(record), config.sampling(), config.n)
+    texts, reasons = reply.texts[: config.n], reply.finish_reasons[: config.n]
+    info = {"model": llm.backend.model, "finish_reason": reasons[0]}
+    if config.n > 1:
+        info |= {"candidates": texts, "finish_reasons": reasons}
+    updated = record.model_copy(update={"output": texts[0], "meta": {**record.meta, "responses": info}})
+    if not texts[0].strip():
+        return updated, "empty_response"
+    if reasons[0] == "length" and not config.keep_truncated:
+        return updated, "truncated"
+    return updated, None
+
+
+def respond(input: str | Path, output: str | Path, config: RespondConfig | None = None,
+            rejects: str | Path | None = None, llm: LLM | None = None,
+            mapping: dict[str, str] | None = None) -> Summary:
+    """Answer every example of `input`; resumable: answered ids in `output` are skipped."""
+    config = config or RespondConfig()
+    records = list(read_records(input, mapping))
+    if any(not isinstance(record, Example) for record in records):
+        raise UsageError(f"{input}: curate respond answers instructions; this file holds preference records")
+    llm = llm or build_llm(config)
+    with StageRun("respond", output, rejects, total=len(records), llm=llm) as run:
+        run.summary.read = len(records)
+        todo = []
+        for record in records:
+            if record.id in run.done:
+                run.resumed()
+            elif config.skip_answered and record.output:
+                run.keep(record)
+            else:
+                todo.append(record)
+
+        async def main() -> None:
+            async for record, outcome in map_unordered(todo, lambda r: answer(r, llm, config), config.concurrency):
+                if isinstance(outcome, RequestFailed):
+                    run.fail(record, outcome.reason)
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+                elif outcome[1]:
+                    run.drop(outcome[0], outcome[1])
+                else:
+                    run.keep(outcome[0])
+            await llm.aclose()
+
+        llm.run(main())
+    return run.summary

@@ -1,0 +1,257 @@
+"""Self-Instruct (Wang et al. 2022): grow a task pool from seeds, then write instances.
+
+Each request shows 8 tasks: 6 sampled from the seeds and 2 from machine-written ones once
+there are any. The numbered list that comes back is parsed (a truncated last item is
+dropped) and each new task must pass: 3 < words <= 150, none of the blacklisted words,
+no leading punctuation or unprintable character, and ROUGE-L F <= 0.7 against every task
+already in the pool. A kept task is classified (few-shot Yes/No), then given instances:
+output-first for classification tasks (label, then an input for it), input-first otherwise.
+Seeds are prompt material only; the output holds the generated instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from curate.generate.novelty import RougeIndex
+from curate.generate.runner import StageRun, read_journal
+from curate.generate.seeds import load_seeds
+from curate.generate.text import word_count
+from curate.llm import LLM, RequestFailed
+from curate.llm_config import LLMConfig, build_llm
+from curate.prompts import render
+from curate.records import Example, normalize_text
+from curate.summary import Summary, stderr
+
+BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
+             "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")
+BLACKLIST_ZH = ("图片", "图像", "照片", "画图", "绘制", "视频", "音频", "音乐", "文件", "地图", "流程图", "图表")
+_BLACKLIST = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b|" + "|".join(BLACKLIST_ZH))
+_NUMBERED = re.compile(r"^\s*\d+\s*[.)、]\s*", re.MULTILINE)
+_FIELD = re.compile(r"^[ \t]*(input|output|class label|输入|输出|类别标签)[ \t]*[:：][ \t]*",
+                    re.MULTILINE | re.IGNORECASE)
+_EXAMPLE_HEADER = re.compile(r"^[ \t]*(example|示例)[ \t]*\d+[ \t]*[:：]?[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_NEXT_TASK = re.compile(r"^[ \t]*task[ \t]*:", re.MULTILINE | re.IGNORECASE)
+
+
+class SelfInstructConfig(LLMConfig):
+    num_instructions: int = Field(100, ge=1, description="Stop when the pool holds this many new tasks.")
+    seed_examples: int = Field(6, ge=1, description="Seed tasks shown in each request.")
+    machine_examples: int = Field(2, ge=0, description="Machine-written tasks shown in each request, once there are any.")
+    new_per_request: int = Field(8, ge=1, description="New tasks asked for in each request.")
+    rouge_threshold: float = Field(0.7, gt=0, le=1, description="A task with ROUGE-L F above this to any pool task is dropped.")
+    max_instances: int = Field(5, ge=1, description="Instances kept per task.")
+    max_barren: int = Field(50, ge=1, description="Stop early after this many requests in a row gave no new task "
+                            "(the model keeps repeating the pool).")
+    lang: str = Field("en", description="Prompt language: en, or zh for the Chinese prompts.")
+    prompts: Path | None = Field(None, description="Directory of your own templates, searched before ours.")
+
+
+def parse_tasks(text: str, truncated: bool, limit: int) -> list[str]:
+    """Items of a numbered list; text before the first number continues the prompt's last number."""
+    items = [" ".join(item.split()) for item in _NUMBERED.split(text)]
+    if truncated and items:
+        items = items[:-1]
+    return [item for item in items if item][:limit]
+
+
+def rejection_reason(task: str) -> str | None:
+    """The paper's heuristic filters, by name."""
+    words = word_count(task)
+    if words <= 3:
+        return "too_short"
+    if words > 150:
+        return "too_long"
+    if _BLACKLIST.search(task.lower()):
+        return "blacklisted_word"
+    if task[0] in string.punctuation:
+        return "starts_with_punctuation"
+    if not task[0].isprintable():
+        return "starts_unprintable"
+    return None
+
+
+def parse_is_classification(text: str) -> bool:
+    match = re.search(r"\b(yes|no)\b|是|否", text.lower())
+    return bool(match) and match.group(0) in ("yes", "是")
+
+
+def parse_instances(text: str, output_first: bool, truncated: bool) -> list[tuple[str, str]]:
+    """(input, output) pairs from `Input:/Output:` or `Class label:/Input:` blocks."""
+    next_task = _NEXT_TASK.search(text)  # a model that carries on the few-shot list
+    text = _EXAMPLE_HEADER.sub("", text[: next_task.start()] if next_task else text)
+    marks = list(_FIELD.finditer(text))
+    fields = [(m.group(1).lower(), text[m.end(): nxt.start() if nxt else len(text)].strip())
+              for m, nxt in zip(marks, [*marks[1:], None])]
+    pairs: list[tuple[str, str]] = []
+    pending = ""
+    for name, value in fields:
+        if name in ("class label", "类别标签"):
+            pairs.append(("", value))  # the input, if any, follows its label
+        elif name in ("input", "输入"):
+            if output_first and pairs and not pairs[-1][0]:
+                pairs[-1] = (value, pairs[-1][1])
+            else:
+                pending = value
+        elif not output_first:
+            pairs.append((pending, value))
+            pending = ""
+    if truncated and pairs:
+        pairs = pairs[:-1]
+    return list(dict.fromkeys(pair for pair in pairs if pair[1]))
+
+
+class TaskPool:
+    """Seeds, accepted machine tasks and the ROUGE index that guards novelty."""
+
+    def __init__(self, seeds: list[str], machine: list[str], threshold: float):
+        self.seeds = seeds
+        self.machine = list(machine)
+        self.index = RougeIndex(threshold)
+        for task in [*seeds, *machine]:
+            self.index.add(task)
+        self.known = {normalize_text(task) for task in [*seeds, *machine]}
+
+    def prompt_tasks(self, rng: random.Random, config: SelfInstructConfig) -> list[str]:
+        machine = rng.sample(self.machine, min(config.machine_examples, len(self.machine)))
+        want = config.seed_examples + config.machine_examples - len(machine)
+        seeds = rng.sample(self.seeds, min(want, len(self.seeds)))
+        tasks = seeds + machine
+        rng.shuffle(tasks)
+        return tasks
+
+
+class SelfInstruct:
+    """Requests new tasks until the pool is full, and writes each kept task's instances."""
+
+    def __init__(self, llm: LLM, config: SelfInstructConfig, run: StageRun, pool: TaskPool):
+        self.llm, self.config, self.run, self.pool = llm, config, run, pool
+        self.requests = 0
+        self.failures_in_a_row = 0
+        self.barren_in_a_row = 0
+
+    def _chat(self, name: str, **values: Any) -> list[dict[str, str]]:
+        return [{"role": "user", "content": render(name, self.config.prompts, self.config.lang, **values)}]
+
+    def _wanted(self) -> int:
+        return self.config.num_instructions - len(self.pool.machine)
+
+    async def run_all(self) -> None:
+        generating: set[asyncio.Task[Any]] = set()
+        writing: set[asyncio.Task[Any]] = set()
+        while True:
+            # about half of the asked-for tasks survive the filters; do not overshoot by much
+            limit = min(self.config.concurrency, -(-self._wanted() * 2 // self.config.new_per_request))
+            while self._wanted() > 0 and len(generating) < max(limit, 1) and not self._stalled():
+                generating.add(asyncio.ensure_future(self._generate(self.requests)))
+                self.requests += 1
+            if not generating and not writing:
+                return
+            done, _ = await asyncio.wait(generating | writing, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                (generating if task in generating else writing).discard(task)
+                result = task.result()  # a bug surfaces here; request failures are handled inside
+                for instruction, info in result or []:
+                    writing.add(asyncio.ensure_future(self._write_instances(instruction, info)))
+            if self._wanted() <= 0 or self._stalled():
+                for task in generating:
+                    task.cancel()
+                generating.clear()
+
+    def _stalled(self) -> bool:
+        return self.barren_in_a_row >= self.config.max_barren
+
+    async def _generate(self, number: int) -> list[tuple[str, dict[str, Any]]]:
+        rng = random.Random(f"{self.config.seed}:{number}")
+        shown = self.pool.prompt_tasks(rng, self.config)
+        messages = self._chat("self_instruct/generate", tasks=shown, num_new=self.config.new_per_request)
+        try:
+            reply = await self.llm.chat(messages, self.config.sampling(seed=self.config.seed + number))
+        except RequestFailed as error:
+            self.run.summary.failed[f"generate:{error.reason}"] += 1
+            self.failures_in_a_row += 1
+            if self.failures_in_a_row > max(10, self.config.concurrency):
+                raise RequestFailed(error.reason, f"{self.failures_in_a_row} generation requests failed in a row; "
+                                    f"last: {error.detail}") from None
+            return []
+        self.failures_in_a_row = 0
+        accepted = []
+        for instruction in parse_tasks(reply.text, reply.truncated, self.config.new_per_request):
+            if normalize_text(instruction) in self.pool.known:
+                continue  # a replayed (cached) request after a resume, or a seed echoed back
+            info = {"request": number}
+            reason = rejection_reason(instruction)
+            if reason is None:
+                score, index = self.pool.index.most_similar(instruction)
+                info |= {"rouge_max": round(score, 4), "most_similar": self.pool.index.texts[index] if index is not None else None}
+                reason = "rouge_similar" if score > self.config.rouge_threshold else None
+            if reason or self._wanted() <= 0:
+                self.run.drop(Example(instruction=instruction, meta={"self_instruct": info}),
+                              reason or "pool_full", advance=0)
+                continue
+            self.pool.machine.append(instruction)
+            self.pool.index.add(instruction)
+            self.pool.known.add(normalize_text(instruction))
+            accepted.append((instruction, info))
+        self.barren_in_a_row = 0 if accepted else self.barren_in_a_row + 1
+        return accepted
+
+    async def _write_instances(self, instruction: str, info: dict[str, Any]) -> None:
+        task = Example(instruction=instruction, meta={"self_instruct": info})
+        try:
+            label = await self.llm.chat(self._chat("self_instruct/is_classification", task=instruction),
+                                        self.config.sampling(temperature=0.0, max_tokens=8))
+            classification = parse_is_classification(label.text)
+            template = "instances_output_first" if classification else "instances_input_first"
+            reply = await self.llm.chat(self._chat(f"self_instruct/{template}", task=instruction), self.config.sampling())
+        except RequestFailed as error:
+            self.run.fail(task, error.reason)
+            return
+        info = {**info, "is_classification": classification}
+        pairs = parse_instances(reply.text, classification, reply.truncated)[: self.config.max_instances]
+        if not pairs:
+            self.run.drop(task.model_copy(update={"meta": {"self_instruct": info}}), "no_instances")
+            return
+        for number, (input_, output) in enumerate(pairs):
+            record = Example(instruction=instruction, input=input_, output=output,
+                             meta={"self_instruct": {**info, "instance": number}})
+            self.run.keep(record, advance=1 if number == 0 else 0)
+
+
+def machine_tasks(output: str | Path) -> list[str]:
+    """Tasks an earlier run already wrote instances for, in order."""
+    tasks = [row["instruction"] for row in read_journal(output) if "self_instruct" in row.get("meta", {})]
+    return list(dict.fromkeys(tasks))
+
+
+def self_instruct(seeds: str | Path, output: str | Path, config: SelfInstructConfig | None = None,
+                  rejects: str | Path | None = None, llm: LLM | None = None) -> Summary:
+    """Grow `config.num_instructions` new tasks from the seeds and write their instances."""
+    config = config or SelfInstructConfig()
+    seed_tasks = [seed.user_message() for seed in load_seeds(seeds)]
+    llm = llm or build_llm(config)
+    done = machine_tasks(output)[: config.num_instructions]
+    pool = TaskPool(seed_tasks, done, config.rouge_threshold)
+    with StageRun("self-instruct", output, rejects, total=config.num_instructions, llm=llm) as run:
+        run.resumed(len(done))
+        generator = SelfInstruct(llm, config, run, pool)
+
+        async def main() -> None:
+            try:
+                await generator.run_all()
+            finally:
+                await llm.aclose()
+
+        llm.run(main())
+        if generator._stalled():
+            run.summary.failed["stalled"] += 1
+            stderr.print(f"[yellow]self-instruct: stopped after {config.max_barren} requests in a row gave no new "
+                         f"task; the pool has {len(pool.machine)} of {config.num_instructions}[/]")
+    return run.summary

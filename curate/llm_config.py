@@ -1,0 +1,71 @@
+"""The settings every LLM stage shares, and the client they build.
+
+The same names are CLI options (`--base-url --model --api-key --concurrency ...`), keys
+of a `--config` YAML file, and keyword arguments from Python.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from curate.errors import UsageError
+from curate.llm import LLM, OpenAIHTTP, Sampling
+from curate.llm_cache import RequestCache
+from curate.llm_local import DEFAULT_MODEL, TransformersBackend, VLLMBackend
+
+
+def default_cache_path() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "curate" / "requests.sqlite"
+
+
+class LLMConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["auto", "openai", "transformers", "vllm"] = Field(
+        "auto", description="openai: any OpenAI-compatible server (vLLM, OpenAI, ...); transformers or vllm: "
+        "generate in this process. auto: openai when a base URL is set, else transformers.")
+    base_url: str | None = Field(None, description="Server URL, e.g. http://localhost:8000/v1 "
+                                 "(default: $OPENAI_BASE_URL).")
+    model: str | None = Field(None, description="Model name. Default: the one model the server lists, or "
+                              f"{DEFAULT_MODEL} in-process.")
+    api_key: SecretStr | None = Field(None, description="API key (default: $OPENAI_API_KEY). Never logged, "
+                                      "cached or written.")
+    endpoint: Literal["chat", "completions"] = Field("chat", description="chat: /chat/completions with "
+                                                     "messages; completions: /completions with the raw prompt, "
+                                                     "for base models.")
+    concurrency: int = Field(64, ge=1, description="Requests in flight at once.")
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature for generation.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
+    max_tokens: int = Field(1024, ge=1, description="Most tokens per reply.")
+    seed: int = Field(0, description="Seed for every random choice, and passed to the server.")
+    timeout: float = Field(600.0, gt=0, description="Seconds one request may take before it is retried.")
+    max_retries: int = Field(6, ge=0, description="Retries on 429, 5xx, timeouts and dropped connections.")
+    cache: Path | None = Field(None, description="Request cache (SQLite) [default: ~/.cache/curate/requests.sqlite].")
+    no_cache: bool = Field(False, description="Ask the model again even when an identical request was answered.")
+
+    def sampling(self, **changes: object) -> Sampling:
+        base = Sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        return base.but(**changes) if changes else base
+
+
+def build_llm(config: LLMConfig) -> LLM:
+    """The client a config describes; the API key goes to the backend and nowhere else."""
+    base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+    backend_name = config.backend if config.backend != "auto" else ("openai" if base_url else "transformers")
+    if backend_name == "openai":
+        if not base_url:
+            raise UsageError("the openai backend needs --base-url (or OPENAI_BASE_URL)")
+        key = config.api_key.get_secret_value() if config.api_key else os.environ.get("OPENAI_API_KEY")
+        backend = OpenAIHTTP(base_url, key, config.model, config.endpoint, config.timeout, config.max_retries,
+                             connections=max(2 * config.concurrency, 100))
+    elif backend_name == "vllm":
+        backend = VLLMBackend(config.model or DEFAULT_MODEL)
+    else:
+        backend = TransformersBackend(config.model or DEFAULT_MODEL)
+    cache = None if config.no_cache else RequestCache(config.cache or default_cache_path())
+    return LLM(backend, cache, config.concurrency)

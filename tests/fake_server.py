@@ -1,0 +1,159 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1, run on a background thread.
+
+Replies depend on which of our templates sent the request, so generators run end to end
+through the real client and real HTTP. Markers in an instruction steer the script:
+EQUAL (the judge calls evolutions equal), SORRY (answers apologise), STOPWORDS (answers
+are empty words), LEAK (evolutions copy template words). Faults are injected by a
+`fault(payload, count)` hook returning "429", "500", "hang", "malformed", "drop",
+"bad_shape" or None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+# distinct words, so generated tasks share only their template's few words (ROUGE-L < 0.7)
+_NOUNS = ("harbor glacier violin orchard compiler tapestry lantern meadow falcon quarry saddle beacon "
+          "canyon ledger monsoon turbine parchment citadel lagoon furnace prism orbit nectar basalt "
+          "carousel dune emerald fjord gazebo hammock igloo jasmine kiln lattice mosaic nebula oasis "
+          "pagoda quiver rampart sonnet trellis umbrella vortex walnut yacht zephyr anchor bramble").split()
+
+
+def _digest(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def _between(text: str, start: str, end: str) -> str:
+    match = re.search(re.escape(start) + r"\s*(.*?)\s*" + re.escape(end), text, re.S)
+    return match.group(1) if match else ""
+
+
+def scripted_reply(prompt: str) -> str:
+    """What a well-behaved model would answer to each of our templates."""
+    if "Come up with a series of new tasks" in prompt:
+        start = int(re.findall(r"(\d+)\.\s*$", prompt.strip())[-1])
+        base = _digest(prompt)
+        tasks = []
+        verbs = ("Describe", "Compare", "Explain", "Imagine", "Contrast", "Praise", "Critique", "Narrate")
+        for i in range(8):
+            words = [_NOUNS[(base + i * 7 + k * 13) % len(_NOUNS)] for k in range(5)]
+            tasks.append(f"{verbs[(base + i) % len(verbs)]} {' '.join(words)} {base % 9973 + i}.")
+        tasks[5] = "Draw a picture of your favourite animal and describe its colours."  # blacklisted
+        tasks[6] = "Sing."  # too short
+        return " " + tasks[0] + "\n" + "\n".join(f"{start + i}. {t}" for i, t in enumerate(tasks[1:], 1))
+    if "Is it classification?" in prompt:
+        task = prompt.rsplit("Task:", 1)[1]
+        return " Yes" if "positive or negative" in task or "Classify" in task else " No"
+    if "generate an input that corresponds to each" in prompt or "write an input that belongs to each" in prompt:
+        return "Class label: Positive\nInput: I loved every minute.\nClass label: Negative\nInput: Dull and slow."
+    if "Come up with examples for the following tasks" in prompt:
+        task = prompt.rsplit("Task:", 1)[1].strip()
+        return f"Example 1\nInput: first input for {task[:20]}\nOutput: first output\nExample 2\nOutput: second output"
+    if "#Given Prompt#" in prompt:
+        given = _between(prompt, "#Given Prompt#:", "\n\nReply with")
+        label = "#Created Prompt#:" if "#Created Prompt#" in prompt else "#Rewritten Prompt#:"
+        extra = " Follow the given prompt closely." if "LEAK" in given else ""
+        return f"{label} {given} Explain step {_digest(prompt) % 1000}.{extra}"
+    if "do you think they are equal" in prompt:
+        second = _between(prompt, "The Second Prompt:", "Your Judgement")
+        return "Equal" if "EQUAL" in second else "Not Equal"
+    if "SORRY" in prompt:
+        return "Sorry, I cannot help with that."
+    if "STOPWORDS" in prompt:
+        return "The, and of it."
+    return f"Here is a careful answer to: {prompt[:60]}"
+
+
+class ScriptedServer:
+    def __init__(self, latency: float = 0.0, reply: Callable[[str], str] = scripted_reply):
+        self.latency = latency
+        self.reply = reply
+        self.fault: Callable[[dict[str, Any], int], str | None] = lambda payload, count: None
+        self.payloads: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.hang_seconds = 30.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def prompts(self) -> list[str]:
+        return ["\n".join(m["content"] for m in p.get("messages", [])) or p.get("prompt", "") for p in self.payloads]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        payload = await request.json()
+        self.payloads.append(payload)
+        self.headers.append(dict(request.headers))
+        fault = self.fault(payload, len(self.payloads))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if fault == "429":
+            return web.json_response({"error": {"message": "slow down"}}, status=429, headers={"Retry-After": "0"})
+        if fault == "500":
+            return web.json_response({"error": {"message": "internal error"}}, status=500)
+        if fault == "400":
+            return web.json_response({"error": {"message": "bad request"}}, status=400)
+        if fault == "hang":
+            await asyncio.sleep(self.hang_seconds)
+        if fault == "malformed":
+            return web.Response(text='{"choices": [', content_type="application/json")
+        if fault == "bad_shape":
+            return web.json_response({"result": "no choices here"})
+        if fault == "drop":
+            request.transport.abort()
+            return web.Response()
+        chat = request.path.endswith("/chat/completions")
+        prompt = "\n".join(m["content"] for m in payload["messages"]) if chat else payload["prompt"]
+        text = self.reply(prompt)
+        choices = []
+        for i in range(payload.get("n", 1)):
+            answer = text if i == 0 else f"{text} (variant {i})"
+            body = {"message": {"role": "assistant", "content": answer}} if chat else {"text": answer}
+            choices.append({"index": i, "finish_reason": "stop", **body})
+        usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4}
+        return web.json_response({"id": "x", "object": "chat.completion", "choices": choices, "usage": usage})
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
+
+    def start(self) -> ScriptedServer:
+        started = threading.Event()
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            app = web.Application()
+            app.router.add_post("/v1/chat/completions", self._handle)
+            app.router.add_post("/v1/completions", self._handle)
+            app.router.add_get("/v1/models", self._models)
+            self._runner = web.AppRunner(app, access_log=None)
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            self._loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            started.set()
+            self._loop.run_forever()
+
+        threading.Thread(target=serve, daemon=True).start()
+        started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def reset(self) -> None:
+        self.payloads.clear()
+        self.headers.clear()
+        self.fault = lambda payload, count: None
