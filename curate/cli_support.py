@@ -52,7 +52,6 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
-        print(f"{prog_name}: interrupted", file=sys.stderr)
         code = 130
     except UsageError as error:
         code = _fail(prog_name, error, 2)
@@ -64,6 +63,8 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
             code = error.exit_code  # type: ignore[attr-defined]
         else:
             code = _fail(prog_name, error, 1, unexpected=True)
+    if code == 130 and not isinstance(code, bool):  # typer turns Ctrl-C into a quiet exit code 130
+        print(f"{prog_name}: interrupted; run the same command again to continue", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

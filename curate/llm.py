@@ -156,10 +156,24 @@ class LLM:
         return self.run(self.chat(messages, sampling or Sampling()))
 
     def run(self, awaitable: Awaitable[T]) -> T:
-        """Run a coroutine on this client's own loop (its HTTP session lives there)."""
+        """Run a coroutine on this client's own loop (its HTTP session lives there).
+
+        On Ctrl-C or any error, every task still running is cancelled and the connections
+        are closed before the exception goes on, so nothing is left half-done in the loop.
+        """
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(awaitable)
+        loop = self._loop
+        main = asyncio.ensure_future(awaitable, loop=loop)
+        try:
+            return loop.run_until_complete(main)
+        except BaseException:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(self.backend.aclose())
+            raise
 
     def close(self) -> None:
         if self._loop is not None:
@@ -263,11 +277,9 @@ class OpenAIHTTP:
         if self.endpoint == "completions":
             prompt = "\n\n".join(message["content"] for message in messages)
             payload = {"model": model, "prompt": prompt, **sampling.params()}
-            body = await self._request("POST", "/completions", payload)
-        else:
-            payload = {"model": model, "messages": messages, **sampling.params()}
-            body = await self._request("POST", "/chat/completions", payload)
-        return self._parse(body)
+            return await self._request("POST", "/completions", payload, self._parse)
+        payload = {"model": model, "messages": messages, **sampling.params()}
+        return await self._request("POST", "/chat/completions", payload, self._parse)
 
     def _parse(self, body: Any) -> Reply:
         try:
@@ -285,7 +297,9 @@ class OpenAIHTTP:
         return Reply(texts, reasons, int(usage.get("prompt_tokens") or 0),
                      int(usage.get("completion_tokens") or 0))
 
-    async def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
+    async def _request(self, method: str, path: str, payload: dict[str, Any] | None,
+                       parse: Callable[[Any], Any] = lambda body: body) -> Any:
+        """The parsed reply; a reply that is not JSON or not the expected shape is retried too."""
         import aiohttp
 
         session = self._open_session()
@@ -298,9 +312,11 @@ class OpenAIHTTP:
                     raw = await response.read()
                     if response.status == 200:
                         try:
-                            return json.loads(raw)
+                            return parse(json.loads(raw))
                         except ValueError:
                             error = RequestFailed("malformed_response", f"not JSON: {self._snippet(raw)}")
+                        except RequestFailed as bad_shape:
+                            error = bad_shape
                     else:
                         error = RequestFailed(f"http_{response.status}", self._snippet(raw))
                         if response.status not in RETRY_STATUSES:

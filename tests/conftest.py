@@ -62,3 +62,44 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("tiny-tokenizer")
     build_tokenizer().save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def _server_process_wide():
+    from tests.fake_server import ScriptedServer
+
+    server = ScriptedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(_server_process_wide):
+    """The scripted OpenAI-compatible server, with a clean request log and no faults."""
+    _server_process_wide.reset()
+    _server_process_wide.latency = 0.0
+    yield _server_process_wide
+    _server_process_wide.reset()
+
+
+@pytest.fixture
+def seeds_file(tmp_path) -> Path:
+    seeds = ["Write a haiku about autumn leaves.", "Explain what a hash table is.",
+             "EQUAL Give a synonym for happy.", "SORRY Tell me a joke about cats.",
+             "STOPWORDS List three colours.", "LEAK Summarise the plot of Hamlet.",
+             "Suggest a name for a bakery.", "Describe the water cycle in two sentences."]
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps(seeds))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """Tokenizer and random 2-layer Llama saved together: a model directory like any other."""
+    from tests.tiny import build_model
+
+    directory = tmp_path_factory.mktemp("tiny-model")
+    tokenizer = build_tokenizer()
+    build_model(tokenizer).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

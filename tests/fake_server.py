@@ -36,8 +36,8 @@ def _between(text: str, start: str, end: str) -> str:
     return match.group(1) if match else ""
 
 
-def scripted_reply(prompt: str) -> str:
-    """What a well-behaved model would answer to each of our templates."""
+def scripted_reply(prompt: str, seed: int | None = None) -> str:
+    """What a well-behaved model would answer to each of our templates (seeded like a sampler)."""
     if "Come up with a series of new tasks" in prompt:
         start = int(re.findall(r"(\d+)\.\s*$", prompt.strip())[-1])
         base = _digest(prompt)
@@ -46,6 +46,7 @@ def scripted_reply(prompt: str) -> str:
         for i in range(8):
             words = [_NOUNS[(base + i * 7 + k * 13) % len(_NOUNS)] for k in range(5)]
             tasks.append(f"{verbs[(base + i) % len(verbs)]} {' '.join(words)} {base % 9973 + i}.")
+        tasks[4] = f"Classify review {base % 9973} of the {tasks[4].split()[1]} as positive or negative."
         tasks[5] = "Draw a picture of your favourite animal and describe its colours."  # blacklisted
         tasks[6] = "Sing."  # too short
         return " " + tasks[0] + "\n" + "\n".join(f"{start + i}. {t}" for i, t in enumerate(tasks[1:], 1))
@@ -61,7 +62,7 @@ def scripted_reply(prompt: str) -> str:
         given = _between(prompt, "#Given Prompt#:", "\n\nReply with")
         label = "#Created Prompt#:" if "#Created Prompt#" in prompt else "#Rewritten Prompt#:"
         extra = " Follow the given prompt closely." if "LEAK" in given else ""
-        return f"{label} {given} Explain step {_digest(prompt) % 1000}.{extra}"
+        return f"{label} {given} Explain step {_digest(f'{prompt}{seed}') % 1000}.{extra}"
     if "do you think they are equal" in prompt:
         second = _between(prompt, "The Second Prompt:", "Your Judgement")
         return "Equal" if "EQUAL" in second else "Not Equal"
@@ -73,13 +74,14 @@ def scripted_reply(prompt: str) -> str:
 
 
 class ScriptedServer:
-    def __init__(self, latency: float = 0.0, reply: Callable[[str], str] = scripted_reply):
+    def __init__(self, latency: float = 0.0, reply: Callable[..., str] = scripted_reply):
         self.latency = latency
         self.reply = reply
         self.fault: Callable[[dict[str, Any], int], str | None] = lambda payload, count: None
         self.payloads: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.hang_seconds = 30.0
+        self.ignore_n = False  # like `transformers serve`, which answers n > 1 with one choice
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -115,12 +117,14 @@ class ScriptedServer:
             return web.Response()
         chat = request.path.endswith("/chat/completions")
         prompt = "\n".join(m["content"] for m in payload["messages"]) if chat else payload["prompt"]
-        text = self.reply(prompt)
+        text = self.reply(prompt, payload.get("seed"))
         choices = []
-        for i in range(payload.get("n", 1)):
+        for i in range(1 if self.ignore_n else payload.get("n", 1)):
             answer = text if i == 0 else f"{text} (variant {i})"
+            finish = "length" if "<<CUT>>" in answer else "stop"  # a reply that hit max_tokens
+            answer = answer.replace("<<CUT>>", "")
             body = {"message": {"role": "assistant", "content": answer}} if chat else {"text": answer}
-            choices.append({"index": i, "finish_reason": "stop", **body})
+            choices.append({"index": i, "finish_reason": finish, **body})
         usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4}
         return web.json_response({"id": "x", "object": "chat.completion", "choices": choices, "usage": usage})
 
@@ -157,3 +161,5 @@ class ScriptedServer:
         self.payloads.clear()
         self.headers.clear()
         self.fault = lambda payload, count: None
+        self.reply = scripted_reply
+        self.ignore_n = False

@@ -43,3 +43,22 @@ def build_tokenizer(vocab_size: int = 600):
                                         eos_token="<|im_end|>", bos_token=None)
     tokenizer.chat_template = CHATML
     return tokenizer
+
+
+def build_model(tokenizer, seed: int = 0):
+    """A random-initialised 2-layer Llama (~100k parameters) that samples by default."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    bos = tokenizer.convert_tokens_to_ids("<|im_start|>")
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                         bos_token_id=bos, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+                         tie_word_embeddings=True)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config).eval()
+    # sampling by default: `transformers serve` only changes temperature, never do_sample
+    model.generation_config = GenerationConfig(bos_token_id=bos, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+                                               do_sample=True, temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=32)
+    return model

@@ -30,7 +30,7 @@ from curate.generate.text import is_refusal, only_stop_words
 from curate.llm import LLM, RequestFailed, map_unordered
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
-from curate.records import Example
+from curate.records import Example, content_id
 from curate.summary import Summary
 
 IN_DEPTH = ("add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input")
@@ -77,9 +77,14 @@ class EvolConfig(LLMConfig):
 
 def choose_operation(config: EvolConfig, root: str, round_: int) -> str:
     """Drawn from (seed, lineage, round) alone, so a resumed run draws the same."""
-    rng = random.Random(f"{config.seed}:{root}:{round_}")
+    rng = random.Random(content_seed(config.seed, root, round_))
     names = list(config.op_weights)
     return rng.choices(names, weights=[config.op_weights[n] for n in names])[0]
+
+
+def content_seed(*parts: object) -> int:
+    """A 31-bit seed from parts, the same on every run and machine."""
+    return int(content_id(*parts), 16) % 2**31
 
 
 def copies_template(instruction: str) -> bool:
@@ -148,17 +153,17 @@ class Evolver:
         operation = choose_operation(self.config, root, round_)
         provenance = {"root": root, "parent": parent.id, "round": round_, "operation": operation}
         try:
-            reply = await self.llm.chat(self._prompt(f"evol/{operation}", instruction=parent.user_message()),
-                                        self.config.sampling())
+            # a seed of its own per lineage and round: a parent evolved again by the same operation
+            # (after an elimination) gets a fresh sample, not the cached one
+            sampling = self.config.sampling(seed=content_seed(self.config.seed, root, round_))
+            reply = await self.llm.chat(self._prompt(f"evol/{operation}", instruction=parent.user_message()), sampling)
             evolved = _ANSWER_LABEL.sub("", reply.text.strip(), count=1).strip().strip('"').strip()
             record = Example(instruction=evolved, system=parent.system,
                              meta={"evol": provenance, "parent": parent.id, "root": root})
             if not evolved or reply.truncated:
-                self.run.drop(record, "empty_evolution" if not evolved else "truncated_evolution")
-                return parent
+                return self._eliminate(record, "empty_evolution" if not evolved else "truncated_evolution", parent)
             if copies_template(evolved):  # rule 4 needs no model call
-                self.run.drop(record, "copies_prompt_template")
-                return parent
+                return self._eliminate(record, "copies_prompt_template", parent)
             judgement, response = await asyncio.gather(
                 self.llm.chat(self._prompt("evol/equal", first=parent.user_message(), second=evolved),
                               self.config.sampling(temperature=0.0, max_tokens=16)),
@@ -171,11 +176,15 @@ class Evolver:
         record = record.model_copy(update={"output": response})
         rule = elimination_rule(evolved, response, judgement.text, self.config.sorry_words)
         if rule:
-            self.run.drop(record.model_copy(update={"meta": {**record.meta, "evol": {**provenance, "rule": rule}}}),
-                          rule)
-            return parent
+            return self._eliminate(record, rule, parent)
         self.run.keep(record)
         return record
+
+    def _eliminate(self, record: Example, rule: str, parent: Example) -> Example:
+        """Write the evolution to the rejects with its rule; the parent goes on to the next round."""
+        evol = {**record.meta["evol"], "rule": rule}
+        self.run.drop(record.model_copy(update={"meta": {**record.meta, "evol": evol}}), rule)
+        return parent
 
 
 def finished_rounds(output: str | Path, rejects: str | Path | None) -> dict[str, dict[int, Any]]:
