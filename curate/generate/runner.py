@@ -41,9 +41,10 @@ class StageRun:
 
     def __init__(self, stage: str, output: str | Path, rejects: str | Path | None = None,
                  total: int | None = None, llm: LLM | None = None):
-        if str(output) == "-" or Path(output).suffix != ".jsonl":
-            raise UsageError(f"{output}: a generating stage writes .jsonl, appending as it goes, "
-                             "so that a re-run can resume")
+        for path in filter(None, (output, rejects)):
+            if str(path) == "-" or Path(path).suffix != ".jsonl":
+                raise UsageError(f"{path}: a generating stage writes .jsonl, appending as it goes, "
+                                 "so that a re-run can resume")
         self.summary = Summary(stage)
         self.total = total
         self.llm = llm
