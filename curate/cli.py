@@ -12,6 +12,9 @@ import typer
 from curate import cli_support
 from curate.cli_config import config_command
 from curate.formats import FORMATS, PAIR_MODES, parse_mapping
+from curate.filters.dedup import DedupConfig
+from curate.filters.judge import JudgeConfig
+from curate.filters.quality import FilterConfig
 from curate.generate.evol_instruct import EvolConfig
 from curate.generate.respond import RespondConfig
 from curate.generate.self_instruct import SelfInstructConfig
@@ -190,6 +193,34 @@ def respond(config: RespondConfig, input: Input, output: JournalOutput, rejects:
     from curate.generate.respond import respond as run_respond
 
     stderr.print(run_respond(input, output, config, rejects, mapping=parse_mapping(map)).table())
+
+
+@config_command(app, DedupConfig, "dedup")
+def dedup(config: DedupConfig, input: Input, output: Output, rejects: Rejects = None, map: Map = None) -> None:
+    """Remove exact duplicates (after NFKC, case and whitespace normalisation) and MinHash LSH
+    near duplicates (Jaccard of word 5-gram sets, or character 5-grams for Chinese/Japanese),
+    keeping one record per cluster; cluster id and size go to meta.dedup."""
+    from curate.filters.dedup import dedup as run_dedup
+
+    stderr.print(run_dedup(input, output, config, rejects, parse_mapping(map)).table())
+
+
+@config_command(app, FilterConfig, "filter")
+def filter_(config: FilterConfig, input: Input, output: Output, rejects: Rejects = None, map: Map = None) -> None:
+    """Drop records that fail a heuristic: empty/short/long instruction or output, output inside
+    the instruction, refusals, blacklisted words, symbol-heavy text, repetitive output."""
+    from curate.filters.quality import filter_records
+
+    stderr.print(filter_records(input, output, config, rejects, parse_mapping(map)).table())
+
+
+@config_command(app, JudgeConfig, "judge")
+def judge(config: JudgeConfig, input: Input, output: JournalOutput, rejects: Rejects = None, map: Map = None) -> None:
+    """Self-curation (Humpback): the model rates each example 1-5 and records at or above
+    --min-score are kept, with score and reason in meta.judge."""
+    from curate.filters.judge import judge as run_judge
+
+    stderr.print(run_judge(input, output, config, rejects, mapping=parse_mapping(map)).table())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,7 +37,11 @@ def config_options(config_cls: type[BaseModel]) -> list[inspect.Parameter]:
         kind = _option_type(field.annotation)
         default = "uniform" if field.default_factory else field.default
         show = False if kind is bool or default is None else str(default)
-        option = typer.Option(f"--{name.replace('_', '-')}", help=field.description or "", show_default=show,
+        flag = f"--{name.replace('_', '-')}"
+        if kind is bool and not name.startswith("no_"):  # a switch that is on by default must be turnable off
+            flag = f"{flag}/--no-{name.replace('_', '-')}"
+            show = "on" if default else "off"
+        option = typer.Option(flag, help=field.description or "", show_default=show,
                               rich_help_panel="Model and sampling" if name in _LLM_FIELDS else "Stage")
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                         annotation=Annotated[Optional[kind], option]))

@@ -1,0 +1,1 @@
+"""Curating stages: dedup, heuristic quality filters, LLM self-curation."""

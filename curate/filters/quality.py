@@ -1,0 +1,117 @@
+"""`curate filter`: heuristic quality filters, each dropping with its own reason.
+
+A filter answers `None` (keep) or a reason; the first reason found is the one recorded.
+Lengths are in words, with each CJK character counted as one (curate.generate.text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curate.generate.self_instruct import BLACKLIST, BLACKLIST_ZH
+from curate.generate.text import word_count
+from curate.io import read_records, write_records
+from curate.records import Example, Record
+from curate.summary import Summary, rejected, track
+
+REFUSALS = (
+    "as an ai language model", "as an ai assistant", "as a language model", "i'm sorry, but", "i am sorry, but",
+    "i'm sorry, i can", "i cannot fulfill", "i can't fulfill", "i can't assist", "i cannot assist",
+    "i cannot help with", "i can't help with", "i'm not able to", "i am unable to",
+    "作为一个人工智能", "作为一名人工智能", "作为人工智能", "作为ai", "作为一个ai", "作为 ai", "作为一个语言模型",
+    "抱歉，我无法", "抱歉，我不能", "对不起，我无法", "对不起，我不能", "很抱歉，我", "我无法提供", "我不能提供",
+)
+_BLACKLIST = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b|" + "|".join(BLACKLIST_ZH))
+_WORD = re.compile(r"[^\W\d_]+|\d+")
+
+
+class FilterConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_instruction_words: int = Field(3, ge=0, description="Drop instructions shorter than this.")
+    max_instruction_words: int = Field(2000, ge=1, description="Drop instructions longer than this.")
+    min_output_words: int = Field(1, ge=0, description="Drop outputs shorter than this (0 keeps empty outputs).")
+    max_output_words: int = Field(8000, ge=1, description="Drop outputs longer than this.")
+    refusal_words: int = Field(60, ge=0, description="A refusal phrase ('As an AI language model', "
+                               "'I'm sorry, but', 抱歉，我无法...) drops an output shorter than this.")
+    blacklist: bool = Field(True, description="Drop instructions with Self-Instruct's blacklisted words "
+                            "(image, file, map, draw, plot, go to, video, audio, ...).")
+    max_symbol_ratio: float = Field(0.4, ge=0, le=1, description="Drop text whose share of characters that are "
+                                    "neither letters, digits, spaces nor punctuation exceeds this.")
+    max_repeated_ngrams: float = Field(0.5, ge=0, le=1, description="Drop outputs in which more than this share "
+                                       "of word 3-grams are repeats (degenerate loops).")
+
+
+def _answer(record: Record) -> str:
+    return record.output if isinstance(record, Example) else record.ranked_responses()[0]
+
+
+def symbol_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    symbols = sum(1 for c in text if not (c.isalnum() or c.isspace() or c in ".,;:!?'\"()-，。；：！？、（）“”‘’"))
+    return symbols / len(text)
+
+
+def repeated_ngrams(text: str, n: int = 3) -> float:
+    words = _WORD.findall(text.lower())
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    if len(grams) < 10:  # too short to call repetitive
+        return 0.0
+    counts = Counter(grams)
+    return sum(c - 1 for c in counts.values()) / len(grams)
+
+
+class QualityFilter:
+    """`filter(record)` -> None to keep, or the reason to drop."""
+
+    def __init__(self, config: FilterConfig | None = None):
+        self.config = config or FilterConfig()
+
+    def __call__(self, record: Record) -> str | None:
+        c = self.config
+        instruction, answer = record.user_message(), _answer(record)
+        words, answer_words = word_count(instruction), word_count(answer)
+        lowered = answer.lower()
+        checks = (
+            (not instruction.strip(), "empty_instruction"),
+            (words < c.min_instruction_words, "short_instruction"),
+            (words > c.max_instruction_words, "long_instruction"),
+            (c.min_output_words > 0 and not answer.strip(), "empty_output"),
+            (answer_words < c.min_output_words, "short_output"),
+            (answer_words > c.max_output_words, "long_output"),
+            (bool(answer.strip()) and answer.strip().lower() in instruction.lower(), "output_in_instruction"),
+            (answer_words < c.refusal_words and any(p in lowered for p in REFUSALS), "refusal"),
+            (c.blacklist and _BLACKLIST.search(record.instruction.lower()) is not None, "blacklisted_word"),
+            (max(symbol_ratio(instruction), symbol_ratio(answer)) > c.max_symbol_ratio, "non_text"),
+            (repeated_ngrams(answer) > c.max_repeated_ngrams, "repetitive"),
+        )
+        return next((reason for failed, reason in checks if failed), None)
+
+
+def filter_records(input: str | Path, output: str | Path, config: FilterConfig | None = None,
+                   rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
+    """Keep the records that pass every heuristic; the rest go to `rejects` with their reason."""
+    check = QualityFilter(config)
+    summary = Summary("filter")
+    removed: list[Record] = []
+
+    def passing():  # noqa: ANN202
+        for record in track(read_records(input, mapping), "filtering"):
+            summary.read += 1
+            reason = check(record)
+            if reason is None:
+                summary.written += 1
+                yield record
+            else:
+                summary.dropped[reason] += 1
+                removed.append(rejected(record, "filter", reason))
+
+    write_records(output, passing())
+    if rejects:
+        write_records(rejects, removed)
+    return summary

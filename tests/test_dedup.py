@@ -1,0 +1,140 @@
+import json
+import random
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from curate.filters.dedup import DedupConfig, clusters, dedup_records, near_duplicate_pairs
+from curate.filters.minhash import choose_bands, permutations, shingle_hash32, shingle_hashes, signatures, tokens
+from curate.io import read_records, write_records
+from curate.records import Example
+
+WORDS = ("river mountain quiet lantern copper meadow violet thunder harbor orchard glacier falcon pepper canyon "
+         "saddle velvet marble ember willow prism cobalt sparrow tundra basalt lagoon quartz juniper nectar").split()
+HANZI = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定"
+
+
+def essay(rng, n=120):
+    return " ".join(rng.choice(WORDS) + str(rng.randint(0, 99)) for _ in range(n))
+
+
+def edit(text, rng, changes):
+    words = text.split()
+    for _ in range(changes):
+        words[rng.randrange(len(words))] = "edited" + str(rng.randint(0, 10**6))
+    return " ".join(words)
+
+
+def shingle_set(text, n=5):
+    t = tokens(text)
+    return {tuple(t[i : i + n]) for i in range(max(1, len(t) - n + 1))} if t else set()
+
+
+def true_jaccard(a, b):
+    x, y = shingle_set(a), shingle_set(b)
+    return len(x & y) / len(x | y)
+
+
+@pytest.mark.parametrize("text", [
+    "The quick brown fox jumps over the lazy dog, again -- and again!",
+    "Ünïcödé  café déjà-vu — naïve façade résumé coöperate",
+    "光合作用是植物利用光能把二氧化碳和水转化为有机物的过程。",
+    "short", "", "!!! ...", "Tabs\tand\nnewlines  everywhere   here and there",
+])
+def test_signatures_match_datasketch(text):
+    """datasketch's MinHash fed the same 32-bit shingle hashes gives the same values."""
+    hashes, offsets, _ = shingle_hashes([text], 5)
+    ours = signatures(hashes, offsets, *permutations(128, seed=1))[0]
+    words = tokens(text)
+    shingles = [words[i : i + 5] for i in range(len(words) - 4)] if len(words) >= 5 else ([words] if words else [])
+    reference = MinHash(num_perm=128, seed=1, hashfunc=lambda s: shingle_hash32(s.split("\x1f")))
+    for shingle in shingles:
+        reference.update("\x1f".join(shingle))
+    assert offsets[1] - offsets[0] == len(shingles)
+    assert np.array_equal(ours, reference.hashvalues)
+
+
+def test_bulk_and_one_by_one_agree():
+    rng = random.Random(3)
+    texts = [essay(rng, rng.randint(0, 30)) for _ in range(50)] + ["中文文本测试一下吧", ""]
+    hashes, offsets, keys = shingle_hashes(texts, 5)
+    for i, text in enumerate(texts):
+        single, single_offsets, single_keys = shingle_hashes([text], 5)
+        assert np.array_equal(hashes[offsets[i] : offsets[i + 1]], single) and keys[i] == single_keys[0]
+
+
+def test_band_choice_reaches_recall_at_the_threshold():
+    bands, rows = choose_bands(0.8, 128)
+    assert bands * rows <= 128 and 1 - (1 - 0.8**rows) ** bands >= 0.995
+    assert (bands, rows) == (21, 6)
+
+
+def test_exact_duplicates_after_normalisation():
+    records = [Example(instruction="Hello  World"), Example(instruction="hello world"),
+               Example(instruction="Ｈｅｌｌｏ\tworld"), Example(instruction="Hello, World")]
+    kept, removed = dedup_records(records)
+    assert [r.instruction for r in kept] == ["Hello  World"]
+    reasons = {r.instruction: why for r, why in removed}
+    assert reasons["hello world"] == reasons["Ｈｅｌｌｏ\tworld"] == "exact_duplicate"
+    assert reasons["Hello, World"] == "near_duplicate"  # punctuation differs: same words, J = 1
+    assert all(r.meta["dedup"]["cluster"] == records[0].id for r, _ in removed)
+
+
+def test_near_duplicates_are_found_and_verified():
+    rng = random.Random(7)
+    originals = [essay(rng) for _ in range(300)]
+    near = [edit(originals[i], rng, 2) for i in range(20)]  # J around 0.85
+    far = [edit(originals[i], rng, 12) for i in range(20, 40)]  # J well below 0.8
+    texts = originals + near + far
+    pairs = {(i, j) for i, j, _ in near_duplicate_pairs(texts, DedupConfig())}
+    expected = {(i, 300 + i) for i in range(20) if true_jaccard(originals[i], near[i]) >= 0.8}
+    assert len(expected) >= 15 and expected <= pairs
+    for i, j in pairs:  # precision: every reported pair truly clears the threshold
+        assert true_jaccard(texts[i], texts[j]) >= 0.8
+
+
+def test_chinese_near_duplicates_use_characters():
+    rng = random.Random(11)
+    base = "".join(rng.choice(HANZI) for _ in range(200))
+    copy = base[:100] + "变" + base[101:]
+    other = "".join(rng.choice(HANZI) for _ in range(200))
+    kept, removed = dedup_records([Example(instruction=base), Example(instruction=copy), Example(instruction=other)])
+    assert [why for _, why in removed] == ["near_duplicate"] and removed[0][0].instruction == copy
+    assert true_jaccard(base, copy) >= 0.8
+
+
+@pytest.mark.parametrize("keep, expected", [("first", 0), ("longest", 1), ("best-score", 2)])
+def test_keep_policies(keep, expected):
+    rng = random.Random(5)
+    text = essay(rng)
+    records = [Example(instruction=text),
+               Example(instruction=text + " extra"),
+               Example(instruction=edit(text, rng, 1), meta={"judge": {"score": 5}})]
+    kept, removed = dedup_records(records, DedupConfig(keep=keep))
+    assert [r.id for r in kept] == [records[expected].id]
+    assert kept[0].meta["dedup"] == {"cluster": records[expected].id, "size": 3} and len(removed) == 2
+
+
+def test_threads_do_not_change_the_result():
+    rng = random.Random(9)
+    texts = [essay(rng) for _ in range(400)] + [edit(essay(random.Random(1)), rng, 1) for _ in range(5)]
+    one = clusters(texts, DedupConfig(workers=1))
+    two = clusters(texts, DedupConfig(workers=3))
+    assert sorted(one.pairs) == sorted(two.pairs) and np.array_equal(one.exact_keys, two.exact_keys)
+
+
+def test_cli_writes_kept_rejects_and_summary(tmp_path, run_cli):
+    rng = random.Random(2)
+    text = essay(rng)
+    records = [Example(instruction=text, output="a"), Example(instruction=text.upper(), output="b"),
+               Example(instruction=edit(text, rng, 1), output="c"), Example(instruction=essay(rng), output="d")]
+    src = tmp_path / "in.jsonl"
+    write_records(src, records)
+    code, _, err = run_cli("curate", "dedup", str(src), "-o", str(tmp_path / "out.jsonl"),
+                           "--rejects", str(tmp_path / "rejects.jsonl"), "--fields", "instruction,input")
+    assert code == 0, err
+    assert [r.output for r in read_records(tmp_path / "out.jsonl")] == ["a", "d"]
+    removed = {r.output: r.meta["rejected"]["reason"] for r in read_records(tmp_path / "rejects.jsonl")}
+    assert removed == {"b": "exact_duplicate", "c": "near_duplicate"}
+    assert "dropped: exact_duplicate" in err and "dropped: near_duplicate" in err

@@ -1,0 +1,105 @@
+import json
+
+import pytest
+
+from curate.filters.judge import JudgeConfig, judge, parse_score
+from curate.filters.quality import FilterConfig, QualityFilter, filter_records
+from curate.io import read_records, write_records
+from curate.records import Example, Preference
+
+
+@pytest.mark.parametrize("instruction, output, reason", [
+    ("Give three tips for staying healthy.", "Eat well, sleep enough and move every day.", None),
+    ("", "Something.", "empty_instruction"),
+    ("Hi", "Hello there, how can I help?", "short_instruction"),
+    ("Explain why the sky is blue.", "", "empty_output"),
+    ("Repeat after me: the sky is blue.", "the sky is blue", "output_in_instruction"),
+    ("Explain how vaccines work in simple terms.", "As an AI language model, I cannot do that.", "refusal"),
+    ("Explain how vaccines work in simple terms.", "I'm sorry, but I can't help with that.", "refusal"),
+    ("请用简单的话解释疫苗的原理。", "抱歉，我无法回答这个问题。", "refusal"),
+    ("Draw a picture of a cat sleeping.", "Here is a description of a cat.", "blacklisted_word"),
+    ("Explain how vaccines work in simple terms.", "ok @@@ ### $$$ %%% ^^^ &&& *** ~~~ ||| <<< >>>", "non_text"),
+    ("Explain how vaccines work in simple terms.", "the body learns " * 30, "repetitive"),
+    ("Write a Python function that sorts a list.", "def sort_list(xs):\n    return sorted(xs)", None),
+    ("请用简单的话解释疫苗的原理。", "疫苗让免疫系统提前认识病原体，以后遇到时能更快地消灭它。", None),
+])
+def test_heuristics(instruction, output, reason):
+    assert QualityFilter()(Example(instruction=instruction, output=output)) == reason
+
+
+def test_long_refusals_and_thresholds_are_configurable():
+    long_answer = "I'm sorry, but " + " ".join(f"point{i} explains tide number {i}." for i in range(20))
+    assert QualityFilter()(Example(instruction="Explain the tides to me.", output=long_answer)) is None
+    strict = QualityFilter(FilterConfig(max_output_words=10, blacklist=False))
+    assert strict(Example(instruction="Explain the tides to me.", output="word " * 11)) == "long_output"
+    assert strict(Example(instruction="Draw a map of the tides.", output="A description.")) is None
+
+
+def test_preferences_are_checked_on_their_best_answer():
+    refused = Preference(instruction="Explain the tides to me.", responses=["As an AI language model, no.", "ok"],
+                         ranking=[0, 1])
+    assert QualityFilter()(refused) == "refusal"
+
+
+def test_filter_stage_writes_kept_and_rejects(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Give three tips for sleep.", output="Dark room, no screens, routine."),
+                        Example(instruction="Hi", output="Hello!")])
+    code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / "out.jsonl"),
+                           "--rejects", str(tmp_path / "rej.jsonl"), "--no-blacklist")
+    assert code == 0, err
+    assert [r.instruction for r in read_records(tmp_path / "out.jsonl")] == ["Give three tips for sleep."]
+    [removed] = read_records(tmp_path / "rej.jsonl")
+    assert removed.meta["rejected"] == {"stage": "filter", "reason": "short_instruction"}
+    summary = filter_records(src, tmp_path / "again.jsonl")
+    assert (summary.read, summary.written, dict(summary.dropped)) == (2, 1, {"short_instruction": 1})
+
+
+@pytest.mark.parametrize("text, score", [
+    ("Clear and complete.\nScore: 4", 4), ("Score: 2 at first... on reflection\nScore: 5", 5),
+    ("**Score:** 3", 3), ("理由：回答完整。\n评分：5", 5), ("Reasoning.\n4", 4), ("Rating: 5 out of 5", 5),
+    ("no score at all", None), ("Score: 7", None), ("", None),
+])
+def test_score_parsing(text, score):
+    assert parse_score(text) == score
+
+
+def judged_replies(prompt, seed):
+    """The scripted judge: scores come from a marker in the answer being rated."""
+    answer = prompt.split("Answer:", 1)[1]
+    if "GARBLED" in answer:
+        return "I cannot decide." if seed == 0 else "Still no number."
+    if "SECOND" in answer:  # unparseable at first, fine on the retry
+        return "Hmm." if seed == 0 else "Good.\nScore: 5"
+    return "Weak.\nScore: 2" if "WEAK" in answer else "Solid.\nScore: 4"
+
+
+def test_judge_keeps_high_scores_and_never_guesses(server, tmp_path):
+    server.reply = judged_replies
+    src, out, rejects = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "rej.jsonl"
+    write_records(src, [Example(instruction=f"Task {i}", output=answer)
+                        for i, answer in enumerate(["fine", "WEAK one", "GARBLED", "SECOND try"])])
+    config = JudgeConfig(base_url=server.url, no_cache=True, concurrency=2)
+    summary = judge(src, out, config, rejects)
+    kept = {r.output: r.meta["judge"] for r in read_records(out)}
+    assert {k: v["score"] for k, v in kept.items()} == {"fine": 4, "SECOND try": 5}
+    assert kept["fine"]["reason"] == "Solid." and kept["fine"]["model"] == "scripted-model"
+    removed = {r.output: r.meta for r in read_records(rejects)}
+    assert removed["WEAK one"]["rejected"]["reason"] == "score_below_4" and removed["WEAK one"]["judge"]["score"] == 2
+    assert removed["GARBLED"]["rejected"]["reason"] == "failed:unparseable_score"
+    assert removed["GARBLED"]["judge"] == {"raw": "Still no number."}
+    assert summary.failed == {"unparseable_score": 1}
+    garbled = [p for p in server.payloads if "GARBLED" in json.dumps(p)]
+    assert len(garbled) == 2  # asked once more, then recorded as a failure
+    server.payloads.clear()
+    judge(src, out, config, rejects)  # resumed: the kept ones are not asked again
+    assert not [p for p in server.payloads if "fine" in p["messages"][0]["content"].split("Answer:")[1]]
+
+
+def test_judge_prompt_in_chinese(server, tmp_path):
+    server.reply = lambda prompt, seed: "很好。\nScore: 5"
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="解释光合作用", output="植物利用光能制造有机物。")])
+    judge(src, tmp_path / "out.jsonl", JudgeConfig(base_url=server.url, no_cache=True, lang="zh"))
+    assert "评价" in server.payloads[0]["messages"][0]["content"]
+    assert [r.meta["judge"]["score"] for r in read_records(tmp_path / "out.jsonl")] == [5]
