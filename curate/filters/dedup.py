@@ -136,25 +136,25 @@ def candidate_pairs(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return np.unique(found, axis=0)
 
 
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) == 0 or len(b) == 0:
+def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    if not a or not b:
         return 0.0
-    shared = len(np.intersect1d(a, b, assume_unique=True))
+    shared = len(a & b)
     return shared / (len(a) + len(b) - shared)
 
 
 def verified_pairs(sketches: Sketches, rows: np.ndarray, config: DedupConfig) -> list[tuple[int, int, float]]:
     """(i, j, jaccard) among `rows` (indices into sketches) with Jaccard >= threshold."""
     bands, band_rows = choose_bands(config.threshold, config.num_perm)
-    distinct: dict[int, np.ndarray] = {}
+    distinct: dict[int, frozenset[int]] = {}  # Python sets: for ~200 items, faster than numpy's set ops
 
-    def shingles(index: int) -> np.ndarray:
+    def shingles(index: int) -> frozenset[int]:
         if index not in distinct:
-            distinct[index] = np.unique(sketches.shingles[index])
+            distinct[index] = frozenset(sketches.shingles[index].tolist())
         return distinct[index]
 
     verified = []
-    for i, j in candidate_pairs(sketches.signature[rows], bands, band_rows):
+    for i, j in candidate_pairs(sketches.signature[rows], bands, band_rows).tolist():
         a, b = int(rows[i]), int(rows[j])
         similarity = jaccard(shingles(a), shingles(b))
         if similarity >= config.threshold:
