@@ -18,6 +18,7 @@ from curate.filters.quality import FilterConfig
 from curate.generate.evol_instruct import EvolConfig
 from curate.generate.respond import RespondConfig
 from curate.generate.self_instruct import SelfInstructConfig
+from curate.split import SplitConfig
 from curate.summary import stderr
 
 app = cli_support.make_app(
@@ -221,6 +222,27 @@ def judge(config: JudgeConfig, input: Input, output: JournalOutput, rejects: Rej
     from curate.filters.judge import judge as run_judge
 
     stderr.print(run_judge(input, output, config, rejects, mapping=parse_mapping(map)).table())
+
+
+@config_command(app, SplitConfig, "split")
+def split(
+    config: SplitConfig,
+    input: Input,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Directory for one file per split "
+                                          "(train.jsonl, validation.jsonl, test.jsonl).", show_default=False)],
+    suffix: Annotated[str, typer.Option(help="File type of the split files: .jsonl, .json, .csv or .parquet.")]
+    = ".jsonl",
+    rejects: Rejects = None,
+    map: Map = None,
+) -> None:
+    """Split by user (InstructGPT): at most --max-per-user records per user, every user in exactly
+    one split (a stable salted hash of the key), and a report of prompts that leak from the
+    evaluation splits into train (exact or near duplicates; --drop-leaks removes them)."""
+    from curate.split import split as run_split
+
+    result = run_split(input, out_dir, config, rejects, parse_mapping(map), suffix)
+    stderr.print(result.table())
+    stderr.print(result.summary.table())
 
 
 def main(argv: list[str] | None = None) -> None:

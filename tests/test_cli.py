@@ -4,10 +4,21 @@ import pytest
 
 from curate.io import write_records
 
+LLM_OPTIONS = ["--base-url", "--model", "--api-key", "--concurrency", "--temperature", "--max-tokens", "--seed",
+               "--cache", "--no-cache", "--timeout", "--max-retries", "--backend", "--endpoint", "--config"]
 CURATE_COMMANDS = {
     "export": ["--output", "--format", "--pairs", "--dataset-info", "--dataset-name", "--rejects", "--map"],
     "convert": ["--output", "--map"],
     "stats": ["--tokenizer", "--json", "--map"],
+    "evol": ["--seeds", "--output", "--rejects", "--rounds", "--op-weights", "--lang", "--prompts", *LLM_OPTIONS],
+    "self-instruct": ["--seeds", "--num-instructions", "--rouge-threshold", "--max-instances", *LLM_OPTIONS],
+    "respond": ["--output", "--n", "--skip-answered", "--keep-truncated", "--map", *LLM_OPTIONS],
+    "judge": ["--output", "--min-score", "--lang", *LLM_OPTIONS],
+    "dedup": ["--output", "--fields", "--threshold", "--num-perm", "--ngram", "--keep", "--workers", "--rejects"],
+    "filter": ["--output", "--min-instruction-words", "--max-output-words", "--refusal-words", "--blacklist",
+               "--max-symbol-ratio", "--max-repeated-ngrams", "--rejects"],
+    "split": ["--out-dir", "--by", "--splits", "--max-per-user", "--salt", "--missing", "--drop-leaks",
+              "--leak-threshold", "--suffix", "--rejects", "--config"],
 }
 
 
@@ -57,3 +68,18 @@ def test_errors_are_one_line_unless_debug(tmp_path, run_cli):
                                         "Input should be a valid string (got int 1)"]
     code, _, err = run_cli("curate", "--debug", "stats", str(bad))
     assert code == 1 and "Traceback" in err and err.strip().endswith("(got int 1)")
+
+
+def test_split_command(tmp_path, run_cli):
+    from curate.io import read_records, write_records
+    from curate.records import Example
+
+    records = [Example(instruction=f"Question {i} on topic {i}", output="a", user_id=f"u{i % 40}") for i in range(200)]
+    write_records(tmp_path / "in.jsonl", records)
+    code, _, err = run_cli("curate", "split", str(tmp_path / "in.jsonl"), "--out-dir", str(tmp_path / "out"),
+                           "--max-per-user", "3", "--splits", "train=0.5,test=0.5")
+    assert code == 0, err
+    parts = {name: list(read_records(tmp_path / "out" / f"{name}.jsonl")) for name in ("train", "test")}
+    users = {name: {r.user_id for r in rows} for name, rows in parts.items()}
+    assert not users["train"] & users["test"] and len(users["train"] | users["test"]) == 40
+    assert sum(map(len, parts.values())) == 40 * 3 and "dropped: over_user_cap" in err

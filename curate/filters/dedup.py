@@ -143,8 +143,15 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
     return shared / (len(a) + len(b) - shared)
 
 
-def verified_pairs(sketches: Sketches, rows: np.ndarray, config: DedupConfig) -> list[tuple[int, int, float]]:
-    """(i, j, jaccard) among `rows` (indices into sketches) with Jaccard >= threshold."""
+def shingle_set(text: str, ngram: int = 5) -> frozenset[int]:
+    """One text's hashed shingles, as the bulk path computes them."""
+    return frozenset(shingle_hashes([text], ngram)[0].tolist())
+
+
+def verified_pairs(sketches: Sketches, rows: np.ndarray, config: DedupConfig,
+                   cross_at: int | None = None) -> list[tuple[int, int, float]]:
+    """(i, j, jaccard) among `rows` (indices into sketches) with Jaccard >= threshold; with
+    `cross_at`, only pairs with i < cross_at <= j (one text from each side)."""
     bands, band_rows = choose_bands(config.threshold, config.num_perm)
     distinct: dict[int, frozenset[int]] = {}  # Python sets: for ~200 items, faster than numpy's set ops
 
@@ -156,6 +163,8 @@ def verified_pairs(sketches: Sketches, rows: np.ndarray, config: DedupConfig) ->
     verified = []
     for i, j in candidate_pairs(sketches.signature[rows], bands, band_rows).tolist():
         a, b = int(rows[i]), int(rows[j])
+        if cross_at is not None and not (a < cross_at <= b):
+            continue
         similarity = jaccard(shingles(a), shingles(b))
         if similarity >= config.threshold:
             verified.append((a, b, similarity))
@@ -165,6 +174,28 @@ def verified_pairs(sketches: Sketches, rows: np.ndarray, config: DedupConfig) ->
 def near_duplicate_pairs(texts: list[str], config: DedupConfig) -> list[tuple[int, int, float]]:
     """Verified (i, j, jaccard) pairs among `texts` with Jaccard >= threshold."""
     return verified_pairs(sketch(texts, config), np.arange(len(texts)), config)
+
+
+def cross_duplicates(queries: list[str], reference: list[str],
+                     config: DedupConfig) -> dict[int, tuple[str, int, float]]:
+    """For each query that duplicates a reference text: (kind, reference index, similarity).
+
+    Exact beats near, then the higher Jaccard, then the earlier reference text. Empty
+    queries duplicate nothing."""
+    sketches = sketch(reference + queries, config)
+    first: dict[int, int] = {}
+    for index, key in enumerate(sketches.exact_keys[: len(reference)].tolist()):
+        first.setdefault(key, index)
+    found: dict[int, tuple[str, int, float]] = {}
+    for query, key in enumerate(sketches.exact_keys[len(reference) :].tolist()):
+        if key in first and queries[query].strip():
+            found[query] = ("exact", first[key], 1.0)
+    for a, b, similarity in verified_pairs(sketches, np.arange(len(reference) + len(queries)), config,
+                                           cross_at=len(reference)):
+        best = found.get(b - len(reference))
+        if best is None or (best[0] == "near" and (similarity, -a) > (best[2], -best[1])):
+            found[b - len(reference)] = ("near", a, similarity)
+    return found
 
 
 @dataclass
