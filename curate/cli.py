@@ -18,6 +18,7 @@ from curate.filters.quality import FilterConfig
 from curate.generate.evol_instruct import EvolConfig
 from curate.generate.respond import RespondConfig
 from curate.generate.self_instruct import SelfInstructConfig
+from curate.pii import PiiConfig
 from curate.split import SplitConfig
 from curate.summary import stderr
 
@@ -222,6 +223,25 @@ def judge(config: JudgeConfig, input: Input, output: JournalOutput, rejects: Rej
     from curate.filters.judge import judge as run_judge
 
     stderr.print(run_judge(input, output, config, rejects, mapping=parse_mapping(map)).table())
+
+
+@config_command(app, PiiConfig, "pii")
+def pii(
+    config: PiiConfig,
+    input: Input,
+    output: Output,
+    report: Annotated[Optional[Path], typer.Option(help="Also write, per record with findings, the types and "
+                                                   "positions found (never the values), as JSON Lines.",
+                                                   show_default=False)] = None,
+    map: Map = None,
+) -> None:
+    """Scrub personal data from every text field (history and preferences included): emails,
+    phone numbers, Chinese ID numbers, payment cards (checksums validated), IP addresses, URL
+    credentials, API keys and private keys, and person names (English and Chinese cues, jieba's
+    person tags). Counts per type go to meta.pii."""
+    from curate.pii import scrub
+
+    stderr.print(scrub(input, output, config, report, parse_mapping(map)).table())
 
 
 @config_command(app, SplitConfig, "split")

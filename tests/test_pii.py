@@ -1,0 +1,234 @@
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from curate.errors import UsageError
+from curate.io import read_records, write_records
+from curate.pii import PiiConfig, PiiScrubber, find_pii, scrub, scrub_records
+from curate.records import Example, Preference
+from tests.conftest import write_jsonl
+
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX\n-----END RSA PRIVATE KEY-----"
+
+# (text, the text with placeholders): English and Chinese, one or more types each
+POSITIVES = [
+    ("Write to john.doe+news@mail.example.co.uk today.", "Write to <EMAIL> today."),
+    ("邮箱是zhang.san@example.cn，谢谢。", "邮箱是<EMAIL>，谢谢。"),
+    ("Call +1 415-555-2671 or (650) 253-0000.", "Call <PHONE> or <PHONE>."),
+    ("London office: +44 20 7946 0958.", "London office: <PHONE>."),
+    ("手机13812345678，或者+86 138 1234 5678。", "手机<PHONE>，或者<PHONE>。"),
+    ("座机010-62345678", "座机<PHONE>"),
+    ("手机１３８１２３４５６７８，邮箱ａｂｃ＠ｅｘａｍｐｌｅ．ｃｏｍ", "手机<PHONE>，邮箱<EMAIL>"),  # full width
+    ("身份证号：11010519491231002X。", "身份证号：<CN_ID>。"),
+    ("ID 110105199003071239 on file", "ID <CN_ID> on file"),
+    ("Card 4111 1111 1111 1111 exp 12/29", "Card <CARD> exp 12/29"),
+    ("卡号5500-0000-0000-0004，银联6222021234567890128", "卡号<CARD>，银联<CARD>"),
+    ("ping 192.168.1.10.", "ping <IP>."),
+    ("IPv6 2001:db8::8a2e:370:7334 and fe80::1ff:fe23:4567:890a", "IPv6 <IP> and <IP>"),
+    ("git clone https://alice:s3cret@git.example.com/repo.git",
+     "git clone https://<URL_CREDENTIALS>@git.example.com/repo.git"),
+    ("OPENAI_API_KEY=sk-proj-abc123DEF456ghi789JKL012mno", "OPENAI_API_KEY=<API_KEY>"),
+    ("key sk-1234567890abcdefghijklmn and AKIAIOSFODNN7EXAMPLE", "key <API_KEY> and <API_KEY>"),
+    ("token ghp_" + "a1B2" * 9 + " or github_pat_" + "11ABCDEFG0" * 4, "token <API_KEY> or <API_KEY>"),
+    ("slack xoxb-123456789012-abcdefABCDEF done", "slack <API_KEY> done"),
+    (f"key:\n{PEM}\nend", "key:\n<PRIVATE_KEY>\nend"),
+    ("Hi, my name is Alice Wong and I need help.", "Hi, my name is <PERSON> and I need help."),
+    ("Name: Bob Stone\nEmail: bob@stone.io", "Name: <PERSON>\nEmail: <EMAIL>"),
+    ("Dear Maria, thanks. Kind regards,\nPeter Miller", "Dear <PERSON>, thanks. Kind regards,\n<PERSON>"),
+    ("我叫王小明，今年二十岁。", "我叫<PERSON>，今年二十岁。"),
+    ("姓名：李雷性别：男", "姓名：<PERSON>性别：男"),
+    ("我是张伟，来自北京。", "我是<PERSON>，来自北京。"),
+    # no cue: jieba tags these nr inside a sentence
+    ("昨天王小明和李华去了图书馆，经理赵建国批准了。", "昨天<PERSON>和<PERSON>去了图书馆，经理<PERSON>批准了。"),
+    ("请联系陈静女士或者李先生。", "请联系<PERSON>女士或者<PERSON>先生。"),
+    ("李先生说行李在这里，陈静也在。陈静很忙。", "<PERSON>先生说行李在这里，<PERSON>也在。<PERSON>很忙。"),
+]
+
+# Near misses: every one must come back unchanged.
+NEGATIVES = [
+    "身份证号110105199003071238，校验位错了。",  # bad check digit
+    "号码110105194902300020的出生日期是2月30日。",  # checksum fine, no such birth date
+    "Card 4111 1111 1111 1112 fails Luhn.",
+    "Version 1.2.3.4.5 and 999.1.1.1 are not addresses; nor is 12:30:45 or 00:1A:2B:3C:4D:5E.",
+    "Use sk-learn, a task-scheduler and ask-me-anything-sessions; sk-this-is-not-a-real-secret-key.",
+    "AKIA1234 is too short, ghp_short too.",
+    "Order #1234567890 shipped; order number 6502530000 too.",
+    "订单号：4829103756，请查收。",
+    "Meeting on 2024-01-15 at 10:30 in room 1203; timestamp 1700000000000.",
+    "Dear Sir or Madam, file name: Report.pdf",
+    "我是学生。如何提高学习效率？方法很重要，我们马上开始。",
+    "叶子在秋天变成了金黄色，顾客很高兴。胡萝卜和石狮子也不是人名。",  # jieba's dictionary tags them all nr
+    "Contact https://example.com/path?user=me for more.",
+]
+
+
+def placeholders(text: str, **config: object) -> str:
+    record, _ = PiiScrubber(PiiConfig(**config))(Example(instruction=text))
+    return record.instruction
+
+
+@pytest.mark.parametrize(("text", "expected"), POSITIVES)
+def test_positives_become_typed_placeholders(text, expected):
+    assert placeholders(text) == expected
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_near_misses_survive_unchanged(text):
+    assert find_pii(text) == []
+    record = Example(instruction=text)
+    scrubbed, found = PiiScrubber()(record)
+    assert (scrubbed, found) == (record, [])  # the same record, no meta.pii key
+
+
+def test_spans_are_sorted_non_overlapping_and_the_credential_beats_the_email_inside_it():
+    text = "see https://bob:pw@host.example.com and mail bob@example.com"
+    spans = find_pii(text)
+    assert [(s.type, text[s.start:s.end]) for s in spans] == [("URL_CREDENTIALS", "bob:pw"),
+                                                              ("EMAIL", "bob@example.com")]
+
+
+def test_a_name_is_replaced_wherever_it_recurs_in_the_record():
+    record = Example(system="You help Alice Wong.", instruction="My name is Alice Wong.",
+                     output="Hello Alice Wong! Alice Wongs is another word.")
+    scrubbed, _ = PiiScrubber()(record)
+    assert (scrubbed.system, scrubbed.instruction) == ("You help <PERSON>.", "My name is <PERSON>.")
+    assert scrubbed.output == "Hello <PERSON>! Alice Wongs is another word."  # whole words only
+
+
+def test_numbered_mode_is_consistent_across_fields_and_history():
+    record = Example(
+        system="Assistant for Alice Wong.",
+        history=[("我叫王小明，邮箱a@x.com", "你好王小明，已记下a@x.com。")],
+        instruction="My name is Alice Wong; write to A@X.com and b@y.org.",
+        input="CC a@x.com",
+        output="Done, Alice Wong: b@y.org, then 13812345678 and +86 138 1234 5678.",
+    )
+    scrubbed, found = PiiScrubber(PiiConfig(mode="numbered"))(record)
+    assert scrubbed.system == "Assistant for <PERSON_1>."
+    assert scrubbed.history == [("我叫<PERSON_2>，邮箱<EMAIL_1>", "你好<PERSON_2>，已记下<EMAIL_1>。")]
+    assert scrubbed.instruction == "My name is <PERSON_1>; write to <EMAIL_1> and <EMAIL_2>."
+    assert scrubbed.input == "CC <EMAIL_1>"
+    assert scrubbed.output == "Done, <PERSON_1>: <EMAIL_2>, then <PHONE_1> and <PHONE_1>."
+    assert placeholders("a@x.com, ａ＠ｘ．ｃｏｍ, 138 1234 5678", mode="numbered") == "<EMAIL_1>, <EMAIL_1>, <PHONE_1>"
+    assert scrubbed.meta["pii"] == {"EMAIL": 6, "PERSON": 5, "PHONE": 2}
+    assert [f.field for f in found][:3] == ["system", "history[0].user", "history[0].user"]
+    # numbering restarts with each record
+    again, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction="mail b@y.org"))
+    assert again.instruction == "mail <EMAIL_1>"
+
+
+def test_mask_mode_keeps_the_length():
+    assert placeholders("Mail a@b.co or call 13812345678.", mode="mask") == "Mail ****** or call ***********."
+
+
+def test_hash_mode_is_salted_and_equal_for_equal_values():
+    config = PiiConfig(mode="hash", salt="pepper")
+    first, _ = PiiScrubber(config)(Example(instruction="mail Ann@x.com", output="again ann@x.com, not bo@x.com"))
+    tag = first.instruction.removeprefix("mail ")
+    assert len(tag) == len("<EMAIL:12345678>") and tag.startswith("<EMAIL:")
+    assert first.output == f"again {tag}, not " + first.output.rsplit(" ", 1)[1]
+    assert first.output.rsplit(" ", 1)[1] != tag
+    other_record, _ = PiiScrubber(config)(Example(instruction="cc ann@x.com"))
+    assert other_record.instruction == f"cc {tag}"  # the same across records: joins still work
+    other_salt, _ = PiiScrubber(PiiConfig(mode="hash", salt="salt"))(Example(instruction="mail ann@x.com"))
+    assert other_salt.instruction != first.instruction
+
+
+def test_hash_mode_without_a_salt_is_refused():
+    with pytest.raises(ValidationError, match="salt"):
+        PiiConfig(mode="hash")
+
+
+def test_types_accept_a_comma_separated_string_and_limit_detection():
+    config = PiiConfig(types="email, phone")
+    assert config.types == ["EMAIL", "PHONE"]
+    text = "My name is Alice Wong, alice@x.com, 13812345678, 192.168.1.10"
+    assert placeholders(text, types="email,phone") == "My name is Alice Wong, <EMAIL>, <PHONE>, 192.168.1.10"
+    with pytest.raises(ValidationError, match="unknown type PASSPORT; choose from"):
+        PiiConfig(types="email,passport")
+
+
+def test_names_off_keeps_names():
+    assert placeholders("我叫王小明。My name is Alice Wong.", names=False) == "我叫王小明。My name is Alice Wong."
+
+
+def test_a_missing_spacy_model_is_a_clear_error():
+    with pytest.raises(UsageError, match="spacy_model 'xx_no_such_model'.*(not installed)"):
+        find_pii("My name is Alice.", PiiConfig(spacy_model="xx_no_such_model"))
+
+
+def test_preference_records_scrub_every_answer():
+    pair = Preference(instruction="Email for Bob?", chosen="bob@x.com", rejected="It is bob@x.com.",
+                      meta={"judge": {"score": 5}})
+    scrubbed, found = PiiScrubber(PiiConfig(mode="numbered"))(pair)
+    assert (scrubbed.chosen, scrubbed.rejected) == ("<EMAIL_1>", "It is <EMAIL_1>.")
+    assert scrubbed.meta == {"judge": {"score": 5}, "pii": {"EMAIL": 2}}
+    assert scrubbed.id == pair.id
+    assert found[0]._asdict() == {"field": "chosen", "type": "EMAIL", "start": 0, "end": 9}
+
+    ranked = Preference(instruction="Key?", history=[("Hi 13812345678", "Hello")],
+                        responses=["none", "AKIAIOSFODNN7EXAMPLE", "10.0.0.1"], ranking=[1, 0, 2])
+    scrubbed, _ = PiiScrubber()(ranked)
+    assert scrubbed.responses == ["none", "<API_KEY>", "<IP>"]
+    assert scrubbed.history == [("Hi <PHONE>", "Hello")]
+    assert scrubbed.ranking == [1, 0, 2]
+
+
+def test_found_offsets_point_into_the_original_text():
+    record = Example(instruction="x", output="Mail a@b.co, IP 10.0.0.1")
+    _, found = PiiScrubber()(record)
+    assert [(f.field, f.type, record.output[f.start:f.end]) for f in found] == [
+        ("output", "EMAIL", "a@b.co"), ("output", "IP", "10.0.0.1")]
+
+
+def test_scrub_round_trip_with_report(tmp_path):
+    values = ["alice@example.com", "13812345678", "11010519491231002X", "王小明", "sk-proj-abc123DEF456ghi789JKL012"]
+    rows = [
+        {"question": "My email is alice@example.com, phone 13812345678.", "answer": "Noted."},
+        {"question": "Nothing to see here.", "answer": "Indeed.", "meta": {"judge": {"score": 4}}},
+        {"question": "我叫王小明，身份证11010519491231002X。", "answer": "好的，王小明。"},
+        {"question": "Rotate sk-proj-abc123DEF456ghi789JKL012 please", "answer": "Done."},
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    out, report = tmp_path / "out.jsonl", tmp_path / "report.jsonl"
+    summary = scrub(source, out, PiiConfig(mode="numbered"), report=report,
+                    mapping={"question": "instruction", "answer": "output"})
+    assert (summary.read, summary.written) == (4, 4)
+    assert dict(summary.usage)["records with PII"] == "3"
+    assert dict(summary.usage)["replaced: PERSON"] == "2"
+    back = list(read_records(out))
+    assert [r.instruction for r in back] == [
+        "My email is <EMAIL_1>, phone <PHONE_1>.", "Nothing to see here.", "我叫<PERSON_1>，身份证<CN_ID_1>。",
+        "Rotate <API_KEY_1> please"]
+    assert back[2].output == "好的，<PERSON_1>。"
+    assert [r.meta.get("pii") for r in back] == [{"EMAIL": 1, "PHONE": 1}, None, {"CN_ID": 1, "PERSON": 2},
+                                                 {"API_KEY": 1}]
+    assert back[1].meta == {"judge": {"score": 4}}
+    text = report.read_text(encoding="utf-8")
+    assert not [value for value in values if value in text]
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["id"] for line in lines] == [back[0].id, back[2].id, back[3].id]
+    assert lines[0] == {"id": back[0].id, "pii": {"EMAIL": 1, "PHONE": 1}, "spans": [
+        {"field": "instruction", "type": "EMAIL", "start": 12, "end": 29},
+        {"field": "instruction", "type": "PHONE", "start": 37, "end": 48}]}
+    output_text = out.read_text(encoding="utf-8")
+    assert not [value for value in values if value in output_text]
+
+
+def test_workers_give_the_same_records_in_the_same_order(examples):
+    records = [Example(instruction=f"Record {i}: mail user{i}@x.com, 我叫王小明。") for i in range(600)] + examples
+    alone = list(scrub_records(records, PiiConfig(mode="numbered")))
+    together = list(scrub_records(records, PiiConfig(mode="numbered", workers=2)))
+    assert together == alone
+    assert together[7][0].instruction == "Record 7: mail <EMAIL_1>, 我叫<PERSON_1>。"
+
+
+def test_scrub_checks_file_types_before_reading(tmp_path, examples):
+    source = tmp_path / "in.jsonl"
+    write_records(source, examples)
+    with pytest.raises(UsageError, match="unknown file type"):
+        scrub(source, tmp_path / "out.txt")
+    with pytest.raises(UsageError, match="unknown file type"):
+        scrub(source, tmp_path / "out.jsonl", report=tmp_path / "report.log")
+    assert not (tmp_path / "out.jsonl").exists()
