@@ -9,6 +9,7 @@ of hashed shingles. Verified pairs are joined by union-find; one record per clus
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -81,7 +82,6 @@ class UnionFind:
 class Sketches:
     signature: np.ndarray  # [texts x num_perm] uint32
     shingles: list[np.ndarray]  # each text's shingle hashes, for the exact Jaccard check
-    exact_keys: np.ndarray  # equal for texts equal after NFKC, lower case and whitespace
 
 
 def sketch(texts: list[str], config: DedupConfig) -> Sketches:
@@ -94,9 +94,9 @@ def sketch(texts: list[str], config: DedupConfig) -> Sketches:
     jobs = [texts[i : i + size] for i in range(0, len(texts), size)]
     a, b = permutations(config.num_perm, config.seed)
 
-    def one(chunk: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        hashes, offsets, keys = shingle_hashes(chunk, config.ngram)
-        return signatures(hashes, offsets, a, b), hashes, offsets, keys
+    def one(chunk: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hashes, offsets = shingle_hashes(chunk, config.ngram)
+        return signatures(hashes, offsets, a, b), hashes, offsets
 
     if config.workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(config.workers) as pool:
@@ -104,9 +104,30 @@ def sketch(texts: list[str], config: DedupConfig) -> Sketches:
     else:
         parts = [one(job) for job in jobs]
     if not parts:
-        return Sketches(np.zeros((0, config.num_perm), np.uint32), [], np.zeros(0, np.uint64))
-    sets = [hashes[offsets[i] : offsets[i + 1]] for _, hashes, offsets, _ in parts for i in range(len(offsets) - 1)]
-    return Sketches(np.concatenate([p[0] for p in parts]), sets, np.concatenate([p[3] for p in parts]))
+        return Sketches(np.zeros((0, config.num_perm), np.uint32), [])
+    sets = [hashes[offsets[i] : offsets[i + 1]] for _, hashes, offsets in parts for i in range(len(offsets) - 1)]
+    return Sketches(np.concatenate([p[0] for p in parts]), sets)
+
+
+def exact_key(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def exact_groups(texts: list[str], signature: np.ndarray) -> np.ndarray:
+    """For each text, the first text it equals after NFKC, lower case and whitespace.
+
+    Equal texts have equal signatures, so only texts whose whole signature repeats (a hash
+    of the row, then a sort) are compared as strings: a handful, not all of them."""
+    rows = np.zeros(len(signature), np.uint64)
+    for column in signature.T.astype(np.uint64):
+        rows = rows * np.uint64(0x9E3779B97F4A7C15) + column
+    _, first, inverse, counts = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
+    leader = np.arange(len(texts))
+    for group in np.flatnonzero(counts > 1):
+        seen: dict[str, int] = {}
+        for member in np.flatnonzero(inverse.ravel() == group):
+            leader[member] = seen.setdefault(exact_key(texts[member]), int(member))
+    return leader
 
 
 def candidate_pairs(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -182,14 +203,18 @@ def cross_duplicates(queries: list[str], reference: list[str],
 
     Exact beats near, then the higher Jaccard, then the earlier reference text. Empty
     queries duplicate nothing."""
-    sketches = sketch(reference + queries, config)
+    texts = reference + queries
+    sketches = sketch(texts, config)
+    leader = exact_groups(texts, sketches.signature)
     first: dict[int, int] = {}
-    for index, key in enumerate(sketches.exact_keys[: len(reference)].tolist()):
-        first.setdefault(key, index)
+    for index in range(len(reference)):
+        first.setdefault(int(leader[index]), index)
     found: dict[int, tuple[str, int, float]] = {}
-    for query, key in enumerate(sketches.exact_keys[len(reference) :].tolist()):
-        if key in first and queries[query].strip():
-            found[query] = ("exact", first[key], 1.0)
+    for query in range(len(queries)):
+        # a query's group leader is a reference text when one equals it (references come first)
+        ref = int(leader[len(reference) + query])
+        if ref < len(reference) and queries[query].strip():
+            found[query] = ("exact", first.get(ref, ref), 1.0)
     for a, b, similarity in verified_pairs(sketches, np.arange(len(reference) + len(queries)), config,
                                            cross_at=len(reference)):
         best = found.get(b - len(reference))
@@ -201,7 +226,7 @@ def cross_duplicates(queries: list[str], reference: list[str],
 @dataclass
 class Clusters:
     groups: UnionFind
-    exact_keys: np.ndarray  # per text; equal keys mean exact duplicates
+    leaders: np.ndarray  # per text, the first text it exactly equals (itself if none)
     pairs: list[tuple[int, int]]  # every verified link: (first of an exact group, copy) and near pairs
 
 
@@ -210,14 +235,14 @@ def clusters(texts: list[str], config: DedupConfig) -> Clusters:
 
     Only the first text of each exact group is compared for near duplicates."""
     sketches = sketch(texts, config)
+    leaders = exact_groups(texts, sketches.signature)
     groups = UnionFind(len(texts))
-    _, first, inverse = np.unique(sketches.exact_keys, return_index=True, return_inverse=True)
-    firsts = first[inverse.ravel()]
-    pairs = [(int(firsts[i]), int(i)) for i in np.flatnonzero(firsts != np.arange(len(texts)))]
-    pairs += [(i, j) for i, j, _ in verified_pairs(sketches, np.sort(first), config)]
+    copies = np.flatnonzero(leaders != np.arange(len(texts)))
+    pairs = [(int(leaders[i]), int(i)) for i in copies]
+    pairs += [(i, j) for i, j, _ in verified_pairs(sketches, np.flatnonzero(leaders == np.arange(len(texts))), config)]
     for i, j in pairs:
         groups.union(i, j)
-    return Clusters(groups, sketches.exact_keys, pairs)
+    return Clusters(groups, leaders, pairs)
 
 
 def _keeper(members: list[int], records: list[Record], texts: list[str], keep: str) -> int:
@@ -236,7 +261,7 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     config = config or DedupConfig()
     texts = [record_text(record, config.fields) for record in records]
     found = clusters(texts, config)
-    groups, keys = found.groups, found.exact_keys
+    groups, leaders = found.groups, found.leaders
     members: dict[int, list[int]] = {}
     for index in range(len(records)):
         members.setdefault(groups.find(index), []).append(index)
@@ -251,7 +276,7 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
         if index == keeper:
             kept.append(updated)
         else:
-            reason = "exact_duplicate" if keys[index] == keys[keeper] else "near_duplicate"
+            reason = "exact_duplicate" if leaders[index] == leaders[keeper] else "near_duplicate"
             removed.append((updated, reason))
     return kept, removed
 

@@ -50,10 +50,8 @@ def _segment_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return running[offsets[1:]] - running[offsets[:-1]]
 
 
-def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """32-bit hashes of every token of every text, flat, with per-text offsets; and for each
-    text a 64-bit key of its whole word sequence (NFKC, lower case, whitespace-insensitive),
-    which is equal exactly when the texts are equal after that normalisation.
+def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of every token of every text, flat, with per-text offsets.
 
     Arrow normalises, lower-cases and splits all texts in C++ and dictionary-encodes the
     words, so the Python work (trimming punctuation, hashing) is once per distinct word.
@@ -64,20 +62,14 @@ def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     spaced = pa.array([" ".join(_CJK_TOKEN.findall(text.lower())) if is_cjk(text) else text for text in texts],
                       pa.large_string())
     if pc.all(pc.string_is_ascii(spaced)).as_py() is not False:  # ASCII is NFKC already, and its kernels are faster
-        lowered = pc.ascii_lower(spaced)
-        for blank in ("\n", "\t", "\r", "\f", "\v"):  # then a plain split on " " (faster still); the
-            lowered = pc.replace_substring(lowered, blank, " ")  # empty words it leaves are dropped below
-        words = pc.split_pattern(lowered, " ")
+        words = pc.ascii_split_whitespace(pc.ascii_lower(spaced))
     else:
         words = pc.utf8_split_whitespace(pc.utf8_lower(pc.utf8_normalize(spaced, "NFKC")))
     offsets = words.offsets.to_numpy().astype(np.int64)
     encoded = pc.dictionary_encode(words.flatten())
-    raw = encoded.dictionary.to_pylist()
-    indices, offsets = _drop(encoded.indices.to_numpy(zero_copy_only=False), offsets, [not w for w in raw])
-    keys = _sequence_keys(pd.util.hash_array(np.array(raw, dtype=object), categorize=False)[indices], offsets)
-    distinct = [word.strip(PUNCTUATION) for word in raw]
-    indices, offsets = _drop(indices, offsets, [not word for word in distinct])  # punctuation is not a word
-    return _word_hashes(distinct)[indices], offsets, keys
+    distinct = [word.strip(PUNCTUATION) for word in encoded.dictionary.to_pylist()]
+    indices, offsets = _drop(encoded.indices.to_numpy(zero_copy_only=False), offsets, [not w for w in distinct])
+    return _word_hashes(distinct)[indices], offsets
 
 
 def _drop(indices: np.ndarray, offsets: np.ndarray, empty: list[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -87,37 +79,6 @@ def _drop(indices: np.ndarray, offsets: np.ndarray, empty: list[bool]) -> tuple[
         return indices, offsets
     keep = ~flags[indices]
     return indices[keep], np.concatenate([[0], np.cumsum(_segment_sums(keep.astype(np.int64), offsets))])
-
-
-_KEY_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible mod 2^64
-_KEY_BASE_INVERSE = np.uint64(pow(0x9E3779B97F4A7C15, -1, 2**64))
-
-
-def _sequence_keys(word_hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """sum_i h_i * B^i per text (mod 2^64), plus its length: a hash of the word sequence.
-
-    Computed from one running sum over all texts, h_g * B^g at global position g, then
-    rebased per text by B^-start, so no per-position bookkeeping is needed."""
-    with np.errstate(over="ignore"):
-        steps = np.full(len(word_hashes), _KEY_BASE, np.uint64)
-        steps[:1] = 1
-        powers = np.cumprod(steps, dtype=np.uint64)  # B^0, B^1, ...
-        sums = _segment_sums(word_hashes * powers, offsets)
-        return sums * _powers(_KEY_BASE_INVERSE, offsets[:-1]) + np.diff(offsets).astype(np.uint64)
-
-
-def _powers(base: np.uint64, exponents: np.ndarray) -> np.ndarray:
-    """base ** e mod 2^64 for every e, by squaring: a few dozen vector steps, not a loop per text."""
-    result = np.ones(len(exponents), np.uint64)
-    square = np.full(len(exponents), base, np.uint64)
-    remaining = exponents.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        while remaining.any():
-            odd = (remaining & np.uint64(1)).astype(bool)
-            result[odd] *= square[odd]
-            square *= square
-            remaining >>= np.uint64(1)
-    return result
 
 
 def _word_hashes(words: list[str]) -> np.ndarray:
@@ -138,13 +99,12 @@ def shingle_hash32(shingle: list[str]) -> int:
     return int(_combine(_word_hashes(shingle)))
 
 
-def shingle_hashes(texts: list[str], ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """uint32 hashes of every n-gram shingle of every text, flat, with per-text offsets, and
-    each text's exact-match key (see _token_hashes).
+def shingle_hashes(texts: list[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint32 hashes of every n-gram shingle of every text, flat, with per-text offsets.
 
     A text shorter than `ngram` tokens is one shingle of all its tokens; an empty one has none.
     """
-    words, word_offsets, keys = _token_hashes(texts)
+    words, word_offsets = _token_hashes(texts)
     lengths = np.diff(word_offsets)
     counts = np.where(lengths >= ngram, lengths - ngram + 1, (lengths > 0).astype(np.int64))
     offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -167,7 +127,7 @@ def shingle_hashes(texts: list[str], ngram: int) -> tuple[np.ndarray, np.ndarray
     if len(short):  # each short text's single shingle goes in its place
         singles = [_combine(words[word_offsets[r] : word_offsets[r + 1]]) for r in short]
         shingles = np.insert(shingles, offsets[short] - np.arange(len(short)), np.array(singles, np.uint32))
-    return shingles, offsets, keys
+    return shingles, offsets
 
 
 def fmix32(values: np.ndarray) -> np.ndarray:
