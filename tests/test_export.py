@@ -4,9 +4,8 @@ import pytest
 
 from curate.export import export
 from curate.formats import FORMATS, dataset_info_entry
-from curate.io import read_records, record_row, write_records
-from curate.records import Example, Preference
-from tests.conftest import write_jsonl
+from curate.io import read_records, write_records
+from curate.records import Example
 
 EXAMPLE_FORMATS = ("alpaca", "sharegpt", "messages", "trl")
 PREFERENCE_FORMATS = ("preference", "sharegpt", "messages", "trl", "ranking")

@@ -14,10 +14,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from curate.errors import UsageError
-from curate.generate.runner import StageRun
-from curate.io import read_records
-from curate.llm import LLM, RequestFailed, map_unordered
+from curate.generate.runner import Failure, Outcome, StageRun, each_record, read_examples
+from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
 from curate.records import Example
@@ -63,39 +61,27 @@ async def rate(record: Example, llm: LLM, config: JudgeConfig) -> tuple[int | No
     return score, reply.text
 
 
+async def judged(record: Example, llm: LLM, config: JudgeConfig) -> Outcome:
+    """The record with meta.judge, kept or dropped by its score; a Failure with the raw reply."""
+    score, raw = await rate(record, llm, config)
+    if score is None:
+        return Failure(record.model_copy(update={"meta": {**record.meta, "judge": {"raw": raw}}}), "unparseable_score")
+    info = {"score": score, "reason": reason_of(raw), "model": llm.backend.model}
+    rated = record.model_copy(update={"meta": {**record.meta, "judge": info}})
+    return rated, None if score >= config.min_score else f"score_below_{config.min_score}"
+
+
 def judge(input: str | Path, output: str | Path, config: JudgeConfig | None = None,
           rejects: str | Path | None = None, llm: LLM | None = None,
           mapping: dict[str, str] | None = None) -> Summary:
     """Rate every example; keep those scoring >= min_score. Resumable like the generators."""
     config = config or JudgeConfig()
-    records = list(read_records(input, mapping))
-    if any(not isinstance(record, Example) for record in records):
-        raise UsageError(f"{input}: curate judge rates instruction/output examples; this file holds preferences")
+    records = read_examples(input, mapping, "judge")
     llm = llm or build_llm(config)
     with StageRun("judge", output, rejects, total=len(records), llm=llm) as run:
         run.summary.read = len(records)
         todo = [record for record in records if record.id not in run.done]
         run.resumed(len(records) - len(todo))
 
-        async def main() -> None:
-            async for record, outcome in map_unordered(todo, lambda r: rate(r, llm, config), config.concurrency):
-                if isinstance(outcome, RequestFailed):
-                    run.fail(record, outcome.reason)
-                    continue
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                score, raw = outcome
-                if score is None:
-                    failed = record.model_copy(update={"meta": {**record.meta, "judge": {"raw": raw}}})
-                    run.fail(failed, "unparseable_score")
-                    continue
-                info = {"score": score, "reason": reason_of(raw), "model": llm.backend.model}
-                rated = record.model_copy(update={"meta": {**record.meta, "judge": info}})
-                if score >= config.min_score:
-                    run.keep(rated)
-                else:
-                    run.drop(rated, f"score_below_{config.min_score}")
-            await llm.aclose()
-
-        llm.run(main())
+        llm.run(each_record(run, llm, todo, lambda record: judged(record, llm, config)))
     return run.summary

@@ -6,11 +6,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from curate.errors import UsageError
 from curate.formats import prompt_messages
-from curate.generate.runner import StageRun
-from curate.io import read_records
-from curate.llm import LLM, Messages, Reply, RequestFailed, Sampling, map_unordered
+from curate.generate.runner import StageRun, each_record, read_examples
+from curate.llm import LLM, Messages, Reply, Sampling
 from curate.llm_config import LLMConfig, build_llm
 from curate.records import Example
 from curate.summary import Summary
@@ -55,9 +53,7 @@ def respond(input: str | Path, output: str | Path, config: RespondConfig | None 
             mapping: dict[str, str] | None = None) -> Summary:
     """Answer every example of `input`; resumable: answered ids in `output` are skipped."""
     config = config or RespondConfig()
-    records = list(read_records(input, mapping))
-    if any(not isinstance(record, Example) for record in records):
-        raise UsageError(f"{input}: curate respond answers instructions; this file holds preference records")
+    records = read_examples(input, mapping, "respond")
     llm = llm or build_llm(config)
     with StageRun("respond", output, rejects, total=len(records), llm=llm) as run:
         run.summary.read = len(records)
@@ -70,17 +66,5 @@ def respond(input: str | Path, output: str | Path, config: RespondConfig | None 
             else:
                 todo.append(record)
 
-        async def main() -> None:
-            async for record, outcome in map_unordered(todo, lambda r: answer(r, llm, config), config.concurrency):
-                if isinstance(outcome, RequestFailed):
-                    run.fail(record, outcome.reason)
-                elif isinstance(outcome, BaseException):
-                    raise outcome
-                elif outcome[1]:
-                    run.drop(outcome[0], outcome[1])
-                else:
-                    run.keep(outcome[0])
-            await llm.aclose()
-
-        llm.run(main())
+        llm.run(each_record(run, llm, todo, lambda record: answer(record, llm, config)))
     return run.summary

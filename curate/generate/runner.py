@@ -15,10 +15,13 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeRemainingColumn)
 from rich.text import Text
 
+from collections.abc import Awaitable, Callable, Iterable
+from typing import NamedTuple
+
 from curate.errors import UsageError
-from curate.io import JsonlAppender
-from curate.llm import LLM
-from curate.records import Record
+from curate.io import JsonlAppender, read_records
+from curate.llm import LLM, RequestFailed, map_unordered
+from curate.records import Example, Record
 from curate.summary import Summary, rejected, stderr
 
 
@@ -101,3 +104,39 @@ class StageRun:
         if self._rejects and record.id not in self._rejected:
             self._rejects.write(rejected(record, self.summary.stage, reason))
             self._rejected.add(record.id)
+
+
+def read_examples(path: str | Path, mapping: dict[str, str] | None, stage: str) -> list[Example]:
+    """All records of a file, which must be examples (a stage that answers or rates them)."""
+    records = list(read_records(path, mapping))
+    if any(not isinstance(record, Example) for record in records):
+        raise UsageError(f"{path}: curate {stage} works on instruction/output examples; this file holds preferences")
+    return records  # type: ignore[return-value]
+
+
+class Failure(NamedTuple):
+    """What a per-record step returns when the record failed for a reason other than a request."""
+
+    record: Record
+    reason: str
+
+
+Outcome = tuple[Record, str | None] | Failure
+
+
+async def each_record(run: StageRun, llm: LLM, records: Iterable[Record],
+                      step: Callable[[Record], Awaitable[Outcome]]) -> None:
+    """Run `step` over records, `llm.concurrency` at a time, writing each result as it lands:
+    (record, None) is kept, (record, reason) dropped, a Failure or a failed request failed."""
+    async for record, outcome in map_unordered(records, step, llm.concurrency):
+        if isinstance(outcome, RequestFailed):
+            run.fail(record, outcome.reason)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        elif isinstance(outcome, Failure):
+            run.fail(outcome.record, outcome.reason)
+        elif outcome[1]:
+            run.drop(outcome[0], outcome[1])
+        else:
+            run.keep(outcome[0])
+    await llm.aclose()
