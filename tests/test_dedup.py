@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from curate.filters.dedup import DedupConfig, clusters, dedup_records, near_duplicate_pairs
+from curate.filters.dedup import DedupConfig, clusters, dedup_records, exact_jaccards, near_duplicate_pairs
 from curate.filters.minhash import choose_bands, permutations, shingle_hash32, shingle_hashes, signatures, tokens
 from curate.io import read_records, write_records
 from curate.records import Example
@@ -61,6 +61,16 @@ def test_bulk_and_one_by_one_agree():
     for i, text in enumerate(texts):
         single, _ = shingle_hashes([text], 5)
         assert np.array_equal(hashes[offsets[i] : offsets[i + 1]], single)
+
+
+def test_bulk_jaccard_equals_set_jaccard():
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 50, size=rng.integers(0, 40)).astype(np.uint32) for _ in range(60)]
+    pairs = np.array([(i, j) for i in range(60) for j in range(i + 1, 60)][:500])
+    bulk = exact_jaccards(pairs, arrays)
+    for (i, j), value in zip(pairs, bulk):
+        a, b = set(arrays[i].tolist()), set(arrays[j].tolist())
+        assert value == pytest.approx(len(a & b) / len(a | b) if a and b else 0.0)
 
 
 def test_band_choice_reaches_recall_at_the_threshold():

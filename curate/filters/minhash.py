@@ -18,29 +18,43 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-# CJK text has no spaces: it is shingled by characters; other scripts by words.
+# CJK text has no spaces: each of its characters counts as a word.
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _CJK = re.compile(f"[{_CJK_CHARS}]")
-_CJK_TOKEN = re.compile(f"[{_CJK_CHARS}]|[^\\W_]+")
+_NON_CJK_WORD = re.compile(f"[^\\W{_CJK_CHARS}]")  # a letter or digit of another script
 # what is trimmed off the ends of a word: ASCII and common CJK/typographic punctuation
 PUNCTUATION = string.punctuation + "“”‘’«»—–…·•，。！？；：、（）《》〈〉【】「」『』～"
 _POLY = np.uint32(0x01000193)  # FNV-1 prime: mixes each word's place in the n-gram
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 
 
-def is_cjk(text: str) -> bool:
-    """Mostly Chinese/Japanese/Korean characters (judged on the first 200 characters)?"""
-    head = text[:200]
-    return _CJK.search(head) is not None and len(_CJK.findall(head)) * 3 > len(head.replace(" ", ""))
+# code points that are never tokens: spaces (all below U+3001) and the punctuation above
+_SKIPPED = np.zeros(0x110000, bool)
+_SKIPPED[[ord(c) for c in PUNCTUATION] + [c for c in range(0x3001) if chr(c).isspace()]] = True
+
+
+def _normalised(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _only_cjk(normalised: str) -> bool:
+    """Nothing but CJK characters, spaces and punctuation: every character is a token."""
+    return not normalised.isascii() and _NON_CJK_WORD.search(normalised) is None
+
+
+def _spaced(text: str) -> str:
+    """NFKC, lower case, and every CJK character set apart by spaces."""
+    text = _normalised(text)
+    if text.isascii():
+        return text
+    return " ".join(text) if _only_cjk(text) else _CJK.sub(r" \g<0> ", text)
 
 
 def tokens(text: str) -> list[str]:
-    """The units shingles are made of: lower-cased words with their punctuation trimmed,
-    or, for CJK text, single characters (and the words of any Latin runs in it)."""
-    text = unicodedata.normalize("NFKC", text)
-    if is_cjk(text):
-        return _CJK_TOKEN.findall(text.lower())
-    trimmed = (word.strip(PUNCTUATION) for word in text.lower().split())
+    """The units shingles are made of: lower-cased words with their punctuation trimmed, where
+    every CJK character is a word of its own (those scripts put no spaces between words), so
+    Chinese text is shingled by characters and English by words, with no per-record switch."""
+    trimmed = (word.strip(PUNCTUATION) for word in _spaced(text).split())
     return [word for word in trimmed if word]
 
 
@@ -53,23 +67,68 @@ def _segment_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """32-bit hashes of every token of every text, flat, with per-text offsets.
 
-    Arrow normalises, lower-cases and splits all texts in C++ and dictionary-encodes the
-    words, so the Python work (trimming punctuation, hashing) is once per distinct word.
+    Texts made only of CJK characters (and spaces and punctuation) have one-character tokens,
+    read straight off their UTF-32 code points; the rest go through Arrow, which lower-cases
+    and splits them in C++ and dictionary-encodes the words, so the Python work (trimming
+    punctuation, hashing) is done once per distinct word, not once per word.
     """
+    if all(map(str.isascii, texts)):
+        return _word_tokens(texts, None)
+    normalised = [_normalised(text) for text in texts]
+    only_cjk = [_only_cjk(text) for text in normalised]
+    characters = [i for i, flag in enumerate(only_cjk) if flag]
+    words = [i for i, flag in enumerate(only_cjk) if not flag]
+    spaced = [_CJK.sub(r" \g<0> ", normalised[i]) for i in words]
+    if not characters:
+        return _word_tokens(texts, spaced)
+    parts = [(characters, _character_tokens([normalised[i] for i in characters]))]
+    if words:
+        parts.append((words, _word_tokens([texts[i] for i in words], spaced)))
+    return _interleave(len(texts), parts)
+
+
+def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    spaced = pa.array([" ".join(_CJK_TOKEN.findall(text.lower())) if is_cjk(text) else text for text in texts],
-                      pa.large_string())
-    if pc.all(pc.string_is_ascii(spaced)).as_py() is not False:  # ASCII is NFKC already, and its kernels are faster
-        words = pc.ascii_split_whitespace(pc.ascii_lower(spaced))
+    if prepared is None:  # all ASCII: NFKC already, and Arrow's ASCII kernels are faster
+        words = pc.ascii_split_whitespace(pc.ascii_lower(pa.array(texts, pa.large_string())))
     else:
-        words = pc.utf8_split_whitespace(pc.utf8_lower(pc.utf8_normalize(spaced, "NFKC")))
+        words = pc.utf8_split_whitespace(pa.array(prepared, pa.large_string()))
     offsets = words.offsets.to_numpy().astype(np.int64)
     encoded = pc.dictionary_encode(words.flatten())
     distinct = [word.strip(PUNCTUATION) for word in encoded.dictionary.to_pylist()]
     indices, offsets = _drop(encoded.indices.to_numpy(zero_copy_only=False), offsets, [not w for w in distinct])
     return _word_hashes(distinct)[indices], offsets
+
+
+def _character_tokens(normalised: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every character of these (normalised) texts that is neither a space nor punctuation."""
+    points = np.frombuffer("".join(normalised).encode("utf-32-le"), np.uint32)
+    offsets = np.concatenate([[0], np.cumsum([len(text) for text in normalised])]).astype(np.int64)
+    keep = ~_SKIPPED[points]
+    offsets = np.concatenate([[0], np.cumsum(_segment_sums(keep.astype(np.int64), offsets))])
+    points = points[keep]
+    # a table indexed by code point instead of np.unique: no sort of millions of characters
+    present = np.zeros(len(_SKIPPED), bool)
+    present[points] = True
+    distinct = np.flatnonzero(present)
+    table = np.zeros(len(_SKIPPED), np.uint32)
+    table[distinct] = _word_hashes([chr(point) for point in distinct.tolist()])
+    return table[points], offsets
+
+
+def _interleave(count: int, parts: list[tuple[list[int], tuple[np.ndarray, np.ndarray]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Put the token runs of several groups of texts back in text order."""
+    lengths = np.zeros(count, np.int64)
+    for rows, (_, offsets) in parts:
+        lengths[rows] = np.diff(offsets)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    out = np.empty(offsets[-1], np.uint32)
+    for rows, (values, own) in parts:
+        sizes = np.diff(own)
+        out[np.repeat(offsets[rows] - own[:-1], sizes) + np.arange(len(values))] = values
+    return out, offsets
 
 
 def _drop(indices: np.ndarray, offsets: np.ndarray, empty: list[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +207,7 @@ def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 
 def signatures(hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray,
-               block: int = 1 << 16) -> np.ndarray:
+               block: int = 1 << 18) -> np.ndarray:
     """[texts x num_perm] uint32 MinHash values; a text without shingles gets all-max."""
     signature = np.full((len(offsets) - 1, len(a)), np.iinfo(np.uint32).max, np.uint32)
     present = np.flatnonzero(np.diff(offsets) > 0)
