@@ -1,0 +1,122 @@
+"""Trainers on CPU with the tiny model: a few steps each, on toy tasks they can learn."""
+
+import json
+
+import pytest
+import torch
+
+from curate.io import read_records, write_records
+from curate.records import Example, Preference
+from train.dpo import DPOSettings, dpo
+from train.rm import RMSettings, rm
+from train.score import Scorer
+from train.sft import SFTSettings, build_sft_trainer
+
+WORDS = "apple river stone cloud tiger lemon paper glass maple ocean piano candle".split()
+HELD_OUT = "violin desert rocket garden".split()
+
+
+def losses(trainer):
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+def weights(model_dir):
+    from transformers import AutoModelForCausalLM
+
+    return {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(model_dir).state_dict().items()}
+
+
+def test_sft_loss_falls_only_on_the_final_response(tiny_model_dir, tmp_path):
+    record = Example(instruction="Now into German?", output="Das Wetter ist schön.", system="Translate.",
+                     history=[("Into French?", "Il fait beau."), ("Into Spanish?", "Buen tiempo.")])
+    write_records(tmp_path / "one.jsonl", [record])
+    trainer, tokenizer = build_sft_trainer(tmp_path / "one.jsonl", tmp_path / "out",
+                                           SFTSettings(model=str(tiny_model_dir), max_steps=1))
+    row = trainer.train_dataset[0]
+    trained = [token for token, label in zip(row["input_ids"], row["labels"]) if label != -100]
+    context = [token for token, label in zip(row["input_ids"], row["labels"]) if label == -100]
+    assert tokenizer.decode(trained).startswith("Das Wetter ist schön.<|im_end|>")
+    assert "Il fait beau." in tokenizer.decode(context) and "Buen tiempo." in tokenizer.decode(context)
+    first = next(i for i, label in enumerate(row["labels"]) if label != -100)
+    assert all(label != -100 for label in row["labels"][first:])  # one run, at the end
+
+
+def test_sft_from_an_export_learns_and_reloads(tiny_model_dir, tmp_path, run_cli):
+    records = [Example(instruction=f"Repeat the word {w}", output=f"{w} {w} {w}") for w in WORDS] * 3
+    write_records(tmp_path / "records.jsonl", records)
+    code, _, err = run_cli("curate", "export", str(tmp_path / "records.jsonl"), "-o", str(tmp_path / "sft.jsonl"),
+                           "--format", "trl")
+    assert code == 0, err
+    before = weights(tiny_model_dir)
+    code, _, err = run_cli("train", "sft", "--data", str(tmp_path / "sft.jsonl"), "-o", str(tmp_path / "model"),
+                           "--model", str(tiny_model_dir), "--max-steps", "25", "--learning-rate", "5e-3",
+                           "--batch-size", "8", "--packing")
+    assert code == 0, err
+    record = json.loads((tmp_path / "model" / "training_args.json").read_text())
+    trained = [entry["loss"] for entry in record["log"] if "loss" in entry]
+    assert record["trainer"] == "sft" and record["config"]["packing"] is True
+    assert trained[-1] < 0.7 * trained[0]
+    after = weights(tmp_path / "model")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_dpo_prefers_chosen_and_reloads(tiny_model_dir, tmp_path):
+    records = [Preference(instruction=f"Say {w}", chosen=w, rejected="no") for w in WORDS]
+    records.append(Preference(instruction="Rank these", responses=["b", "a", "c"], ranking=[1, 0, 2]))
+    write_records(tmp_path / "prefs.jsonl", records)
+    trainer = dpo(tmp_path / "prefs.jsonl", tmp_path / "model",
+                  DPOSettings(model=str(tiny_model_dir), max_steps=12, learning_rate=1e-3, batch_size=4))
+    history = losses(trainer)
+    assert history[0] == pytest.approx(0.6931, abs=1e-3) and min(history[-3:]) < 0.6
+    margins = [entry["rewards/margins"] for entry in trainer.state.log_history if "rewards/margins" in entry]
+    assert margins[-1] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(weights(tiny_model_dir).values(), weights(tmp_path / "model").values()))
+
+
+@pytest.mark.parametrize("ranked", [False, True])
+def test_reward_model_ranks_held_out_pairs(tiny_model_dir, tmp_path, ranked):
+    if ranked:  # K = 3 through the K-wise loss
+        records = [Preference(instruction=f"Say {w}", responses=["no no no", f"{w} yes", "maybe so"],
+                              ranking=[1, 2, 0]) for w in WORDS] * 2
+    else:  # pairwise through TRL's RewardTrainer
+        records = [Preference(instruction=f"Say {w}", chosen=f"{w} yes", rejected="no no no") for w in WORDS] * 2
+    write_records(tmp_path / "prefs.jsonl", records)
+    trainer = rm(tmp_path / "prefs.jsonl", tmp_path / "rm",
+                 RMSettings(model=str(tiny_model_dir), max_steps=25, learning_rate=3e-3, batch_size=4))
+    history = losses(trainer)
+    assert history[-1] < 0.5 * history[0]
+    scorer = Scorer(tmp_path / "rm")
+    wins = 0
+    for word in HELD_OUT:
+        record = Preference(instruction=f"Say {word}", chosen=f"{word} yes", rejected="no no no")
+        good, bad = scorer.scores(record, [f"{word} yes", "no no no"])
+        wins += good > bad
+    assert wins >= 3
+
+
+def test_score_writes_meta_reward(tiny_model_dir, tmp_path, run_cli):
+    write_records(tmp_path / "prefs.jsonl", [Preference(instruction=f"Say {w}", chosen=f"{w} yes", rejected="no")
+                                              for w in WORDS])
+    rm(tmp_path / "prefs.jsonl", tmp_path / "rm", RMSettings(model=str(tiny_model_dir), max_steps=2))
+    answered = Example(instruction="Say hi", output="hi yes", meta={"responses": {"candidates": ["hi yes", "no"]}})
+    write_records(tmp_path / "answers.jsonl", [answered])
+    code, _, err = run_cli("train", "score", "--model", str(tmp_path / "rm"), "--data", str(tmp_path / "answers.jsonl"),
+                           "-o", str(tmp_path / "scored.jsonl"))
+    assert code == 0, err
+    [scored] = read_records(tmp_path / "scored.jsonl")
+    reward = scored.meta["reward"]
+    assert isinstance(reward["score"], float) and len(reward["candidates"]) == 2
+    assert reward["score"] == pytest.approx(reward["candidates"][0], abs=1e-5)  # same text, same score
+
+
+@pytest.mark.parametrize("command, records, hint", [
+    ("sft", [Preference(instruction="q", chosen="a", rejected="b")], "curate export --format trl"),
+    ("dpo", [Example(instruction="q", output="a")], "export preferences"),
+    ("rm", [Example(instruction="q", output="a")], "--format ranking"),
+])
+def test_wrong_data_shape_is_a_clear_error(tiny_model_dir, tmp_path, run_cli, command, records, hint):
+    write_records(tmp_path / "data.jsonl", records)
+    code, _, err = run_cli("train", command, "--data", str(tmp_path / "data.jsonl"), "-o", str(tmp_path / "out"),
+                           "--model", str(tiny_model_dir))
+    assert code == 1 and "record 1" in err and hint in err
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,120 @@
+"""`train rm`: a reward model, a one-output sequence-classification head on a causal LM.
+
+Pairwise data (chosen/rejected) goes through TRL's RewardTrainer. Rankings of K >= 3
+responses go through InstructGPT's K-wise loss (train/losses.py): all C(K,2) pairs of a
+prompt in one batch element, from K forward passes instead of 2 x C(K,2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from curate.formats import prompt_messages
+from curate.records import Preference
+from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, save, trl_arguments
+from train.losses import ranking_loss
+
+
+class RMSettings(TrainConfig):
+    learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate.")
+
+
+def conversation_ids(tokenizer: Any, record: Preference, response: str, max_length: int) -> list[int]:
+    """Token ids of the prompt and one response, through the chat template."""
+    messages = [*prompt_messages(record), {"role": "assistant", "content": response}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    return tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+
+
+def ranking_rows(records: list[Preference], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
+    """One row per prompt: the ids of each of its K responses, and each response's rank (0 = best)."""
+    rows = []
+    for record in records:
+        responses = record.responses or [record.chosen, record.rejected]
+        ranking = record.ranking or [0, 1]
+        ranks = [0] * len(responses)
+        for place, index in enumerate(ranking):
+            ranks[index] = place
+        rows.append({"responses": [conversation_ids(tokenizer, record, r, max_length) for r in responses],
+                     "ranks": ranks})
+    return rows
+
+
+class RankingCollator:
+    """Pads a batch of prompts' K responses into one [sum K, L] batch, with [B, K_max] ranks and mask."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        sequences = [ids for row in rows for ids in row["responses"]]
+        length = max(map(len, sequences))
+        input_ids = torch.full((len(sequences), length), self.pad_token_id)
+        attention = torch.zeros((len(sequences), length), dtype=torch.long)
+        for i, ids in enumerate(sequences):  # right padding: the classifier reads the last real token
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            attention[i, : len(ids)] = 1
+        most = max(len(row["ranks"]) for row in rows)
+        ranks = torch.full((len(rows), most), most)
+        mask = torch.zeros((len(rows), most), dtype=torch.bool)
+        for b, row in enumerate(rows):
+            ranks[b, : len(row["ranks"])] = torch.tensor(row["ranks"])
+            mask[b, : len(row["ranks"])] = True
+        return {"input_ids": input_ids, "attention_mask": attention, "ranks": ranks, "response_mask": mask}
+
+
+def _ranking_trainer_class() -> type:
+    from transformers import Trainer
+
+    class RankingRewardTrainer(Trainer):
+        """Trainer whose loss is the K-wise ranking loss over each prompt's responses."""
+
+        def compute_loss(self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            mask = inputs["response_mask"]
+            scores = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits.squeeze(-1)
+            rewards = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device)
+            rewards[mask] = scores  # rows were flattened prompt by prompt, response by response
+            loss = ranking_loss(rewards, inputs["ranks"], mask)
+            return (loss, {"rewards": rewards}) if return_outputs else loss
+
+    return RankingRewardTrainer
+
+
+def build_rm_trainer(data: str | Path, output: str | Path, config: RMSettings) -> tuple[Any, Any]:
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, TrainingArguments
+    from trl import RewardConfig, RewardTrainer
+
+    records = read_training_records(data, Preference, "export preferences with curate export --format ranking")
+    tokenizer = load_tokenizer(config)
+    model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    lora = peft_config(config, "SEQ_CLS")
+    if all(len(r.ranked_responses()) == 2 for r in records):
+        from curate.formats import export_rows
+
+        rows = Dataset.from_list([row for record in records for row in export_rows(record, "trl")])
+        args = RewardConfig(**trl_arguments(config, Path(output)), max_length=config.max_length)
+        return RewardTrainer(model=model, args=args, train_dataset=rows, processing_class=tokenizer,
+                             peft_config=lora), tokenizer
+    if lora is not None:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora)
+    rows = Dataset.from_list(ranking_rows(records, tokenizer, config.max_length))
+    args = TrainingArguments(**trl_arguments(config, Path(output)), remove_unused_columns=False)
+    trainer = _ranking_trainer_class()(model=model, args=args, train_dataset=rows,
+                                       data_collator=RankingCollator(tokenizer.pad_token_id))
+    return trainer, tokenizer
+
+
+def rm(data: str | Path, output: str | Path, config: RMSettings) -> Any:
+    trainer, tokenizer = build_rm_trainer(data, output, config)
+    trainer.train()
+    save(trainer, tokenizer, config, Path(output), "rm")
+    return trainer

@@ -1,0 +1,76 @@
+"""`train score`: reward-model scores written into meta.reward, for rejection sampling.
+
+An example is scored on its output, and also on every candidate in meta.responses; a
+preference on each of its responses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from curate.io import read_records, write_records
+from curate.records import Example, Record
+from curate.summary import Summary, track
+from train.rm import conversation_ids
+
+
+def _answers(record: Record) -> list[str]:
+    if isinstance(record, Example):
+        return [record.output, *(record.meta.get("responses", {}).get("candidates") or [])]
+    return record.responses or [record.chosen, record.rejected]
+
+
+class Scorer:
+    def __init__(self, model_dir: str | Path, max_length: int = 2048, batch_size: int = 16):
+        self.model_dir, self.max_length, self.batch_size = str(model_dir), max_length, batch_size
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def _load(self) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self._model = AutoModelForSequenceClassification.from_pretrained(self.model_dir).eval()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._model.to(device)
+
+    def scores(self, record: Record, answers: list[str]) -> list[float]:
+        if self._model is None:
+            self._load()
+        sequences = [conversation_ids(self._tokenizer, record, answer, self.max_length) for answer in answers]
+        out = []
+        for start in range(0, len(sequences), self.batch_size):
+            batch = self._tokenizer.pad({"input_ids": sequences[start : start + self.batch_size]}, return_tensors="pt")
+            with torch.no_grad():
+                logits = self._model(**batch.to(self._model.device)).logits.squeeze(-1)
+            out += logits.float().tolist()
+        return out
+
+    def __call__(self, record: Record) -> Record:
+        answers = _answers(record)
+        scores = self.scores(record, answers)
+        reward: dict[str, Any] = {"model": self.model_dir}
+        if isinstance(record, Example):
+            reward["score"] = scores[0]
+            if len(scores) > 1:
+                reward["candidates"] = scores[1:]
+        else:
+            reward["responses"] = scores
+        return record.model_copy(update={"meta": {**record.meta, "reward": reward}})
+
+
+def score(model: str | Path, data: str | Path, output: str | Path, max_length: int = 2048) -> Summary:
+    scorer = Scorer(model, max_length)
+    summary = Summary("score")
+
+    def scored():  # noqa: ANN202
+        for record in track(read_records(data), "scoring"):
+            summary.read += 1
+            summary.written += 1
+            yield scorer(record)
+
+    write_records(output, scored())
+    return summary
