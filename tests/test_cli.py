@@ -27,6 +27,12 @@ CURATE_COMMANDS = {
     ("curate", None, ["--debug"]),
     ("train", None, ["--debug"]),
     ("train", "preview", ["--data", "--tokenizer", "--limit"]),
+    ("train", "sft", ["--data", "--output", "--model", "--epochs", "--learning-rate", "--batch-size",
+                      "--gradient-accumulation", "--max-length", "--chat-template", "--lora", "--lora-rank",
+                      "--lora-alpha", "--lora-target-modules", "--packing", "--config"]),
+    ("train", "rm", ["--data", "--output", "--model", "--max-steps", "--lora"]),
+    ("train", "dpo", ["--data", "--output", "--model", "--beta", "--loss-type", "--precompute-ref", "--pairs"]),
+    ("train", "score", ["--model", "--data", "--output", "--max-length"]),
     *(("curate", name, options) for name, options in CURATE_COMMANDS.items()),
 ])
 def test_help_explains_every_option(run_cli, prog, command, options):

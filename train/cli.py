@@ -69,6 +69,35 @@ def score(
     stderr.print(run(model, data, output, max_length).table())
 
 
+@app.command()
+def preview(
+    data: Data,
+    tokenizer: Annotated[str, typer.Option(help="Tokenizer with a chat template: a local directory "
+                                           "or a Hugging Face model id.", show_default=False)],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many records to show.")] = 1,
+) -> None:
+    """Show records as the SFT trainer sees them: prompt tokens dim, trained (response) tokens bold."""
+    from itertools import islice
+
+    from rich.console import Console
+    from rich.text import Text
+    from transformers import AutoTokenizer
+
+    from curate.io import read_records
+    from train.data import to_prompt_completion, tokenize_prompt_completion
+
+    tok = AutoTokenizer.from_pretrained(tokenizer)
+    console = Console()
+    for record in islice(read_records(data), limit):
+        row = to_prompt_completion(record)
+        tokens = tokenize_prompt_completion(tok, row["prompt"], row["completion"])
+        text = Text()
+        for token_id, trained in zip(tokens.input_ids, tokens.completion_mask):
+            text.append(tok.decode([token_id]), style="bold green" if trained else "dim")
+        console.rule(f"{record.id}: {len(tokens.input_ids)} tokens, {sum(tokens.completion_mask)} trained")
+        console.print(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     cli_support.run(app, "train", argv)
 
