@@ -191,8 +191,11 @@ def _pair_messages(record: Preference, chosen: str, rejected: str) -> dict[str, 
 
 
 def _pair_trl(record: Preference, chosen: str, rejected: str) -> dict[str, Any]:
-    return {"prompt": _messages(record), "chosen": [{"role": "assistant", "content": chosen}],
-            "rejected": [{"role": "assistant", "content": rejected}]}
+    row = {"prompt": _messages(record), "chosen": [{"role": "assistant", "content": chosen}],
+           "rejected": [{"role": "assistant", "content": rejected}]}
+    if record.margin is not None:  # RewardTrainer's optional margin column
+        row["margin"] = record.margin
+    return row
 
 
 _PAIR_WRITERS = {"preference": _pair_preference, "sharegpt": _pair_sharegpt,

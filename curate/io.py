@@ -28,7 +28,7 @@ from curate.records import Record
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 ROW_ORDER = ("id", "instruction", "input", "output", "chosen", "rejected", "responses",
-             "ranking", "system", "history", "user_id", "meta")
+             "ranking", "margin", "system", "history", "user_id", "meta")
 # Columns whose values are lists or objects: JSON text inside a CSV cell.
 JSON_COLUMNS = frozenset({"history", "meta", "responses", "ranking", "conversations", "messages"})
 # Columns that are plain text in some layouts and message objects in others.

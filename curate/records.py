@@ -89,6 +89,7 @@ class Preference(_Prompt):
     rejected: str | None = None
     responses: list[str] | None = None
     ranking: list[int] | None = None
+    margin: float | None = None  # how much better chosen is (TRL's RewardTrainer reads it)
 
     @model_validator(mode="after")
     def _check_shape_and_fill_id(self) -> Preference:

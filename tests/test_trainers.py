@@ -120,3 +120,48 @@ def test_wrong_data_shape_is_a_clear_error(tiny_model_dir, tmp_path, run_cli, co
                            "--model", str(tiny_model_dir))
     assert code == 1 and "record 1" in err and hint in err
     assert not (tmp_path / "out").exists()
+
+
+def test_lora_trains_an_adapter_that_peft_reloads(tiny_model_dir, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from train.sft import sft
+
+    write_records(tmp_path / "sft.jsonl", [Example(instruction=f"Repeat {w}", output=w) for w in WORDS])
+    sft(tmp_path / "sft.jsonl", tmp_path / "adapter",
+        SFTSettings(model=str(tiny_model_dir), max_steps=3, lora=True, lora_rank=4, lora_alpha=8,
+                    lora_target_modules="q_proj,v_proj", learning_rate=1e-2))
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert config["r"] == 4 and set(config["target_modules"]) == {"q_proj", "v_proj"}
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tmp_path / "adapter")
+    assert any("lora_" in name for name, _ in model.named_parameters())
+
+
+def test_base_models_need_a_chat_template(tiny_model_dir, tmp_path):
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    (base / "chat_template.jinja").unlink(missing_ok=True)
+    settings = json.loads((base / "tokenizer_config.json").read_text())
+    settings.pop("chat_template", None)
+    (base / "tokenizer_config.json").write_text(json.dumps(settings))
+    write_records(tmp_path / "sft.jsonl", [Example(instruction="Repeat a", output="a")])
+    with pytest.raises(Exception, match="--chat-template"):
+        build_sft_trainer(tmp_path / "sft.jsonl", tmp_path / "out", SFTSettings(model=str(base)))
+    template = tmp_path / "template.jinja"
+    template.write_text("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    trainer, tokenizer = build_sft_trainer(tmp_path / "sft.jsonl", tmp_path / "out",
+                                           SFTSettings(model=str(base), chat_template=str(template), max_steps=1))
+    assert tokenizer.chat_template == template.read_text() and len(trainer.train_dataset) == 1
+
+
+def test_margins_reach_the_reward_trainer(tiny_model_dir, tmp_path):
+    from train.rm import build_rm_trainer
+
+    write_records(tmp_path / "prefs.jsonl", [Preference(instruction=f"Say {w}", chosen=w, rejected="no", margin=2.0)
+                                              for w in WORDS])
+    trainer, _ = build_rm_trainer(tmp_path / "prefs.jsonl", tmp_path / "rm", RMSettings(model=str(tiny_model_dir)))
+    assert trainer.train_dataset[0]["margin"] == 2.0
