@@ -165,3 +165,14 @@ def test_margins_reach_the_reward_trainer(tiny_model_dir, tmp_path):
                                               for w in WORDS])
     trainer, _ = build_rm_trainer(tmp_path / "prefs.jsonl", tmp_path / "rm", RMSettings(model=str(tiny_model_dir)))
     assert trainer.train_dataset[0]["margin"] == 2.0
+
+
+def test_dpo_with_lora_uses_the_adapter_free_model_as_reference(tiny_model_dir, tmp_path):
+    records = [Preference(instruction=f"Say {w}", chosen=w, rejected="no") for w in WORDS]
+    write_records(tmp_path / "prefs.jsonl", records)
+    trainer = dpo(tmp_path / "prefs.jsonl", tmp_path / "adapter",
+                  DPOSettings(model=str(tiny_model_dir), max_steps=4, learning_rate=1e-2, batch_size=4, lora=True,
+                              lora_rank=4, precompute_ref=True))
+    assert trainer.ref_model is None  # TRL disables the adapter to get reference log-probabilities
+    assert losses(trainer)[0] == pytest.approx(0.6931, abs=1e-3)
+    assert (tmp_path / "adapter" / "adapter_config.json").exists()

@@ -17,7 +17,8 @@ from train.data import to_prompt_completion
 
 
 class SFTSettings(TrainConfig):
-    packing: bool = Field(False, description="Pack several examples into each sequence (best-fit decreasing).")
+    packing: bool = Field(False, description="Pack several examples into each sequence (best-fit decreasing, "
+                          "padding-free); exact per-example attention needs a flash-attention model on GPU.")
 
 
 def build_sft_trainer(data: str | Path, output: str | Path, config: SFTSettings) -> tuple[Any, Any]:
