@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from curate.formats import export_rows  # noqa: E402
 from curate.io import write_rows, write_records  # noqa: E402
 from curate.records import Preference  # noqa: E402
-from tests.tiny import build_model, build_tokenizer  # noqa: E402
+from tests.tiny import save_tiny_model  # noqa: E402
 from train.rm import RMSettings, build_rm_trainer  # noqa: E402
 
 WORDS = "apple river stone cloud tiger lemon paper glass maple ocean piano candle violin desert".split()
@@ -51,9 +51,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=48)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-rm-"))
-    tokenizer = build_tokenizer()
-    build_model(tokenizer).save_pretrained(work / "model")
-    tokenizer.save_pretrained(work / "model")
+    save_tiny_model(work / "model")
     rng = random.Random(0)
     for k in (4, 9):
         records = rankings(args.prompts, k, rng)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curate.io import write_records  # noqa: E402
 from curate.records import Example  # noqa: E402
-from tests.tiny import _WORDS, build_model, build_tokenizer  # noqa: E402
+from tests.tiny import _WORDS, save_tiny_model  # noqa: E402
 from train.sft import SFTSettings, build_sft_trainer  # noqa: E402
 
 
@@ -50,9 +50,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-sft-"))
-    tokenizer = build_tokenizer()
-    build_model(tokenizer).save_pretrained(work / "model")
-    tokenizer.save_pretrained(work / "model")
+    save_tiny_model(work / "model")
     write_records(work / "sft.jsonl", alpaca_like(args.records, random.Random(0)))
     for packing in (False, True):
         share, slots = padding_share(work / "sft.jsonl", work / "model", packing)

@@ -96,10 +96,8 @@ def seeds_file(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """Tokenizer and random 2-layer Llama saved together: a model directory like any other."""
-    from tests.tiny import build_model
+    from tests.tiny import save_tiny_model
 
     directory = tmp_path_factory.mktemp("tiny-model")
-    tokenizer = build_tokenizer()
-    build_model(tokenizer).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
+    save_tiny_model(directory)
     return directory

@@ -62,3 +62,11 @@ def build_model(tokenizer, seed: int = 0):
     model.generation_config = GenerationConfig(bos_token_id=bos, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
                                                do_sample=True, temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=32)
     return model
+
+
+def save_tiny_model(directory):
+    """Tokenizer and random 2-layer Llama saved together: a model directory like any other."""
+    tokenizer = build_tokenizer()
+    build_model(tokenizer).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
