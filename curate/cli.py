@@ -19,6 +19,7 @@ from curate.generate.evol_instruct import EvolConfig
 from curate.generate.respond import RespondConfig
 from curate.generate.self_instruct import SelfInstructConfig
 from curate.pii import PiiConfig
+from curate.rank import RankConfig
 from curate.split import SplitConfig
 from curate.summary import stderr
 
@@ -244,6 +245,15 @@ def pii(
     stderr.print(scrub(input, output, config, report, parse_mapping(map)).table())
 
 
+@config_command(app, RankConfig, "rank")
+def rank(config: RankConfig, input: Input, output: Output, rejects: Rejects = None, map: Map = None) -> None:
+    """Turn scored candidates (respond --n K, then train score) into SFT data (the best), preference
+    pairs (best vs worst, with --min-gap) or K-wise rankings: Llama 3's rejection sampling."""
+    from curate.rank import rank as run_rank
+
+    stderr.print(run_rank(input, output, config, rejects, parse_mapping(map)).table())
+
+
 @config_command(app, SplitConfig, "split")
 def split(
     config: SplitConfig,
@@ -263,6 +273,23 @@ def split(
     result = run_split(input, out_dir, config, rejects, parse_mapping(map), suffix)
     stderr.print(result.table())
     stderr.print(result.summary.table())
+
+
+@app.command()
+def report(
+    input: Input,
+    out: Annotated[Path, typer.Option("--out", help="Folder for index.html and its PNG plots.", show_default=False)],
+    rejects: Annotated[Optional[list[Path]], typer.Option("--rejects", help="Rejects files of earlier stages, "
+                                                          "for the dropped-by-reason chart (repeatable).")] = None,
+    splits: Annotated[Optional[Path], typer.Option(help="Folder of `curate split` output, for records per split.",
+                                                   show_default=False)] = None,
+) -> None:
+    """An HTML page with plots: instruction and output lengths, judge scores, drops by stage and
+    reason, records per split, evolution rounds and operations. Opens from disk."""
+    from curate.report import report as run_report
+
+    stderr.print(run_report(input, out, rejects or [], splits).table())
+    stderr.print(f"open {out / 'index.html'}")
 
 
 def main(argv: list[str] | None = None) -> None:

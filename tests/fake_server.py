@@ -65,6 +65,9 @@ def scripted_reply(prompt: str, seed: int | None = None) -> str:
     if "do you think they are equal" in prompt:
         second = _between(prompt, "The Second Prompt:", "Your Judgement")
         return "Equal" if "EQUAL" in second else "Not Equal"
+    if "Rate how good the AI assistant's answer" in prompt:
+        answer = prompt.split("Answer:", 1)[1]
+        return "Thin.\nScore: 2" if "WEAK" in answer else "Clear and complete.\nScore: 5"
     if "SORRY" in prompt:
         return "Sorry, I cannot help with that."
     if "STOPWORDS" in prompt:

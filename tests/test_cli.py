@@ -17,6 +17,8 @@ CURATE_COMMANDS = {
     "dedup": ["--output", "--fields", "--threshold", "--num-perm", "--ngram", "--keep", "--workers", "--rejects"],
     "filter": ["--output", "--min-instruction-words", "--max-output-words", "--refusal-words", "--blacklist",
                "--max-symbol-ratio", "--max-repeated-ngrams", "--rejects"],
+    "rank": ["--output", "--kind", "--min-gap", "--rejects"],
+    "report": ["--out", "--rejects", "--splits"],
     "pii": ["--output", "--mode", "--salt", "--types", "--names", "--workers", "--report", "--map"],
     "split": ["--out-dir", "--by", "--splits", "--max-per-user", "--salt", "--missing", "--drop-leaks",
               "--leak-threshold", "--suffix", "--rejects", "--config"],

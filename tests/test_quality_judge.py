@@ -14,6 +14,7 @@ from curate.records import Example, Preference
     ("Hi", "Hello there, how can I help?", "short_instruction"),
     ("Explain why the sky is blue.", "", "empty_output"),
     ("Repeat after me: the sky is blue.", "the sky is blue", "output_in_instruction"),
+    ("Is this review positive or negative? 'Loved it.'", "Positive", None),  # a label, not a copy
     ("Explain how vaccines work in simple terms.", "As an AI language model, I cannot do that.", "refusal"),
     ("Explain how vaccines work in simple terms.", "I'm sorry, but I can't help with that.", "refusal"),
     ("请用简单的话解释疫苗的原理。", "抱歉，我无法回答这个问题。", "refusal"),

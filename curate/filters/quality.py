@@ -72,6 +72,13 @@ class QualityFilter:
     def __init__(self, config: FilterConfig | None = None):
         self.config = config or FilterConfig()
 
+    @staticmethod
+    def _copied(answer: str, instruction: str, answer_words: int) -> bool:
+        """The output repeats the instruction, or a passage of it; a one- or two-word output
+        inside the instruction is usually a class label the instruction names, not a copy."""
+        answer, instruction = answer.strip().lower(), instruction.strip().lower()
+        return bool(answer) and (answer == instruction or (answer_words >= 3 and answer in instruction))
+
     def __call__(self, record: Record) -> str | None:
         c = self.config
         instruction, answer = record.user_message(), _answer(record)
@@ -84,7 +91,7 @@ class QualityFilter:
             (c.min_output_words > 0 and not answer.strip(), "empty_output"),
             (answer_words < c.min_output_words, "short_output"),
             (answer_words > c.max_output_words, "long_output"),
-            (bool(answer.strip()) and answer.strip().lower() in instruction.lower(), "output_in_instruction"),
+            (self._copied(answer, instruction, answer_words), "output_in_instruction"),
             (answer_words < c.refusal_words and any(p in lowered for p in REFUSALS), "refusal"),
             (c.blacklist and _BLACKLIST.search(record.instruction.lower()) is not None, "blacklisted_word"),
             (max(symbol_ratio(instruction), symbol_ratio(answer)) > c.max_symbol_ratio, "non_text"),

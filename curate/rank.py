@@ -1,0 +1,81 @@
+"""`curate rank`: scored candidates -> SFT data, preference pairs or K-wise rankings.
+
+Input records carry candidates in meta.responses.candidates (curate respond --n K) and their
+reward-model scores in meta.reward.candidates (train score). As in Llama 3's rejection
+sampling, the best candidate becomes SFT data, the best against the worst a preference pair
+(when the scores differ by at least --min-gap), and the whole ordering a ranking record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curate.io import read_records, write_records
+from curate.records import Example, Preference, Record
+from curate.summary import Summary, rejected, track
+
+
+class RankConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["best", "pairs", "ranking"] = Field("best", description="best: the top candidate as the "
+                                                      "output (SFT); pairs: best vs worst; ranking: all candidates "
+                                                      "ordered by score (for train rm).")
+    min_gap: float = Field(0.0, ge=0, description="pairs: drop prompts whose best and worst scores differ by less.")
+
+
+def scored_candidates(record: Example) -> list[tuple[float, str]] | str:
+    """(score, text) best first, or the reason the record cannot be ranked."""
+    candidates = (record.meta.get("responses") or {}).get("candidates") or []
+    scores = (record.meta.get("reward") or {}).get("candidates") or []
+    if len(candidates) < 2:
+        return "too_few_candidates"
+    if len(scores) != len(candidates):
+        return "unscored"
+    return sorted(zip(scores, candidates), key=lambda pair: -pair[0])
+
+
+def rank_record(record: Record, config: RankConfig) -> tuple[Record, str | None]:
+    if not isinstance(record, Example):
+        return record, "not_an_example"
+    ranked = scored_candidates(record)
+    if isinstance(ranked, str):
+        return record, ranked
+    scores = [score for score, _ in ranked]
+    prompt: dict[str, Any] = record.model_dump(include={"instruction", "input", "system", "history", "user_id"})
+    meta = {**record.meta, "rank": {"kind": config.kind, "scores": scores}, "parent": record.id}
+    if config.kind == "best":
+        return Example(**prompt, output=ranked[0][1], meta=meta), None
+    if config.kind == "pairs":
+        if scores[0] - scores[-1] < config.min_gap:
+            return record, "small_gap"
+        return Preference(**prompt, chosen=ranked[0][1], rejected=ranked[-1][1], margin=scores[0] - scores[-1],
+                          meta=meta), None
+    return Preference(**prompt, responses=[text for _, text in ranked], ranking=list(range(len(ranked))),
+                      meta=meta), None
+
+
+def rank(input: str | Path, output: str | Path, config: RankConfig | None = None,
+         rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
+    config = config or RankConfig()
+    summary = Summary("rank")
+    removed: list[Record] = []
+
+    def ranked():  # noqa: ANN202
+        for record in track(read_records(input, mapping), "ranking"):
+            summary.read += 1
+            result, reason = rank_record(record, config)
+            if reason:
+                summary.dropped[reason] += 1
+                removed.append(rejected(record, "rank", reason))
+            else:
+                summary.written += 1
+                yield result
+
+    write_records(output, ranked())
+    if rejects:
+        write_records(rejects, removed)
+    return summary

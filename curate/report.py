@@ -1,0 +1,124 @@
+"""`curate report`: one HTML page with PNG plots of a dataset and of what the stages removed.
+
+The page and its images are written to a folder and open from disk, no server needed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from curate.generate.text import word_count
+from curate.io import atomic_path, read_records
+from curate.records import Example, Record
+from curate.summary import Summary
+
+
+def _counts(records: list[Record]) -> dict[str, Counter]:
+    found: dict[str, Counter] = {name: Counter() for name in ("score", "split", "round", "operation")}
+    for record in records:
+        meta = record.meta
+        if isinstance((meta.get("judge") or {}).get("score"), int):
+            found["score"][meta["judge"]["score"]] += 1
+        if (meta.get("split") or {}).get("name"):
+            found["split"][meta["split"]["name"]] += 1
+        if meta.get("evol"):
+            found["round"][meta["evol"].get("round", 0)] += 1
+            if meta["evol"].get("operation"):
+                found["operation"][meta["evol"]["operation"]] += 1
+    return found
+
+
+def _drops(rejects: Iterable[Path]) -> Counter:
+    drops: Counter = Counter()
+    for path in rejects:
+        if path.exists() and path.stat().st_size == 0:
+            continue  # a stage that removed nothing leaves an empty journal
+        for record in read_records(path):
+            why = record.meta.get("rejected") or {}
+            drops[(why.get("stage", "?"), why.get("reason", "?"))] += 1
+    return drops
+
+
+def _split_files(directory: Path | None) -> Counter:
+    if directory is None:
+        return Counter()
+    counts: Counter = Counter()
+    for path in sorted(directory.iterdir()):
+        if path.suffix in (".jsonl", ".json", ".csv", ".parquet") and path.stat().st_size > 3:
+            counts[path.stem] = sum(1 for _ in read_records(path))
+    return counts
+
+
+def _plot(name: str, out: Path, draw: Any) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    draw(axes)
+    figure.tight_layout()
+    figure.savefig(out / f"{name}.png")
+    plt.close(figure)
+    return f"{name}.png"
+
+
+def _bars(axes: Any, counter: Counter, title: str, horizontal: bool = False) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    labels = [str(k) if not isinstance(k, tuple) else f"{k[0]}: {k[1]}" for k in counter]
+    (axes.barh if horizontal else axes.bar)(labels, list(counter.values()), color="#4c72b0")
+    (axes.xaxis if horizontal else axes.yaxis).set_major_locator(MaxNLocator(integer=True))  # counts
+    axes.set_title(title)
+
+
+def report(data: str | Path, out_dir: str | Path, rejects: Iterable[str | Path] = (),
+           splits: str | Path | None = None) -> Summary:
+    """Write index.html and its plots into `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = list(read_records(data))
+    summary = Summary("report")
+    summary.read = summary.written = len(records)
+    lengths = {"instruction": [word_count(r.user_message()) for r in records],
+               "output": [word_count(r.output) for r in records if isinstance(r, Example) and r.output]}
+    counts = _counts(records)
+    drops = _drops(Path(p) for p in rejects)
+    split_counts = _split_files(Path(splits) if splits else None) or counts["split"]
+    images: list[tuple[str, str]] = []
+    for field, values in lengths.items():
+        if values:
+            images.append((f"{field.title()} length (words)", _plot(
+                f"{field}_lengths", out, lambda ax, v=values, f=field: (ax.hist(v, bins=30, color="#4c72b0"),
+                                                                        ax.set_title(f"{f} length, words")))))
+    charts = (("judge_scores", "Judge scores", counts["score"] and Counter(dict(sorted(counts["score"].items()))), False),
+              ("drops", "Dropped, by stage and reason", drops, True),
+              ("splits", "Records per split", split_counts, False),
+              ("evol_rounds", "Evolution rounds", Counter(dict(sorted(counts["round"].items()))), False),
+              ("evol_operations", "Evolution operations", counts["operation"], True))
+    for name, title, counter, horizontal in charts:
+        if counter:
+            images.append((title, _plot(name, out, lambda ax, c=counter, t=title, h=horizontal: _bars(ax, c, t, h))))
+    _write_page(out, Path(data), len(records), images, drops)
+    return summary
+
+
+def _write_page(out: Path, data: Path, total: int, images: list[tuple[str, str]], drops: Counter) -> None:
+    rows = "".join(f"<tr><td>{html.escape(stage)}</td><td>{html.escape(reason)}</td><td>{n:,}</td></tr>"
+                   for (stage, reason), n in sorted(drops.items()))
+    figures = "".join(f'<figure><img src="{src}" alt="{html.escape(title)}"><figcaption>{html.escape(title)}'
+                      f"</figcaption></figure>" for title, src in images)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>curate report: {html.escape(data.name)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}} figure{{display:inline-block;margin:1em}}
+table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:.3em .6em}}</style></head>
+<body><h1>{html.escape(data.name)}</h1><p>{total:,} records.</p>{figures}
+{"<h2>Dropped</h2><table><tr><th>stage</th><th>reason</th><th>records</th></tr>" + rows + "</table>" if rows else ""}
+</body></html>
+"""
+    with atomic_path(out / "index.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")

@@ -1,0 +1,73 @@
+"""Each recipe runs end to end against the scripted server (and the tiny model where it trains)."""
+
+import json
+
+from curate.io import read_records, write_records
+from curate.records import Example, Preference
+from recipes import rejection_sampling, self_instruct, user_logs, wizardlm_evol
+
+
+def rows(path):
+    text = path.read_text()
+    return json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines()]
+
+
+def test_wizardlm_evol(server, seeds_file, tmp_path):
+    out = wizardlm_evol.main(["--seeds", str(seeds_file), "--base-url", server.url, "--work", str(tmp_path),
+                              "--rounds", "2", "--concurrency", "4"])
+    data = rows(out)
+    assert data and set(data[0]) == {"instruction", "input", "output", "system", "history"}
+    assert "alpaca" in json.loads((tmp_path / "dataset_info.json").read_text())
+    rounds = {r.meta["evol"]["round"] for r in read_records(tmp_path / "judged.jsonl")}
+    assert rounds == {0, 1, 2}
+
+
+def test_self_instruct(server, seeds_file, tmp_path):
+    out = self_instruct.main(["--seeds", str(seeds_file), "--base-url", server.url, "--work", str(tmp_path),
+                              "--num-instructions", "6", "--concurrency", "2"])
+    tasks = {row["instruction"] for row in rows(out)}
+    assert len(tasks) == 6 and not tasks & set(json.loads(seeds_file.read_text()))
+
+
+def test_user_logs(server, tmp_path):
+    log = [{"text": f"My name is John Smith, email john{i}@example.com. Question {i} about topic {i % 7}?",
+            "uid": f"user{i % 9}"} for i in range(60)]
+    log += [{"text": "My name is John Smith, email john0@example.com. Question 0 about topic 0?", "uid": "user0"}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    exported = user_logs.main(["--log", str(tmp_path / "log.jsonl"), "--base-url", server.url, "--work",
+                               str(tmp_path / "work"), "--max-per-user", "5", "--map", "text=instruction,uid=user_id"])
+    split_users = {name: {r.user_id for r in read_records(tmp_path / "work" / "splits" / f"{name}.jsonl")}
+                   for name in exported}
+    names = list(split_users)
+    assert all(not split_users[a] & split_users[b] for a in names for b in names if a != b)
+    everything = [r for name in exported for r in read_records(tmp_path / "work" / "splits" / f"{name}.jsonl")]
+    assert len(everything) <= 9 * 5 and all("example.com" not in r.instruction for r in everything)
+    assert all("<PERSON_1>" in r.instruction for r in everything)
+    assert all(rows(path)[0]["messages"][-1]["role"] == "assistant" for path in exported.values())
+
+
+def test_rejection_sampling(server, tmp_path, tiny_model_dir):
+    from train.rm import RMSettings, rm
+
+    write_records(tmp_path / "prefs.jsonl", [Preference(instruction=f"Say {w}", chosen=f"{w} yes", rejected="no")
+                                              for w in ("apple", "river", "stone")])
+    rm(tmp_path / "prefs.jsonl", tmp_path / "rm", RMSettings(model=str(tiny_model_dir), max_steps=2))
+    write_records(tmp_path / "prompts.jsonl", [Example(instruction=f"Describe the {w}.") for w in ("moon", "sea", "sky")])
+    out = rejection_sampling.main(["--prompts", str(tmp_path / "prompts.jsonl"), "--reward-model", str(tmp_path / "rm"),
+                                   "--policy", str(tiny_model_dir), "--base-url", server.url, "--work",
+                                   str(tmp_path / "work"), "--k", "3", "--dpo-steps", "2"])
+    best = list(read_records(out["best"]))
+    pairs = list(read_records(out["pairs"]))
+    ranking = list(read_records(out["ranking"]))
+    assert len(best) == len(pairs) == len(ranking) == 3
+    for b, p, r in zip(best, pairs, ranking):
+        scores = b.meta["rank"]["scores"]
+        assert scores == sorted(scores, reverse=True) and len(scores) == 3
+        assert b.output == p.chosen == r.responses[0] and p.rejected == r.responses[-1]
+        assert p.margin == scores[0] - scores[-1]
+    assert (out["dpo"] / "training_args.json").exists()
+
+
+def test_recipes_say_how_to_run_them():
+    for module in (wizardlm_evol, self_instruct, user_logs, rejection_sampling):
+        assert module.__doc__ and "Run as:" in module.__doc__ and callable(module.main)
