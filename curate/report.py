@@ -59,7 +59,7 @@ def _plot(name: str, out: Path, draw: Any) -> str:
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    figure, axes = plt.subplots(figsize=(5.4, 3.2), dpi=100)  # two to a row on the page
     draw(axes)
     figure.tight_layout()
     figure.savefig(out / f"{name}.png")
@@ -95,7 +95,8 @@ def report(data: str | Path, out_dir: str | Path, rejects: Iterable[str | Path] 
             images.append((f"{field.title()} length (words)", _plot(
                 f"{field}_lengths", out, lambda ax, v=values, f=field: (ax.hist(v, bins=30, color="#4c72b0"),
                                                                         ax.set_title(f"{f} length, words")))))
-    charts = (("judge_scores", "Judge scores", counts["score"] and Counter(dict(sorted(counts["score"].items()))), False),
+    scores = Counter({score: counts["score"][score] for score in range(1, 6)}) if counts["score"] else Counter()
+    charts = (("judge_scores", "Judge scores", scores, False),
               ("drops", "Dropped, by stage and reason", drops, True),
               ("splits", "Records per split", split_counts, False),
               ("evol_rounds", "Evolution rounds", Counter(dict(sorted(counts["round"].items()))), False),
@@ -110,12 +111,11 @@ def report(data: str | Path, out_dir: str | Path, rejects: Iterable[str | Path] 
 def _write_page(out: Path, data: Path, total: int, images: list[tuple[str, str]], drops: Counter) -> None:
     rows = "".join(f"<tr><td>{html.escape(stage)}</td><td>{html.escape(reason)}</td><td>{n:,}</td></tr>"
                    for (stage, reason), n in sorted(drops.items()))
-    figures = "".join(f'<figure><img src="{src}" alt="{html.escape(title)}"><figcaption>{html.escape(title)}'
-                      f"</figcaption></figure>" for title, src in images)
+    figures = "".join(f'<figure><img src="{src}" alt="{html.escape(title)}"></figure>' for title, src in images)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>curate report: {html.escape(data.name)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}} figure{{display:inline-block;margin:1em}}
-table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:.3em .6em}}</style></head>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em}} figure{{display:inline-block;margin:.5em}}
+figure img{{border:1px solid #eee}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:.3em .6em}}</style></head>
 <body><h1>{html.escape(data.name)}</h1><p>{total:,} records.</p>{figures}
 {"<h2>Dropped</h2><table><tr><th>stage</th><th>reason</th><th>records</th></tr>" + rows + "</table>" if rows else ""}
 </body></html>
