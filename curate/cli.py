@@ -15,7 +15,9 @@ from curate.formats import FORMATS, PAIR_MODES, parse_mapping
 from curate.filters.dedup import DedupConfig
 from curate.filters.judge import JudgeConfig
 from curate.filters.quality import FilterConfig
+from curate.generate.backtranslate import BacktranslateConfig
 from curate.generate.evol_instruct import EvolConfig
+from curate.generate.revise import ReviseConfig
 from curate.generate.respond import RespondConfig
 from curate.generate.self_instruct import SelfInstructConfig
 from curate.pii import PiiConfig
@@ -73,6 +75,8 @@ def export(
                             "(default: the output file's stem).", show_default=False)] = None,
     rejects: Rejects = None,
     map: Map = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="text format: render through this tokenizer's chat "
+                                                     "template instead of our plain one.", show_default=False)] = None,
 ) -> None:
     """Write records in a layout LLaMA-Factory or TRL loads unchanged.
 
@@ -84,6 +88,7 @@ def export(
     * **preference**: instruction, input, chosen, rejected (preference records only)
     * **ranking**: responses plus a ranking of indices, best first (preference records only)
     * **trl**: conversational prompt/completion, or prompt/chosen/rejected for preferences
+    * **text**: pre-training documents {"text": ...}, through --tokenizer's chat template or a plain one
 
     Examples without an output are dropped from SFT layouts (reason no_output).
     Preferences export to alpaca as their best response.
@@ -91,7 +96,7 @@ def export(
     from curate.export import export as run_export
 
     summary = run_export(input, output, format.value, pairs.value, dataset_info, dataset_name,
-                         rejects, parse_mapping(map))
+                         rejects, parse_mapping(map), tokenizer)
     stderr.print(summary.table())
 
 
@@ -198,6 +203,26 @@ def respond(config: RespondConfig, input: Input, output: JournalOutput, rejects:
     stderr.print(run_respond(input, output, config, rejects, mapping=parse_mapping(map)).table())
 
 
+@config_command(app, BacktranslateConfig, "backtranslate")
+def backtranslate(config: BacktranslateConfig, input: Input, output: JournalOutput, rejects: Rejects = None) -> None:
+    """Instruction backtranslation (Humpback): the model writes, for each unlabeled document, the
+    instruction it answers; the document (trimmed on a paragraph boundary) becomes the output.
+    Self-curate the result with curate judge."""
+    from curate.generate.backtranslate import backtranslate as run
+
+    stderr.print(run(input, output, config, rejects).table())
+
+
+@config_command(app, ReviseConfig, "revise")
+def revise(config: ReviseConfig, input: Input, output: JournalOutput, rejects: Rejects = None,
+           map: Map = None) -> None:
+    """Teacher revision: a teacher model improves each answer; the revision becomes chosen and the
+    original rejected, unless the judge scores the revision no higher (dropped: not_better)."""
+    from curate.generate.revise import revise as run
+
+    stderr.print(run(input, output, config, rejects, mapping=parse_mapping(map)).table())
+
+
 @config_command(app, DedupConfig, "dedup")
 def dedup(config: DedupConfig, input: Input, output: Output, rejects: Rejects = None, map: Map = None) -> None:
     """Remove exact duplicates (after NFKC, case and whitespace normalisation) and MinHash LSH
@@ -273,6 +298,25 @@ def split(
     result = run_split(input, out_dir, config, rejects, parse_mapping(map), suffix)
     stderr.print(result.table())
     stderr.print(result.summary.table())
+
+
+@app.command()
+def mix(
+    sources: Annotated[list[str], typer.Argument(help="Sources as FILE:WEIGHT, e.g. a.jsonl:0.7 b.jsonl:0.3 "
+                                                 "(weights are normalised).", show_default=False)],
+    output: Output,
+    total: Annotated[int, typer.Option(min=1, help="Rows in the mixture.", show_default=False)],
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same rows in the same order.")] = 0,
+    replace: Annotated[bool, typer.Option("--replace", help="Sample with replacement where a source is smaller "
+                                          "than its share (upsampling).")] = False,
+) -> None:
+    """Sample a mixture of record files by weight (e.g. instruction data into pre-training text for
+    a decay phase); meta.source says where each row came from."""
+    from curate.mix import mix as run_mix, parse_sources
+
+    summary, table = run_mix(parse_sources(sources), output, total, seed, replace)
+    stderr.print(table)
+    stderr.print(summary.table())
 
 
 @app.command()

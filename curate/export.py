@@ -23,10 +23,17 @@ def export(
     dataset_name: str | None = None,
     rejects: str | Path | None = None,
     mapping: dict[str, str] | None = None,
+    tokenizer: str | None = None,
 ) -> Summary:
     """Convert a record file to `format`; optionally register it in dataset_info.json."""
     _check_options(output, format, pairs, dataset_info, rejects)
-    exporter = Exporter(format, pairs, one_kind=dataset_info, source=display_name(input))
+    template = None
+    if tokenizer:
+        from transformers import AutoTokenizer
+
+        template = AutoTokenizer.from_pretrained(tokenizer)
+    exporter = Exporter(format, pairs, one_kind=dataset_info and format != "text", source=display_name(input),
+                        tokenizer=template)
     records = track(read_records(input, mapping), f"exporting {display_name(input)}")
     write_rows(output, exporter(records))
     if rejects:
@@ -55,8 +62,9 @@ def _check_options(output: str | Path, fmt: str, pairs: str, dataset_info: bool,
 class Exporter:
     """Records in, export rows out; an example with no output is dropped from SFT formats."""
 
-    def __init__(self, fmt: str, pairs: str = "all", one_kind: bool = False, source: str = "input"):
-        self.fmt, self.pairs, self.one_kind, self.source = fmt, pairs, one_kind, source
+    def __init__(self, fmt: str, pairs: str = "all", one_kind: bool = False, source: str = "input",
+                 tokenizer: Any = None):
+        self.fmt, self.pairs, self.one_kind, self.source, self.tokenizer = fmt, pairs, one_kind, source, tokenizer
         self.summary = Summary("export")
         self.removed: list[Record] = []
         self.kinds: set[type] = set()
@@ -70,7 +78,7 @@ class Exporter:
                 self.removed.append(rejected(record, "export", "no_output"))
                 continue
             try:
-                rows = export_rows(record, self.fmt, self.pairs)
+                rows = export_rows(record, self.fmt, self.pairs, self.tokenizer)
             except FieldError as error:
                 raise DataError(f"{self.source}: record {number} (id {record.id}): {error}") from None
             self.summary.written += len(rows)

@@ -106,13 +106,15 @@ def _assistant_text(value: list[Any] | dict[str, Any], column: str) -> str:
 
 # ---------------------------------------------------------------- export
 
-SFT_FORMATS = ("alpaca", "sharegpt", "messages", "trl")
-FORMATS = ("alpaca", "sharegpt", "messages", "preference", "ranking", "trl")
+SFT_FORMATS = ("alpaca", "sharegpt", "messages", "trl", "text")
+FORMATS = ("alpaca", "sharegpt", "messages", "preference", "ranking", "trl", "text")
 PAIR_MODES = ("all", "best-worst")
 
 
-def export_rows(record: Record, fmt: str, pairs: str = "all") -> list[dict[str, Any]]:
+def export_rows(record: Record, fmt: str, pairs: str = "all", tokenizer: Any = None) -> list[dict[str, Any]]:
     """The rows one record becomes in `fmt` (a ranked preference may become several)."""
+    if fmt == "text":
+        return [{"text": pretraining_text(record, tokenizer)}]
     if isinstance(record, Example):
         if fmt not in SFT_FORMATS:
             raise FieldError("output", f"--format {fmt} needs preference records (chosen/rejected or responses/ranking)")
@@ -124,6 +126,19 @@ def export_rows(record: Record, fmt: str, pairs: str = "all") -> list[dict[str, 
         best = Example(**_alpaca_prompt(record), output=record.ranked_responses()[0])
         return [_alpaca(best)]
     return [_PAIR_WRITERS[fmt](record, chosen, rejected) for chosen, rejected in record.pairs(pairs)]
+
+
+def pretraining_text(record: Record, tokenizer: Any = None) -> str:
+    """The whole conversation as one document: through a tokenizer's chat template, or our plain
+    template (prompts/export/text.j2). A preference contributes its best response."""
+    answer = record.output if isinstance(record, Example) else record.ranked_responses()[0]
+    if tokenizer is not None:
+        return tokenizer.apply_chat_template([*_messages(record), {"role": "assistant", "content": answer}],
+                                             tokenize=False)
+    from curate.prompts import render
+
+    return render("export/text", instruction=record.instruction, input=record.input, output=answer,
+                  system=record.system, history=record.history)
 
 
 def _alpaca_prompt(record: Record) -> dict[str, Any]:
@@ -209,6 +224,9 @@ _OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user"
 def dataset_info_entry(fmt: str, preference: bool, file_name: str) -> dict[str, Any]:
     """The LLaMA-Factory dataset_info.json entry for a file written in `fmt`."""
     entry: dict[str, Any] = {"file_name": file_name}
+    if fmt == "text":  # LLaMA-Factory's pre-training layout
+        entry["columns"] = {"prompt": "text"}
+        return entry
     if fmt in ("alpaca", "preference"):
         answer = {"chosen": "chosen", "rejected": "rejected"} if fmt == "preference" else {"response": "output"}
         entry["columns"] = {"prompt": "instruction", "query": "input", **answer,

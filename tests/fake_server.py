@@ -67,7 +67,15 @@ def scripted_reply(prompt: str, seed: int | None = None) -> str:
         return "Equal" if "EQUAL" in second else "Not Equal"
     if "Rate how good the AI assistant's answer" in prompt:
         answer = prompt.split("Answer:", 1)[1]
-        return "Thin.\nScore: 2" if "WEAK" in answer else "Clear and complete.\nScore: 5"
+        if "WEAK" in answer:
+            return "Thin.\nScore: 2"
+        return "Excellent.\nScore: 5" if "IMPROVED" in answer else "Clear and complete.\nScore: 4"
+    if "Write the instruction a user could have given" in prompt:
+        document = _between(prompt, "Text:", "Reply with the instruction only.")
+        return "" if "UNANSWERABLE" in document else f"Explain this: {' '.join(document.split()[:6])}?"
+    if "reviewing a student's answer" in prompt:
+        answer = _between(prompt, "Student's answer:", "Reply with the improved answer only.")
+        return answer if "NOFIX" in prompt else f"IMPROVED: {answer} With the missing details added."
     if "SORRY" in prompt:
         return "Sorry, I cannot help with that."
     if "STOPWORDS" in prompt:

@@ -189,5 +189,5 @@ def test_trl_rows_are_what_trl_expects(tmp_path, examples, preferences, tiny_tok
 
 
 def test_every_format_is_covered():
-    assert set(FORMATS) == set(EXAMPLE_FORMATS) | set(PREFERENCE_FORMATS)
+    assert set(FORMATS) == set(EXAMPLE_FORMATS) | set(PREFERENCE_FORMATS) | {"text"}  # text: test_augment.py
     assert dataset_info_entry("alpaca", False, "x.json")["file_name"] == "x.json"

@@ -24,13 +24,25 @@ def test_every_template_renders_with_its_variables():
         if name.rsplit("/", 1)[-1].startswith("_"):  # partials need what their includer sets
             continue
         ast = env.parse((bundled_dir() / name).read_text(encoding="utf-8"))
-        looped = {node.iter.name for node in ast.find_all(jinja2.nodes.For) if isinstance(node.iter, jinja2.nodes.Name)}
-        values = {var: [f"<<{var}{i}>>" for i in range(3)] if var in looped else f"<<{var}>>"
-                  for var in _variables(env, name)}
+        loops = {node.iter.name: node.target for node in ast.find_all(jinja2.nodes.For)
+                 if isinstance(node.iter, jinja2.nodes.Name)}
+
+        def sample(var):
+            if var not in loops:
+                return f"<<{var}>>"
+            width = len(loops[var].items) if isinstance(loops[var], jinja2.nodes.Tuple) else 0
+            return [tuple(f"<<{var}{i}.{j}>>" for j in range(width)) if width else f"<<{var}{i}>>" for i in range(3)]
+
+        values = {var: sample(var) for var in _variables(env, name)}
         lang, _, rest = name.partition("/")
         template, lang = (rest, lang) if lang == "zh" else (name, "en")
         text = render(template.removesuffix(".j2"), lang=lang, **values)
-        expected = [v for value in values.values() for v in (value if isinstance(value, list) else [value])]
+        def flat(value):
+            if isinstance(value, (list, tuple)):
+                return [leaf for item in value for leaf in flat(item)]
+            return [value]
+
+        expected = [leaf for value in values.values() for leaf in flat(value)]
         assert all(value in text for value in expected), name
 
 

@@ -4,7 +4,7 @@ import json
 
 from curate.io import read_records, write_records
 from curate.records import Example, Preference
-from recipes import rejection_sampling, self_instruct, user_logs, wizardlm_evol
+from recipes import backtranslation, rejection_sampling, self_instruct, teacher_revision, user_logs, wizardlm_evol
 
 
 def rows(path):
@@ -69,5 +69,28 @@ def test_rejection_sampling(server, tmp_path, tiny_model_dir):
 
 
 def test_recipes_say_how_to_run_them():
-    for module in (wizardlm_evol, self_instruct, user_logs, rejection_sampling):
+    for module in (wizardlm_evol, self_instruct, user_logs, rejection_sampling, backtranslation, teacher_revision):
         assert module.__doc__ and "Run as:" in module.__doc__ and callable(module.main)
+
+
+def test_backtranslation(server, tmp_path):
+    docs = [{"text": f"Document {i} on tide pools.\n\n" + "They hold water at low tide. " * 5} for i in range(4)]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    server.reply = lambda prompt, seed: (
+        "Fine.\nScore: 5" if "Rate how good" in prompt and "Document 0" not in prompt.split("Answer:")[1]
+        else "Thin.\nScore: 3" if "Rate how good" in prompt else "Tell me about the tide pool document?")
+    out = backtranslation.main(["--docs", str(tmp_path / "docs.jsonl"), "--base-url", server.url,
+                                "--work", str(tmp_path / "work")])
+    data = rows(out)
+    assert len(data) == 3 and all(row["output"].startswith("Document ") for row in data)  # the score-3 one is out
+    assert all("Document 0" not in row["output"] for row in data)
+
+
+def test_teacher_revision(server, tmp_path, tiny_model_dir):
+    write_records(tmp_path / "prompts.jsonl", [Example(instruction=f"Explain item {i}.") for i in range(4)])
+    out = teacher_revision.main(["--instructions", str(tmp_path / "prompts.jsonl"), "--base-url", server.url,
+                                 "--teacher-model", "teacher", "--policy", str(tiny_model_dir), "--work",
+                                 str(tmp_path / "work"), "--dpo-steps", "2"])
+    pairs = list(read_records(out["pairs"]))
+    assert len(pairs) == 4 and all(p.chosen.startswith("IMPROVED:") for p in pairs)
+    assert (out["dpo"] / "training_args.json").exists()

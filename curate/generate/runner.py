@@ -82,7 +82,8 @@ class StageRun:
         self._progress.advance(self._task, count)
 
     def keep(self, record: Record, advance: int = 1) -> None:
-        if record.id in self.done:
+        if record.id in self.done:  # the same content twice (ids are content hashes): count it, keep one
+            self.drop(record, "duplicate_id", advance)
             return
         self._output.write(record)
         self.done.add(record.id)

@@ -1,0 +1,70 @@
+"""`curate revise`: a teacher model improves each answer, and the pair becomes a preference.
+
+"From complex to simple": a student answered; a (usually stronger) teacher rewrites the answer
+to be more correct, complete and faithful to every constraint. The result is a Preference with
+chosen = revision and rejected = original, unless the judge (the teacher, on the Humpback
+scale) scores the revision no higher; then it is dropped with that reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from curate.filters.judge import JudgeConfig, rate
+from curate.generate.runner import Outcome, StageRun, each_record, read_examples, read_journal
+from curate.llm import LLM
+from curate.llm_config import LLMConfig, build_llm
+from curate.prompts import render
+from curate.records import Example, Preference
+from curate.summary import Summary
+
+
+class ReviseConfig(LLMConfig):
+    teacher_model: str | None = Field(None, description="The teacher's model (default: --model).")
+    teacher_base_url: str | None = Field(None, description="The teacher's server (default: --base-url).")
+    teacher_api_key: SecretStr | None = Field(None, description="The teacher's API key (default: --api-key).")
+    lang: str = Field("en", description="Prompt language: en, or zh for the Chinese prompts.")
+    prompts: Path | None = Field(None, description="Directory of your own templates, searched before ours.")
+
+    def teacher(self) -> LLMConfig:
+        """The LLM settings with the teacher's model, server and key where given."""
+        changes = {"model": self.teacher_model, "base_url": self.teacher_base_url, "api_key": self.teacher_api_key}
+        fields = {name: getattr(self, name) for name in LLMConfig.model_fields}
+        return LLMConfig(**{**fields, **{k: v for k, v in changes.items() if v is not None}})
+
+
+async def revised(record: Example, teacher: LLM, config: ReviseConfig) -> Outcome:
+    prompt = render("revise/improve", config.prompts, config.lang, instruction=record.instruction,
+                    input=record.input, output=record.output)
+    reply = await teacher.chat([{"role": "user", "content": prompt}], config.sampling())
+    revision = reply.text.strip()
+    if not revision or revision == record.output.strip() or reply.truncated:
+        return record, "unchanged" if revision else "empty_revision"
+    judging = JudgeConfig(seed=config.seed, lang=config.lang, prompts=config.prompts)  # temperature 0
+    (before, _), (after, _) = await rate(record, teacher, judging), \
+        await rate(record.model_copy(update={"output": revision}), teacher, judging)
+    info = {"teacher": teacher.backend.model, "scores": {"revision": after, "original": before}}
+    if before is None or after is None or after <= before:
+        return record.model_copy(update={"meta": {**record.meta, "revise": info}}), "not_better"
+    prompt_fields = record.model_dump(include={"instruction", "input", "system", "history", "user_id"})
+    return Preference(**prompt_fields, chosen=revision, rejected=record.output,
+                      meta={**record.meta, "revise": info, "parent": record.id}), None
+
+
+def revise(input: str | Path, output: str | Path, config: ReviseConfig | None = None,
+           rejects: str | Path | None = None, teacher: LLM | None = None,
+           mapping: dict[str, str] | None = None) -> Summary:
+    """Teacher-revised preference pairs for every answered example; resumable by example."""
+    config = config or ReviseConfig()
+    records = [r for r in read_examples(input, mapping, "revise") if r.output.strip()]
+    finished = {row.get("meta", {}).get("parent") for row in read_journal(output)}
+    finished |= {row.get("id") for row in read_journal(rejects)}
+    teacher = teacher or build_llm(config.teacher())
+    with StageRun("revise", output, rejects, total=len(records), llm=teacher) as run:
+        run.summary.read = len(records)
+        todo = [record for record in records if record.id not in finished]
+        run.resumed(len(records) - len(todo))
+        teacher.run(each_record(run, teacher, todo, lambda record: revised(record, teacher, config)))
+    return run.summary
