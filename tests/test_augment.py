@@ -122,3 +122,18 @@ def test_text_export_plain_and_chat_template(tmp_path, examples, tiny_tokenizer_
     assert code == 0, err
     chat = rows(tmp_path / "chat.jsonl")[0]["text"]
     assert chat.startswith("<|im_start|>user\n") and chat.endswith(f"{examples[0].output}<|im_end|>\n")
+
+
+def test_revise_cli_and_resume(server, tmp_path, run_cli):
+    write_records(tmp_path / "answered.jsonl", [Example(instruction=f"Explain topic {i}.", output=f"Topic {i}.")
+                                                for i in range(3)])
+    argv = ["curate", "revise", str(tmp_path / "answered.jsonl"), "-o", str(tmp_path / "pairs.jsonl"),
+            "--rejects", str(tmp_path / "rej.jsonl"), "--base-url", server.url, "--no-cache", "--lang", "zh"]
+    code, _, err = run_cli(*argv)
+    assert code == 0, err
+    assert any("学生的回答" in p["messages"][0]["content"] for p in server.payloads)  # the Chinese prompt
+    first = (tmp_path / "pairs.jsonl").read_text()
+    server.payloads.clear()
+    code, _, err = run_cli(*argv)
+    assert code == 0 and server.payloads == [] and (tmp_path / "pairs.jsonl").read_text() == first
+    assert "already done" in err
