@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from curate.generate.runner import Failure, Outcome, StageRun, each_record, read_examples
+from curate.generate.runner import Failure, Outcome, read_examples, run_per_record
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
@@ -78,10 +78,4 @@ def judge(input: str | Path, output: str | Path, config: JudgeConfig | None = No
     config = config or JudgeConfig()
     records = read_examples(input, mapping, "judge")
     llm = llm or build_llm(config)
-    with StageRun("judge", output, rejects, total=len(records), llm=llm) as run:
-        run.summary.read = len(records)
-        todo = [record for record in records if record.id not in run.done]
-        run.resumed(len(records) - len(todo))
-
-        llm.run(each_record(run, llm, todo, lambda record: judged(record, llm, config)))
-    return run.summary
+    return run_per_record("judge", output, rejects, llm, records, lambda record: judged(record, llm, config))

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.errors import DataError
-from curate.generate.runner import StageRun, each_record, read_journal
+from curate.generate.runner import read_journal, run_per_record
 from curate.io import iter_rows
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
@@ -78,11 +78,5 @@ def backtranslate(docs: str | Path, output: str | Path, config: BacktranslateCon
     finished = {row.get("meta", {}).get("backtranslate", {}).get("source")
                 for path in (output, rejects) for row in read_journal(path)}
     llm = llm or build_llm(config)
-    with StageRun("backtranslate", output, rejects, total=len(pending), llm=llm) as run:
-        run.summary.read = len(pending)
-        todo = [doc for doc in pending if doc.id not in finished]
-        run.resumed(len(pending) - len(todo))
-        llm.run(each_record(run, llm, todo, lambda doc: backtranslated(doc, llm, config)))
-    return run.summary
-
-
+    return run_per_record("backtranslate", output, rejects, llm, pending,
+                          lambda doc: backtranslated(doc, llm, config), finished=finished)

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.formats import prompt_messages
-from curate.generate.runner import StageRun, each_record, read_examples
+from curate.generate.runner import read_examples, run_per_record
 from curate.llm import LLM, Messages, Reply, Sampling
 from curate.llm_config import LLMConfig, build_llm
 from curate.records import Example
@@ -55,16 +55,6 @@ def respond(input: str | Path, output: str | Path, config: RespondConfig | None 
     config = config or RespondConfig()
     records = read_examples(input, mapping, "respond")
     llm = llm or build_llm(config)
-    with StageRun("respond", output, rejects, total=len(records), llm=llm) as run:
-        run.summary.read = len(records)
-        todo = []
-        for record in records:
-            if record.id in run.done:
-                run.resumed()
-            elif config.skip_answered and record.output:
-                run.keep(record)
-            else:
-                todo.append(record)
-
-        llm.run(each_record(run, llm, todo, lambda record: answer(record, llm, config)))
-    return run.summary
+    skip = (lambda record: bool(record.output)) if config.skip_answered else None
+    return run_per_record("respond", output, rejects, llm, records, lambda record: answer(record, llm, config),
+                          passthrough=skip)

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from curate.filters.judge import JudgeConfig, rate
-from curate.generate.runner import Outcome, StageRun, each_record, read_examples, read_journal
+from curate.generate.runner import Outcome, read_examples, read_journal, run_per_record
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
@@ -62,9 +62,5 @@ def revise(input: str | Path, output: str | Path, config: ReviseConfig | None = 
     finished = {row.get("meta", {}).get("parent") for row in read_journal(output)}
     finished |= {row.get("id") for row in read_journal(rejects)}
     teacher = teacher or build_llm(config.teacher())
-    with StageRun("revise", output, rejects, total=len(records), llm=teacher) as run:
-        run.summary.read = len(records)
-        todo = [record for record in records if record.id not in finished]
-        run.resumed(len(records) - len(todo))
-        teacher.run(each_record(run, teacher, todo, lambda record: revised(record, teacher, config)))
-    return run.summary
+    return run_per_record("revise", output, rejects, teacher, records,
+                          lambda record: revised(record, teacher, config), finished=finished)

@@ -141,3 +141,23 @@ async def each_record(run: StageRun, llm: LLM, records: Iterable[Record],
         else:
             run.keep(outcome[0])
     await llm.aclose()
+
+
+def run_per_record(stage: str, output: str | Path, rejects: str | Path | None, llm: LLM, records: list[Record],
+                   step: Callable[[Record], Awaitable[Outcome]], finished: set[str] | None = None,
+                   passthrough: Callable[[Record], bool] | None = None) -> Summary:
+    """A resumable stage that runs `step` once per record: records whose id is in `finished` (by
+    default: already in the output) count as done, and `passthrough` ones are written as they are."""
+    with StageRun(stage, output, rejects, total=len(records), llm=llm) as run:
+        run.summary.read = len(records)
+        done = run.done if finished is None else finished
+        todo = []
+        for record in records:
+            if record.id in done:
+                run.resumed()
+            elif passthrough is not None and passthrough(record):
+                run.keep(record)
+            else:
+                todo.append(record)
+        llm.run(each_record(run, llm, todo, step))
+    return run.summary
