@@ -153,6 +153,15 @@ def stats(
         console.print(table)
 
 
+def _finish(summary) -> None:  # noqa: ANN001
+    """Print the summary; a run in which every request failed is an error, not a result."""
+    stderr.print(summary.table())
+    if summary.failed and not summary.written and not summary.resumed:
+        reasons = ", ".join(f"{reason} x{count}" for reason, count in summary.failed.most_common(3))
+        raise cli_support.StageFailed(f"nothing was written: every item failed ({reasons}); "
+                                      "check --base-url, --model and the server's log")
+
+
 Seeds = Annotated[
     Path,
     typer.Option("--seeds", help="Seed instructions: a JSON/JSONL list of strings, records with `instruction` "
@@ -178,7 +187,7 @@ def evol(config: EvolConfig, seeds: Seeds, output: JournalOutput, rejects: Rejec
     """
     from curate.generate.evol_instruct import evol_instruct
 
-    stderr.print(evol_instruct(seeds, output, config, rejects).table())
+    _finish(evol_instruct(seeds, output, config, rejects))
 
 
 @config_command(app, SelfInstructConfig, "self-instruct")
@@ -191,7 +200,7 @@ def self_instruct(config: SelfInstructConfig, seeds: Seeds, output: JournalOutpu
     """
     from curate.generate.self_instruct import self_instruct as run_self_instruct
 
-    stderr.print(run_self_instruct(seeds, output, config, rejects).table())
+    _finish(run_self_instruct(seeds, output, config, rejects))
 
 
 @config_command(app, RespondConfig, "respond")
@@ -200,7 +209,7 @@ def respond(config: RespondConfig, input: Input, output: JournalOutput, rejects:
     """Answer each instruction (the record's output); --n K keeps K candidates in meta.responses."""
     from curate.generate.respond import respond as run_respond
 
-    stderr.print(run_respond(input, output, config, rejects, mapping=parse_mapping(map)).table())
+    _finish(run_respond(input, output, config, rejects, mapping=parse_mapping(map)))
 
 
 @config_command(app, BacktranslateConfig, "backtranslate")
@@ -210,7 +219,7 @@ def backtranslate(config: BacktranslateConfig, input: Input, output: JournalOutp
     Self-curate the result with curate judge."""
     from curate.generate.backtranslate import backtranslate as run
 
-    stderr.print(run(input, output, config, rejects).table())
+    _finish(run(input, output, config, rejects))
 
 
 @config_command(app, ReviseConfig, "revise")
@@ -220,7 +229,7 @@ def revise(config: ReviseConfig, input: Input, output: JournalOutput, rejects: R
     original rejected, unless the judge scores the revision no higher (dropped: not_better)."""
     from curate.generate.revise import revise as run
 
-    stderr.print(run(input, output, config, rejects, mapping=parse_mapping(map)).table())
+    _finish(run(input, output, config, rejects, mapping=parse_mapping(map)))
 
 
 @config_command(app, DedupConfig, "dedup")
@@ -248,7 +257,7 @@ def judge(config: JudgeConfig, input: Input, output: JournalOutput, rejects: Rej
     --min-score are kept, with score and reason in meta.judge."""
     from curate.filters.judge import judge as run_judge
 
-    stderr.print(run_judge(input, output, config, rejects, mapping=parse_mapping(map)).table())
+    _finish(run_judge(input, output, config, rejects, mapping=parse_mapping(map)))
 
 
 @config_command(app, PiiConfig, "pii")

@@ -19,6 +19,10 @@ from curate.errors import DataError, UsageError
 debug = False
 
 
+class StageFailed(Exception):
+    """A stage ran but produced nothing (every request failed): exit code 1, one line."""
+
+
 def set_debug(value: bool) -> None:
     """Called by each app's --debug option; CURATE_DEBUG=1 turns it on as well."""
     global debug
@@ -55,7 +59,7 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
         code = 130
     except UsageError as error:
         code = _fail(prog_name, error, 2)
-    except DataError as error:
+    except (DataError, StageFailed) as error:
         code = _fail(prog_name, error, 1)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line too
         if _is_click_error(error):  # bad options and arguments: click's own message, exit 2

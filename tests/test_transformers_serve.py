@@ -1,6 +1,7 @@
 """Against a real server implementation: `transformers serve` with a tiny random model."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -71,5 +72,9 @@ def test_evol_and_self_instruct_through_transformers_serve(served_model, tmp_pat
     self_instruct = _run(["self-instruct", "--seeds", str(seeds), "-o", str(tmp_path / "si.jsonl"),
                           "--num-instructions", "2", "--max-barren", "4",
                           "--rejects", str(tmp_path / "si_rejects.jsonl"), *common])
-    assert self_instruct.returncode == 0, self_instruct.stderr
-    assert "curate self-instruct" in self_instruct.stderr
+    # a random model rarely writes a task that passes the filters: the run either grows the pool, or
+    # stops by itself and says so (exit 1, nothing written), and either way finishes cleanly
+    assert "curate self-instruct" in self_instruct.stderr and "Traceback" not in self_instruct.stderr
+    assert self_instruct.returncode == 0 or (
+        self_instruct.returncode == 1 and "gave no new task" in self_instruct.stderr), self_instruct.stderr
+    assert re.search(r"requests\s*│\s*[1-9][\d,]* \(\+0 from cache\)", self_instruct.stderr)  # it really asked
