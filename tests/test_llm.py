@@ -146,7 +146,7 @@ def test_concurrency_is_bounded_and_results_stream(server):
     order = llm.run(collect())
     elapsed = time.perf_counter() - start
     assert sorted(order) == list(range(20)) and peak <= 6
-    assert 0.05 * 20 / 4 * 0.8 < elapsed < 0.05 * 20 / 2  # 4 at a time: ~0.25 s, not 1 s
+    assert 0.05 * 20 / 4 * 0.8 < elapsed < 0.05 * 20 * 0.8  # 4 at a time: ~0.25 s; one at a time would be 1 s
     llm.close()
 
 
