@@ -92,3 +92,11 @@ def save(trainer: Any, tokenizer: Any, config: TrainConfig, output: Path, kind: 
     tokenizer.save_pretrained(str(output))
     record = {"trainer": kind, "config": config.model_dump(), "log": trainer.state.log_history}
     (output / "training_args.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+
+
+def train_and_save(build: Any, data: str | Path, output: str | Path, config: TrainConfig, kind: str) -> Any:
+    """Build a trainer with `build(data, output, config)`, train it and save it; returns the trainer."""
+    trainer, tokenizer = build(data, output, config)
+    trainer.train()
+    save(trainer, tokenizer, config, Path(output), kind)
+    return trainer

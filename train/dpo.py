@@ -14,7 +14,7 @@ from pydantic import Field
 
 from curate.formats import export_rows
 from curate.records import Preference
-from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, save, trl_arguments
+from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, train_and_save, trl_arguments
 
 
 class DPOSettings(TrainConfig):
@@ -46,7 +46,4 @@ def build_dpo_trainer(data: str | Path, output: str | Path, config: DPOSettings)
 
 
 def dpo(data: str | Path, output: str | Path, config: DPOSettings) -> Any:
-    trainer, tokenizer = build_dpo_trainer(data, output, config)
-    trainer.train()
-    save(trainer, tokenizer, config, Path(output), "dpo")
-    return trainer
+    return train_and_save(build_dpo_trainer, data, output, config, "dpo")

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from curate.formats import prompt_messages
 from curate.records import Preference
-from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, save, trl_arguments
+from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, train_and_save, trl_arguments
 from train.losses import ranking_loss
 
 
@@ -114,7 +114,4 @@ def build_rm_trainer(data: str | Path, output: str | Path, config: RMSettings) -
 
 
 def rm(data: str | Path, output: str | Path, config: RMSettings) -> Any:
-    trainer, tokenizer = build_rm_trainer(data, output, config)
-    trainer.train()
-    save(trainer, tokenizer, config, Path(output), "rm")
-    return trainer
+    return train_and_save(build_rm_trainer, data, output, config, "rm")

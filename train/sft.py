@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from curate.records import Example
-from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, save, trl_arguments
+from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, train_and_save, trl_arguments
 from train.data import to_prompt_completion
 
 
@@ -37,7 +37,4 @@ def build_sft_trainer(data: str | Path, output: str | Path, config: SFTSettings)
 
 def sft(data: str | Path, output: str | Path, config: SFTSettings) -> Any:
     """Train and save; returns the trainer (its state holds the loss history)."""
-    trainer, tokenizer = build_sft_trainer(data, output, config)
-    trainer.train()
-    save(trainer, tokenizer, config, Path(output), "sft")
-    return trainer
+    return train_and_save(build_sft_trainer, data, output, config, "sft")
