@@ -176,3 +176,22 @@ def test_dpo_with_lora_uses_the_adapter_free_model_as_reference(tiny_model_dir, 
     assert trainer.ref_model is None  # TRL disables the adapter to get reference log-probabilities
     assert losses(trainer)[0] == pytest.approx(0.6931, abs=1e-3)
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
+
+
+def test_kwise_reward_model_with_lora_scores_through_its_adapter(tiny_model_dir, tmp_path):
+    records = [Preference(instruction=f"Say {w}", responses=["no no no", f"{w} yes", "maybe so"], ranking=[1, 2, 0])
+               for w in WORDS] * 2
+    write_records(tmp_path / "ranked.jsonl", records)
+    trainer = rm(tmp_path / "ranked.jsonl", tmp_path / "rm", RMSettings(model=str(tiny_model_dir), max_steps=25,
+                                                                          learning_rate=1e-2, batch_size=4, lora=True,
+                                                                          lora_rank=8))
+    history = losses(trainer)
+    assert history[-1] < history[0]
+    assert (tmp_path / "rm" / "adapter_config.json").exists()
+    scorer = Scorer(tmp_path / "rm")  # loads the base model and the adapter (with its trained score head)
+    wins = 0
+    for word in HELD_OUT:
+        held_out = Preference(instruction=f"Say {word}", chosen=f"{word} yes", rejected="no no no")
+        good, bad = scorer.scores(held_out, [f"{word} yes", "no no no"])
+        wins += good > bad
+    assert wins >= 3

@@ -33,7 +33,14 @@ class Scorer:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        self._model = AutoModelForSequenceClassification.from_pretrained(self.model_dir).eval()
+        if (Path(self.model_dir) / "adapter_config.json").exists():  # trained with --lora: base + adapter
+            from peft import AutoPeftModelForSequenceClassification
+
+            model = AutoPeftModelForSequenceClassification.from_pretrained(self.model_dir, num_labels=1)
+            model.config.pad_token_id = self._tokenizer.pad_token_id
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(self.model_dir)
+        self._model = model.eval()
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self._model.to(device)
 
