@@ -20,6 +20,16 @@ def losses(trainer):
     return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
+def held_out_wins(scorer):
+    """How many held-out prompts the reward model scores "<word> yes" above "no no no"."""
+    wins = 0
+    for word in HELD_OUT:
+        record = Preference(instruction=f"Say {word}", chosen=f"{word} yes", rejected="no no no")
+        good, bad = scorer.scores(record, [f"{word} yes", "no no no"])
+        wins += good > bad
+    return wins
+
+
 def weights(model_dir):
     from transformers import AutoModelForCausalLM
 
@@ -85,13 +95,7 @@ def test_reward_model_ranks_held_out_pairs(tiny_model_dir, tmp_path, ranked):
                  RMSettings(model=str(tiny_model_dir), max_steps=25, learning_rate=3e-3, batch_size=4))
     history = losses(trainer)
     assert history[-1] < 0.5 * history[0]
-    scorer = Scorer(tmp_path / "rm")
-    wins = 0
-    for word in HELD_OUT:
-        record = Preference(instruction=f"Say {word}", chosen=f"{word} yes", rejected="no no no")
-        good, bad = scorer.scores(record, [f"{word} yes", "no no no"])
-        wins += good > bad
-    assert wins >= 3
+    assert held_out_wins(Scorer(tmp_path / "rm")) >= 3
 
 
 def test_score_writes_meta_reward(tiny_model_dir, tmp_path, run_cli):
@@ -188,10 +192,5 @@ def test_kwise_reward_model_with_lora_scores_through_its_adapter(tiny_model_dir,
     history = losses(trainer)
     assert history[-1] < history[0]
     assert (tmp_path / "rm" / "adapter_config.json").exists()
-    scorer = Scorer(tmp_path / "rm")  # loads the base model and the adapter (with its trained score head)
-    wins = 0
-    for word in HELD_OUT:
-        held_out = Preference(instruction=f"Say {word}", chosen=f"{word} yes", rejected="no no no")
-        good, bad = scorer.scores(held_out, [f"{word} yes", "no no no"])
-        wins += good > bad
-    assert wins >= 3
+    # the scorer loads the base model and the adapter (with its trained score head)
+    assert held_out_wins(Scorer(tmp_path / "rm")) >= 3
