@@ -12,6 +12,7 @@ import typer
 from curate import cli_support
 from curate.cli_config import config_command
 from curate.formats import FORMATS, PAIR_MODES, parse_mapping
+from curate.io import ensure_distinct
 from curate.filters.dedup import DedupConfig
 from curate.filters.judge import JudgeConfig
 from curate.filters.quality import FilterConfig
@@ -95,6 +96,7 @@ def export(
     """
     from curate.export import export as run_export
 
+    ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects})
     summary = run_export(input, output, format.value, pairs.value, dataset_info, dataset_name,
                          rejects, parse_mapping(map), tokenizer)
     stderr.print(summary.table())
@@ -119,6 +121,7 @@ def convert(input: Input, output: Output, map: Map = None) -> None:
             summary.written += 1
             yield record
 
+    ensure_distinct({"INPUT": input, "--output": output})
     write_records(output, counted(read_records(input, parse_mapping(map))))
     stderr.print(summary.table())
 
@@ -153,13 +156,22 @@ def stats(
         console.print(table)
 
 
-def _finish(summary) -> None:  # noqa: ANN001
-    """Print the summary; a run in which every request failed is an error, not a result."""
+def _finish(summary, config) -> None:  # noqa: ANN001
+    """Print the summary; a run that lost work (items failed for good, or it stopped before the
+    job was done) exits 1, unless --allow-failures."""
     stderr.print(summary.table())
-    if summary.failed and not summary.written and not summary.resumed:
-        reasons = ", ".join(f"{reason} x{count}" for reason, count in summary.failed.most_common(3))
-        raise cli_support.StageFailed(f"nothing was written: every item failed ({reasons}); "
-                                      "check --base-url, --model and the server's log")
+    if config.allow_failures:
+        return
+    if summary.stopped:
+        raise cli_support.StageFailed(f"stopped before the job was done: {summary.stopped} "
+                                      "(--allow-failures to accept a partial output)")
+    failures = summary.failures_left()
+    if failures:
+        reasons = ", ".join(f"{reason} x{count:,}" for reason, count in failures.most_common(3))
+        raise cli_support.StageFailed(
+            f"{sum(failures.values()):,} items failed for good ({reasons}); they are in the rejects journal as "
+            "failed:*. Run the same command again to retry them (check --base-url, --model and the server's "
+            "log), or pass --allow-failures to accept a partial output")
 
 
 Seeds = Annotated[
@@ -170,12 +182,19 @@ Seeds = Annotated[
 JournalOutput = Annotated[
     Path,
     typer.Option("--output", "-o", help="Output .jsonl, appended as each record finishes. Run the same "
-                 "command again after a kill or Ctrl-C to continue where it stopped.", show_default=False),
+                 "command again after a kill or Ctrl-C to continue where it stopped; OUT.run.json beside "
+                 "it records the input and settings it was made with.", show_default=False),
+]
+JournalRejects = Annotated[
+    Optional[Path],
+    typer.Option("--rejects", help="Journal of what this stage removed, each with meta.rejected = {stage, "
+                 "reason, key}; failed:* items are tried again by the next run. [default: OUT.rejects.jsonl "
+                 "beside the output]", show_default=False),
 ]
 
 
 @config_command(app, EvolConfig, "evol")
-def evol(config: EvolConfig, seeds: Seeds, output: JournalOutput, rejects: Rejects = None) -> None:
+def evol(config: EvolConfig, seeds: Seeds, output: JournalOutput, rejects: JournalRejects = None) -> None:
     """Evol-Instruct (WizardLM): evolve seed instructions in depth and breadth over --rounds rounds.
 
     Eliminated evolutions (equal to their parent, a short 'sorry' answer, an answer of only stop
@@ -187,11 +206,12 @@ def evol(config: EvolConfig, seeds: Seeds, output: JournalOutput, rejects: Rejec
     """
     from curate.generate.evol_instruct import evol_instruct
 
-    _finish(evol_instruct(seeds, output, config, rejects))
+    _finish(evol_instruct(seeds, output, config, rejects), config)
 
 
 @config_command(app, SelfInstructConfig, "self-instruct")
-def self_instruct(config: SelfInstructConfig, seeds: Seeds, output: JournalOutput, rejects: Rejects = None) -> None:
+def self_instruct(config: SelfInstructConfig, seeds: Seeds, output: JournalOutput,
+                  rejects: JournalRejects = None) -> None:
     """Self-Instruct: grow a pool of new tasks from seeds, then write instances for each.
 
     Each request shows 6 seed and 2 machine-written tasks; new tasks pass word-count, blacklist,
@@ -200,36 +220,37 @@ def self_instruct(config: SelfInstructConfig, seeds: Seeds, output: JournalOutpu
     """
     from curate.generate.self_instruct import self_instruct as run_self_instruct
 
-    _finish(run_self_instruct(seeds, output, config, rejects))
+    _finish(run_self_instruct(seeds, output, config, rejects), config)
 
 
 @config_command(app, RespondConfig, "respond")
-def respond(config: RespondConfig, input: Input, output: JournalOutput, rejects: Rejects = None,
+def respond(config: RespondConfig, input: Input, output: JournalOutput, rejects: JournalRejects = None,
             map: Map = None) -> None:
     """Answer each instruction (the record's output); --n K keeps K candidates in meta.responses."""
     from curate.generate.respond import respond as run_respond
 
-    _finish(run_respond(input, output, config, rejects, mapping=parse_mapping(map)))
+    _finish(run_respond(input, output, config, rejects, mapping=parse_mapping(map)), config)
 
 
 @config_command(app, BacktranslateConfig, "backtranslate")
-def backtranslate(config: BacktranslateConfig, input: Input, output: JournalOutput, rejects: Rejects = None) -> None:
+def backtranslate(config: BacktranslateConfig, input: Input, output: JournalOutput,
+                  rejects: JournalRejects = None) -> None:
     """Instruction backtranslation (Humpback): the model writes, for each unlabeled document, the
     instruction it answers; the document (trimmed on a paragraph boundary) becomes the output.
     Self-curate the result with curate judge."""
     from curate.generate.backtranslate import backtranslate as run
 
-    _finish(run(input, output, config, rejects))
+    _finish(run(input, output, config, rejects), config)
 
 
 @config_command(app, ReviseConfig, "revise")
-def revise(config: ReviseConfig, input: Input, output: JournalOutput, rejects: Rejects = None,
+def revise(config: ReviseConfig, input: Input, output: JournalOutput, rejects: JournalRejects = None,
            map: Map = None) -> None:
     """Teacher revision: a teacher model improves each answer; the revision becomes chosen and the
     original rejected, unless the judge scores the revision no higher (dropped: not_better)."""
     from curate.generate.revise import revise as run
 
-    _finish(run(input, output, config, rejects, mapping=parse_mapping(map)))
+    _finish(run(input, output, config, rejects, mapping=parse_mapping(map)), config)
 
 
 @config_command(app, DedupConfig, "dedup")
@@ -252,12 +273,13 @@ def filter_(config: FilterConfig, input: Input, output: Output, rejects: Rejects
 
 
 @config_command(app, JudgeConfig, "judge")
-def judge(config: JudgeConfig, input: Input, output: JournalOutput, rejects: Rejects = None, map: Map = None) -> None:
+def judge(config: JudgeConfig, input: Input, output: JournalOutput, rejects: JournalRejects = None,
+          map: Map = None) -> None:
     """Self-curation (Humpback): the model rates each example 1-5 and records at or above
     --min-score are kept, with score and reason in meta.judge."""
     from curate.filters.judge import judge as run_judge
 
-    _finish(run_judge(input, output, config, rejects, mapping=parse_mapping(map)))
+    _finish(run_judge(input, output, config, rejects, mapping=parse_mapping(map)), config)
 
 
 @config_command(app, PiiConfig, "pii")
@@ -323,7 +345,10 @@ def mix(
     a decay phase); meta.source says where each row came from."""
     from curate.mix import mix as run_mix, parse_sources
 
-    summary, table = run_mix(parse_sources(sources), output, total, seed, replace)
+    parsed = parse_sources(sources)
+    for path, _ in parsed:  # a source may be named twice; only the output must be none of them
+        ensure_distinct({"a source": path, "--output": output})
+    summary, table = run_mix(parsed, output, total, seed, replace)
     stderr.print(table)
     stderr.print(summary.table())
 

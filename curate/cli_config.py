@@ -17,6 +17,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from curate.errors import UsageError
+from curate.io import ensure_distinct
 
 
 def _option_type(annotation: Any) -> Any:
@@ -34,7 +35,8 @@ def _option_type(annotation: Any) -> Any:
 def config_options(config_cls: type[BaseModel]) -> list[inspect.Parameter]:
     params = []
     for name, field in config_cls.model_fields.items():
-        kind = _option_type(field.annotation)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        kind = str if extra.get("cli_text") else _option_type(field.annotation)  # e.g. --seed 3 or --seed none
         default = "uniform" if field.default_factory else field.default
         show = False if kind is bool or default is None else str(default)
         flag = f"--{name.replace('_', '-')}"
@@ -85,6 +87,8 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
             files = {p.name: kwargs.pop(p.name) for p in file_params}
+            ensure_distinct({_flag(name): value for name, value in files.items()
+                             if isinstance(value, Path) and name not in _NOT_FILES})
             config = load_config(config_cls, kwargs.pop("config_file"), kwargs)
             return fn(config, **files)
 
@@ -95,10 +99,17 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
     return register
 
 
-def _llm_field_names() -> frozenset[str]:
-    from curate.llm_config import LLMConfig
+_NOT_FILES = frozenset({"out_dir"})  # a folder of outputs, checked by its stage
 
-    return frozenset(LLMConfig.model_fields)
+
+def _flag(name: str) -> str:
+    return "INPUT" if name == "input" else f"--{name.replace('_', '-')}"
+
+
+def _llm_field_names() -> frozenset[str]:
+    from curate.llm_config import LLMConfig, RunOptions
+
+    return frozenset(LLMConfig.model_fields) - frozenset(RunOptions.model_fields)
 
 
 _LLM_FIELDS = _llm_field_names()

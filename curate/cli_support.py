@@ -14,13 +14,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from curate.errors import DataError, UsageError
+from curate.errors import DataError, EndpointError, UsageError
 
 debug = False
 
 
 class StageFailed(Exception):
-    """A stage ran but produced nothing (every request failed): exit code 1, one line."""
+    """A stage ran but lost work (items failed for good, or it stopped early): exit code 1, one line."""
 
 
 def set_debug(value: bool) -> None:
@@ -61,6 +61,8 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
         code = _fail(prog_name, error, 2)
     except (DataError, StageFailed) as error:
         code = _fail(prog_name, error, 1)
+    except EndpointError as error:
+        code = _fail(prog_name, error, error.exit_code)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line too
         if _is_click_error(error):  # bad options and arguments: click's own message, exit 2
             error.show()  # type: ignore[attr-defined]

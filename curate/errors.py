@@ -15,3 +15,13 @@ class FieldError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+
+
+class EndpointError(Exception):
+    """The model endpoint cannot serve this run at all (unreachable, refused key, unknown model):
+    the run stops at once with one line that names the URL, the server's words and the flag to
+    change. `exit_code` is 2 when a flag is wrong, 1 when a server that worked went away."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -51,6 +51,20 @@ def file_format(path: str | Path) -> str:
     return suffix
 
 
+def ensure_distinct(files: dict[str, str | Path | None]) -> None:
+    """Refuse, before anything is opened, two of a command's files that are one file: a stage
+    would read, or journal into, what it is overwriting. Keys are the flags, for the message."""
+    seen: list[tuple[str, Path]] = []
+    for flag, path in files.items():
+        if path is None or str(path) == "-":
+            continue
+        resolved = Path(path).expanduser().resolve()
+        for other_flag, other in seen:
+            if resolved == other or (resolved.exists() and other.exists() and os.path.samefile(resolved, other)):
+                raise UsageError(f"{other_flag} and {flag} name the same file ({path}); give each its own file")
+        seen.append((flag, resolved))
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -288,6 +302,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
+def _last_newline_end(stream: IO[bytes], size: int, block: int = 1 << 16) -> int:
+    """The offset just past the last newline of a file (0 if it has none), reading from the end."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - block)
+        stream.seek(start)
+        chunk = stream.read(pos - start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        pos = start
+    return 0
+
+
 def _dumps(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False)
 
@@ -336,41 +364,48 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 class JsonlAppender:
     """Append-only JSONL output that is also the journal of a resumable stage.
 
-    `open()` cuts a torn last line left by a kill and returns the ids already written,
-    so the stage skips them; `write()` appends one record and flushes it.
+    `rows()` cuts a torn last line left by a kill and yields the rows already written, so the
+    stage can skip their work; `write()` appends one record and flushes it. The file (and its
+    folder) is created by the first write, so a run that fails before any result leaves none.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._stream: IO[str] | None = None
 
-    def open(self) -> set[str]:
-        done = self._repair_and_read_ids()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream = open(self.path, "a", encoding="utf-8")
-        return done
-
-    def _repair_and_read_ids(self) -> set[str]:
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every complete row, in order, streamed; each must be an object with a string id."""
         if not self.path.exists():
-            return set()
-        data = self.path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            with open(self.path, "r+b") as stream:
-                stream.truncate(len(complete))
-        done = set()
-        for where, row in _jsonl_lines(io.BytesIO(complete), str(self.path)):
-            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-                raise DataError(f"{where}: a journal line needs a string 'id'")
-            done.add(row["id"])
-        return done
+            return
+        with open(self.path, "r+b") as stream:
+            stream.seek(0, os.SEEK_END)
+            size = stream.tell()
+            end = _last_newline_end(stream, size)
+            if end != size:  # a line torn by a kill: cut it, it was never finished
+                stream.truncate(end)
+        with open(self.path, "rb") as stream:
+            for where, row in _jsonl_lines(stream, str(self.path)):
+                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                    raise DataError(f"{where}: a journal line needs a string 'id'")
+                yield row
+
+    def open(self) -> set[str]:
+        """The ids already written (for callers that need no more than that)."""
+        return {row["id"] for row in self.rows()}
 
     def write(self, item: Record | dict[str, Any]) -> None:
         if self._stream is None:
-            raise RuntimeError("JsonlAppender.write() before open()")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = open(self.path, "a", encoding="utf-8")
         row = item if isinstance(item, dict) else record_row(item)
         self._stream.write(_dumps(row) + "\n")
         self._stream.flush()
+
+    def touch(self) -> None:
+        """Make sure the file exists (a finished run has an output, even an empty one)."""
+        if self._stream is None and not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
 
     def close(self) -> None:
         if self._stream is not None:

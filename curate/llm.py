@@ -1,8 +1,11 @@
 """One client for every model endpoint: an async core, and a sync wrapper for scripts.
 
-`LLM.chat(messages, sampling)` answers one conversation. Behind it sit a request cache
-(SQLite, so a re-run asks nothing twice), a bound on requests in flight, usage counts,
-and a backend: `OpenAIHTTP` for vLLM's server, OpenAI or any compatible endpoint, or an
+`LLM.chat(messages, sampling)` answers one conversation. Before the first request the
+backend checks that it can serve at all (`prepare`: the server answers, the key is taken,
+the model exists and is resolved), so a wrong flag stops a run within seconds. Behind it
+sit a request cache (SQLite, keyed by the endpoint, the resolved model, the messages and
+the sampling, so a re-run asks nothing twice), a bound on requests in flight, usage
+counts, and a backend: `OpenAIHTTP` for vLLM's server, OpenAI or any compatible endpoint, or an
 in-process `transformers` / `vllm` model (curate/llm_local.py).
 
 The HTTP hot path is a bare aiohttp loop: the request body is serialised once, the reply
@@ -24,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from curate.errors import UsageError
+from curate.errors import EndpointError
 from curate.llm_cache import RequestCache
 
 Messages = list[dict[str, str]]
@@ -32,11 +35,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524})
+PREFLIGHT_TIMEOUT = 10.0  # seconds the check before the first request may take
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """Sampling parameters; part of the cache key."""
+    """Sampling parameters; part of the cache key.
+
+    `seed` always tells requests apart in the cache; `send_seed=False` keeps it off the wire,
+    for servers that must not get one (vLLM's CPU build dies on seeded requests).
+    """
 
     temperature: float = 0.7
     top_p: float = 1.0
@@ -44,17 +52,23 @@ class Sampling:
     seed: int | None = None
     n: int = 1
     stop: tuple[str, ...] = ()
+    send_seed: bool = True
 
     def params(self) -> dict[str, Any]:
+        """What the server is sent."""
         params: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
                                   "max_tokens": self.max_tokens}
-        if self.seed is not None:
+        if self.seed is not None and self.send_seed:
             params["seed"] = self.seed
         if self.n != 1:
             params["n"] = self.n
         if self.stop:
             params["stop"] = list(self.stop)
         return params
+
+    def key_params(self) -> dict[str, Any]:
+        """What the cache key holds: the sent parameters, and the seed even when it is not sent."""
+        return {**self.params(), "seed": self.seed}
 
     def but(self, **changes: Any) -> Sampling:
         return replace(self, **changes)
@@ -113,18 +127,57 @@ class Backend(Protocol):
 
 
 class LLM:
-    """The client stages use: cache, concurrency bound and usage around one backend."""
+    """The client stages use: cache, concurrency bound and usage around one backend.
 
-    def __init__(self, backend: Backend, cache: RequestCache | None = None, concurrency: int = 64):
+    `cache_salt` goes into every cache key: a run that sends no seed gets a fresh salt, so its
+    samples are not replayed from another run's.
+    """
+
+    def __init__(self, backend: Backend, cache: RequestCache | None = None, concurrency: int = 64,
+                 cache_salt: str = ""):
         self.backend = backend
         self.cache = cache
         self.concurrency = concurrency
+        self.cache_salt = cache_salt
         self.usage = Usage()
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._preparing: asyncio.Future[None] | None = None
+        self._ready = False
+        self._hooks: list[Callable[[str], None]] = []
+
+    def when_ready(self, hook: Callable[[str], None]) -> None:
+        """Call `hook(model)` once the model is resolved, before any request is sent; an error it
+        raises stops the run (a journal uses this to refuse answers from another model)."""
+        if self._ready:
+            hook(self.backend.model)
+        else:
+            self._hooks.append(hook)
+
+    async def ready(self) -> None:
+        """Check the endpoint and resolve the model, once; every caller waits for the same check."""
+        if self._ready:
+            return
+        if self._preparing is None:
+            self._preparing = asyncio.ensure_future(self._prepare())
+        await asyncio.shield(self._preparing)
+
+    async def _prepare(self) -> None:
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            await prepare()
+        for hook in self._hooks:
+            hook(self.backend.model)
+        self._ready = True
+
+    def identity(self) -> dict[str, Any]:
+        """Who answers: endpoint and resolved model (never a credential), for the cache key."""
+        identity = getattr(self.backend, "identity", None)
+        return identity() if identity is not None else {"model": self.backend.model}
 
     async def chat(self, messages: Messages, sampling: Sampling) -> Reply:
-        key = RequestCache.key(self.backend.model, messages, sampling.params()) if self.cache else ""
+        await self.ready()
+        key = RequestCache.key(self.identity(), messages, sampling.key_params(), self.cache_salt) if self.cache else ""
         if self.cache and (hit := self.cache.get(key)):
             self.usage.cached += 1
             return hit
@@ -216,11 +269,28 @@ async def map_unordered(
 
 
 def redact_url(url: str) -> str:
-    """The URL without user:password, for messages."""
-    parts = urlsplit(url)
+    """The URL without user:password or a query string (either may hold a key), for messages
+    and cache keys."""
+    parts = urlsplit(url)._replace(query="", fragment="")
     if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
     return urlunsplit(parts)
+
+
+def server_message(raw: bytes) -> str:
+    """The server's own words from an error reply: OpenAI's error.message, FastAPI's detail, or
+    the start of the body."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        for candidate in (error.get("message") if isinstance(error, dict) else error, body.get("detail"),
+                          body.get("message")):
+            if isinstance(candidate, str) and candidate.strip():
+                return " ".join(candidate.split())[:300]
+    return " ".join(raw[:300].decode("utf-8", "replace").split()) or "(empty reply)"
 
 
 class OpenAIHTTP:
@@ -228,7 +298,8 @@ class OpenAIHTTP:
 
     def __init__(self, base_url: str, api_key: str | None = None, model: str | None = None,
                  endpoint: str = "chat", timeout: float = 600.0, max_retries: int = 6,
-                 connections: int = 512, retry_base: float = 0.5, retry_cap: float = 60.0):
+                 connections: int = 512, retry_base: float = 0.5, retry_cap: float = 60.0,
+                 max_connection_failures: int = 20):
         self.base_url = base_url.rstrip("/")
         self.model = model or ""
         self.endpoint = endpoint
@@ -238,9 +309,10 @@ class OpenAIHTTP:
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self.retries = 0
+        self.max_connection_failures = max_connection_failures
+        self._connection_failures = 0  # in a row, over all requests: the server is down, not flaky
         self._api_key = api_key
         self._session: Any = None
-        self._model_lock: asyncio.Lock | None = None
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -258,23 +330,48 @@ class OpenAIHTTP:
                                                   timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self._session
 
-    async def resolve_model(self) -> str:
-        """With no --model, ask the server (vLLM serves one model) which it has."""
+    def identity(self) -> dict[str, Any]:
+        return {"backend": "openai", "base_url": redact_url(self.base_url), "endpoint": self.endpoint,
+                "model": self.model}
+
+    async def prepare(self) -> None:
+        """One GET /models before the first request: an unreachable server, a refused key or an
+        unknown model stops the run here, within seconds, instead of failing every item after
+        its retries. With no --model, the one model the server lists is used."""
+        import aiohttp
+
+        url = redact_url(self.base_url)
+        try:
+            async with self._open_session().get(self.base_url + "/models",
+                                                timeout=aiohttp.ClientTimeout(total=PREFLIGHT_TIMEOUT)) as response:
+                status, raw = response.status, await response.read()
+        except asyncio.TimeoutError:
+            raise EndpointError(f"{url}/models did not answer within {PREFLIGHT_TIMEOUT:g} s; is the server up? "
+                                "Check --base-url (or OPENAI_BASE_URL)") from None
+        except aiohttp.ClientError as error:
+            raise EndpointError(f"cannot reach {url}: {_describe(error)}; is the server running? "
+                                "Check --base-url (or OPENAI_BASE_URL)") from None
+        if status in (401, 403):
+            raise self._refused(f"{url}/models", status, raw)
+        ids = _model_ids(raw) if status == 200 else None
         if self.model:
-            return self.model
-        if self._model_lock is None:
-            self._model_lock = asyncio.Lock()
-        async with self._model_lock:
-            if not self.model:
-                body = await self._request("GET", "/models", None)
-                try:
-                    self.model = body["data"][0]["id"]
-                except (KeyError, IndexError, TypeError):
-                    raise UsageError(f"{redact_url(self.base_url)}/models lists no model; pass --model") from None
-        return self.model
+            if ids and self.model not in ids:
+                raise EndpointError(f"{url} does not serve model {self.model!r} (it lists {_listing(ids)}); "
+                                    "check --model")
+            return  # a server without /models: the first request will tell
+        if not ids:
+            detail = f"answered {status}: {self._redact(server_message(raw))}" if status != 200 else "lists no model"
+            raise EndpointError(f"{url}/models {detail}; pass --model (and check --base-url)")
+        if len(ids) > 1:
+            raise EndpointError(f"{url} serves {len(ids)} models ({_listing(ids)}); choose one with --model")
+        self.model = ids[0]
+
+    def _refused(self, where: str, status: int, raw: bytes) -> EndpointError:
+        return EndpointError(f"{where} answered {status}: {self._redact(server_message(raw))}; "
+                             "check --api-key (or OPENAI_API_KEY)")
 
     async def chat(self, messages: Messages, sampling: Sampling) -> Reply:
-        model = self.model or await self.resolve_model()
+        model = self.model
         if self.endpoint == "completions":
             prompt = "\n\n".join(message["content"] for message in messages)
             payload = {"model": model, "prompt": prompt, **sampling.params()}
@@ -311,6 +408,12 @@ class OpenAIHTTP:
             try:
                 async with session.request(method, url, data=data) as response:
                     raw = await response.read()
+                    self._connection_failures = 0
+                    if response.status in (401, 403):
+                        raise self._refused(redact_url(url), response.status, raw)
+                    if response.status == 404:  # a wrong model name or path fails every request alike
+                        raise EndpointError(f"{redact_url(url)} answered 404: {self._redact(server_message(raw))}; "
+                                            "check --model, --base-url and --endpoint")
                     if response.status == 200:
                         try:
                             return parse(json.loads(raw))
@@ -327,6 +430,12 @@ class OpenAIHTTP:
                 error = RequestFailed("timeout", f"no complete reply within {self.timeout:g} s")
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
                 error = RequestFailed("connection", f"{type(exc).__name__} talking to {redact_url(self.base_url)}")
+                self._connection_failures += 1
+                if self._connection_failures >= self.max_connection_failures:
+                    raise EndpointError(
+                        f"{self._connection_failures} connections in a row to {redact_url(self.base_url)} failed "
+                        f"(last: {_describe(exc)}); the server looks down. Finished records are saved: start it "
+                        "again and run the same command to continue (or check --base-url)", exit_code=1) from None
             if attempt == self.max_retries:
                 raise error
             self.retries += 1
@@ -339,15 +448,34 @@ class OpenAIHTTP:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _snippet(self, raw: bytes) -> str:
-        text = raw[:300].decode("utf-8", "replace").strip()
+        return self._redact(" ".join(raw[:300].decode("utf-8", "replace").split()))
+
+    def _redact(self, text: str) -> str:
         if self._api_key:
             text = text.replace(self._api_key, "***")  # some servers echo the key in errors
-        return " ".join(text.split())
+        return text
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _model_ids(raw: bytes) -> list[str] | None:
+    try:
+        return [str(entry["id"]) for entry in json.loads(raw)["data"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _listing(ids: list[str], shown: int = 8) -> str:
+    more = f", ... {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def retry_after(value: str | None, cap: float = 300.0) -> float | None:

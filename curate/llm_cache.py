@@ -1,8 +1,10 @@
-"""The request cache: SQLite, keyed by a hash of (model, messages, sampling parameters).
+"""The request cache: SQLite, keyed by a hash of who answers and what was asked.
 
-A re-run with the same inputs is answered from here without a single request, which is
-also what makes re-asking an in-flight request after a kill free. The key never includes
-the API key or the server URL, and nothing but the reply is stored.
+The key covers the endpoint (base URL without credentials or query, chat or completions),
+the resolved model name, the messages or prompt, and the sampling parameters, so another
+server or model is never answered from here. A re-run with the same inputs is answered
+without a single request, which is also what makes re-asking an in-flight request after a
+kill free. The key never includes the API key, and nothing but the reply is stored.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ class RequestCache:
         self._db: sqlite3.Connection | None = None
 
     @staticmethod
-    def key(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
-        payload = json.dumps([model, messages, params], sort_keys=True, ensure_ascii=False)
+    def key(identity: dict[str, Any], messages: list[dict[str, str]], params: dict[str, Any], salt: str = "") -> str:
+        payload = json.dumps([identity, messages, params, salt], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def _connection(self) -> sqlite3.Connection:

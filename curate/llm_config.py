@@ -7,10 +7,11 @@ of a `--config` YAML file, and keyword arguments from Python.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from curate.errors import UsageError
 from curate.llm import LLM, OpenAIHTTP, Sampling
@@ -23,8 +24,19 @@ def default_cache_path() -> Path:
     return Path(root) / "curate" / "requests.sqlite"
 
 
-class LLMConfig(BaseModel):
+class RunOptions(BaseModel):
+    """How a resumable stage treats its journals and its failures (not how it samples)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    restart: bool = Field(False, description="Start over: delete the output, its rejects and its run manifest "
+                          "first (cached answers are still reused). Without it a re-run continues the journal, "
+                          "and refuses one made from another input or other settings.")
+    allow_failures: bool = Field(False, description="Exit 0 even when some items failed for good (they stay in "
+                                 "--rejects as failed:*, and a re-run tries them again).")
+
+
+class LLMConfig(RunOptions):
 
     backend: Literal["auto", "openai", "transformers", "vllm"] = Field(
         "auto", description="openai: any OpenAI-compatible server (vLLM, OpenAI, ...); transformers or vllm: "
@@ -42,14 +54,31 @@ class LLMConfig(BaseModel):
     temperature: float = Field(0.7, ge=0, description="Sampling temperature for generation.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
     max_tokens: int = Field(1024, ge=1, description="Most tokens per reply.")
-    seed: int = Field(0, description="Seed for every random choice, and passed to the server.")
+    seed: int | None = Field(0, description="Seed for every random choice, also sent with each request. `none`: "
+                             "send no seed (vLLM's CPU build crashes on seeded requests); answers are then cached "
+                             "for this run only, unless --cache is given.", json_schema_extra={"cli_text": True})
     timeout: float = Field(600.0, gt=0, description="Seconds one request may take before it is retried.")
     max_retries: int = Field(6, ge=0, description="Retries on 429, 5xx, timeouts and dropped connections.")
+    max_connection_failures: int = Field(20, ge=1, description="Stop the run after this many connection failures "
+                                         "in a row (the server is down), instead of failing every item.")
     cache: Path | None = Field(None, description="Request cache (SQLite) [default: ~/.cache/curate/requests.sqlite].")
     no_cache: bool = Field(False, description="Ask the model again even when an identical request was answered.")
 
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
+            return None
+        return value
+
+    @property
+    def base_seed(self) -> int:
+        """The seed for our own random choices and derived request seeds; 0 with --seed none."""
+        return 0 if self.seed is None else self.seed
+
     def sampling(self, **changes: object) -> Sampling:
-        base = Sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        base = Sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                        seed=self.base_seed, send_seed=self.seed is not None)
         return base.but(**changes) if changes else base
 
 
@@ -62,10 +91,14 @@ def build_llm(config: LLMConfig) -> LLM:
             raise UsageError("the openai backend needs --base-url (or OPENAI_BASE_URL)")
         key = config.api_key.get_secret_value() if config.api_key else os.environ.get("OPENAI_API_KEY")
         backend = OpenAIHTTP(base_url, key, config.model, config.endpoint, config.timeout, config.max_retries,
-                             connections=max(2 * config.concurrency, 100))
+                             connections=max(2 * config.concurrency, 100),
+                             max_connection_failures=config.max_connection_failures)
     elif backend_name == "vllm":
         backend = VLLMBackend(config.model or DEFAULT_MODEL)
     else:
         backend = TransformersBackend(config.model or DEFAULT_MODEL)
     cache = None if config.no_cache else RequestCache(config.cache or default_cache_path())
-    return LLM(backend, cache, config.concurrency)
+    # unseeded answers differ from run to run: another run's are not this run's, unless the user
+    # shares a cache on purpose
+    salt = uuid.uuid4().hex if config.seed is None and config.cache is None else ""
+    return LLM(backend, cache, config.concurrency, cache_salt=salt)

@@ -7,12 +7,61 @@ the event loop (and the progress bar) keep moving while the model works.
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+from pathlib import Path
 from typing import Any
 
-from curate.errors import UsageError
+from curate.errors import EndpointError, UsageError
 from curate.llm import Messages, Reply, Sampling
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+HUB_CHECK_TIMEOUT = 10.0
+_ADVICE = ("Point curate at a server with --base-url URL (or OPENAI_BASE_URL), or at a local model directory "
+           "with --model DIR")
+
+
+def ensure_model_available(model: str) -> None:
+    """A local directory, a model in the Hugging Face cache, or one the Hub answers for within
+    seconds; otherwise one line of advice, instead of minutes of download retries."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return
+    if path.exists() or model.startswith((".", "/", "~")):
+        raise UsageError(f"--model {model}: no such model directory")
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise EndpointError(f"model {model} is not in the Hugging Face cache and HF_HUB_OFFLINE is set. {_ADVICE}")
+    problem = _hub_problem(model)
+    if problem:
+        raise EndpointError(f"model {model} is not in the Hugging Face cache and cannot be downloaded ({problem}). "
+                            f"{_ADVICE}")
+
+
+def _hub_problem(model: str) -> str | None:
+    """Why the Hub cannot give us `model` now, or None; asked once, on a thread we need not wait
+    for past the timeout."""
+    from huggingface_hub import model_info
+
+    outcome: list[BaseException | None] = []
+
+    def ask() -> None:
+        try:
+            model_info(model, timeout=HUB_CHECK_TIMEOUT)
+            outcome.append(None)
+        except Exception as error:  # noqa: BLE001 - any failure is reported as it is
+            outcome.append(error)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(HUB_CHECK_TIMEOUT + 1)
+    if not outcome:
+        return f"the Hub did not answer within {HUB_CHECK_TIMEOUT:g} s"
+    error = outcome[0]
+    return None if error is None else f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
 class BatchingBackend:
@@ -49,6 +98,13 @@ class BatchingBackend:
             for (_, _, future), reply in zip(batch, replies):
                 if not future.done():
                     future.set_result(reply)
+
+    def identity(self) -> dict[str, Any]:
+        local = Path(self.model).expanduser()  # a directory is known by where it is, not how it was named
+        return {"backend": type(self).__name__, "model": str(local.resolve()) if local.is_dir() else self.model}
+
+    async def prepare(self) -> None:
+        await asyncio.to_thread(ensure_model_available, self.model)
 
     def generate_batch(self, conversations: list[Messages], sampling: Sampling) -> list[Reply]:
         raise NotImplementedError
@@ -91,7 +147,7 @@ class TransformersBackend(BatchingBackend):
         tok = self._tokenizer
         texts = [tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
         inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self._model.device)
-        if sampling.seed is not None:
+        if sampling.seed is not None and sampling.send_seed:
             torch.manual_seed(sampling.seed)
         sample = sampling.temperature > 0
         with torch.no_grad():
@@ -124,18 +180,27 @@ class VLLMBackend(BatchingBackend):
         super().__init__(model)
         self._engine: Any = None
 
+    async def prepare(self) -> None:
+        _import_vllm()
+        await super().prepare()
+
     def generate_batch(self, conversations: list[Messages], sampling: Sampling) -> list[Reply]:
-        try:
-            from vllm import LLM as Engine
-            from vllm import SamplingParams
-        except ImportError:
-            raise UsageError("the vllm backend needs vLLM: pip install 'curate[vllm]'") from None
+        Engine, SamplingParams = _import_vllm()
         if self._engine is None:
             self._engine = Engine(model=self.model)
         params = SamplingParams(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
-                                max_tokens=sampling.max_tokens, seed=sampling.seed, stop=list(sampling.stop) or None)
+                                max_tokens=sampling.max_tokens, seed=sampling.seed if sampling.send_seed else None, stop=list(sampling.stop) or None)
         outputs = self._engine.chat(conversations, params, use_tqdm=False)
         return [Reply([c.text for c in out.outputs], [c.finish_reason or "stop" for c in out.outputs],
                       len(out.prompt_token_ids or []), sum(len(c.token_ids) for c in out.outputs))
                 for out in outputs]
 
+
+
+def _import_vllm() -> tuple[Any, Any]:
+    try:
+        from vllm import LLM as Engine
+        from vllm import SamplingParams
+    except ImportError:
+        raise UsageError("the vllm backend needs vLLM: pip install 'curate[vllm]'") from None
+    return Engine, SamplingParams

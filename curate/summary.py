@@ -20,7 +20,12 @@ stderr = Console(stderr=True)
 
 @dataclass
 class Summary:
-    """Counts of one stage run: read, written, dropped and failed by reason."""
+    """Counts of one stage run: read, written, dropped and failed by reason.
+
+    The counts are this run's work. A resumable stage also sets `totals`: the lines of its
+    output ("written") and of its rejects by reason, over every run that wrote them, as they
+    are in the files when the run ends.
+    """
 
     stage: str
     read: int = 0
@@ -29,44 +34,80 @@ class Summary:
     failed: Counter[str] = field(default_factory=Counter)
     resumed: int = 0  # finished by an earlier run of the same command
     usage: list[tuple[str, str]] = field(default_factory=list)  # LLM requests and tokens
+    totals: Counter[str] | None = None
+    stopped: str | None = None  # why the run ended before it had done what it was asked
     started: float = field(default_factory=time.perf_counter)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+    def processed(self) -> int:
+        """Items this run finished: what its speed is measured by (resumed ones cost nothing)."""
+        if self.read:
+            return max(self.read - self.resumed, 0)
+        return self.written + sum(self.dropped.values()) + sum(self.failed.values())
+
+    def failures_left(self) -> Counter[str]:
+        """Items that failed for good and are not done: in the rejects now (or, for a stage
+        without journals, this run's failures)."""
+        if self.totals is None:
+            return Counter(self.failed)
+        return Counter({reason.removeprefix("failed:"): count for reason, count in self.totals.items()
+                        if reason.startswith("failed:") and count})
 
     def as_dict(self) -> dict[str, Any]:
         seconds = self.elapsed()
         return {
             "stage": self.stage, "read": self.read, "written": self.written,
             "dropped": dict(self.dropped), "failed": dict(self.failed), "resumed": self.resumed,
-            "seconds": round(seconds, 3), "records_per_s": round(self.read / seconds, 1) if seconds else None,
+            "totals": dict(self.totals) if self.totals is not None else None, "stopped": self.stopped,
+            "seconds": round(seconds, 3), "records_per_s": round(self.processed() / seconds, 1) if seconds else None,
         }
 
     def table(self) -> Table:
-        table = Table(title=f"curate {self.stage}", show_header=False, title_justify="left")
+        table = Table(title=f"curate {self.stage}", show_header=self._two_columns(), title_justify="left")
         table.add_column(style="bold")
-        table.add_column(justify="right")
+        table.add_column("this run", justify="right")
+        if self._two_columns():
+            table.add_column("in the files", justify="right")
         if self.read:
             table.add_row("read", f"{self.read:,}")
         if self.resumed:
             table.add_row("already done (resumed)", f"{self.resumed:,}")
-        table.add_row("written", f"{self.written:,}")
-        for reason, count in sorted(self.dropped.items()):
-            table.add_row(f"dropped: {reason}", f"{count:,}")
-        for reason, count in sorted(self.failed.items()):
-            table.add_row(f"failed: {reason}", f"{count:,}", style="red")
+        table.add_row("written", f"{self.written:,}", *self._total("written"))
+        for reason in sorted(set(self.dropped) | self._total_reasons(failed=False)):
+            table.add_row(f"dropped: {reason}", f"{self.dropped[reason]:,}", *self._total(reason))
+        for reason in sorted(set(self.failed) | self._total_reasons(failed=True)):
+            table.add_row(f"failed: {reason}", f"{self.failed[reason]:,}", *self._total(f"failed:{reason}"),
+                          style="red")
         for name, value in self.usage:
             table.add_row(name, value)
         seconds = self.elapsed()
-        count = self.read or self.written
-        rate = f" ({count / seconds:,.1f} records/s)" if seconds > 0 else ""
+        rate = f" ({self.processed() / seconds:,.1f} records/s)" if seconds > 0 else ""
         table.add_row("time", f"{seconds:.2f} s{rate}")
+        if self.stopped:
+            table.add_row("stopped", self.stopped, style="red")
         return table
 
+    def _two_columns(self) -> bool:
+        """Totals differ from this run's counts only when an earlier run did part of the work."""
+        return self.totals is not None and self.resumed > 0
 
-def rejected(record: Record, stage: str, reason: str) -> Record:
-    """A copy of `record` marked with why `stage` removed it, for a --rejects file."""
-    return record.model_copy(update={"meta": {**record.meta, "rejected": {"stage": stage, "reason": reason}}})
+    def _total(self, key: str) -> list[str]:
+        return [f"{self.totals[key]:,}"] if self._two_columns() and self.totals is not None else []
+
+    def _total_reasons(self, failed: bool) -> set[str]:
+        if not self._two_columns() or self.totals is None:
+            return set()
+        return {reason.removeprefix("failed:") for reason, count in self.totals.items()
+                if count and reason != "written" and reason.startswith("failed:") == failed}
+
+
+def rejected(record: Record, stage: str, reason: str, key: str | None = None) -> Record:
+    """A copy of `record` marked with why `stage` removed it, for a --rejects file; a resumable
+    stage adds the key of the unit of work, so a re-run knows what the line stands for."""
+    info = {"stage": stage, "reason": reason, **({"key": key} if key is not None else {})}
+    return record.model_copy(update={"meta": {**record.meta, "rejected": info}})
 
 
 def track(items: Iterable[T], description: str) -> Iterator[T]:

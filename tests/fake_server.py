@@ -5,7 +5,8 @@ through the real client and real HTTP. Markers in an instruction steer the scrip
 EQUAL (the judge calls evolutions equal), SORRY (answers apologise), STOPWORDS (answers
 are empty words), LEAK (evolutions copy template words). Faults are injected by a
 `fault(payload, count)` hook returning "429", "500", "hang", "malformed", "drop",
-"bad_shape" or None.
+"bad_shape" or None. Like vLLM, it serves the models in `models` and answers 404 for any
+other; with `api_key` set, a request without that bearer key gets OpenAI's 401.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class ScriptedServer:
         self.headers: list[dict[str, str]] = []
         self.hang_seconds = 30.0
         self.ignore_n = False  # like `transformers serve`, which answers n > 1 with one choice
+        self.models = ["scripted-model"]
+        self.api_key: str | None = None
+        self.models_requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -103,10 +107,22 @@ class ScriptedServer:
     def prompts(self) -> list[str]:
         return ["\n".join(m["content"] for m in p.get("messages", [])) or p.get("prompt", "") for p in self.payloads]
 
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if self.api_key and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return web.json_response({"error": {"message": "Incorrect API key provided: sk-***", "type":
+                                                "invalid_request_error", "code": "invalid_api_key"}}, status=401)
+        return None
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
         self.payloads.append(payload)
         self.headers.append(dict(request.headers))
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        if payload.get("model") not in self.models:
+            return web.json_response({"error": {"message": f"The model `{payload.get('model')}` does not exist.",
+                                                "type": "NotFoundError", "code": 404}}, status=404)
         fault = self.fault(payload, len(self.payloads))
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -139,7 +155,11 @@ class ScriptedServer:
         return web.json_response({"id": "x", "object": "chat.completion", "choices": choices, "usage": usage})
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
+        self.models_requests += 1
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        return web.json_response({"object": "list", "data": [{"id": name, "object": "model"} for name in self.models]})
 
     def start(self) -> ScriptedServer:
         started = threading.Event()
@@ -173,3 +193,6 @@ class ScriptedServer:
         self.fault = lambda payload, count: None
         self.reply = scripted_reply
         self.ignore_n = False
+        self.models = ["scripted-model"]
+        self.api_key = None
+        self.models_requests = 0

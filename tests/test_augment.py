@@ -52,6 +52,7 @@ def test_backtranslate(server, tmp_path, run_cli):
 
 
 def test_revise_builds_preferences_only_when_the_revision_scores_higher(server, tmp_path):
+    server.models = ["teacher"]
     answered = [Example(instruction=f"Explain topic {i}.", output=f"Topic {i} is a thing.") for i in range(3)]
     answered.append(Example(instruction="NOFIX Explain gravity.", output="Things fall."))
     write_records(tmp_path / "answered.jsonl", answered)

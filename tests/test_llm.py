@@ -12,7 +12,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 
 def client(server, tmp_path=None, **kwargs):
-    options = {"model": "m", "timeout": 2.0, "max_retries": 3, "retry_base": 0.01, **kwargs}
+    options = {"model": "scripted-model", "timeout": 2.0, "max_retries": 3, "retry_base": 0.01, **kwargs}
     cache = RequestCache(tmp_path / "cache.sqlite") if tmp_path else None
     return LLM(OpenAIHTTP(server.url, **options), cache, concurrency=8)
 
@@ -22,7 +22,7 @@ def test_chat_counts_usage(server):
     reply = llm.chat_sync(HELLO)
     assert reply.text == "Here is a careful answer to: hello" and reply.finish_reasons == ["stop"]
     assert (llm.usage.requests, llm.usage.prompt_tokens) == (1, len("hello") // 4)
-    assert server.payloads[0]["model"] == "m" and server.payloads[0]["max_tokens"] == 1024
+    assert server.payloads[0]["model"] == "scripted-model" and server.payloads[0]["max_tokens"] == 1024
     llm.close()
 
 
@@ -89,7 +89,7 @@ def test_api_key_goes_in_the_header_and_nowhere_else(server, tmp_path):
     key = "sk-test-SECRET-1234567890"
     server.fault = lambda payload, count: "400"
     echoing = server.reply
-    llm = LLM(OpenAIHTTP(server.url, key, "m", max_retries=0), RequestCache(tmp_path / "c.sqlite"))
+    llm = LLM(OpenAIHTTP(server.url, key, "scripted-model", max_retries=0), RequestCache(tmp_path / "c.sqlite"))
     with pytest.raises(RequestFailed) as error:
         llm.chat_sync(HELLO)
     assert server.headers[0]["Authorization"] == f"Bearer {key}"

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -32,10 +33,24 @@ def test_wheel_contains_every_template_and_both_packages(wheel):
     assert "curate = curate.cli:main" in text and "train = train.cli:main" in text
 
 
+def environment_with_our_dependencies(env_dir: Path) -> Path:
+    """A fresh venv that sees this environment's packages (typer, jinja2, ...) but not its
+    editable checkout of curate. `system_site_packages` would show the base interpreter's
+    packages instead, which lack them whenever the tests themselves run in a venv."""
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    inner = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    # plain path lines: appended after the venv's own site-packages, and the .pth files in them
+    # (the editable install's among them) are not run, so the wheel is what `import curate` finds
+    (Path(inner) / "outer_environment.pth").write_text("\n".join(sorted(outer)) + "\n")
+    return python
+
+
 def test_installed_wheel_finds_its_templates(wheel, tmp_path):
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
-    python = env_dir / "bin" / "python"
+    python = environment_with_our_dependencies(env_dir)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
                     str(wheel)], check=True)
     probe = ("import curate, curate.prompts as p; print(curate.__file__); print(p.bundled_dir()); "

@@ -87,6 +87,7 @@ def test_backtranslation(server, tmp_path):
 
 
 def test_teacher_revision(server, tmp_path, tiny_model_dir):
+    server.models = ["teacher"]
     write_records(tmp_path / "prompts.jsonl", [Example(instruction=f"Explain item {i}.") for i in range(4)])
     out = teacher_revision.main(["--instructions", str(tmp_path / "prompts.jsonl"), "--base-url", server.url,
                                  "--teacher-model", "teacher", "--policy", str(tiny_model_dir), "--work",

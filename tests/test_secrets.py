@@ -10,7 +10,7 @@ def test_key_never_reaches_outputs_logs_caches_or_errors(server, seeds_file, tmp
     code, out, err = run_cli("curate", "evol", "--seeds", str(seeds_file), "-o", str(files["out"]),
                              "--rejects", str(files["rejects"]), "--cache", str(files["cache"]),
                              "--base-url", server.url, "--api-key", key, "--rounds", "1", "--max-retries", "1")
-    assert code == 0 and "failed: http_500" in err
+    assert code == 1 and "failed: http_500" in err and "items failed for good" in err
     assert all(h["Authorization"] == f"Bearer {key}" for h in server.headers)
     for text in (out, err, *(path.read_bytes().decode("utf-8", "replace") for path in files.values())):
         assert key not in text

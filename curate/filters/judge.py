@@ -56,7 +56,7 @@ async def rate(record: Example, llm: LLM, config: JudgeConfig) -> tuple[int | No
     reply = await llm.chat(messages, config.sampling())
     score = parse_score(reply.text)
     if score is None:  # once more, with another seed so that the cache does not repeat itself
-        reply = await llm.chat(messages, config.sampling(seed=config.seed + 1, temperature=max(config.temperature, 0.7)))
+        reply = await llm.chat(messages, config.sampling(seed=config.base_seed + 1, temperature=max(config.temperature, 0.7)))
         score = parse_score(reply.text)
     return score, reply.text
 
@@ -74,8 +74,11 @@ async def judged(record: Example, llm: LLM, config: JudgeConfig) -> Outcome:
 def judge(input: str | Path, output: str | Path, config: JudgeConfig | None = None,
           rejects: str | Path | None = None, llm: LLM | None = None,
           mapping: dict[str, str] | None = None) -> Summary:
-    """Rate every example; keep those scoring >= min_score. Resumable like the generators."""
+    """Rate every example; keep those scoring >= min_score. Resumable like the generators.
+
+    Memory: the input records, and the keys of finished ones."""
     config = config or JudgeConfig()
     records = read_examples(input, mapping, "judge")
     llm = llm or build_llm(config)
-    return run_per_record("judge", output, rejects, llm, records, lambda record: judged(record, llm, config))
+    return run_per_record("judge", output, rejects, llm, records, lambda record: judged(record, llm, config),
+                          input=input, config=config)

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.errors import DataError
-from curate.generate.runner import read_journal, run_per_record
+from curate.generate.runner import run_per_record
 from curate.io import iter_rows
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
@@ -72,11 +72,12 @@ async def backtranslated(doc: Example, llm: LLM, config: BacktranslateConfig) ->
 
 def backtranslate(docs: str | Path, output: str | Path, config: BacktranslateConfig | None = None,
                   rejects: str | Path | None = None, llm: LLM | None = None) -> Summary:
-    """Write an (instruction, document) record per document; resumable by document."""
+    """Write an (instruction, document) record per document; resumable by document.
+
+    Memory: the documents, and the keys of finished ones."""
     config = config or BacktranslateConfig()
     pending = documents(docs, config.field)
-    finished = {row.get("meta", {}).get("backtranslate", {}).get("source")
-                for path in (output, rejects) for row in read_journal(path)}
     llm = llm or build_llm(config)
     return run_per_record("backtranslate", output, rejects, llm, pending,
-                          lambda doc: backtranslated(doc, llm, config), finished=finished)
+                          lambda doc: backtranslated(doc, llm, config), input=docs, config=config,
+                          output_key=lambda row: row["meta"]["backtranslate"]["source"])

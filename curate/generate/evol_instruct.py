@@ -11,6 +11,11 @@ in-breadth evolution. An evolution is eliminated by the paper's four rules:
 
 and its parent stays in the pool for the next round. The output holds the seeds and every
 surviving evolution, each answered, with provenance in meta.evol.
+
+The unit of work is a slot, (lineage root, round): done once its seed or evolution is in the
+output or in the rejects (eliminated, or a duplicate of another record), so a re-run asks only
+for slots that never finished or failed. Memory: the seeds, and the survivors of earlier runs
+(each slot's instruction is the next round's parent).
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ class EvolConfig(LLMConfig):
 
 def choose_operation(config: EvolConfig, root: str, round_: int) -> str:
     """Drawn from (seed, lineage, round) alone, so a resumed run draws the same."""
-    rng = random.Random(content_seed(config.seed, root, round_))
+    rng = random.Random(content_seed(config.base_seed, root, round_))
     names = list(config.op_weights)
     return rng.choices(names, weights=[config.op_weights[n] for n in names])[0]
 
@@ -113,8 +118,8 @@ def elimination_rule(evolved: str, response: str, judgement: str, sorry_words: i
 class Evolver:
     """Runs lineages: one seed's chain of rounds, written as each round finishes."""
 
-    def __init__(self, llm: LLM, config: EvolConfig, run: StageRun, history: dict[str, dict[int, Any]]):
-        self.llm, self.config, self.run, self.history = llm, config, run, history
+    def __init__(self, llm: LLM, config: EvolConfig, run: StageRun, survivors: dict[str, Example]):
+        self.llm, self.config, self.run, self.survivors = llm, config, run, survivors
 
     def _prompt(self, name: str, **values: Any) -> list[dict[str, str]]:
         text = render(name, self.config.prompts, self.config.lang, **values)
@@ -125,15 +130,14 @@ class Evolver:
 
     async def lineage(self, seed: Example) -> None:
         root = seed.id
-        done = self.history.get(root, {})
-        if root in self.run.done:
+        if self.run.is_done(slot(root, 0)):
             self.run.resumed()
         else:
             await self._write_seed(seed)
         current = seed
         for round_ in range(1, self.config.rounds + 1):
-            if round_ in done:  # finished by an earlier run: a survivor, or an eliminated evolution
-                current = done[round_] if isinstance(done[round_], Example) else current
+            if self.run.is_done(slot(root, round_)):  # by an earlier run: a survivor goes on, else the parent
+                current = self.survivors.get(slot(root, round_), current)
                 self.run.resumed()
                 continue
             current = await self._round(current, root, round_)
@@ -145,9 +149,9 @@ class Evolver:
             try:
                 record = record.model_copy(update={"output": await self.answer(seed)})
             except RequestFailed as error:
-                self.run.fail(record, error.reason)
+                self.run.fail(record, error.reason, slot(seed.id, 0))
                 return
-        self.run.keep(record)
+        self.run.keep(record, slot(seed.id, 0))
 
     async def _round(self, parent: Example, root: str, round_: int) -> Example:
         operation = choose_operation(self.config, root, round_)
@@ -155,7 +159,7 @@ class Evolver:
         try:
             # a seed of its own per lineage and round: a parent evolved again by the same operation
             # (after an elimination) gets a fresh sample, not the cached one
-            sampling = self.config.sampling(seed=content_seed(self.config.seed, root, round_))
+            sampling = self.config.sampling(seed=content_seed(self.config.base_seed, root, round_))
             reply = await self.llm.chat(self._prompt(f"evol/{operation}", instruction=parent.user_message()), sampling)
             evolved = _ANSWER_LABEL.sub("", reply.text.strip(), count=1).strip().strip('"').strip()
             record = Example(instruction=evolved, system=parent.system,
@@ -171,34 +175,37 @@ class Evolver:
         except RequestFailed as error:
             failed = Example(id=f"{parent.id}-r{round_}", instruction=parent.user_message(),
                              meta={"evol": provenance, "parent": parent.id, "root": root})
-            self.run.fail(failed, error.reason)
+            self.run.fail(failed, error.reason, slot(root, round_))
             return parent
         record = record.model_copy(update={"output": response})
         rule = elimination_rule(evolved, response, judgement.text, self.config.sorry_words)
         if rule:
             return self._eliminate(record, rule, parent)
-        self.run.keep(record)
-        return record
+        # a copy of a record already written (ids are content hashes) is dropped, and its parent goes on
+        return record if self.run.keep(record, slot(root, round_)) else parent
 
     def _eliminate(self, record: Example, rule: str, parent: Example) -> Example:
         """Write the evolution to the rejects with its rule; the parent goes on to the next round."""
         evol = {**record.meta["evol"], "rule": rule}
-        self.run.drop(record.model_copy(update={"meta": {**record.meta, "evol": evol}}), rule)
+        self.run.drop(record.model_copy(update={"meta": {**record.meta, "evol": evol}}), rule,
+                      slot(evol["root"], evol["round"]))
         return parent
 
 
-def finished_rounds(output: str | Path, rejects: str | Path | None) -> dict[str, dict[int, Any]]:
-    """{root: {round: survivor Example, or "eliminated"}} from an earlier run's journals."""
-    history: dict[str, dict[int, Any]] = {}
-    for row in read_journal(output):
-        evol = row.get("meta", {}).get("evol")
-        if evol and evol.get("round", 0) > 0:
-            history.setdefault(evol["root"], {})[evol["round"]] = Example.model_validate(row)
-    for row in read_journal(rejects):
-        evol, why = row.get("meta", {}).get("evol"), row.get("meta", {}).get("rejected", {}).get("reason", "")
-        if evol and not why.startswith("failed:"):  # failures are tried again on a re-run
-            history.setdefault(evol["root"], {}).setdefault(evol["round"], "eliminated")
-    return history
+def slot(root: str, round_: int) -> str:
+    """The key of one unit of evol's work: a lineage's round (0 is the seed itself)."""
+    return f"{root}:{round_}"
+
+
+def slot_of(row: dict[str, Any]) -> str:
+    evol = row["meta"]["evol"]
+    return slot(evol["root"], evol["round"])
+
+
+def earlier_survivors(output: str | Path) -> dict[str, Example]:
+    """{slot: evolved record} of the rounds an earlier run wrote, each the parent of the next."""
+    return {slot_of(row): Example.model_validate(row) for row in read_journal(output)
+            if row.get("meta", {}).get("evol", {}).get("round", 0) > 0}
 
 
 def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | None = None,
@@ -207,10 +214,10 @@ def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | No
     config = config or EvolConfig()
     seed_records = load_seeds(seeds)
     llm = llm or build_llm(config)
-    history = finished_rounds(output, rejects)
     total = len(seed_records) * (config.rounds + 1)
-    with StageRun("evol", output, rejects, total=total, llm=llm) as run:
-        evolver = Evolver(llm, config, run, history)
+    with StageRun("evol", output, rejects, total=total, llm=llm, input=seeds, config=config,
+                  output_key=slot_of) as run:
+        evolver = Evolver(llm, config, run, earlier_survivors(output))  # read once the journal is open
 
         async def main() -> None:
             # lineages run concurrently; requests are bounded by the client's concurrency

@@ -51,10 +51,12 @@ async def answer(record: Example, llm: LLM, config: RespondConfig) -> tuple[Exam
 def respond(input: str | Path, output: str | Path, config: RespondConfig | None = None,
             rejects: str | Path | None = None, llm: LLM | None = None,
             mapping: dict[str, str] | None = None) -> Summary:
-    """Answer every example of `input`; resumable: answered ids in `output` are skipped."""
+    """Answer every example of `input`; resumable (see curate.journal).
+
+    Memory: the input records, and the keys of finished ones."""
     config = config or RespondConfig()
     records = read_examples(input, mapping, "respond")
     llm = llm or build_llm(config)
     skip = (lambda record: bool(record.output)) if config.skip_answered else None
     return run_per_record("respond", output, rejects, llm, records, lambda record: answer(record, llm, config),
-                          passthrough=skip)
+                          input=input, config=config, passthrough=skip)

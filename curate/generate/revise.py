@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from curate.filters.judge import JudgeConfig, rate
-from curate.generate.runner import Outcome, read_examples, read_journal, run_per_record
+from curate.generate.runner import Outcome, read_examples, run_per_record
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
@@ -45,7 +45,7 @@ async def revised(record: Example, teacher: LLM, config: ReviseConfig) -> Outcom
     judging = JudgeConfig(seed=config.seed, lang=config.lang, prompts=config.prompts)  # temperature 0
     (before, _), (after, _) = await rate(record, teacher, judging), \
         await rate(record.model_copy(update={"output": revision}), teacher, judging)
-    info = {"teacher": teacher.backend.model, "scores": {"revision": after, "original": before}}
+    info = {"teacher": teacher.backend.model, "scores": {"revision": after, "original": before}, "source": record.id}
     if before is None or after is None or after <= before:
         return record.model_copy(update={"meta": {**record.meta, "revise": info}}), "not_better"
     prompt_fields = record.model_dump(include={"instruction", "input", "system", "history", "user_id"})
@@ -56,11 +56,17 @@ async def revised(record: Example, teacher: LLM, config: ReviseConfig) -> Outcom
 def revise(input: str | Path, output: str | Path, config: ReviseConfig | None = None,
            rejects: str | Path | None = None, teacher: LLM | None = None,
            mapping: dict[str, str] | None = None) -> Summary:
-    """Teacher-revised preference pairs for every answered example; resumable by example."""
+    """Teacher-revised preference pairs for every answered example; resumable by example.
+
+    Memory: the input records, and the keys of finished ones."""
     config = config or ReviseConfig()
     records = [r for r in read_examples(input, mapping, "revise") if r.output.strip()]
-    finished = {row.get("meta", {}).get("parent") for row in read_journal(output)}
-    finished |= {row.get("id") for row in read_journal(rejects)}
     teacher = teacher or build_llm(config.teacher())
     return run_per_record("revise", output, rejects, teacher, records,
-                          lambda record: revised(record, teacher, config), finished=finished)
+                          lambda record: revised(record, teacher, config), input=input, config=config,
+                          output_key=_source)
+
+
+def _source(row: dict) -> str | None:
+    """The example a preference was made from (journals before meta.revise.source: meta.parent)."""
+    return row["meta"].get("revise", {}).get("source") or row["meta"].get("parent")

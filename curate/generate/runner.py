@@ -1,28 +1,32 @@
 """The bookkeeping every generating stage shares: journals, progress and the summary.
 
-The output file is the journal: each finished record is appended and flushed at once. On
-start the ids already there are read back (a torn last line is cut), and the stage skips
-them, so a re-run after a kill or Ctrl-C continues with no record lost or duplicated.
+The output file is the journal: each finished record is appended and flushed at once, and
+what a stage removed goes to its rejects journal (default `OUT.rejects.jsonl`). On start
+both are read back (a torn last line is cut) and the stage skips every unit that is done,
+so a re-run after a kill or Ctrl-C continues with nothing lost, duplicated or asked again;
+see curate/journal.py for what "done" means and how failures are retried.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from pydantic import BaseModel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
                            TimeRemainingColumn)
 from rich.text import Text
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import NamedTuple
-
 from curate.errors import UsageError
-from curate.io import JsonlAppender, read_records
+from curate.io import ensure_distinct, read_records
+from curate.journal import Journal, OutputKey, default_rejects
 from curate.llm import LLM, RequestFailed, map_unordered
 from curate.records import Example, Record
-from curate.summary import Summary, rejected, stderr
+from curate.run_manifest import Manifest, fingerprint, settings_of
+from curate.summary import Summary, stderr
 
 
 class _Rate(ProgressColumn):
@@ -39,22 +43,32 @@ def read_journal(path: str | Path | None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def by_id(row: dict[str, Any]) -> str:
+    return row["id"]
+
+
 class StageRun:
-    """Output and rejects journals, a progress bar with failures, and the summary."""
+    """Output and rejects journals, a progress bar with failures, and the summary.
+
+    Every result is written with the key of the unit of work it finishes (by default the
+    record's id); `is_done(key)` says whether an earlier run finished it.
+    """
 
     def __init__(self, stage: str, output: str | Path, rejects: str | Path | None = None,
-                 total: int | None = None, llm: LLM | None = None):
-        for path in filter(None, (output, rejects)):
+                 total: int | None = None, llm: LLM | None = None, input: str | Path | None = None,
+                 config: BaseModel | None = None, output_key: OutputKey = by_id):
+        rejects = rejects or default_rejects(output)
+        for path in (output, rejects):
             if str(path) == "-" or Path(path).suffix != ".jsonl":
                 raise UsageError(f"{path}: a generating stage writes .jsonl, appending as it goes, "
                                  "so that a re-run can resume")
+        ensure_distinct({"the input": input, "--output": output, "--rejects": rejects})
         self.summary = Summary(stage)
         self.total = total
         self.llm = llm
-        self._output = JsonlAppender(output)
-        self._rejects = JsonlAppender(rejects) if rejects else None
-        self.done: set[str] = set()
-        self._rejected: set[str] = set()
+        self.config = config
+        self.journal = Journal(stage, output, rejects, output_key)
+        self._manifest = Manifest(stage, fingerprint(input), str(Path(rejects).resolve()), settings_of(config))
         self._progress = Progress(SpinnerColumn(), TextColumn(f"[bold]{stage}[/]"), BarColumn(),
                                   MofNCompleteColumn(), _Rate(), TextColumn("{task.fields[failed]}", style="red"),
                                   TimeRemainingColumn(), console=stderr, transient=True,
@@ -62,49 +76,56 @@ class StageRun:
         self._task: Any = None
 
     def __enter__(self) -> StageRun:
-        self.done = self._output.open()
-        self._rejected = self._rejects.open() if self._rejects else set()
+        try:
+            self.journal.open(self._manifest, restart=bool(getattr(self.config, "restart", False)))
+        except BaseException:
+            self.journal.close()
+            raise
+        if self.llm is not None:
+            self.llm.when_ready(self.journal.model_resolved)
         self._task = self._progress.add_task(self.summary.stage, total=self.total, failed="")
         self._progress.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self._progress.stop()
-        self._output.close()
-        if self._rejects:
-            self._rejects.close()
+        try:
+            if exc_type is None:
+                self.journal.finish()
+            self.summary.totals = Counter(self.journal.totals)
+        finally:
+            self.journal.close()
         if self.llm is not None:
             self.summary.usage = self.llm.usage.rows()
+
+    def is_done(self, key: str) -> bool:
+        return self.journal.is_done(key)
 
     def resumed(self, count: int = 1) -> None:
         """Count work a previous run finished (it shows in the bar, not in `written`)."""
         self.summary.resumed += count
         self._progress.advance(self._task, count)
 
-    def keep(self, record: Record, advance: int = 1) -> None:
-        if record.id in self.done:  # the same content twice (ids are content hashes): count it, keep one
-            self.drop(record, "duplicate_id", advance)
-            return
-        self._output.write(record)
-        self.done.add(record.id)
+    def keep(self, record: Record, key: str | None = None, advance: int = 1) -> bool:
+        """Write a result; a record whose id (a content hash) is written already is dropped as
+        `duplicate_id` instead, and False returned."""
+        if not self.journal.write_output(record, key or record.id):
+            self.drop(record, "duplicate_id", key, advance)
+            return False
         self.summary.written += 1
         self._progress.advance(self._task, advance)
+        return True
 
-    def drop(self, record: Record, reason: str, advance: int = 1) -> None:
+    def drop(self, record: Record, reason: str, key: str | None = None, advance: int = 1) -> None:
+        self.journal.write_reject(record, reason, key or record.id)
         self.summary.dropped[reason] += 1
-        self._reject(record, reason)
         self._progress.advance(self._task, advance)
 
-    def fail(self, record: Record, reason: str, advance: int = 1) -> None:
+    def fail(self, record: Record, reason: str, key: str | None = None, advance: int = 1) -> None:
+        self.journal.write_reject(record, f"failed:{reason}", key or record.id)
         self.summary.failed[reason] += 1
-        self._reject(record, f"failed:{reason}")
         failures = sum(self.summary.failed.values())
         self._progress.update(self._task, advance=advance, failed=f"{failures:,} failed")
-
-    def _reject(self, record: Record, reason: str) -> None:
-        if self._rejects and record.id not in self._rejected:
-            self._rejects.write(rejected(record, self.summary.stage, reason))
-            self._rejected.add(record.id)
 
 
 def read_examples(path: str | Path, mapping: dict[str, str] | None, stage: str) -> list[Example]:
@@ -125,39 +146,57 @@ class Failure(NamedTuple):
 Outcome = tuple[Record, str | None] | Failure
 
 
-async def each_record(run: StageRun, llm: LLM, records: Iterable[Record],
+Key = Callable[[Record], str]
+
+
+async def each_record(run: StageRun, llm: LLM, items: Iterable[tuple[str, Record]],
                       step: Callable[[Record], Awaitable[Outcome]]) -> None:
-    """Run `step` over records, `llm.concurrency` at a time, writing each result as it lands:
-    (record, None) is kept, (record, reason) dropped, a Failure or a failed request failed."""
-    async for record, outcome in map_unordered(records, step, llm.concurrency):
+    """Run `step` over (key, record) items, `llm.concurrency` at a time, writing each result as
+    it lands: (record, None) is kept, (record, reason) dropped, a Failure or a failed request
+    failed; every line carries the key of the input it finishes."""
+    async def keyed(item: tuple[str, Record]) -> Outcome:
+        return await step(item[1])
+
+    async for (key, record), outcome in map_unordered(items, keyed, llm.concurrency):
         if isinstance(outcome, RequestFailed):
-            run.fail(record, outcome.reason)
+            run.fail(record, outcome.reason, key)
         elif isinstance(outcome, BaseException):
             raise outcome
         elif isinstance(outcome, Failure):
-            run.fail(outcome.record, outcome.reason)
+            run.fail(outcome.record, outcome.reason, key)
         elif outcome[1]:
-            run.drop(outcome[0], outcome[1])
+            run.drop(outcome[0], outcome[1], key)
         else:
-            run.keep(outcome[0])
+            run.keep(outcome[0], key)
     await llm.aclose()
 
 
 def run_per_record(stage: str, output: str | Path, rejects: str | Path | None, llm: LLM, records: list[Record],
-                   step: Callable[[Record], Awaitable[Outcome]], finished: set[str] | None = None,
+                   step: Callable[[Record], Awaitable[Outcome]], *, input: str | Path | None = None,
+                   config: BaseModel | None = None, output_key: OutputKey = by_id, key: Key = lambda r: r.id,
                    passthrough: Callable[[Record], bool] | None = None) -> Summary:
-    """A resumable stage that runs `step` once per record: records whose id is in `finished` (by
-    default: already in the output) count as done, and `passthrough` ones are written as they are."""
-    with StageRun(stage, output, rejects, total=len(records), llm=llm) as run:
+    """A resumable stage that runs `step` once per input record. A record is done when its key
+    (by default its id) is in the output, or in the rejects for a reason other than a failure;
+    `output_key` finds the key in an output row. A second copy of an input record is dropped as
+    `duplicate_id` without a request; `passthrough` records are written as they are."""
+    with StageRun(stage, output, rejects, total=len(records), llm=llm, input=input, config=config,
+                  output_key=output_key) as run:
         run.summary.read = len(records)
-        done = run.done if finished is None else finished
+        copies: Counter[str] = Counter()
         todo = []
         for record in records:
-            if record.id in done:
+            unit = key(record)
+            copies[unit] += 1
+            if copies[unit] > 1:
+                unit = f"{unit}#{copies[unit] - 1}"  # the n-th copy is a unit of its own, done once dropped
+            if run.is_done(unit):
                 run.resumed()
+            elif unit != key(record):
+                run.drop(record, "duplicate_id", unit)
             elif passthrough is not None and passthrough(record):
-                run.keep(record)
+                run.keep(record, unit)
             else:
-                todo.append(record)
-        llm.run(each_record(run, llm, todo, step))
+                todo.append((unit, record))
+        if todo:
+            llm.run(each_record(run, llm, todo, step))
     return run.summary

@@ -7,6 +7,11 @@ no leading punctuation or unprintable character, and ROUGE-L F <= 0.7 against ev
 already in the pool. A kept task is classified (few-shot Yes/No), then given instances:
 output-first for classification tasks (label, then an input for it), input-first otherwise.
 Seeds are prompt material only; the output holds the generated instances.
+
+Units of work, for resuming: a task (done once its instances, or `no_instances`, are written;
+a task whose instance request failed is asked again, not replaced), a dropped candidate (its
+line is written once, even when a resumed run replays the request from the cache) and a failed
+generation request (settled once the pool is full). Memory: the pool and its ROUGE index.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from curate.generate.text import word_count
 from curate.llm import LLM, RequestFailed
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
-from curate.records import Example, normalize_text
+from curate.records import Example, content_id, normalize_text
 from curate.summary import Summary, stderr
 
 BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
@@ -169,13 +174,16 @@ class SelfInstruct:
         return self.barren_in_a_row >= self.config.max_barren
 
     async def _generate(self, number: int) -> list[tuple[str, dict[str, Any]]]:
-        rng = random.Random(f"{self.config.seed}:{number}")
+        rng = random.Random(f"{self.config.base_seed}:{number}")
         shown = self.pool.prompt_tasks(rng, self.config)
         messages = self._chat("self_instruct/generate", tasks=shown, num_new=self.config.new_per_request)
+        request = content_id("self-instruct request", messages, self.config.base_seed + number)
         try:
-            reply = await self.llm.chat(messages, self.config.sampling(seed=self.config.seed + number))
+            reply = await self.llm.chat(messages, self.config.sampling(seed=self.config.base_seed + number))
         except RequestFailed as error:
-            self.run.summary.failed[f"generate:{error.reason}"] += 1
+            failed = Example(instruction=f"(self-instruct generation request {number})",
+                             meta={"self_instruct": {"request": number}})
+            self.run.fail(failed, f"generate:{error.reason}", f"request:{request}", advance=0)
             self.failures_in_a_row += 1
             if self.failures_in_a_row > max(10, self.config.concurrency):
                 raise RequestFailed(error.reason, f"{self.failures_in_a_row} generation requests failed in a row; "
@@ -183,9 +191,12 @@ class SelfInstruct:
             return []
         self.failures_in_a_row = 0
         accepted = []
-        for instruction in parse_tasks(reply.text, reply.truncated, self.config.new_per_request):
+        for position, instruction in enumerate(parse_tasks(reply.text, reply.truncated, self.config.new_per_request)):
             if normalize_text(instruction) in self.pool.known:
                 continue  # a replayed (cached) request after a resume, or a seed echoed back
+            candidate = f"candidate:{request}:{position}"
+            if self.run.is_done(candidate):
+                continue  # dropped by an earlier run from this very reply (replayed from the cache)
             info = {"request": number}
             reason = rejection_reason(instruction)
             if reason is None:
@@ -194,7 +205,7 @@ class SelfInstruct:
                 reason = "rouge_similar" if score > self.config.rouge_threshold else None
             if reason or self._wanted() <= 0:
                 self.run.drop(Example(instruction=instruction, meta={"self_instruct": info}),
-                              reason or "pool_full", advance=0)
+                              reason or "pool_full", candidate, advance=0)
                 continue
             self.pool.machine.append(instruction)
             self.pool.index.add(instruction)
@@ -212,23 +223,42 @@ class SelfInstruct:
             template = "instances_output_first" if classification else "instances_input_first"
             reply = await self.llm.chat(self._chat(f"self_instruct/{template}", task=instruction), self.config.sampling())
         except RequestFailed as error:
-            self.run.fail(task, error.reason)
+            self.run.fail(task, error.reason, task_key(instruction))
             return
         info = {**info, "is_classification": classification}
         pairs = parse_instances(reply.text, classification, reply.truncated)[: self.config.max_instances]
         if not pairs:
-            self.run.drop(task.model_copy(update={"meta": {"self_instruct": info}}), "no_instances")
+            self.run.drop(task.model_copy(update={"meta": {"self_instruct": info}}), "no_instances",
+                          task_key(instruction))
             return
         for number, (input_, output) in enumerate(pairs):
             record = Example(instruction=instruction, input=input_, output=output,
                              meta={"self_instruct": {**info, "instance": number}})
-            self.run.keep(record, advance=1 if number == 0 else 0)
+            self.run.keep(record, task_key(instruction), advance=1 if number == 0 else 0)
 
 
-def machine_tasks(output: str | Path) -> list[str]:
-    """Tasks an earlier run already wrote instances for, in order."""
-    tasks = [row["instruction"] for row in read_journal(output) if "self_instruct" in row.get("meta", {})]
-    return list(dict.fromkeys(tasks))
+def task_key(instruction: str) -> str:
+    return "task:" + content_id("self-instruct task", normalize_text(instruction))
+
+
+def instance_key(row: dict[str, Any]) -> str | None:
+    return task_key(row["instruction"]) if "self_instruct" in row.get("meta", {}) else None
+
+
+def earlier_tasks(run: StageRun) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """Tasks an earlier run accepted, in order: all of them (with instances, with none, or whose
+    instance request failed), and those whose instances must be asked for again."""
+    tasks = [row["instruction"] for row in read_journal(run.journal.output_path) if instance_key(row)]
+    retry: dict[str, tuple[str, dict[str, Any]]] = {}
+    failed = run.journal.failed_keys()
+    for row in read_journal(run.journal.rejects_path):
+        key = run.journal.reject_key(row)
+        if key.startswith("task:"):
+            tasks.append(row["instruction"])
+            if key in failed:
+                info = {k: v for k, v in row.get("meta", {}).get("self_instruct", {}).items() if k != "instance"}
+                retry[key] = (row["instruction"], info)
+    return list(dict.fromkeys(tasks)), list(retry.values())
 
 
 def self_instruct(seeds: str | Path, output: str | Path, config: SelfInstructConfig | None = None,
@@ -237,21 +267,28 @@ def self_instruct(seeds: str | Path, output: str | Path, config: SelfInstructCon
     config = config or SelfInstructConfig()
     seed_tasks = [seed.user_message() for seed in load_seeds(seeds)]
     llm = llm or build_llm(config)
-    done = machine_tasks(output)[: config.num_instructions]
-    pool = TaskPool(seed_tasks, done, config.rouge_threshold)
-    with StageRun("self-instruct", output, rejects, total=config.num_instructions, llm=llm) as run:
-        run.resumed(len(done))
+    with StageRun("self-instruct", output, rejects, total=config.num_instructions, llm=llm, input=seeds,
+                  config=config, output_key=instance_key) as run:
+        done, retry = earlier_tasks(run)
+        pool = TaskPool(seed_tasks, done, config.rouge_threshold)
+        run.resumed(len(done) - len(retry))
         generator = SelfInstruct(llm, config, run, pool)
 
         async def main() -> None:
             try:
+                await asyncio.gather(*(generator._write_instances(task, info) for task, info in retry))
                 await generator.run_all()
             finally:
                 await llm.aclose()
 
-        llm.run(main())
+        if retry or generator._wanted() > 0:
+            llm.run(main())
+        if generator._wanted() <= 0:  # the pool is full: failed generation requests cost nothing now
+            for key in run.journal.failed_keys():
+                if key.startswith("request:"):
+                    run.journal.settle(key)
         if generator._stalled():
-            run.summary.failed["stalled"] += 1
-            stderr.print(f"[yellow]self-instruct: stopped after {config.max_barren} requests in a row gave no new "
-                         f"task; the pool has {len(pool.machine)} of {config.num_instructions}[/]")
+            run.summary.stopped = (f"{config.max_barren} requests in a row gave no new task; the pool has "
+                                   f"{len(pool.machine)} of {config.num_instructions}")
+            stderr.print(f"[yellow]self-instruct: stopped: {run.summary.stopped}[/]")
     return run.summary

@@ -1,0 +1,116 @@
+"""The run manifest beside a journal: what its records were made from.
+
+`OUT.jsonl.run.json` holds the stage, the input's fingerprint (path, size, SHA-256 of its first
+and last MiB), the rejects file, the settings that shape records (not the endpoint, the key or
+the concurrency) and the totals of both journals. A re-run that would mix records of another
+input or of other settings into the journal is refused, with what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from curate.io import atomic_path
+
+MIB = 1 << 20
+# Settings that change how a run talks to the model, not which records it makes: a re-run may
+# change them freely (another replica, more concurrency, a new key).
+OPERATIONAL = frozenset({"backend", "base_url", "teacher_base_url", "api_key", "teacher_api_key", "concurrency",
+                         "timeout", "max_retries", "max_connection_failures", "cache", "no_cache", "restart",
+                         "allow_failures"})
+# Settings that only say how much work to do: a journal made with fewer rounds or a smaller pool
+# is the first part of the larger job, so changing them continues it.
+EXTENT = frozenset({"rounds", "num_instructions"})
+
+
+def manifest_path(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".run.json")
+
+
+def fingerprint(path: str | Path | None) -> dict[str, Any] | None:
+    """Size and hashes of the first and last MiB: cheap for any size, and it changes when rows
+    are added, removed or edited at either end (a full hash of a 100 GB input would not be)."""
+    if path is None or str(path) == "-" or not Path(path).is_file():
+        return None
+    file = Path(path)
+    size = file.stat().st_size
+    with open(file, "rb") as stream:
+        head = hashlib.sha256(stream.read(MIB)).hexdigest()
+        stream.seek(max(0, size - MIB))
+        tail = hashlib.sha256(stream.read(MIB)).hexdigest()
+    return {"path": str(file.resolve()), "size": size, "head": head, "tail": tail}
+
+
+def settings_of(config: BaseModel | None) -> dict[str, Any]:
+    return {} if config is None else config.model_dump(mode="json", exclude=set(OPERATIONAL))
+
+
+@dataclass
+class Manifest:
+    stage: str
+    input: dict[str, Any] | None
+    rejects: str | None
+    settings: dict[str, Any]
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, output: str | Path) -> Manifest | None:
+        path = manifest_path(output)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(data["stage"], data.get("input"), data.get("rejects"), data.get("settings", {}),
+                       data.get("totals", {}))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: treated like a journal from before manifests existed
+
+    def text(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def save(self, output: str | Path) -> None:
+        """Written atomically, and only when it changed: a re-run of a finished job touches nothing."""
+        path = manifest_path(output)
+        text = self.text()
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            return
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+
+
+def differences(old: Manifest, new: Manifest) -> list[str]:
+    """What would make a journal written under `old` the wrong one to continue under `new`."""
+    problems = []
+    if old.stage != new.stage:
+        problems.append(f"it was written by curate {old.stage}")
+    if old.input and new.input and _content(old.input) != _content(new.input):
+        same_path = old.input["path"] == new.input["path"]
+        now = "it has changed" if same_path else f"now {new.input['path']}"
+        problems.append(f"its input was {old.input['path']} ({old.input['size']:,} bytes); {now} "
+                        f"({new.input['size']:,} bytes)")
+    if old.rejects != new.rejects:
+        hint = f" (pass --rejects {old.rejects})" if old.rejects else ""
+        problems.append(f"its rejects journal is {old.rejects or '(none)'}, this run's is "
+                        f"{new.rejects or '(none)'}{hint}")
+    for name in sorted(set(old.settings) | set(new.settings)):
+        if name == "model" or name in EXTENT:  # the model is compared once resolved (Journal.model_resolved)
+            continue
+        before, after = old.settings.get(name), new.settings.get(name)
+        if before != after:
+            problems.append(f"--{name.replace('_', '-')} was {_shown(before)}, now {_shown(after)}")
+    return problems
+
+
+def _content(info: dict[str, Any]) -> tuple[Any, ...]:
+    return info.get("size"), info.get("head"), info.get("tail")
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else json.dumps(value, ensure_ascii=False)
