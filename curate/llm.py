@@ -154,6 +154,11 @@ class LLM:
         else:
             self._hooks.append(hook)
 
+    def forget(self, hook: Callable[[str], None]) -> None:
+        """Unregister a `when_ready` hook (its stage ended without asking anything)."""
+        if hook in self._hooks:
+            self._hooks.remove(hook)
+
     async def ready(self) -> None:
         """Check the endpoint and resolve the model, once; every caller waits for the same check."""
         if self._ready:

@@ -96,6 +96,7 @@ class StageRun:
         finally:
             self.journal.close()
         if self.llm is not None:
+            self.llm.forget(self.journal.model_resolved)  # a client may serve the next stage too
             self.summary.usage = self.llm.usage.rows()
 
     def is_done(self, key: str) -> bool:
