@@ -18,8 +18,11 @@ strings, about 100 bytes each), never the records.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import socket
+import sys
 from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
@@ -62,13 +65,14 @@ class Journal:
         self._failed_lines: Counter[str] = Counter()  # failure lines per key, both runs
         self._manifest: Manifest | None = None
         self._earlier: Manifest | None = None
-        self._lock: IO[bytes] | None = None
+        self._locks: list[socket.socket | IO[bytes]] = []
         self._manifest_saved = False
 
     # -- opening
 
     def open(self, manifest: Manifest, restart: bool = False) -> None:
-        self._take_lock()
+        for path in (self.output_path, self.rejects_path):
+            self._locks.append(take_lock(path))
         if restart:
             for path in (self.output_path, self.rejects_path, manifest_path(self.output_path)):
                 with suppress(FileNotFoundError):
@@ -82,22 +86,18 @@ class Journal:
                                  f"{'; '.join(problems)}. Pass --restart to start over (cached answers are "
                                  "reused), or write to another -o")
             self._earlier, self._manifest_saved = earlier, True
+        elif earlier is None and self._lines(self.rejects_path) and not self._lines(self.output_path):
+            # a journal pair always gets its manifest before its first line: these rejects are another job's
+            raise UsageError(f"{self.rejects_path} holds the rejects of another job (not of {self.output_path}); "
+                             "give this run its own --rejects, or pass --restart to empty it")
         self._read()
 
-    def _take_lock(self) -> None:
-        lock_path = self.output_path.with_name(f".{self.output_path.name}.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(lock_path, "ab")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.close()
-            self._lock = None
-            raise UsageError(f"{self.output_path} is being written by another run right now; wait for it to "
-                             "finish, or write to another -o") from None
-
     def _has_lines(self) -> bool:
-        return any(path.exists() and path.stat().st_size for path in (self.output_path, self.rejects_path))
+        return self._lines(self.output_path) or self._lines(self.rejects_path)
+
+    @staticmethod
+    def _lines(path: Path) -> bool:
+        return path.exists() and path.stat().st_size > 0
 
     def _read(self) -> None:
         for row in self._output.rows():
@@ -197,6 +197,12 @@ class Journal:
         if self._manifest is not None:
             self._save_manifest()
 
+    def checkpoint(self) -> None:
+        """After a run that stopped early: the manifest's totals as the files are now."""
+        self.close_streams()
+        if self._manifest is not None and self._manifest_saved:
+            self._save_manifest()
+
     def _compact_rejects(self) -> None:
         remaining = Counter(self._failed_lines)
         totals: Counter[str] = Counter({"written": self.totals["written"]})
@@ -222,14 +228,41 @@ class Journal:
 
     def close(self) -> None:
         self.close_streams()
-        if self._lock is not None:
-            self._lock.close()  # releases the lock; the empty lock file stays (removing it would race)
-            self._lock = None
+        for lock in self._locks:
+            lock.close()
+        self._locks = []
 
     def failures(self) -> Counter[str]:
         """Failure lines left in the rejects, by reason (without the `failed:` prefix)."""
         return Counter({reason.removeprefix(FAILED): count for reason, count in self.totals.items()
                         if is_failure(reason) and count})
+
+
+def take_lock(path: Path) -> socket.socket | IO[bytes]:
+    """Hold `path` for this process: a second run journaling into the same file at once is refused.
+
+    On Linux the lock is an abstract Unix socket named after the file (no file on disk, released
+    by the kernel when the process dies, even by kill -9); elsewhere a hidden flock'ed file."""
+    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    busy = UsageError(f"{path} is being written by another run right now; wait for it to finish, or give this "
+                      "run its own -o and --rejects")
+    if sys.platform.startswith("linux"):
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            lock.bind(f"\0curate-journal-{name}")
+        except OSError:
+            lock.close()
+            raise busy from None
+        return lock
+    lock_path = path.with_name(f".{path.name}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    stream = open(lock_path, "ab")
+    try:
+        fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        stream.close()
+        raise busy from None
+    return stream
 
 
 def reason_of(row: dict[str, Any]) -> str:

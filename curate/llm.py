@@ -365,8 +365,11 @@ class OpenAIHTTP:
                                     "check --model")
             return  # a server without /models: the first request will tell
         if not ids:
-            detail = f"answered {status}: {self._redact(server_message(raw))}" if status != 200 else "lists no model"
-            raise EndpointError(f"{url}/models {detail}; pass --model (and check --base-url)")
+            if status == 200:
+                raise EndpointError(f"{url}/models lists no model; pass --model")
+            hint = "; OpenAI-compatible URLs usually end in /v1" if not url.rstrip("/").endswith("/v1") else ""
+            raise EndpointError(f"{url}/models answered {status}: {self._redact(server_message(raw))}; check "
+                                f"--base-url{hint} (or pass --model for a server without /models)")
         if len(ids) > 1:
             raise EndpointError(f"{url} serves {len(ids)} models ({_listing(ids)}); choose one with --model")
         self.model = ids[0]

@@ -43,7 +43,8 @@ class LLMConfig(RunOptions):
         "generate in this process. auto: openai when a base URL is set, else transformers.")
     base_url: str | None = Field(None, description="Server URL, e.g. http://localhost:8000/v1 "
                                  "(default: $OPENAI_BASE_URL).")
-    model: str | None = Field(None, description="Model name. Default: the one model the server lists, or "
+    model: str | None = Field(None, description="Model name on the server, or (in-process) a local model "
+                              "directory or Hub id. Default: the one model the server lists, or "
                               f"{DEFAULT_MODEL} in-process.")
     api_key: SecretStr | None = Field(None, description="API key (default: $OPENAI_API_KEY). Never logged, "
                                       "cached or written.")
@@ -67,8 +68,20 @@ class LLMConfig(RunOptions):
     @field_validator("seed", mode="before")
     @classmethod
     def _seed_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
-            return None
+        if isinstance(value, str):
+            if value.strip().lower() in ("none", "null", ""):
+                return None
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(f"expected a whole number or none, got {value!r}") from None
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} needs http:// or https://, e.g. http://localhost:8000/v1")
         return value
 
     @property
@@ -89,6 +102,8 @@ def build_llm(config: LLMConfig) -> LLM:
     if backend_name == "openai":
         if not base_url:
             raise UsageError("the openai backend needs --base-url (or OPENAI_BASE_URL)")
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(f"OPENAI_BASE_URL={base_url!r} needs http:// or https://, e.g. http://localhost:8000/v1")
         key = config.api_key.get_secret_value() if config.api_key else os.environ.get("OPENAI_API_KEY")
         backend = OpenAIHTTP(base_url, key, config.model, config.endpoint, config.timeout, config.max_retries,
                              connections=max(2 * config.concurrency, 100),

@@ -335,3 +335,42 @@ def test_duplicate_input_records_are_dropped_once_without_a_request(server, tmp_
     before = snapshot(out, rejects)
     respond(src, out, config, rejects)
     assert snapshot(out, rejects) == before
+
+
+def test_another_jobs_rejects_are_refused(server, prompts, tmp_path, run_cli):
+    from curate.errors import UsageError
+    from curate.generate.runner import StageRun
+
+    shared = tmp_path / "first.rejects.jsonl"
+    with StageRun("respond", tmp_path / "first.jsonl", input=prompts):  # a job running now
+        with pytest.raises(UsageError, match="being written by another run"):
+            StageRun("respond", tmp_path / "second.jsonl", shared, input=prompts).__enter__()
+    server.fault = lambda payload, count: "400"  # every item fails: the first job leaves only rejects
+    run_cli("curate", "respond", str(prompts), "-o", str(tmp_path / "first.jsonl"), "--base-url", server.url,
+            "--no-cache", "--max-retries", "0")
+    server.reset()
+    before = shared.read_bytes()
+    code, _, err = run_cli("curate", "respond", str(prompts), "-o", str(tmp_path / "second.jsonl"),
+                           "--rejects", str(shared), "--base-url", server.url, "--no-cache")
+    assert code == 2 and "rejects of another job" in err and shared.read_bytes() == before
+
+
+def test_a_run_refused_before_its_first_record_leaves_no_file(prompts, tmp_path, run_cli):
+    run_cli("curate", "respond", str(prompts), "-o", str(tmp_path / "out" / "a.jsonl"),
+            "--base-url", "http://127.0.0.1:9/v1", "--no-cache")
+    assert not (tmp_path / "out").exists()  # no folder, lock file, output or rejects
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--base-url", "127.0.0.1:8000/v1"], "needs http:// or https://"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--seed", "banana"], "a whole number or none"),
+])
+def test_flag_values_are_explained(prompts, tmp_path, run_cli, flags, message):
+    code, _, err = run_cli("curate", "respond", str(prompts), "-o", str(tmp_path / "a.jsonl"), *flags)
+    assert code == 2 and message in err
+
+
+def test_a_url_without_v1_gets_a_hint(server, prompts, tmp_path, run_cli):
+    code, _, err = run_cli("curate", "respond", str(prompts), "-o", str(tmp_path / "a.jsonl"),
+                           "--base-url", server.url.removesuffix("/v1"), "--no-cache")
+    assert code == 2 and "404" in err and "usually end in /v1" in err

@@ -55,14 +55,16 @@ def parse_weights(value: Any) -> Any:
 
 
 class EvolConfig(LLMConfig):
-    rounds: int = Field(4, ge=1, description="Evolution rounds (M in the paper).")
+    rounds: int = Field(4, ge=1, description="Evolution rounds (M in the paper). Raising it on a finished "
+                        "output continues the job with the new rounds.")
     op_weights: dict[str, float] = Field(
         default_factory=lambda: dict.fromkeys(OPERATIONS, 1.0),
         description="Relative weight of each operation, e.g. deepen=2,breadth=1; unnamed ones get 0 "
         f"when any is named. Operations: {', '.join(OPERATIONS)}.")
     lang: str = Field("en", description="Prompt language: en, or zh for the Chinese prompts.")
     prompts: Path | None = Field(None, description="Directory of your own templates, searched before ours.")
-    sorry_words: int = Field(80, ge=1, description="Rule 2: a response with 'sorry' shorter than this is eliminated.")
+    sorry_words: int = Field(80, ge=1, description="An evolution whose response says 'sorry' in fewer words than "
+                             "this is eliminated (short_sorry_response).")
 
     @field_validator("op_weights", mode="before")
     @classmethod

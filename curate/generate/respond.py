@@ -15,7 +15,8 @@ from curate.summary import Summary
 
 
 class RespondConfig(LLMConfig):
-    n: int = Field(1, ge=1, description="Responses per prompt; all K are kept in meta.responses.candidates.")
+    n: int = Field(1, ge=1, description="Responses per prompt (K); all K are kept in meta.responses.candidates, "
+                   "the first is the output.")
     skip_answered: bool = Field(False, description="Pass records that already have an output through unchanged.")
     keep_truncated: bool = Field(False, description="Keep answers cut off by --max-tokens (dropped by default).")
 

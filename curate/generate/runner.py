@@ -92,12 +92,20 @@ class StageRun:
         try:
             if exc_type is None:
                 self.journal.finish()
+            else:
+                self.journal.checkpoint()
             self.summary.totals = Counter(self.journal.totals)
         finally:
             self.journal.close()
+        if exc_type is not None and self._did_something():
+            stderr.print(self.summary.table())  # what was saved before the run stopped
         if self.llm is not None:
             self.llm.forget(self.journal.model_resolved)  # a client may serve the next stage too
             self.summary.usage = self.llm.usage.rows()
+
+    def _did_something(self) -> bool:
+        summary = self.summary
+        return bool(summary.written or summary.dropped or summary.failed)
 
     def is_done(self, key: str) -> bool:
         return self.journal.is_done(key)
