@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from curate.text import normalize_text  # re-exported: ids are made of normalised text
+
 Turn = tuple[str, str]
 
 
-def normalize_text(text: str) -> str:
-    """NFKC with whitespace runs collapsed, so cosmetic variants share an id."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
 def content_id(*parts: Any) -> str:

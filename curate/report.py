@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from curate.generate.text import word_count
+from curate.text import word_count
 from curate.io import atomic_path, read_records
 from curate.records import Example, Record
 from curate.summary import Summary

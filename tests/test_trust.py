@@ -318,7 +318,7 @@ def test_the_rate_counts_only_this_runs_work(server, prompts, tmp_path):
 
 def test_a_second_run_into_the_same_output_at_once_is_refused(server, prompts, tmp_path):
     from curate.errors import UsageError
-    from curate.generate.runner import StageRun
+    from curate.runner import StageRun
 
     with StageRun("respond", tmp_path / "out.jsonl", input=prompts):
         with pytest.raises(UsageError, match="being written by another run"):
@@ -339,7 +339,7 @@ def test_duplicate_input_records_are_dropped_once_without_a_request(server, tmp_
 
 def test_another_jobs_rejects_are_refused(server, prompts, tmp_path, run_cli):
     from curate.errors import UsageError
-    from curate.generate.runner import StageRun
+    from curate.runner import StageRun
 
     shared = tmp_path / "first.rejects.jsonl"
     with StageRun("respond", tmp_path / "first.jsonl", input=prompts):  # a job running now

@@ -18,8 +18,10 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+from curate.text import CJK_RANGES
+
 # CJK text has no spaces: each of its characters counts as a word.
-_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_CHARS = CJK_RANGES
 _CJK = re.compile(f"[{_CJK_CHARS}]")
 _NON_CJK_WORD = re.compile(f"[^\\W{_CJK_CHARS}]")  # a letter or digit of another script
 # what is trimmed off the ends of a word: ASCII and common CJK/typographic punctuation

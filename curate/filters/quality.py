@@ -1,7 +1,7 @@
 """`curate filter`: heuristic quality filters, each dropping with its own reason.
 
 A filter answers `None` (keep) or a reason; the first reason found is the one recorded.
-Lengths are in words, with each CJK character counted as one (curate.generate.text).
+Lengths are in words, with each CJK character counted as one (curate.text).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.generate.self_instruct import BLACKLIST, BLACKLIST_ZH
-from curate.generate.text import word_count
+from curate.text import has_blacklisted_word, word_count
 from curate.io import read_records, write_records
 from curate.records import Example, Record
 from curate.summary import Summary, rejected, track
@@ -25,7 +24,6 @@ REFUSALS = (
     "作为一个人工智能", "作为一名人工智能", "作为人工智能", "作为ai", "作为一个ai", "作为 ai", "作为一个语言模型",
     "抱歉，我无法", "抱歉，我不能", "对不起，我无法", "对不起，我不能", "很抱歉，我", "我无法提供", "我不能提供",
 )
-_BLACKLIST = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b|" + "|".join(BLACKLIST_ZH))
 _WORD = re.compile(r"[^\W\d_]+|\d+")
 
 
@@ -93,7 +91,7 @@ class QualityFilter:
             (answer_words > c.max_output_words, "long_output"),
             (self._copied(answer, instruction, answer_words), "output_in_instruction"),
             (answer_words < c.refusal_words and any(p in lowered for p in REFUSALS), "refusal"),
-            (c.blacklist and _BLACKLIST.search(record.instruction.lower()) is not None, "blacklisted_word"),
+            (c.blacklist and has_blacklisted_word(record.instruction), "blacklisted_word"),
             (max(symbol_ratio(instruction), symbol_ratio(answer)) > c.max_symbol_ratio, "non_text"),
             (repeated_ngrams(answer) > c.max_repeated_ngrams, "repetitive"),
         )

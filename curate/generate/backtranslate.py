@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.errors import DataError
-from curate.generate.runner import run_per_record
+from curate.runner import run_per_record
 from curate.io import iter_rows
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm

@@ -29,9 +29,9 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from curate.formats import prompt_messages
-from curate.generate.runner import StageRun, read_journal
+from curate.runner import StageRun, read_journal
 from curate.generate.seeds import load_seeds
-from curate.generate.text import is_refusal, only_stop_words
+from curate.text import is_refusal, only_stop_words
 from curate.llm import LLM, RequestFailed, map_unordered
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
@@ -212,7 +212,7 @@ def earlier_survivors(output: str | Path) -> dict[str, Example]:
 
 def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | None = None,
                   rejects: str | Path | None = None, llm: LLM | None = None) -> Summary:
-    """Evolve every seed for `config.rounds` rounds; resumable, see curate.generate.runner."""
+    """Evolve every seed for `config.rounds` rounds; resumable, see curate.runner."""
     config = config or EvolConfig()
     seed_records = load_seeds(seeds)
     llm = llm or build_llm(config)

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.formats import prompt_messages
-from curate.generate.runner import read_examples, run_per_record
+from curate.runner import read_examples, run_per_record
 from curate.llm import LLM, Messages, Reply, Sampling
 from curate.llm_config import LLMConfig, build_llm
 from curate.records import Example

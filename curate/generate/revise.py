@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from curate.filters.judge import JudgeConfig, rate
-from curate.generate.runner import Outcome, read_examples, run_per_record
+from curate.rating import RatingConfig, rate
+from curate.runner import Outcome, read_examples, run_per_record
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
@@ -42,7 +42,7 @@ async def revised(record: Example, teacher: LLM, config: ReviseConfig) -> Outcom
     revision = reply.text.strip()
     if not revision or revision == record.output.strip() or reply.truncated:
         return record, "unchanged" if revision else "empty_revision"
-    judging = JudgeConfig(seed=config.seed, lang=config.lang, prompts=config.prompts)  # temperature 0
+    judging = RatingConfig(seed=config.seed, lang=config.lang, prompts=config.prompts)  # temperature 0
     (before, _), (after, _) = await rate(record, teacher, judging), \
         await rate(record.model_copy(update={"output": revision}), teacher, judging)
     info = {"teacher": teacher.backend.model, "scores": {"revision": after, "original": before}, "source": record.id}

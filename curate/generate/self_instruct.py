@@ -26,19 +26,15 @@ from typing import Any
 from pydantic import Field
 
 from curate.generate.novelty import RougeIndex
-from curate.generate.runner import StageRun, read_journal
+from curate.runner import StageRun, read_journal
 from curate.generate.seeds import load_seeds
-from curate.generate.text import word_count
+from curate.text import has_blacklisted_word, word_count
 from curate.llm import LLM, RequestFailed
 from curate.llm_config import LLMConfig, build_llm
 from curate.prompts import render
 from curate.records import Example, content_id, normalize_text
 from curate.summary import Summary, stderr
 
-BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
-             "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")
-BLACKLIST_ZH = ("图片", "图像", "照片", "画图", "绘制", "视频", "音频", "音乐", "文件", "地图", "流程图", "图表")
-_BLACKLIST = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b|" + "|".join(BLACKLIST_ZH))
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)、]\s*", re.MULTILINE)
 _FIELD = re.compile(r"^[ \t]*(input|output|class label|输入|输出|类别标签)[ \t]*[:：][ \t]*",
                     re.MULTILINE | re.IGNORECASE)
@@ -74,7 +70,7 @@ def rejection_reason(task: str) -> str | None:
         return "too_short"
     if words > 150:
         return "too_long"
-    if _BLACKLIST.search(task.lower()):
+    if has_blacklisted_word(task):
         return "blacklisted_word"
     if task[0] in string.punctuation:
         return "starts_with_punctuation"

@@ -1,10 +1,18 @@
-"""Small text tests the generators share: word counts, refusals, stop-word-only replies."""
+"""Text facts, defined once for every stage: what counts as CJK, words, normalisation for ids,
+refusals, stop words and the Self-Instruct keyword blacklist.
+
+CJK here means the scripts written without spaces between words: Han (Chinese, and kanji) and
+Japanese kana. Hangul is not in it: Korean puts spaces between words, so it is counted and
+shingled by words like English.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{CJK_RANGES}]")
 _WORD = re.compile(r"[^\W\d_]+|\d+")  # letters or digits; punctuation is not a word
 # English stop words (the usual NLTK-style list) and common Chinese function characters
 # (Chinese is checked character by character).
@@ -35,3 +43,19 @@ def only_stop_words(response: str) -> bool:
     """Evol-Instruct rule 3: nothing but punctuation and stop words (an empty reply included)."""
     words = [w.lower() for w in _WORD.findall(_CJK.sub(lambda m: f" {m.group()} ", response))]
     return all(word in STOP_WORDS for word in words)
+
+
+def normalize_text(text: str) -> str:
+    """NFKC with whitespace runs collapsed, so cosmetic variants share an id."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+# Self-Instruct's keyword blacklist (tasks a text-only model cannot do), with Chinese equivalents.
+BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
+             "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")
+BLACKLIST_ZH = ("图片", "图像", "照片", "画图", "绘制", "视频", "音频", "音乐", "文件", "地图", "流程图", "图表")
+_BLACKLIST = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b|" + "|".join(BLACKLIST_ZH))
+
+
+def has_blacklisted_word(text: str) -> bool:
+    return _BLACKLIST.search(text.lower()) is not None
