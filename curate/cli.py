@@ -110,20 +110,9 @@ def convert(input: Input, output: Output, map: Map = None) -> None:
     .csv or .parquet, and writes records with their content-hash ids; columns that map
     to no field are kept in meta.extra.
     """
-    from curate.io import display_name, read_records, write_records
-    from curate.summary import Summary, track
+    from curate.runner import run_map
 
-    summary = Summary("convert")
-
-    def counted(records):  # noqa: ANN001, ANN202
-        for record in track(records, f"converting {display_name(input)}"):
-            summary.read += 1
-            summary.written += 1
-            yield record
-
-    ensure_distinct({"INPUT": input, "--output": output})
-    write_records(output, counted(read_records(input, parse_mapping(map))))
-    stderr.print(summary.table())
+    stderr.print(run_map("convert", input, output, lambda records: records, mapping=parse_mapping(map)).table())
 
 
 @app.command()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from curate.errors import DataError, FieldError, UsageError
 from curate.formats import FORMATS, PAIR_MODES, SFT_FORMATS, dataset_info_entry, export_rows
-from curate.io import atomic_path, display_name, file_format, read_records, write_records, write_rows
+from curate.io import atomic_path, display_name, file_format
 from curate.records import Example, Preference, Record
-from curate.summary import Summary, rejected, track
+from curate.runner import Reject, each, run_map
+from curate.summary import Summary
 
 
 def export(
@@ -34,14 +34,11 @@ def export(
         template = AutoTokenizer.from_pretrained(tokenizer)
     exporter = Exporter(format, pairs, one_kind=dataset_info and format != "text", source=display_name(input),
                         tokenizer=template)
-    records = track(read_records(input, mapping), f"exporting {display_name(input)}")
-    write_rows(output, exporter(records))
-    if rejects:
-        write_records(rejects, exporter.removed)
+    summary = run_map("export", input, output, each(exporter), rejects=rejects, mapping=mapping)
     if dataset_info:
         entry = dataset_info_entry(format, Preference in exporter.kinds, Path(output).name)
         write_dataset_info(Path(output).parent / "dataset_info.json", dataset_name or Path(output).stem, entry)
-    return exporter.summary
+    return summary
 
 
 def _check_options(output: str | Path, fmt: str, pairs: str, dataset_info: bool, rejects: Any) -> None:
@@ -60,29 +57,24 @@ def _check_options(output: str | Path, fmt: str, pairs: str, dataset_info: bool,
 
 
 class Exporter:
-    """Records in, export rows out; an example with no output is dropped from SFT formats."""
+    """A record in, its export rows out; an example with no output is dropped from SFT formats.
+    Memory: the kinds of record seen (for dataset_info.json)."""
 
     def __init__(self, fmt: str, pairs: str = "all", one_kind: bool = False, source: str = "input",
                  tokenizer: Any = None):
         self.fmt, self.pairs, self.one_kind, self.source, self.tokenizer = fmt, pairs, one_kind, source, tokenizer
-        self.summary = Summary("export")
-        self.removed: list[Record] = []
         self.kinds: set[type] = set()
+        self.number = 0
 
-    def __call__(self, records: Iterable[Record]) -> Iterator[dict[str, Any]]:
-        for number, record in enumerate(records, 1):
-            self.summary.read += 1
-            self._note_kind(record, number)
-            if self.fmt in SFT_FORMATS and isinstance(record, Example) and not record.output.strip():
-                self.summary.dropped["no_output"] += 1
-                self.removed.append(rejected(record, "export", "no_output"))
-                continue
-            try:
-                rows = export_rows(record, self.fmt, self.pairs, self.tokenizer)
-            except FieldError as error:
-                raise DataError(f"{self.source}: record {number} (id {record.id}): {error}") from None
-            self.summary.written += len(rows)
-            yield from rows
+    def __call__(self, record: Record) -> list[dict[str, Any]] | Reject:
+        self.number += 1
+        self._note_kind(record, self.number)
+        if self.fmt in SFT_FORMATS and isinstance(record, Example) and not record.output.strip():
+            return Reject(record, "no_output")
+        try:
+            return export_rows(record, self.fmt, self.pairs, self.tokenizer)
+        except FieldError as error:
+            raise DataError(f"{self.source}: record {self.number} (id {record.id}): {error}") from None
 
     def _note_kind(self, record: Record, number: int) -> None:
         self.kinds.add(type(record))

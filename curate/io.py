@@ -271,18 +271,75 @@ def write_records(path: str | Path, records: Iterable[Record]) -> int:
 
 def write_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     """Write every row atomically (stdout is streamed); returns the number written."""
-    suffix = file_format(path)
-    if str(path) == "-":
-        return _write_jsonl(sys.stdout, rows)
-    with atomic_path(Path(path)) as tmp:
-        if suffix == ".parquet":
-            return _write_parquet(tmp, rows)
-        with open(tmp, "w", encoding="utf-8", newline="") as stream:
-            writer = {".jsonl": _write_jsonl, ".json": _write_json, ".csv": _write_csv}[suffix]
-            count = writer(stream, rows)
-            stream.flush()
-            os.fsync(stream.fileno())
-            return count
+    with RowSink(path) as sink:
+        for row in rows:
+            sink.write(row)
+    return sink.count
+
+
+class RowSink:
+    """Rows written one at a time into a file that appears whole, and only, when the block ends
+    without an error (atomic: written beside it, then renamed); `-` streams JSON Lines to stdout.
+    JSON Lines and JSON go straight to disk; CSV (whose columns are the union of every row's)
+    and Parquet are gathered in memory until the end."""
+
+    def __init__(self, path: str | Path):
+        self.path = path
+        self.suffix = file_format(path)
+        self.count = 0
+        self._stream: IO[str] | None = None
+        self._buffer: list[dict[str, Any]] = []
+        self._atomic: Any = None
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> RowSink:
+        if str(self.path) == "-":
+            self._stream = sys.stdout
+            return self
+        self._atomic = atomic_path(Path(self.path))
+        self._tmp = self._atomic.__enter__()
+        if self.suffix in (".jsonl", ".json"):
+            self._stream = open(self._tmp, "w", encoding="utf-8", newline="")
+            if self.suffix == ".json":
+                self._stream.write("[")
+        return self
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.count += 1
+        if self._stream is None:
+            self._buffer.append(row)
+        elif self.suffix == ".json" and str(self.path) != "-":
+            # one record per line inside the array: valid JSON that still diffs and greps well
+            self._stream.write(("\n" if self.count == 1 else ",\n") + _dumps(row))
+        else:
+            self._stream.write(_dumps(row) + "\n")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self._finish()
+        finally:
+            if self._stream is not None and self._stream is not sys.stdout:
+                self._stream.close()
+            if self._atomic is not None:
+                self._atomic.__exit__(exc_type, exc, tb)  # renames into place, or removes the temporary file
+
+    def _finish(self) -> None:
+        if self._stream is sys.stdout:
+            sys.stdout.flush()
+            return
+        assert self._tmp is not None
+        if self.suffix == ".parquet":
+            _write_parquet(self._tmp, self._buffer)
+            return
+        if self.suffix == ".csv":
+            self._stream = open(self._tmp, "w", encoding="utf-8", newline="")
+            _write_csv(self._stream, self._buffer)
+        elif self.suffix == ".json":
+            self._stream.write("\n]\n" if self.count else "]\n")  # type: ignore[union-attr]
+        assert self._stream is not None
+        self._stream.flush()
+        os.fsync(self._stream.fileno())
 
 
 @contextmanager
@@ -318,24 +375,6 @@ def _last_newline_end(stream: IO[bytes], size: int, block: int = 1 << 16) -> int
 
 def _dumps(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False)
-
-
-def _write_jsonl(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
-    count = 0
-    for count, row in enumerate(rows, 1):
-        stream.write(_dumps(row) + "\n")
-    stream.flush()
-    return count
-
-
-def _write_json(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
-    """A JSON array with one record per line: valid JSON that still diffs and greps well."""
-    count = 0
-    stream.write("[")
-    for count, row in enumerate(rows, 1):
-        stream.write(("\n" if count == 1 else ",\n") + _dumps(row))
-    stream.write("\n]\n" if count else "]\n")
-    return count
 
 
 def _write_csv(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:

@@ -16,6 +16,7 @@ import multiprocessing
 import sys
 import unicodedata
 from collections import Counter, deque
+from contextlib import ExitStack
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
@@ -24,11 +25,12 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from curate.io import display_name, file_format, read_records, write_records, write_rows
+from curate.io import RowSink, ensure_distinct, file_format
 from curate.errors import UsageError
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.records import Example, Preference, Record
-from curate.summary import Summary, track
+from curate.runner import run_map
+from curate.summary import Summary
 
 __all__ = ["TYPES", "Found", "PiiConfig", "PiiScrubber", "Span", "find_pii", "scrub", "scrub_records"]
 
@@ -277,23 +279,24 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
         file_format(report)
         if str(report) == "-" and str(output) == "-":
             raise UsageError("the report and the output cannot both go to stdout")
-    summary = Summary("pii")
+    ensure_distinct({"INPUT": input, "--output": output, "--report": report})
     counts: Counter[str] = Counter()
-    rows: list[dict[str, Any]] = []
+    found_in = 0
+    with ExitStack() as files:
+        report_rows = files.enter_context(RowSink(report)) if report is not None else None
 
-    def scrubbed() -> Iterator[Record]:
-        records = track(read_records(input, mapping), f"scrubbing {display_name(input)}")
-        for record, found in scrub_records(records, config):
-            summary.read += 1
-            if found:
-                counts.update(item.type for item in found)
-                rows.append(report_row(record.id, found))
-            yield record
+        def scrubbed(records: Iterable[Record]) -> Iterator[Record]:
+            nonlocal found_in
+            for record, found in scrub_records(records, config):
+                if found:
+                    found_in += 1
+                    counts.update(item.type for item in found)
+                    if report_rows is not None:
+                        report_rows.write(report_row(record.id, found))
+                yield record
 
-    summary.written = write_records(output, scrubbed())
-    if report is not None:
-        write_rows(report, rows)
-    summary.usage.append(("records with PII", f"{len(rows):,}"))
+        summary = run_map("pii", input, output, scrubbed, mapping=mapping)
+    summary.usage.append(("records with PII", f"{found_in:,}"))
     summary.usage += [(f"replaced: {kind}", f"{counts[kind]:,}") for kind in TYPES if counts[kind]]
     return summary
 

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.io import read_records, write_records
 from curate.records import Example, Preference, Record
-from curate.summary import Summary, rejected, track
+from curate.summary import Summary
+from curate.runner import Reject, each, run_map
 
 
 class RankConfig(BaseModel):
@@ -60,22 +60,11 @@ def rank_record(record: Record, config: RankConfig) -> tuple[Record, str | None]
 
 def rank(input: str | Path, output: str | Path, config: RankConfig | None = None,
          rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
+    """Best answers, pairs or rankings from scored candidates. Memory: one record at a time."""
     config = config or RankConfig()
-    summary = Summary("rank")
-    removed: list[Record] = []
 
-    def ranked():  # noqa: ANN202
-        for record in track(read_records(input, mapping), "ranking"):
-            summary.read += 1
-            result, reason = rank_record(record, config)
-            if reason:
-                summary.dropped[reason] += 1
-                removed.append(rejected(record, "rank", reason))
-            else:
-                summary.written += 1
-                yield result
+    def step(record: Record) -> Record | Reject:
+        result, reason = rank_record(record, config)
+        return Reject(record, reason) if reason else result
 
-    write_records(output, ranked())
-    if rejects:
-        write_records(rejects, removed)
-    return summary
+    return run_map("rank", input, output, each(step), rejects=rejects, mapping=mapping)

@@ -1,6 +1,12 @@
-"""The bookkeeping every generating stage shares: journals, progress and the summary.
+"""The one runner every stage goes through: records stream in, results stream out.
 
-The output file is the journal: each finished record is appended and flushed at once, and
+Map stages (filter, pii, export, rank, convert, train score) go through `run_map`: records
+are read lazily, passed through the stage's transform in order, and each result is written
+as it comes, kept ones to the output and `Reject`s to the rejects file, both atomic. Memory is
+what the transform holds (one batch), never the input.
+
+LLM stages (respond, judge, revise, backtranslate) go through `run_per_record`, and evol and
+self-instruct schedule their own work on a `StageRun`. There the output file is the journal: each finished record is appended and flushed at once, and
 what a stage removed goes to its rejects journal (default `OUT.rejects.jsonl`). On start
 both are read back (a torn last line is cut) and the stage skips every unit that is done,
 so a re-run after a kill or Ctrl-C continues with nothing lost, duplicated or asked again;
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import ExitStack
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,12 +28,57 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from curate.errors import UsageError
-from curate.io import ensure_distinct, read_records
+from curate.io import RowSink, display_name, ensure_distinct, read_records, record_row
 from curate.journal import Journal, OutputKey, default_rejects
 from curate.llm import LLM, RequestFailed, map_unordered
 from curate.records import Example, Record
 from curate.run_manifest import Manifest, fingerprint, settings_of
-from curate.summary import Summary, stderr
+from curate.summary import Summary, rejected, stderr, track
+
+
+class Reject(NamedTuple):
+    """What a map stage returns for a record it removes."""
+
+    record: Record
+    reason: str
+
+
+MapResult = Record | dict[str, Any] | list[Record | dict[str, Any]] | Reject
+Transform = Callable[[Iterable[Record]], Iterable[MapResult]]
+
+
+def each(step: Callable[[Record], MapResult]) -> Transform:
+    """The transform of a stage that handles one record at a time."""
+    return lambda records: map(step, records)
+
+
+def run_map(stage: str, input: str | Path, output: str | Path, transform: Transform, *,
+            rejects: str | Path | None = None, mapping: dict[str, str] | None = None,
+            summary: Summary | None = None, records: Iterable[Record] | None = None) -> Summary:
+    """Stream `input` (or `records`) through `transform` into `output`: a record or row (or a
+    list of them) is written as it comes, a Reject goes to `rejects` with {stage, reason}.
+    Both files appear whole at the end; an error leaves neither."""
+    ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects})
+    summary = summary or Summary(stage)
+
+    def counted(source: Iterable[Record]) -> Iterable[Record]:
+        for record in track(source, f"{stage} {display_name(input)}"):
+            summary.read += 1
+            yield record
+
+    with ExitStack() as files:
+        out = files.enter_context(RowSink(output))
+        removed = files.enter_context(RowSink(rejects)) if rejects else None
+        for result in transform(counted(records if records is not None else read_records(input, mapping))):
+            if isinstance(result, Reject):
+                summary.dropped[result.reason] += 1
+                if removed is not None:
+                    removed.write(record_row(rejected(result.record, stage, result.reason)))
+                continue
+            for item in result if isinstance(result, list) else (result,):
+                out.write(item if isinstance(item, dict) else record_row(item))
+                summary.written += 1
+    return summary
 
 
 class _Rate(ProgressColumn):

@@ -37,7 +37,7 @@ def written_rows(path):
 @pytest.mark.parametrize("suffix", [".json", ".jsonl"])
 @pytest.mark.parametrize("fmt", EXAMPLE_FORMATS)
 def test_examples_round_trip_through_datasets(tmp_path, examples, fmt, suffix):
-    src = tmp_path / "alpaca.json"
+    src = tmp_path / "source.json"
     write_records(src, examples)
     out = tmp_path / f"{fmt}{suffix}"
     summary = export(src, out, fmt)

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from curate.io import read_records, write_records
 from curate.records import Example, Record
-from curate.summary import Summary, track
+from curate.summary import Summary
+from curate.runner import each, run_map
 from train.rm import conversation_ids
 
 
@@ -70,14 +70,5 @@ class Scorer:
 
 
 def score(model: str | Path, data: str | Path, output: str | Path, max_length: int = 2048) -> Summary:
-    scorer = Scorer(model, max_length)
-    summary = Summary("score")
-
-    def scored():  # noqa: ANN202
-        for record in track(read_records(data), "scoring"):
-            summary.read += 1
-            summary.written += 1
-            yield scorer(record)
-
-    write_records(output, scored())
-    return summary
+    """meta.reward for every record. Memory: the model, and one record at a time."""
+    return run_map("score", data, output, each(Scorer(model, max_length)))

@@ -6,6 +6,7 @@ Lengths are in words, with each CJK character counted as one (curate.text).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import re
 from collections import Counter
 from pathlib import Path
@@ -13,9 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.text import has_blacklisted_word, word_count
-from curate.io import read_records, write_records
 from curate.records import Example, Record
-from curate.summary import Summary, rejected, track
+from curate.summary import Summary
+from curate.runner import Reject, each, run_map
 
 REFUSALS = (
     "as an ai language model", "as an ai assistant", "as a language model", "i'm sorry, but", "i am sorry, but",
@@ -98,25 +99,20 @@ class QualityFilter:
         return next((reason for failed, reason in checks if failed), None)
 
 
+def filter_step(config: FilterConfig | None = None) -> Callable[[Record], Record | Reject]:
+    """The map step: the record, or a Reject with the first heuristic it fails."""
+    check = QualityFilter(config)
+
+    def step(record: Record) -> Record | Reject:
+        reason = check(record)
+        return record if reason is None else Reject(record, reason)
+
+    return step
+
+
 def filter_records(input: str | Path, output: str | Path, config: FilterConfig | None = None,
                    rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
-    """Keep the records that pass every heuristic; the rest go to `rejects` with their reason."""
-    check = QualityFilter(config)
-    summary = Summary("filter")
-    removed: list[Record] = []
+    """Keep the records that pass every heuristic; the rest go to `rejects` with their reason.
 
-    def passing():  # noqa: ANN202
-        for record in track(read_records(input, mapping), "filtering"):
-            summary.read += 1
-            reason = check(record)
-            if reason is None:
-                summary.written += 1
-                yield record
-            else:
-                summary.dropped[reason] += 1
-                removed.append(rejected(record, "filter", reason))
-
-    write_records(output, passing())
-    if rejects:
-        write_records(rejects, removed)
-    return summary
+    Memory: one record at a time."""
+    return run_map("filter", input, output, each(filter_step(config)), rejects=rejects, mapping=mapping)
