@@ -38,8 +38,13 @@ def parse_mapping(spec: str | None) -> dict[str, str]:
     return mapping
 
 
+_EXAMPLE_FIELDS = frozenset(Example.model_fields)
+
+
 def to_record(row: dict[str, Any], mapping: dict[str, str] | None = None) -> Record:
     """Validate one foreign or native row as an Example or Preference."""
+    if not mapping and row.keys() <= _EXAMPLE_FIELDS and None not in row.values():
+        return Example.model_validate(row)  # our own rows, the common case: nothing to rename
     row = {(mapping or {}).get(key, key): value for key, value in row.items() if value is not None}
     fields: dict[str, Any] = {}
     conversation = next((c for c in CONVERSATION_COLUMNS if isinstance(row.get(c), list)), None)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from curate.errors import DataError, FieldError, UsageError
 from curate.formats import to_record
-from curate.records import Record
+from curate.records import Example, Record
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 ROW_ORDER = ("id", "instruction", "input", "output", "chosen", "rejected", "responses",
@@ -70,7 +70,13 @@ def ensure_distinct(files: dict[str, str | Path | None]) -> None:
 
 def read_records(path: str | Path, mapping: dict[str, str] | None = None) -> Iterator[Record]:
     """Validated records from a file, in file order; raises DataError at the first bad row."""
-    for where, row in iter_rows(path):
+    return _records_of(iter_rows(path), mapping)
+
+
+def _records_of(rows: Iterable[tuple[str, Any]], mapping: dict[str, str] | None) -> Iterator[Record]:
+    for where, row in rows:
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
         try:
             yield to_record(row, mapping)
         except ValidationError as error:
@@ -149,9 +155,9 @@ def _open_binary(path: str | Path) -> Iterator[IO[bytes]]:
             yield stream
 
 
-def _jsonl_lines(lines: Iterable[bytes], name: str) -> Iterator[tuple[str, Any]]:
+def _jsonl_lines(lines: Iterable[bytes], name: str, first_line: int = 1) -> Iterator[tuple[str, Any]]:
     offset = 0
-    for number, raw in enumerate(lines, 1):
+    for number, raw in enumerate(lines, first_line):
         where = f"{name}:{number}"
         if number == 1:
             _check_bom(raw, name)
@@ -163,6 +169,45 @@ def _jsonl_lines(lines: Iterable[bytes], name: str) -> Iterator[tuple[str, Any]]
             yield where, json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
+
+
+def jsonl_chunks(path: str | Path, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) byte ranges of about `size` that cover a JSON Lines file, cut after a newline."""
+    total = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        start = 0
+        while start < total:
+            stream.seek(min(start + size, total))
+            if stream.tell() < total:
+                stream.readline()
+            end = stream.tell()
+            yield start, end
+            start = end
+
+
+def read_chunk(path: str | Path, start: int, end: int, mapping: dict[str, str] | None = None) -> Iterator[Record]:
+    """The records of one byte range of a JSON Lines file (see jsonl_chunks). Line numbers in
+    errors count from the top of the file: they are worked out only when there is an error."""
+    with open(path, "rb") as stream:
+        stream.seek(start)
+        data = stream.read(end - start)
+    try:
+        yield from _records_of(_jsonl_lines(io.BytesIO(data), str(path), first_line=2 if start else 1), mapping)
+    except DataError:
+        if not start:
+            raise
+        list(_records_of(_jsonl_lines(io.BytesIO(data), str(path), first_line=_lines_before(path, start) + 1),
+                         mapping))  # the same error again, now with the file's own line number
+        raise
+
+
+def _lines_before(path: str | Path, offset: int) -> int:
+    count = done = 0
+    with open(path, "rb") as stream:
+        while done < offset:
+            block = stream.read(min(1 << 20, offset - done))
+            count, done = count + block.count(b"\n"), done + len(block)
+    return count
 
 
 def _json_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
@@ -261,6 +306,13 @@ def _parquet_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
 
 def record_row(record: Record) -> dict[str, Any]:
     """A record as a JSON-ready dict, fields in reading order, unset options left out."""
+    if type(record) is Example:  # the common case, built by hand: model_dump is several times slower
+        row = {"id": record.id, "instruction": record.instruction, "input": record.input, "output": record.output,
+               "system": record.system, "history": [list(turn) for turn in record.history]}
+        if record.user_id is not None:
+            row["user_id"] = record.user_id
+        row["meta"] = record.meta
+        return row
     data = record.model_dump(mode="json", exclude_none=True)
     return {key: data[key] for key in ROW_ORDER if key in data}
 
@@ -303,6 +355,12 @@ class RowSink:
             if self.suffix == ".json":
                 self._stream.write("[")
         return self
+
+    def write_line(self, line: str) -> None:
+        """A row already serialised as one JSON line (JSON Lines sinks only)."""
+        assert self.suffix == ".jsonl" and self._stream is not None
+        self.count += 1
+        self._stream.write(line)
 
     def write(self, row: dict[str, Any]) -> None:
         self.count += 1

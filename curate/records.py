@@ -25,9 +25,12 @@ Turn = tuple[str, str]
 
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: ids are made per record
+
+
 def content_id(*parts: Any) -> str:
     """A 64-bit hex digest of JSON-serialisable parts: stable across runs and machines."""
-    payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    payload = _COMPACT.encode(parts)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -54,8 +57,8 @@ class _Prompt(BaseModel):
         """The normalised conversation up to the final response: what the id hashes."""
         return [
             normalize_text(self.instruction),
-            normalize_text(self.input),
-            normalize_text(self.system),
+            normalize_text(self.input) if self.input else "",
+            normalize_text(self.system) if self.system else "",
             [[normalize_text(user), normalize_text(reply)] for user, reply in self.history],
         ]
 

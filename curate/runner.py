@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 from contextlib import ExitStack
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
@@ -34,6 +34,9 @@ from curate.llm import LLM, RequestFailed, map_unordered
 from curate.records import Example, Record
 from curate.run_manifest import Manifest, fingerprint, settings_of
 from curate.summary import Summary, rejected, stderr, track
+
+
+T = TypeVar("T")
 
 
 class Reject(NamedTuple):
@@ -54,12 +57,22 @@ def each(step: Callable[[Record], MapResult]) -> Transform:
 
 def run_map(stage: str, input: str | Path, output: str | Path, transform: Transform, *,
             rejects: str | Path | None = None, mapping: dict[str, str] | None = None,
-            summary: Summary | None = None, records: Iterable[Record] | None = None) -> Summary:
+            summary: Summary | None = None, records: Iterable[Record] | None = None,
+            step: Callable[[Record], MapResult] | None = None, workers: int = 1) -> Summary:
     """Stream `input` (or `records`) through `transform` into `output`: a record or row (or a
     list of them) is written as it comes, a Reject goes to `rejects` with {stage, reason}.
-    Both files appear whole at the end; an error leaves neither."""
+    Both files appear whole at the end; an error leaves neither.
+
+    A stage whose work is a pure `step` may pass it with `workers` > 1: a JSON Lines file
+    larger than a few chunks is then read, validated and mapped in that many processes, chunk
+    by chunk, and written in input order (curate/parallel.py)."""
     ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects})
     summary = summary or Summary(stage)
+    if step is not None and workers > 1 and records is None:
+        from curate.parallel import map_in_processes, worth_it
+
+        if worth_it(input, output, rejects, workers):
+            return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers)
 
     def counted(source: Iterable[Record]) -> Iterable[Record]:
         for record in track(source, f"{stage} {display_name(input)}"):
@@ -189,12 +202,39 @@ class StageRun:
         self._progress.update(self._task, advance=advance, failed=f"{failures:,} failed")
 
 
-def read_examples(path: str | Path, mapping: dict[str, str] | None, stage: str) -> list[Example]:
-    """All records of a file, which must be examples (a stage that answers or rates them)."""
-    records = list(read_records(path, mapping))
-    if any(not isinstance(record, Example) for record in records):
-        raise UsageError(f"{path}: curate {stage} works on instruction/output examples; this file holds preferences")
-    return records  # type: ignore[return-value]
+class ReadTwice(Generic[T]):
+    """The records of an input file for an LLM stage, read twice: once up front (every row valid,
+    and how many, before any request is sent) and again, lazily, as the stage goes. Memory: one
+    record; standard input, which can be read only once, is held whole."""
+
+    def __init__(self, path: str | Path, read: Callable[[], Iterator[T]]):
+        self._read = read
+        self._held: list[T] | None = None
+        if str(path) == "-":
+            self._held = list(read())
+            self.count = len(self._held)
+        else:
+            self.count = sum(1 for _ in read())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._held) if self._held is not None else self._read()
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def read_examples(path: str | Path, mapping: dict[str, str] | None, stage: str,
+                  select: Callable[[Example], bool] | None = None) -> ReadTwice[Example]:
+    """The examples of `path` (a preference is an error), those `select` keeps."""
+    def read() -> Iterator[Example]:
+        for number, record in enumerate(read_records(path, mapping), 1):
+            if not isinstance(record, Example):
+                raise UsageError(f"{display_name(path)}: record {number} is a preference; curate {stage} "
+                                 "works on instruction/output examples")
+            if select is None or select(record):
+                yield record
+
+    return ReadTwice(path, read)
 
 
 class Failure(NamedTuple):
@@ -232,32 +272,37 @@ async def each_record(run: StageRun, llm: LLM, items: Iterable[tuple[str, Record
     await llm.aclose()
 
 
-def run_per_record(stage: str, output: str | Path, rejects: str | Path | None, llm: LLM, records: list[Record],
+def run_per_record(stage: str, output: str | Path, rejects: str | Path | None, llm: LLM, records: Iterable[Record],
                    step: Callable[[Record], Awaitable[Outcome]], *, input: str | Path | None = None,
                    config: BaseModel | None = None, output_key: OutputKey = by_id, key: Key = lambda r: r.id,
                    passthrough: Callable[[Record], bool] | None = None) -> Summary:
     """A resumable stage that runs `step` once per input record. A record is done when its key
     (by default its id) is in the output, or in the rejects for a reason other than a failure;
     `output_key` finds the key in an output row. A second copy of an input record is dropped as
-    `duplicate_id` without a request; `passthrough` records are written as they are."""
-    with StageRun(stage, output, rejects, total=len(records), llm=llm, input=input, config=config,
+    `duplicate_id` without a request; `passthrough` records are written as they are.
+
+    Records are read as the window has room (memory: the window, the keys of finished units and
+    one count per input key, never the records)."""
+    total = len(records) if isinstance(records, Sized) else None
+    with StageRun(stage, output, rejects, total=total, llm=llm, input=input, config=config,
                   output_key=output_key) as run:
-        run.summary.read = len(records)
         copies: Counter[str] = Counter()
-        todo = []
-        for record in records:
-            unit = key(record)
-            copies[unit] += 1
-            if copies[unit] > 1:
-                unit = f"{unit}#{copies[unit] - 1}"  # the n-th copy is a unit of its own, done once dropped
-            if run.is_done(unit):
-                run.resumed()
-            elif unit != key(record):
-                run.drop(record, "duplicate_id", unit)
-            elif passthrough is not None and passthrough(record):
-                run.keep(record, unit)
-            else:
-                todo.append((unit, record))
-        if todo:
-            llm.run(each_record(run, llm, todo, step))
+
+        def pending() -> Iterator[tuple[str, Record]]:
+            for record in records:
+                run.summary.read += 1
+                unit = key(record)
+                copies[unit] += 1
+                if copies[unit] > 1:
+                    unit = f"{unit}#{copies[unit] - 1}"  # the n-th copy is a unit of its own, done once dropped
+                if run.is_done(unit):
+                    run.resumed()
+                elif unit != key(record):
+                    run.drop(record, "duplicate_id", unit)
+                elif passthrough is not None and passthrough(record):
+                    run.keep(record, unit)
+                else:
+                    yield unit, record
+
+        llm.run(each_record(run, llm, pending(), step))
     return run.summary

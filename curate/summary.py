@@ -114,8 +114,12 @@ def track(items: Iterable[T], description: str) -> Iterator[T]:
     """Iterate with a live count and rate on stderr; silent when stderr is not a terminal."""
     columns = [SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,.0f} records"),
                TimeElapsedColumn()]
-    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+    if not stderr.is_terminal:  # nothing to show: not even the bar's bookkeeping per item
+        yield from items
+        return
+    with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task(description, total=None)
-        for item in items:
+        for count, item in enumerate(items, 1):
             yield item
-            progress.advance(task)
+            if count % 256 == 0:  # the bar redraws a few times a second; advancing per item costs more
+                progress.advance(task, 256)

@@ -28,9 +28,19 @@ were what when where which while who whom why will with would you your yours you
 REFUSAL_WORDS = ("sorry", "抱歉", "对不起")
 
 
+# one pass: a CJK character, or a run of other letters, or a run of digits
+_COUNTED = re.compile(f"[{CJK_RANGES}]|[^\\W\\d_{CJK_RANGES}]+|\\d+")
+_ASCII_WORD = re.compile(r"[A-Za-z]+|[0-9]+")  # the same, for ASCII text, several times faster
+
+
+def words_of(text: str) -> list[str]:
+    """The words of spaced scripts, and each CJK character as a word of its own."""
+    return (_ASCII_WORD if text.isascii() else _COUNTED).findall(text)
+
+
 def word_count(text: str) -> int:
     """Words of spaced scripts, plus one per CJK character (which has no spaces to split on)."""
-    return len(_WORD.findall(_CJK.sub(" ", text))) + len(_CJK.findall(text))
+    return len(words_of(text))
 
 
 def is_refusal(response: str, max_words: int = 80) -> bool:
@@ -47,7 +57,7 @@ def only_stop_words(response: str) -> bool:
 
 def normalize_text(text: str) -> str:
     """NFKC with whitespace runs collapsed, so cosmetic variants share an id."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    return " ".join((text if text.isascii() else unicodedata.normalize("NFKC", text)).split())
 
 
 # Self-Instruct's keyword blacklist (tasks a text-only model cannot do), with Chinese equivalents.

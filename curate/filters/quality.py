@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import re
-from collections import Counter
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.text import has_blacklisted_word, word_count
+from curate.text import has_blacklisted_word, word_count, words_of
 from curate.records import Example, Record
 from curate.summary import Summary
 from curate.runner import Reject, each, run_map
@@ -25,6 +24,7 @@ REFUSALS = (
     "作为一个人工智能", "作为一名人工智能", "作为人工智能", "作为ai", "作为一个ai", "作为 ai", "作为一个语言模型",
     "抱歉，我无法", "抱歉，我不能", "对不起，我无法", "对不起，我不能", "很抱歉，我", "我无法提供", "我不能提供",
 )
+_REFUSAL = re.compile("|".join(re.escape(phrase) for phrase in REFUSALS))
 _WORD = re.compile(r"[^\W\d_]+|\d+")
 
 
@@ -43,26 +43,37 @@ class FilterConfig(BaseModel):
                                     "neither letters, digits, spaces nor punctuation exceeds this.")
     max_repeated_ngrams: float = Field(0.5, ge=0, le=1, description="Drop outputs in which more than this share "
                                        "of word 3-grams are repeats (degenerate loops).")
+    workers: int = Field(2, ge=1, description="Processes that read and check a large JSON Lines file in "
+                         "parallel (output order is input order).")
 
 
 def _answer(record: Record) -> str:
     return record.output if isinstance(record, Example) else record.ranked_responses()[0]
 
 
+# a character that is neither a letter or digit (underscore counts as a symbol), nor a space,
+# nor common punctuation; symbols are rare, so counting matches is fast
+_SYMBOL = re.compile(r"[^\w\s.,;:!?'\"()\-，。；：！？、（）“”‘’]|_")
+# the same test for ASCII text, in C: delete every byte that is not a symbol, count what is left
+_NOT_SYMBOL = bytes(b for b in range(128) if chr(b).isalnum() or chr(b).isspace() or chr(b) in ".,;:!?'\"()-")
+
+
 def symbol_ratio(text: str) -> float:
     if not text:
         return 0.0
-    symbols = sum(1 for c in text if not (c.isalnum() or c.isspace() or c in ".,;:!?'\"()-，。；：！？、（）“”‘’"))
-    return symbols / len(text)
+    if text.isascii():
+        return len(text.encode().translate(None, _NOT_SYMBOL)) / len(text)
+    return len(_SYMBOL.findall(text)) / len(text)
 
 
-def repeated_ngrams(text: str, n: int = 3) -> float:
-    words = _WORD.findall(text.lower())
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    if len(grams) < 10:  # too short to call repetitive
+def repeated_ngrams(text: str, n: int = 3, words: list[str] | None = None) -> float:
+    """The share of word n-grams that repeat an earlier one (total minus distinct, over total);
+    `words`, when given, are the lower-cased words of `text`."""
+    words = words if words is not None else _WORD.findall(text.lower())
+    grams = len(words) - n + 1
+    if grams < 10:  # too short to call repetitive
         return 0.0
-    counts = Counter(grams)
-    return sum(c - 1 for c in counts.values()) / len(grams)
+    return (grams - len(set(zip(*(words[i:] for i in range(n)))))) / grams
 
 
 class QualityFilter:
@@ -79,24 +90,36 @@ class QualityFilter:
         return bool(answer) and (answer == instruction or (answer_words >= 3 and answer in instruction))
 
     def __call__(self, record: Record) -> str | None:
+        """Checks in a fixed order, each computed only if every earlier one passed."""
         c = self.config
         instruction, answer = record.user_message(), _answer(record)
-        words, answer_words = word_count(instruction), word_count(answer)
+        if not instruction.strip():
+            return "empty_instruction"
+        words = word_count(instruction)
+        if words < c.min_instruction_words:
+            return "short_instruction"
+        if words > c.max_instruction_words:
+            return "long_instruction"
+        if c.min_output_words > 0 and not answer.strip():
+            return "empty_output"
         lowered = answer.lower()
-        checks = (
-            (not instruction.strip(), "empty_instruction"),
-            (words < c.min_instruction_words, "short_instruction"),
-            (words > c.max_instruction_words, "long_instruction"),
-            (c.min_output_words > 0 and not answer.strip(), "empty_output"),
-            (answer_words < c.min_output_words, "short_output"),
-            (answer_words > c.max_output_words, "long_output"),
-            (self._copied(answer, instruction, answer_words), "output_in_instruction"),
-            (answer_words < c.refusal_words and any(p in lowered for p in REFUSALS), "refusal"),
-            (c.blacklist and has_blacklisted_word(record.instruction), "blacklisted_word"),
-            (max(symbol_ratio(instruction), symbol_ratio(answer)) > c.max_symbol_ratio, "non_text"),
-            (repeated_ngrams(answer) > c.max_repeated_ngrams, "repetitive"),
-        )
-        return next((reason for failed, reason in checks if failed), None)
+        words_in_answer = words_of(lowered)  # case does not move word boundaries
+        answer_words = len(words_in_answer)
+        if answer_words < c.min_output_words:
+            return "short_output"
+        if answer_words > c.max_output_words:
+            return "long_output"
+        if self._copied(answer, instruction, answer_words):
+            return "output_in_instruction"
+        if answer_words < c.refusal_words and _REFUSAL.search(lowered):
+            return "refusal"
+        if c.blacklist and has_blacklisted_word(record.instruction):
+            return "blacklisted_word"
+        if max(symbol_ratio(instruction), symbol_ratio(answer)) > c.max_symbol_ratio:
+            return "non_text"
+        if repeated_ngrams(answer, words=words_in_answer) > c.max_repeated_ngrams:
+            return "repetitive"
+        return None
 
 
 def filter_step(config: FilterConfig | None = None) -> Callable[[Record], Record | Reject]:
@@ -115,4 +138,6 @@ def filter_records(input: str | Path, output: str | Path, config: FilterConfig |
     """Keep the records that pass every heuristic; the rest go to `rejects` with their reason.
 
     Memory: one record at a time."""
-    return run_map("filter", input, output, each(filter_step(config)), rejects=rejects, mapping=mapping)
+    step = filter_step(config)
+    return run_map("filter", input, output, each(step), rejects=rejects, mapping=mapping, step=step,
+                   workers=(config or FilterConfig()).workers)

@@ -7,12 +7,13 @@ Self-curate the result with `curate judge`, as the paper does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import Field
 
 from curate.errors import DataError
-from curate.runner import run_per_record
+from curate.runner import ReadTwice, run_per_record
 from curate.io import iter_rows
 from curate.llm import LLM
 from curate.llm_config import LLMConfig, build_llm
@@ -43,16 +44,17 @@ def trim(text: str, limit: int) -> tuple[str, bool]:
     return window.rstrip(), True
 
 
-def documents(path: str | Path, field: str) -> list[Example]:
+def documents(path: str | Path, field: str) -> ReadTwice[Example]:
     """Each document as a record to be given an instruction (id: the document's hash)."""
-    docs = []
-    for where, row in iter_rows(path):
-        text = row.get(field)
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{where}: field '{field}': a document needs non-empty text (choose it with --field)")
-        doc_id = content_id("document", text.strip())
-        docs.append(Example(id=doc_id, instruction="", output=text.strip(), meta={"document": doc_id}))
-    return docs
+    def read() -> Iterator[Example]:
+        for where, row in iter_rows(path):
+            text = row.get(field)
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"{where}: field '{field}': a document needs non-empty text (choose it with --field)")
+            doc_id = content_id("document", text.strip())
+            yield Example(id=doc_id, instruction="", output=text.strip(), meta={"document": doc_id})
+
+    return ReadTwice(path, read)
 
 
 async def backtranslated(doc: Example, llm: LLM, config: BacktranslateConfig) -> tuple[Example, str | None]:

@@ -60,7 +60,7 @@ def revise(input: str | Path, output: str | Path, config: ReviseConfig | None = 
 
     Memory: the input records, and the keys of finished ones."""
     config = config or ReviseConfig()
-    records = [r for r in read_examples(input, mapping, "revise") if r.output.strip()]
+    records = read_examples(input, mapping, "revise", select=lambda record: bool(record.output.strip()))
     teacher = teacher or build_llm(config.teacher())
     return run_per_record("revise", output, rejects, teacher, records,
                           lambda record: revised(record, teacher, config), input=input, config=config,

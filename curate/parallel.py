@@ -1,0 +1,92 @@
+"""A pure map step in several processes: the input is cut into byte ranges at line boundaries,
+each worker reads, validates and maps its range and sends back the serialised lines, and the
+parent writes them in input order. Reading and validating is most of a map stage's work, so
+this is where the processes pay; the parent only concatenates.
+
+Memory: 2 x workers chunks in flight (a chunk is CHUNK_BYTES of input), never the input.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from curate.io import RowSink, _dumps, file_format, jsonl_chunks, read_chunk, record_row
+from curate.records import Record
+from curate.summary import Summary, rejected, track
+
+CHUNK_BYTES = 4 << 20
+
+_step: Callable[[Record], Any] | None = None
+_stage = ""
+_mapping: dict[str, str] | None = None
+
+
+def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:
+    """Only JSON Lines in and out (lines pass through as text), and only a file of several chunks."""
+    if str(input) == "-" or file_format(input) != ".jsonl" or not Path(input).is_file():
+        return False
+    if file_format(output) != ".jsonl" or (rejects is not None and file_format(rejects) != ".jsonl"):
+        return False
+    return os.path.getsize(input) > 2 * CHUNK_BYTES
+
+
+def _start(step: Callable[[Record], Any], stage: str, mapping: dict[str, str] | None) -> None:
+    global _step, _stage, _mapping
+    _step, _stage, _mapping = step, stage, mapping
+
+
+def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], int, Counter[str]]:
+    """(kept lines, rejected lines, records read, drops by reason) of one byte range."""
+    from curate.runner import Reject  # the worker's copy of the class the step returns
+
+    assert _step is not None, "worker used before _start"
+    kept: list[str] = []
+    removed: list[str] = []
+    dropped: Counter[str] = Counter()
+    read = 0
+    for record in read_chunk(path, start, end, _mapping):
+        read += 1
+        result = _step(record)
+        if isinstance(result, Reject):
+            dropped[result.reason] += 1
+            removed.append(_dumps(record_row(rejected(result.record, _stage, result.reason))) + "\n")
+            continue
+        for item in result if isinstance(result, list) else (result,):
+            kept.append(_dumps(item if isinstance(item, dict) else record_row(item)) + "\n")
+    return kept, removed, read, dropped
+
+
+def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
+                     rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
+                     workers: int) -> Summary:
+    # fork shares the parent's loaded modules and the step itself; elsewhere spawn pickles the step
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    chunks = list(jsonl_chunks(input, CHUNK_BYTES))
+    with ExitStack() as stack:
+        out = stack.enter_context(RowSink(output))
+        removed = stack.enter_context(RowSink(rejects)) if rejects else None
+        pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                                                       initargs=(step, stage, mapping)))
+        pending: deque[Future[Any]] = deque()
+        todo = iter(chunks)
+        for _ in track(range(len(chunks)), f"{stage} {input} ({workers} processes)"):
+            while len(pending) < 2 * workers and (chunk := next(todo, None)) is not None:
+                pending.append(pool.submit(_map_chunk, str(input), *chunk))
+            kept, rejected_lines, read, dropped = pending.popleft().result()
+            summary.read += read
+            summary.written += len(kept)
+            summary.dropped.update(dropped)
+            for line in kept:
+                out.write_line(line)
+            if removed is not None:
+                for line in rejected_lines:
+                    removed.write_line(line)
+    return summary

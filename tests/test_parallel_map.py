@@ -1,0 +1,44 @@
+"""The process-parallel map path gives the same files as the sequential one, and its errors name
+the file's own line, not the line within a chunk."""
+
+import json
+
+import pytest
+
+from curate.errors import DataError
+from curate.filters.quality import FilterConfig, filter_records
+from curate import parallel
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)  # many chunks from a small file
+
+
+def write_rows(path, count, bad_line=None):
+    with open(path, "w") as stream:
+        for i in range(count):
+            if i + 1 == bad_line:
+                stream.write('{"instruction": "broken", "output": \n')
+                continue
+            answer = "" if i % 7 == 0 else f"A full answer number {i} with enough words in it to pass."
+            stream.write(json.dumps({"instruction": f"Write item {i} of the list, please.", "output": answer}) + "\n")
+
+
+def test_processes_write_what_one_process_writes(tmp_path, small_chunks):
+    src = tmp_path / "in.jsonl"
+    write_rows(src, 3000)
+    one = filter_records(src, tmp_path / "one.jsonl", FilterConfig(workers=1), tmp_path / "one_rej.jsonl")
+    two = filter_records(src, tmp_path / "two.jsonl", FilterConfig(workers=2), tmp_path / "two_rej.jsonl")
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+    assert (tmp_path / "one_rej.jsonl").read_bytes() == (tmp_path / "two_rej.jsonl").read_bytes()
+    assert (one.read, one.written, one.dropped) == (two.read, two.written, two.dropped)
+    assert two.dropped["empty_output"] == 3000 // 7 + 1
+
+
+def test_an_error_in_a_later_chunk_names_the_files_line(tmp_path, small_chunks):
+    src = tmp_path / "in.jsonl"
+    write_rows(src, 3000, bad_line=2345)
+    with pytest.raises(DataError, match=r"in\.jsonl:2345: invalid JSON"):
+        filter_records(src, tmp_path / "out.jsonl", FilterConfig(workers=2))
+    assert not (tmp_path / "out.jsonl").exists()
