@@ -8,15 +8,16 @@ prompt in one batch element, from K forward passes instead of 2 x C(K,2).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import Field
 
 from curate.formats import prompt_messages
 from curate.records import Preference
+if TYPE_CHECKING:  # torch loads when a model trains, not when `train --help` starts
+    import torch
+
 from train.common import TrainConfig, load_tokenizer, peft_config, read_training_records, train_and_save, trl_arguments
-from train.losses import ranking_loss
 
 
 class RMSettings(TrainConfig):
@@ -51,6 +52,8 @@ class RankingCollator:
         self.pad_token_id = pad_token_id
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        import torch
+
         sequences = [ids for row in rows for ids in row["responses"]]
         length = max(map(len, sequences))
         input_ids = torch.full((len(sequences), length), self.pad_token_id)
@@ -68,7 +71,10 @@ class RankingCollator:
 
 
 def _ranking_trainer_class() -> type:
+    import torch
     from transformers import Trainer
+
+    from train.losses import ranking_loss
 
     class RankingRewardTrainer(Trainer):
         """Trainer whose loss is the K-wise ranking loss over each prompt's responses."""

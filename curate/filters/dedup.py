@@ -14,15 +14,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from curate.filters.minhash import choose_bands, permutations, shingle_hashes, signatures
 from curate.io import read_records, write_records
 from curate.records import Record
 from curate.summary import Summary, rejected, track
+
+if TYPE_CHECKING:  # numpy and the MinHash kernels load when dedup runs, not when the CLI starts
+    import numpy as np
 
 LARGE_BUCKET = 32  # beyond this many records sharing a band, compare each to the first only
 
@@ -62,6 +63,7 @@ def record_text(record: Record, fields: Sequence[str]) -> str:
 
 class UnionFind:
     def __init__(self, size: int):
+        import numpy as np
         self.parent = np.arange(size)
 
     def find(self, item: int) -> int:
@@ -90,6 +92,8 @@ def sketch(texts: list[str], config: DedupConfig) -> Sketches:
     Threads, not processes: Arrow's kernels and numpy's loops over large arrays release the
     GIL, so two threads come close to two cores with nothing to pickle between them.
     """
+    import numpy as np
+    from curate.filters.minhash import permutations, shingle_hashes, signatures
     size = max(1, min(5000, -(-len(texts) // config.workers)))
     jobs = [texts[i : i + size] for i in range(0, len(texts), size)]
     a, b = permutations(config.num_perm, config.seed)
@@ -118,6 +122,7 @@ def exact_groups(texts: list[str], signature: np.ndarray) -> np.ndarray:
 
     Equal texts have equal signatures, so only texts whose whole signature repeats (a hash
     of the row, then a sort) are compared as strings: a handful, not all of them."""
+    import numpy as np
     rows = np.zeros(len(signature), np.uint64)
     for column in signature.T.astype(np.uint64):
         rows = rows * np.uint64(0x9E3779B97F4A7C15) + column
@@ -132,6 +137,7 @@ def exact_groups(texts: list[str], signature: np.ndarray) -> np.ndarray:
 
 def candidate_pairs(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(i, j) with i < j that share at least one band, unique."""
+    import numpy as np
     pairs = []
     for band in range(bands):
         columns = signature[:, band * rows : (band + 1) * rows].astype(np.uint64)
@@ -167,6 +173,7 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
 
 def shingle_set(text: str, ngram: int = 5) -> frozenset[int]:
     """One text's hashed shingles, as the bulk path computes them."""
+    from curate.filters.minhash import shingle_hashes
     return frozenset(shingle_hashes([text], ngram)[0].tolist())
 
 
@@ -174,6 +181,7 @@ def verified_pairs(sketches: Sketches, rows: np.ndarray, config: DedupConfig,
                    cross_at: int | None = None) -> list[tuple[int, int, float]]:
     """(i, j, jaccard) among `rows` (indices into sketches) with Jaccard >= threshold; with
     `cross_at`, only pairs with i < cross_at <= j (one text from each side)."""
+    from curate.filters.minhash import choose_bands
     bands, band_rows = choose_bands(config.threshold, config.num_perm)
     pairs = rows[candidate_pairs(sketches.signature[rows], bands, band_rows)]
     if cross_at is not None:
@@ -188,6 +196,7 @@ def exact_jaccards(pairs: np.ndarray, shingles: list[np.ndarray]) -> np.ndarray:
 
     Each pair's two shingle arrays are tagged (pair, value, side) and sorted together: a run of
     equal (pair, value) is one element of the union, and it is shared when both sides occur."""
+    import numpy as np
     if len(pairs) == 0:
         return np.zeros(0)
     left = [shingles[i] for i in pairs[:, 0]]
@@ -209,6 +218,7 @@ def exact_jaccards(pairs: np.ndarray, shingles: list[np.ndarray]) -> np.ndarray:
 
 def near_duplicate_pairs(texts: list[str], config: DedupConfig) -> list[tuple[int, int, float]]:
     """Verified (i, j, jaccard) pairs among `texts` with Jaccard >= threshold."""
+    import numpy as np
     return verified_pairs(sketch(texts, config), np.arange(len(texts)), config)
 
 
@@ -218,6 +228,7 @@ def cross_duplicates(queries: list[str], reference: list[str],
 
     Exact beats near, then the higher Jaccard, then the earlier reference text. Empty
     queries duplicate nothing."""
+    import numpy as np
     texts = reference + queries
     sketches = sketch(texts, config)
     leader = exact_groups(texts, sketches.signature)
@@ -249,6 +260,7 @@ def clusters(texts: list[str], config: DedupConfig) -> Clusters:
     """Union-find over exact and near duplicates.
 
     Only the first text of each exact group is compared for near duplicates."""
+    import numpy as np
     sketches = sketch(texts, config)
     leaders = exact_groups(texts, sketches.signature)
     groups = UnionFind(len(texts))

@@ -25,7 +25,6 @@ from typing import Any
 
 from pydantic import Field
 
-from curate.generate.novelty import RougeIndex
 from curate.runner import StageRun, read_journal
 from curate.generate.seeds import load_seeds
 from curate.text import has_blacklisted_word, word_count
@@ -115,6 +114,8 @@ class TaskPool:
     def __init__(self, seeds: list[str], machine: list[str], threshold: float):
         self.seeds = seeds
         self.machine = list(machine)
+        from curate.generate.novelty import RougeIndex  # rouge_score (and nltk) load only when needed
+
         self.index = RougeIndex(threshold)
         for task in [*seeds, *machine]:
             self.index.add(task)
