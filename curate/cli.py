@@ -99,7 +99,7 @@ def export(
     ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects})
     summary = run_export(input, output, format.value, pairs.value, dataset_info, dataset_name,
                          rejects, parse_mapping(map), tokenizer)
-    stderr.print(summary.table())
+    cli_support.show(summary)
 
 
 @app.command()
@@ -112,7 +112,7 @@ def convert(input: Input, output: Output, map: Map = None) -> None:
     """
     from curate.runner import run_map
 
-    stderr.print(run_map("convert", input, output, lambda records: records, mapping=parse_mapping(map)).table())
+    cli_support.show(run_map("convert", input, output, lambda records: records, mapping=parse_mapping(map)))
 
 
 @app.command()
@@ -148,7 +148,7 @@ def stats(
 def _finish(summary, config) -> None:  # noqa: ANN001
     """Print the summary; a run that lost work (items failed for good, or it stopped before the
     job was done) exits 1, unless --allow-failures."""
-    stderr.print(summary.table())
+    cli_support.show(summary)
     if config.allow_failures:
         return
     if summary.stopped:
@@ -249,7 +249,7 @@ def dedup(config: DedupConfig, input: Input, output: Output, rejects: Rejects = 
     keeping one record per cluster; cluster id and size go to meta.dedup."""
     from curate.filters.dedup import dedup as run_dedup
 
-    stderr.print(run_dedup(input, output, config, rejects, parse_mapping(map)).table())
+    cli_support.show(run_dedup(input, output, config, rejects, parse_mapping(map)))
 
 
 @config_command(app, FilterConfig, "filter")
@@ -258,7 +258,7 @@ def filter_(config: FilterConfig, input: Input, output: Output, rejects: Rejects
     the instruction, refusals, blacklisted words, symbol-heavy text, repetitive output."""
     from curate.filters.quality import filter_records
 
-    stderr.print(filter_records(input, output, config, rejects, parse_mapping(map)).table())
+    cli_support.show(filter_records(input, output, config, rejects, parse_mapping(map)))
 
 
 @config_command(app, JudgeConfig, "judge")
@@ -287,7 +287,7 @@ def pii(
     person tags). Counts per type go to meta.pii."""
     from curate.pii import scrub
 
-    stderr.print(scrub(input, output, config, report, parse_mapping(map)).table())
+    cli_support.show(scrub(input, output, config, report, parse_mapping(map)))
 
 
 @config_command(app, RankConfig, "rank")
@@ -296,7 +296,7 @@ def rank(config: RankConfig, input: Input, output: Output, rejects: Rejects = No
     pairs (best vs worst, with --min-gap) or K-wise rankings: Llama 3's rejection sampling."""
     from curate.rank import rank as run_rank
 
-    stderr.print(run_rank(input, output, config, rejects, parse_mapping(map)).table())
+    cli_support.show(run_rank(input, output, config, rejects, parse_mapping(map)))
 
 
 @config_command(app, SplitConfig, "split")
@@ -317,7 +317,7 @@ def split(
 
     result = run_split(input, out_dir, config, rejects, parse_mapping(map), suffix)
     stderr.print(result.table())
-    stderr.print(result.summary.table())
+    cli_support.show(result.summary)
 
 
 @app.command()
@@ -339,7 +339,7 @@ def mix(
         ensure_distinct({"a source": path, "--output": output})
     summary, table = run_mix(parsed, output, total, seed, replace)
     stderr.print(table)
-    stderr.print(summary.table())
+    cli_support.show(summary)
 
 
 @app.command()
@@ -355,7 +355,7 @@ def report(
     reason, records per split, evolution rounds and operations. Opens from disk."""
     from curate.report import report as run_report
 
-    stderr.print(run_report(input, out, rejects or [], splits).table())
+    cli_support.show(run_report(input, out, rejects or [], splits))
     stderr.print(f"open {out / 'index.html'}")
 
 

@@ -86,13 +86,22 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
+            from curate import cli_support
+
+            cli_support.set_summary_json(kwargs.pop("summary_json"))
             files = {p.name: kwargs.pop(p.name) for p in file_params}
             ensure_distinct({_flag(name): value for name, value in files.items()
                              if isinstance(value, Path) and name not in _NOT_FILES})
             config = load_config(config_cls, kwargs.pop("config_file"), kwargs)
             return fn(config, **files)
 
-        command.__signature__ = inspect.Signature([*file_params, config_param, *config_options(config_cls)])  # type: ignore[attr-defined]
+        summary_param = inspect.Parameter(
+            "summary_json", inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[Optional[Path], typer.Option(
+                "--summary-json", help="Also write the summary (counts by reason, totals in the files, time) as "
+                "JSON to this file.", show_default=False)])
+        command.__signature__ = inspect.Signature([*file_params, config_param, summary_param,  # type: ignore[attr-defined]
+                                                   *config_options(config_cls)])
         app.command(name)(command)
         return fn
 

@@ -6,17 +6,20 @@ any other failure, 130 on Ctrl-C. `--debug` (or CURATE_DEBUG=1) shows the traceb
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import traceback
-from typing import Annotated, Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
 from curate.errors import DataError, EndpointError, UsageError
 
 debug = False
+summary_json: Path | None = None  # --summary-json: where the stage's summary goes, as data
 
 
 class StageFailed(Exception):
@@ -38,10 +41,31 @@ def make_app(name: str, help: str) -> typer.Typer:
     @app.callback()
     def _root(
         debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")] = False,
+        summary: Annotated[Optional[Path], typer.Option("--summary-json", help="Also write the summary (counts by "
+                           "reason, totals, time) as JSON to this file.", show_default=False)] = None,
     ) -> None:
         set_debug(debug)
+        set_summary_json(summary)
 
     return app
+
+
+def set_summary_json(path: Path | None) -> None:
+    global summary_json
+    if path is not None:
+        summary_json = path
+
+
+def show(summary: Any) -> None:
+    """Print a stage's summary table; with --summary-json, write its numbers too (atomically)."""
+    from curate.summary import stderr
+
+    stderr.print(summary.table())
+    if summary_json is not None:
+        from curate.io import atomic_path
+
+        with atomic_path(summary_json) as tmp:
+            tmp.write_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _terminate(signum: int, frame: Any) -> NoReturn:
@@ -52,6 +76,8 @@ def _terminate(signum: int, frame: Any) -> NoReturn:
 def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoReturn:
     signal.signal(signal.SIGTERM, _terminate)
     set_debug(False)
+    global summary_json
+    summary_json = None
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)

@@ -123,7 +123,8 @@ def iter_values(path: str | Path) -> Iterator[tuple[str, Any]]:
     for count, (where, row) in enumerate(readers[suffix](path, name), 1):
         yield where, row
     if count == 0:
-        raise DataError(f"{name}: file is empty (no records)")
+        # not an error: a pipeline whose earlier stage dropped everything still runs to its end
+        print(f"curate: warning: {name} holds no records", file=sys.stderr)
 
 
 def _check_bom(first: bytes, name: str) -> None:

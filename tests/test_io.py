@@ -39,8 +39,6 @@ MALFORMED = {
     "bad_ranking": ("d.jsonl", b'{"instruction": "a", "responses": ["x", "y"], "ranking": [1, 1]}\n',
                     "d.jsonl:1: ranking must list each response index"),
     "not_an_object": ("d.jsonl", b'{"instruction": "a"}\n[1, 2]\n', "d.jsonl:2: expected a JSON object"),
-    "empty_file": ("d.jsonl", b"", "d.jsonl: file is empty"),
-    "empty_array": ("d.json", b"[]\n", "d.json: file is empty"),
     "non_utf8": ("d.jsonl", b'{"instruction": "a"}\n{"instruction": "caf\xe9"}\n', "d.jsonl:2: not valid UTF-8"),
     "bom": ("d.jsonl", b'\xef\xbb\xbf{"instruction": "a"}\n', "d.jsonl:1: file starts with a UTF-8 byte-order mark"),
     "bom_csv": ("d.csv", b"\xef\xbb\xbfinstruction,output\nq,a\n", "d.csv:1: file starts with a UTF-8 byte-order"),
@@ -184,3 +182,21 @@ def test_appender_rejects_a_corrupt_complete_line(tmp_path):
     path.write_text('{"id": "a"}\nnot json\n')
     with pytest.raises(DataError, match="journal.jsonl:2: invalid JSON"):
         JsonlAppender(path).open()
+
+
+@pytest.mark.parametrize("content, name", [(b"", "d.jsonl"), (b"[]\n", "d.json")])
+def test_an_empty_input_is_no_records_and_a_warning(tmp_path, run_cli, content, name):
+    src = tmp_path / name
+    src.write_bytes(content)
+    assert list(read_records(src)) == []
+    code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0 and "holds no records" in err and (tmp_path / "out.jsonl").read_bytes() == b""
+
+
+def test_an_empty_input_to_an_llm_stage_writes_an_empty_output(tmp_path, run_cli):
+    src = tmp_path / "none.jsonl"
+    src.write_bytes(b"")
+    code, _, err = run_cli("curate", "respond", str(src), "-o", str(tmp_path / "out.jsonl"),
+                           "--base-url", "http://127.0.0.1:9/v1")  # nothing to ask: the server is never needed
+    assert code == 0, err
+    assert (tmp_path / "out.jsonl").read_bytes() == b""

@@ -374,3 +374,18 @@ def test_a_url_without_v1_gets_a_hint(server, prompts, tmp_path, run_cli):
     code, _, err = run_cli("curate", "respond", str(prompts), "-o", str(tmp_path / "a.jsonl"),
                            "--base-url", server.url.removesuffix("/v1"), "--no-cache")
     assert code == 2 and "404" in err and "usually end in /v1" in err
+
+
+def test_summary_json_holds_the_numbers_the_files_hold(server, tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction=f"Task {i}", output="WEAK answer" if i % 2 else "fine") for i in range(6)])
+    code, _, err = run_cli("curate", "judge", str(src), "-o", str(tmp_path / "out.jsonl"), "--base-url", server.url,
+                           "--no-cache", "--summary-json", str(tmp_path / "summary.json"))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["written"] == 3 and summary["dropped"] == {"score_below_4": 3}
+    assert summary["totals"] == {"written": 3, "score_below_4": 3} == dict(
+        Counter({"written": len(lines(tmp_path / "out.jsonl"))}) + reasons(tmp_path / "out.rejects.jsonl"))
+    code, _, _ = run_cli("curate", "--summary-json", str(tmp_path / "filter.json"), "filter", str(src),
+                         "-o", str(tmp_path / "f.jsonl"))
+    assert code == 0 and json.loads((tmp_path / "filter.json").read_text())["read"] == 6

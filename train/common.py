@@ -73,6 +73,8 @@ def load_tokenizer(config: TrainConfig) -> Any:
 def read_training_records(path: str | Path, wanted: type, fix: str) -> list[Record]:
     """Records of one kind, or a DataError that names what is missing and the export that fits."""
     records = list(read_records(path))
+    if not records:
+        raise DataError(f"{path}: no records to train on")
     wrong = next(((i, r) for i, r in enumerate(records, 1) if not isinstance(r, wanted)), None)
     if wrong is not None:
         number, record = wrong

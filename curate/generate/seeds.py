@@ -23,6 +23,8 @@ def load_seeds(path: str | Path) -> list[Example]:
             raise DataError(f"{where}: {describe_validation(error)}") from None
         except (TypeError, ValueError) as error:
             raise DataError(f"{where}: {error}") from None
+    if not seeds:
+        raise DataError(f"{path}: no seed instructions")
     unique = list({seed.id: seed for seed in seeds}.values())
     return unique
 
