@@ -42,8 +42,8 @@ class PiiConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["placeholder", "numbered", "mask", "hash"] = Field(
-        "placeholder", description="placeholder: <EMAIL>; numbered: <PERSON_1>, the same number wherever the same "
-        "value recurs in a record; mask: '*' of the same length; hash: <EMAIL:3f2a9c1b> from a salted SHA-256, "
+        "placeholder", description="placeholder: `<EMAIL>`; numbered: `<PERSON_1>`, the same number wherever the same "
+        "value recurs in a record; mask: '*' of the same length; hash: `<EMAIL:3f2a9c1b>` from a salted SHA-256, "
         "equal for equal values across the whole file.")
     salt: str | None = Field(None, validate_default=True, description="Secret salt for --mode hash (required "
                              "there): without it, hashes of phone numbers could be reversed by trying them all.")

@@ -92,3 +92,9 @@ def test_split_command(tmp_path, run_cli):
     users = {name: {r.user_id for r in rows} for name, rows in parts.items()}
     assert not users["train"] & users["test"] and len(users["train"] | users["test"]) == 40
     assert sum(map(len, parts.values())) == 40 * 3 and "dropped: over_user_cap" in err
+
+
+def test_help_keeps_angle_bracket_placeholders(run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_cli("curate", "pii", "--help")
+    assert code == 0 and "placeholder: <EMAIL>;" in out
