@@ -163,11 +163,27 @@ def _finish(summary, config) -> None:  # noqa: ANN001
             "log), or pass --allow-failures to accept a partial output")
 
 
-Seeds = Annotated[
-    Path,
-    typer.Option("--seeds", help="Seed instructions: a JSON/JSONL list of strings, records with `instruction` "
-                 "(and optional input/output), or Self-Instruct's seed_tasks.jsonl.", show_default=False),
+SeedsInput = Annotated[
+    Optional[Path],
+    typer.Argument(help="Seed instructions: a JSON/JSONL list of strings, records with `instruction` (and "
+                   "optional input/output), or Self-Instruct's seed_tasks.jsonl.", show_default=False,
+                   metavar="INPUT"),
 ]
+SeedsAlias = Annotated[
+    Optional[Path],
+    typer.Option("--seeds", hidden=True, help="The seed file, as INPUT (the older spelling).", show_default=False),
+]
+
+
+def _seed_file(input: Path | None, seeds: Path | None) -> Path:
+    """INPUT, or --seeds as before; not both, not neither."""
+    from curate.errors import UsageError
+
+    if input is not None and seeds is not None:
+        raise UsageError("give the seed file once: as INPUT (or the older --seeds), not both")
+    if input is None and seeds is None:
+        raise UsageError("missing INPUT: the seed file (a JSON or JSONL list of instructions)")
+    return input or seeds  # type: ignore[return-value]
 JournalOutput = Annotated[
     Path,
     typer.Option("--output", "-o", help="Output .jsonl, appended as each record finishes. Run the same "
@@ -183,7 +199,8 @@ JournalRejects = Annotated[
 
 
 @config_command(app, EvolConfig, "evol")
-def evol(config: EvolConfig, seeds: Seeds, output: JournalOutput, rejects: JournalRejects = None) -> None:
+def evol(config: EvolConfig, output: JournalOutput, input: SeedsInput = None, rejects: JournalRejects = None,
+         seeds: SeedsAlias = None) -> None:
     """Evol-Instruct (WizardLM): evolve seed instructions in depth and breadth over --rounds rounds.
 
     Eliminated evolutions (equal to their parent, a short 'sorry' answer, an answer of only stop
@@ -195,12 +212,12 @@ def evol(config: EvolConfig, seeds: Seeds, output: JournalOutput, rejects: Journ
     """
     from curate.generate.evol_instruct import evol_instruct
 
-    _finish(evol_instruct(seeds, output, config, rejects), config)
+    _finish(evol_instruct(_seed_file(input, seeds), output, config, rejects), config)
 
 
 @config_command(app, SelfInstructConfig, "self-instruct")
-def self_instruct(config: SelfInstructConfig, seeds: Seeds, output: JournalOutput,
-                  rejects: JournalRejects = None) -> None:
+def self_instruct(config: SelfInstructConfig, output: JournalOutput, input: SeedsInput = None,
+                  rejects: JournalRejects = None, seeds: SeedsAlias = None) -> None:
     """Self-Instruct: grow a pool of new tasks from seeds, then write instances for each.
 
     Each request shows 6 seed and 2 machine-written tasks; new tasks pass word-count, blacklist,
@@ -209,7 +226,7 @@ def self_instruct(config: SelfInstructConfig, seeds: Seeds, output: JournalOutpu
     """
     from curate.generate.self_instruct import self_instruct as run_self_instruct
 
-    _finish(run_self_instruct(seeds, output, config, rejects), config)
+    _finish(run_self_instruct(_seed_file(input, seeds), output, config, rejects), config)
 
 
 @config_command(app, RespondConfig, "respond")
@@ -303,19 +320,22 @@ def rank(config: RankConfig, input: Input, output: Output, rejects: Rejects = No
 def split(
     config: SplitConfig,
     input: Input,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Directory for one file per split "
-                                          "(train.jsonl, validation.jsonl, test.jsonl).", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for one file per split "
+                                                   "(train.jsonl, validation.jsonl, test.jsonl).",
+                                                   show_default=False)] = None,
     suffix: Annotated[str, typer.Option(help="File type of the split files: .jsonl, .json, .csv or .parquet.")]
     = ".jsonl",
     rejects: Rejects = None,
     map: Map = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", hidden=True, help="The same as -o (older spelling).",
+                                                    show_default=False)] = None,
 ) -> None:
     """Split by user (InstructGPT): at most --max-per-user records per user, every user in exactly
     one split (a stable salted hash of the key), and a report of prompts that leak from the
     evaluation splits into train (exact or near duplicates; --drop-leaks removes them)."""
     from curate.split import split as run_split
 
-    result = run_split(input, out_dir, config, rejects, parse_mapping(map), suffix)
+    result = run_split(input, _folder(output, out_dir, "--out-dir"), config, rejects, parse_mapping(map), suffix)
     stderr.print(result.table())
     cli_support.show(result.summary)
 
@@ -345,18 +365,33 @@ def mix(
 @app.command()
 def report(
     input: Input,
-    out: Annotated[Path, typer.Option("--out", help="Folder for index.html and its PNG plots.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for index.html and its PNG plots.",
+                                                   show_default=False)] = None,
     rejects: Annotated[Optional[list[Path]], typer.Option("--rejects", help="Rejects files of earlier stages, "
                                                           "for the dropped-by-reason chart (repeatable).")] = None,
     splits: Annotated[Optional[Path], typer.Option(help="Folder of `curate split` output, for records per split.",
                                                    show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", hidden=True, help="The same as -o (older spelling).",
+                                                show_default=False)] = None,
 ) -> None:
     """An HTML page with plots: instruction and output lengths, judge scores, drops by stage and
     reason, records per split, evolution rounds and operations. Opens from disk."""
     from curate.report import report as run_report
 
-    cli_support.show(run_report(input, out, rejects or [], splits))
-    stderr.print(f"open {out / 'index.html'}")
+    folder = _folder(output, out, "--out")
+    cli_support.show(run_report(input, folder, rejects or [], splits))
+    stderr.print(f"open {folder / 'index.html'}")
+
+
+def _folder(output: Path | None, older: Path | None, older_flag: str) -> Path:
+    """-o DIR, or the older spelling of the same option; one of them, once."""
+    from curate.errors import UsageError
+
+    if output is not None and older is not None:
+        raise UsageError(f"give the folder once: -o (or the older {older_flag}), not both")
+    if output is None and older is None:
+        raise UsageError("missing -o DIR: the folder to write into")
+    return output or older  # type: ignore[return-value]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -108,7 +108,7 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
     return register
 
 
-_NOT_FILES = frozenset({"out_dir"})  # a folder of outputs, checked by its stage
+_NOT_FILES = frozenset({"out_dir", "seeds"})  # a folder of outputs; --seeds is INPUT by its older name
 
 
 def _flag(name: str) -> str:

@@ -10,17 +10,17 @@ CURATE_COMMANDS = {
     "export": ["--output", "--format", "--pairs", "--dataset-info", "--dataset-name", "--rejects", "--map"],
     "convert": ["--output", "--map"],
     "stats": ["--tokenizer", "--json", "--map"],
-    "evol": ["--seeds", "--output", "--rejects", "--rounds", "--op-weights", "--lang", "--prompts", *LLM_OPTIONS],
-    "self-instruct": ["--seeds", "--num-instructions", "--rouge-threshold", "--max-instances", *LLM_OPTIONS],
-    "respond": ["--output", "--n", "--skip-answered", "--keep-truncated", "--map", *LLM_OPTIONS],
+    "evol": ["INPUT", "--output", "--rejects", "--rounds", "--op-weights", "--lang", "--prompts", *LLM_OPTIONS],
+    "self-instruct": ["INPUT", "--output", "--num-instructions", "--rouge-threshold", "--max-instances", *LLM_OPTIONS],
+    "respond": ["--output", "--rejects", "--restart", "--allow-failures", "--summary-json", "--n", "--skip-answered", "--keep-truncated", "--map", *LLM_OPTIONS],
     "judge": ["--output", "--min-score", "--lang", *LLM_OPTIONS],
     "dedup": ["--output", "--fields", "--threshold", "--num-perm", "--ngram", "--keep", "--workers", "--rejects"],
     "filter": ["--output", "--min-instruction-words", "--max-output-words", "--refusal-words", "--blacklist",
                "--max-symbol-ratio", "--max-repeated-ngrams", "--rejects"],
     "rank": ["--output", "--kind", "--min-gap", "--rejects"],
-    "report": ["--out", "--rejects", "--splits"],
+    "report": ["--output", "--rejects", "--splits"],
     "pii": ["--output", "--mode", "--salt", "--types", "--names", "--workers", "--report", "--map"],
-    "split": ["--out-dir", "--by", "--splits", "--max-per-user", "--salt", "--missing", "--drop-leaks",
+    "split": ["--output", "--by", "--splits", "--max-per-user", "--salt", "--missing", "--drop-leaks",
               "--leak-threshold", "--suffix", "--rejects", "--config"],
 }
 
@@ -98,3 +98,22 @@ def test_help_keeps_angle_bracket_placeholders(run_cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     code, out, _ = run_cli("curate", "pii", "--help")
     assert code == 0 and "placeholder: <EMAIL>;" in out
+
+
+def test_seeds_are_the_input_and_folders_are_dash_o(server, seeds_file, tmp_path, run_cli, examples):
+    from curate.io import write_records
+
+    common = ["--base-url", server.url, "--no-cache", "--rounds", "1"]
+    code, _, err = run_cli("curate", "evol", str(seeds_file), "-o", str(tmp_path / "a.jsonl"), *common)
+    assert code == 0, err
+    code, _, err = run_cli("curate", "evol", "--seeds", str(seeds_file), "-o", str(tmp_path / "b.jsonl"), *common)
+    assert code == 0 and (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    code, _, err = run_cli("curate", "evol", str(seeds_file), "--seeds", str(seeds_file), "-o",
+                           str(tmp_path / "c.jsonl"), *common)
+    assert code == 2 and "not both" in err
+    src = tmp_path / "records.jsonl"
+    write_records(src, examples)
+    code, _, err = run_cli("curate", "split", str(src), "-o", str(tmp_path / "splits"), "--missing", "singleton")
+    assert code == 0 and (tmp_path / "splits" / "train.jsonl").exists(), err
+    code, _, err = run_cli("curate", "report", str(src), "-o", str(tmp_path / "report"))
+    assert code == 0 and (tmp_path / "report" / "index.html").exists(), err
