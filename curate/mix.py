@@ -5,6 +5,9 @@ exactly to the total. A source smaller than its count is an error unless --repla
 samples it with replacement (upsampling). meta.source records where each row came from.
 Rows are mixed as they are, so pre-training text ({"text": ...}, see `curate export --format
 text`) mixes with instruction records as well.
+
+Memory: the rows of every source (a dataset stage: sampling without replacement needs to
+know each source's size and pick from all of it).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ applies it to whole records. Counts go to `meta.pii` (e.g. {"EMAIL": 2, "PERSON"
 records where something was found; a record with nothing found passes through unchanged
 (no `pii` key is added). The record keeps its id, so a report line joins with the input line.
 No found value is ever written anywhere: not to the report, meta, logs or errors.
+
+Memory: a bounded read-ahead of chunks per worker (see scrub_records); output and report stream.
 """
 
 from __future__ import annotations

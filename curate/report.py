@@ -1,6 +1,8 @@
 """`curate report`: one HTML page with PNG plots of a dataset and of what the stages removed.
 
 The page and its images are written to a folder and open from disk, no server needed.
+
+Memory: every record of the input (the plots are drawn from all of them).
 """
 
 from __future__ import annotations

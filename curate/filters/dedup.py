@@ -5,6 +5,10 @@ rows are chosen for recall at the threshold, not for balance: datasketch's optim
 9 x 13 at 0.8/128, which finds only ~40% of the pairs at J = 0.8; we take 21 x 6 (99.8%)
 and pay for the extra candidates with an exact check: the Jaccard of the two records' sets
 of hashed shingles. Verified pairs are joined by union-find; one record per cluster stays.
+
+Memory: every record, its signature and its shingle hashes, and all candidate pairs at once
+(a dataset stage: clusters need the whole input). This does not yet hold at millions of
+records; spilling to disk is the next step (see the dedup issue).
 """
 
 from __future__ import annotations
