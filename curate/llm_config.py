@@ -27,7 +27,7 @@ def default_cache_path() -> Path:
 class RunOptions(BaseModel):
     """How a resumable stage treats its journals and its failures (not how it samples)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     restart: bool = Field(False, description="Start over: delete the output, its rejects and its run manifest "
                           "first (cached answers are still reused). Without it a re-run continues the journal, "

@@ -41,7 +41,7 @@ CHUNK = 256
 
 
 class PiiConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     mode: Literal["placeholder", "numbered", "mask", "hash"] = Field(
         "placeholder", description="placeholder: `<EMAIL>`; numbered: `<PERSON_1>`, the same number wherever the same "

@@ -19,7 +19,7 @@ from curate.runner import Reject, each, run_map
 
 
 class RankConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     kind: Literal["best", "pairs", "ranking"] = Field("best", description="best: the top candidate as the "
                                                       "output (SFT); pairs: best vs worst; ranking: all candidates "

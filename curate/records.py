@@ -37,7 +37,7 @@ def content_id(*parts: Any) -> str:
 class _Prompt(BaseModel):
     """Fields shared by both record types: what the user said, and to whom."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     id: str = ""
     instruction: str

@@ -42,7 +42,7 @@ _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # it becomes a file n
 
 
 class SplitConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     by: str = Field("user_id", description="Group key: a record field (user_id, id, system, ...) or a dotted "
                     "path into meta, e.g. meta.source.user. A group's records all go to one split.")

@@ -14,7 +14,7 @@ from curate.records import Example, Preference, Record
 
 
 class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
 
     model: str = Field(..., description="Starting model: a local directory or a Hugging Face model id.")
     epochs: float = Field(1.0, gt=0, description="Passes over the data.")

@@ -33,7 +33,7 @@ LARGE_BUCKET = 32  # beyond this many records sharing a band, compare each to th
 
 
 class DedupConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     fields: list[str] = Field(["instruction"], description="Fields compared, joined: e.g. instruction,input.")
     threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity of shingle sets at which two "

@@ -29,7 +29,7 @@ _WORD = re.compile(r"[^\W\d_]+|\d+")
 
 
 class FilterConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     min_instruction_words: int = Field(3, ge=0, description="Drop instructions shorter than this.")
     max_instruction_words: int = Field(2000, ge=1, description="Drop instructions longer than this.")
