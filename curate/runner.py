@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -269,7 +269,22 @@ async def each_record(run: StageRun, llm: LLM, items: Iterable[tuple[str, Record
             run.drop(outcome[0], outcome[1], key)
         else:
             run.keep(outcome[0], key)
-    await llm.aclose()
+
+
+@contextmanager
+def own_client(llm: LLM | None, config: Any) -> Iterator[LLM]:
+    """The caller's client, left open for its next use; or one built from `config`, closed when
+    the stage ends."""
+    if llm is not None:
+        yield llm
+        return
+    from curate.llm_config import build_llm
+
+    built = build_llm(config)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 def run_per_record(stage: str, output: str | Path, rejects: str | Path | None, llm: LLM, records: Iterable[Record],

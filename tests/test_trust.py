@@ -389,3 +389,16 @@ def test_summary_json_holds_the_numbers_the_files_hold(server, tmp_path, run_cli
     code, _, _ = run_cli("curate", "--summary-json", str(tmp_path / "filter.json"), "filter", str(src),
                          "-o", str(tmp_path / "f.jsonl"))
     assert code == 0 and json.loads((tmp_path / "filter.json").read_text())["read"] == 6
+
+
+def test_a_stage_leaves_open_a_client_it_was_given(server, prompts, tmp_path):
+    from curate.llm_config import LLMConfig, build_llm
+
+    given = build_llm(LLMConfig(base_url=server.url, no_cache=True))
+    config = RespondConfig(base_url=server.url, no_cache=True)
+    respond(prompts, tmp_path / "a.jsonl", config, llm=given)
+    assert given.backend._session is not None  # still the caller's, open for its next use
+    respond(prompts, tmp_path / "b.jsonl", config, llm=given)
+    assert len(lines(tmp_path / "b.jsonl")) == 12
+    given.close()
+    assert given.backend._session is None

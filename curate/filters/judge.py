@@ -14,10 +14,9 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.llm import LLM
-from curate.llm_config import build_llm
 from curate.rating import RatingConfig, parse_score, rate, reason_of
 from curate.records import Example
-from curate.runner import Failure, Outcome, read_examples, run_per_record
+from curate.runner import Failure, Outcome, own_client, read_examples, run_per_record
 from curate.summary import Summary
 
 __all__ = ["JudgeConfig", "judge", "judged", "parse_score"]
@@ -42,9 +41,9 @@ def judge(input: str | Path, output: str | Path, config: JudgeConfig | None = No
           mapping: dict[str, str] | None = None) -> Summary:
     """Rate every example; keep those scoring >= min_score. Resumable like the generators.
 
-    Memory: the input records, and the keys of finished ones."""
+    Memory: the records in flight, and the keys of finished ones (the input streams)."""
     config = config or JudgeConfig()
     records = read_examples(input, mapping, "judge")
-    llm = llm or build_llm(config)
-    return run_per_record("judge", output, rejects, llm, records, lambda record: judged(record, llm, config),
-                          input=input, config=config)
+    with own_client(llm, config) as llm:
+        return run_per_record("judge", output, rejects, llm, records, lambda record: judged(record, llm, config),
+                              input=input, config=config)

@@ -13,10 +13,10 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.errors import DataError
-from curate.runner import ReadTwice, run_per_record
+from curate.runner import ReadTwice, own_client, run_per_record
 from curate.io import iter_rows
 from curate.llm import LLM
-from curate.llm_config import LLMConfig, build_llm
+from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, content_id
 from curate.summary import Summary
@@ -76,10 +76,10 @@ def backtranslate(docs: str | Path, output: str | Path, config: BacktranslateCon
                   rejects: str | Path | None = None, llm: LLM | None = None) -> Summary:
     """Write an (instruction, document) record per document; resumable by document.
 
-    Memory: the documents, and the keys of finished ones."""
+    Memory: the documents in flight, and the keys of finished ones (the input streams)."""
     config = config or BacktranslateConfig()
     pending = documents(docs, config.field)
-    llm = llm or build_llm(config)
-    return run_per_record("backtranslate", output, rejects, llm, pending,
-                          lambda doc: backtranslated(doc, llm, config), input=docs, config=config,
-                          output_key=lambda row: row["meta"]["backtranslate"]["source"])
+    with own_client(llm, config) as llm:
+        return run_per_record("backtranslate", output, rejects, llm, pending,
+                              lambda doc: backtranslated(doc, llm, config), input=docs, config=config,
+                              output_key=lambda row: row["meta"]["backtranslate"]["source"])

@@ -29,11 +29,11 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from curate.formats import prompt_messages
-from curate.runner import StageRun, read_journal
+from curate.runner import StageRun, own_client, read_journal
 from curate.generate.seeds import load_seeds
 from curate.text import is_refusal, only_stop_words
 from curate.llm import LLM, RequestFailed, map_unordered
-from curate.llm_config import LLMConfig, build_llm
+from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, content_id
 from curate.summary import Summary
@@ -215,10 +215,9 @@ def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | No
     """Evolve every seed for `config.rounds` rounds; resumable, see curate.runner."""
     config = config or EvolConfig()
     seed_records = load_seeds(seeds)
-    llm = llm or build_llm(config)
     total = len(seed_records) * (config.rounds + 1)
-    with StageRun("evol", output, rejects, total=total, llm=llm, input=seeds, config=config,
-                  output_key=slot_of) as run:
+    with own_client(llm, config) as llm, StageRun("evol", output, rejects, total=total, llm=llm, input=seeds,
+                                                  config=config, output_key=slot_of) as run:
         evolver = Evolver(llm, config, run, earlier_survivors(output))  # read once the journal is open
 
         async def main() -> None:
@@ -226,7 +225,6 @@ def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | No
             async for _, outcome in map_unordered(seed_records, evolver.lineage, limit=max(config.concurrency, 1)):
                 if isinstance(outcome, BaseException):
                     raise outcome
-            await llm.aclose()
 
         llm.run(main())
     return run.summary

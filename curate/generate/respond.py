@@ -7,9 +7,9 @@ from pathlib import Path
 from pydantic import Field
 
 from curate.formats import prompt_messages
-from curate.runner import read_examples, run_per_record
+from curate.runner import own_client, read_examples, run_per_record
 from curate.llm import LLM, Messages, Reply, Sampling
-from curate.llm_config import LLMConfig, build_llm
+from curate.llm_config import LLMConfig
 from curate.records import Example
 from curate.summary import Summary
 
@@ -54,10 +54,10 @@ def respond(input: str | Path, output: str | Path, config: RespondConfig | None 
             mapping: dict[str, str] | None = None) -> Summary:
     """Answer every example of `input`; resumable (see curate.journal).
 
-    Memory: the input records, and the keys of finished ones."""
+    Memory: the records in flight, and the keys of finished ones (the input streams)."""
     config = config or RespondConfig()
     records = read_examples(input, mapping, "respond")
-    llm = llm or build_llm(config)
     skip = (lambda record: bool(record.output)) if config.skip_answered else None
-    return run_per_record("respond", output, rejects, llm, records, lambda record: answer(record, llm, config),
-                          input=input, config=config, passthrough=skip)
+    with own_client(llm, config) as llm:
+        return run_per_record("respond", output, rejects, llm, records, lambda record: answer(record, llm, config),
+                              input=input, config=config, passthrough=skip)

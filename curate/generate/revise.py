@@ -13,9 +13,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from curate.rating import RatingConfig, rate
-from curate.runner import Outcome, read_examples, run_per_record
+from curate.runner import Outcome, own_client, read_examples, run_per_record
 from curate.llm import LLM
-from curate.llm_config import LLMConfig, build_llm
+from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, Preference
 from curate.summary import Summary
@@ -58,13 +58,13 @@ def revise(input: str | Path, output: str | Path, config: ReviseConfig | None = 
            mapping: dict[str, str] | None = None) -> Summary:
     """Teacher-revised preference pairs for every answered example; resumable by example.
 
-    Memory: the input records, and the keys of finished ones."""
+    Memory: the records in flight, and the keys of finished ones (the input streams)."""
     config = config or ReviseConfig()
     records = read_examples(input, mapping, "revise", select=lambda record: bool(record.output.strip()))
-    teacher = teacher or build_llm(config.teacher())
-    return run_per_record("revise", output, rejects, teacher, records,
-                          lambda record: revised(record, teacher, config), input=input, config=config,
-                          output_key=_source)
+    with own_client(teacher, config.teacher()) as teacher:
+        return run_per_record("revise", output, rejects, teacher, records,
+                              lambda record: revised(record, teacher, config), input=input, config=config,
+                              output_key=_source)
 
 
 def _source(row: dict) -> str | None:

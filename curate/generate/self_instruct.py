@@ -25,11 +25,11 @@ from typing import Any
 
 from pydantic import Field
 
-from curate.runner import StageRun, read_journal
+from curate.runner import StageRun, own_client, read_journal
 from curate.generate.seeds import load_seeds
 from curate.text import has_blacklisted_word, word_count
 from curate.llm import LLM, RequestFailed
-from curate.llm_config import LLMConfig, build_llm
+from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, content_id, normalize_text
 from curate.summary import Summary, stderr
@@ -263,20 +263,17 @@ def self_instruct(seeds: str | Path, output: str | Path, config: SelfInstructCon
     """Grow `config.num_instructions` new tasks from the seeds and write their instances."""
     config = config or SelfInstructConfig()
     seed_tasks = [seed.user_message() for seed in load_seeds(seeds)]
-    llm = llm or build_llm(config)
-    with StageRun("self-instruct", output, rejects, total=config.num_instructions, llm=llm, input=seeds,
-                  config=config, output_key=instance_key) as run:
+    with own_client(llm, config) as llm, StageRun("self-instruct", output, rejects, total=config.num_instructions,
+                                                  llm=llm, input=seeds, config=config,
+                                                  output_key=instance_key) as run:
         done, retry = earlier_tasks(run)
         pool = TaskPool(seed_tasks, done, config.rouge_threshold)
         run.resumed(len(done) - len(retry))
         generator = SelfInstruct(llm, config, run, pool)
 
         async def main() -> None:
-            try:
-                await asyncio.gather(*(generator._write_instances(task, info) for task, info in retry))
-                await generator.run_all()
-            finally:
-                await llm.aclose()
+            await asyncio.gather(*(generator._write_instances(task, info) for task, info in retry))
+            await generator.run_all()
 
         if retry or generator._wanted() > 0:
             llm.run(main())
