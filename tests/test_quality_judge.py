@@ -104,3 +104,16 @@ def test_judge_prompt_in_chinese(server, tmp_path):
     judge(src, tmp_path / "out.jsonl", JudgeConfig(base_url=server.url, no_cache=True, lang="zh"))
     assert "评价" in server.payloads[0]["messages"][0]["content"]
     assert [r.meta["judge"]["score"] for r in read_records(tmp_path / "out.jsonl")] == [5]
+
+
+def test_the_fast_ascii_word_count_is_the_regex_count():
+    import random
+    import string
+
+    from curate.text import word_count, words_of
+
+    rng = random.Random(0)
+    alphabet = string.ascii_letters[:6] + string.digits[:4] + " _-.,!\t\n'"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    assert [word_count(t) for t in texts] == [len(words_of(t)) for t in texts]
+    assert word_count("GPT4 has 3rd-party plugins") == 7 and word_count("用一句话 explain 光合作用") == 9
