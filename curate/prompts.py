@@ -11,10 +11,12 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from curate.errors import UsageError
+
+if TYPE_CHECKING:  # jinja2 loads with the first template rendered, not at start-up
+    import jinja2
 
 SUFFIX = ".j2"
 
@@ -27,6 +29,8 @@ def bundled_dir() -> Path:
 
 @lru_cache(maxsize=8)
 def _environment(prompts_dir: str | None) -> jinja2.Environment:
+    import jinja2
+
     search = [prompts_dir] if prompts_dir else []
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([*search, str(bundled_dir())]),
@@ -42,6 +46,8 @@ def template_path(name: str, lang: str = "en") -> str:
 
 def render(name: str, prompts_dir: str | Path | None = None, lang: str = "en", **values: object) -> str:
     """The named template rendered with `values`; errors name the template."""
+    import jinja2
+
     path = template_path(name, lang)
     env = _environment(str(prompts_dir) if prompts_dir else None)
     try:
