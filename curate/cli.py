@@ -176,14 +176,22 @@ SeedsAlias = Annotated[
 
 
 def _seed_file(input: Path | None, seeds: Path | None) -> Path:
-    """INPUT, or --seeds as before; not both, not neither."""
+    return _one_of(input, seeds, "INPUT", "--seeds", "the seed file (a JSON or JSONL list of instructions)")
+
+
+def _folder(output: Path | None, older: Path | None, older_flag: str) -> Path:
+    return _one_of(output, older, "-o", older_flag, "the folder to write into")
+
+
+def _one_of(value: Path | None, older: Path | None, name: str, older_flag: str, what: str) -> Path:
+    """An argument given by its name or by its older spelling: once, not twice, not never."""
     from curate.errors import UsageError
 
-    if input is not None and seeds is not None:
-        raise UsageError("give the seed file once: as INPUT (or the older --seeds), not both")
-    if input is None and seeds is None:
-        raise UsageError("missing INPUT: the seed file (a JSON or JSONL list of instructions)")
-    return input or seeds  # type: ignore[return-value]
+    if value is not None and older is not None:
+        raise UsageError(f"give {what} once: as {name} (or the older {older_flag}), not both")
+    if value is None and older is None:
+        raise UsageError(f"missing {name}: {what}")
+    return value or older  # type: ignore[return-value]
 JournalOutput = Annotated[
     Path,
     typer.Option("--output", "-o", help="Output .jsonl, appended as each record finishes. Run the same "
@@ -381,17 +389,6 @@ def report(
     folder = _folder(output, out, "--out")
     cli_support.show(run_report(input, folder, rejects or [], splits))
     stderr.print(f"open {folder / 'index.html'}")
-
-
-def _folder(output: Path | None, older: Path | None, older_flag: str) -> Path:
-    """-o DIR, or the older spelling of the same option; one of them, once."""
-    from curate.errors import UsageError
-
-    if output is not None and older is not None:
-        raise UsageError(f"give the folder once: -o (or the older {older_flag}), not both")
-    if output is None and older is None:
-        raise UsageError("missing -o DIR: the folder to write into")
-    return output or older  # type: ignore[return-value]
 
 
 def main(argv: list[str] | None = None) -> None:

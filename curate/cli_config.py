@@ -16,6 +16,7 @@ from typing import Annotated, Any, Callable, Literal, Optional, Union, get_args,
 import typer
 from pydantic import BaseModel, ValidationError
 
+from curate import cli_support
 from curate.errors import UsageError
 from curate.io import ensure_distinct
 
@@ -86,8 +87,6 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
-            from curate import cli_support
-
             cli_support.set_summary_json(kwargs.pop("summary_json"))
             files = {p.name: kwargs.pop(p.name) for p in file_params}
             ensure_distinct({_flag(name): value for name, value in files.items()
@@ -95,11 +94,8 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
             config = load_config(config_cls, kwargs.pop("config_file"), kwargs)
             return fn(config, **files)
 
-        summary_param = inspect.Parameter(
-            "summary_json", inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[Optional[Path], typer.Option(
-                "--summary-json", help="Also write the summary (counts by reason, totals in the files, time) as "
-                "JSON to this file.", show_default=False)])
+        summary_param = inspect.Parameter("summary_json", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                          annotation=cli_support.SummaryJson)
         command.__signature__ = inspect.Signature([*file_params, config_param, summary_param,  # type: ignore[attr-defined]
                                                    *config_options(config_cls)])
         app.command(name)(command)

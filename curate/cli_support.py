@@ -20,6 +20,11 @@ from curate.errors import DataError, EndpointError, UsageError
 
 debug = False
 summary_json: Path | None = None  # --summary-json: where the stage's summary goes, as data
+SummaryJson = Annotated[
+    Optional[Path],
+    typer.Option("--summary-json", help="Also write the summary (counts by reason, totals in the files, time) "
+                 "as JSON to this file.", show_default=False),
+]
 
 
 class StageFailed(Exception):
@@ -41,8 +46,7 @@ def make_app(name: str, help: str) -> typer.Typer:
     @app.callback()
     def _root(
         debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")] = False,
-        summary: Annotated[Optional[Path], typer.Option("--summary-json", help="Also write the summary (counts by "
-                           "reason, totals, time) as JSON to this file.", show_default=False)] = None,
+        summary: SummaryJson = None,
     ) -> None:
         set_debug(debug)
         set_summary_json(summary)

@@ -33,9 +33,8 @@ from curate.errors import UsageError
 from curate.io import JsonlAppender, atomic_path
 from curate.records import Record
 from curate.run_manifest import Manifest, differences, manifest_path
-from curate.summary import rejected
+from curate.summary import FAILED, rejected
 
-FAILED = "failed:"
 OutputKey = Callable[[dict[str, Any]], str | None]
 
 
@@ -107,12 +106,15 @@ class Journal:
                 self.done.add(key)
             self.totals["written"] += 1
         for row in self._rejects.rows():
-            key, reason = self.reject_key(row), reason_of(row)
-            self.totals[reason] += 1
-            if is_failure(reason):
-                self._failed_lines[key] += 1
-            else:
-                self.done.add(key)
+            self._count_reject(self.reject_key(row), reason_of(row))
+
+    def _count_reject(self, key: str, reason: str) -> None:
+        """A rejects line is a failure to retry, or the end of its unit."""
+        self.totals[reason] += 1
+        if is_failure(reason):
+            self._failed_lines[key] += 1
+        else:
+            self.done.add(key)
 
     def _key(self, row: dict[str, Any]) -> str | None:
         try:
@@ -163,11 +165,7 @@ class Journal:
     def write_reject(self, record: Record, reason: str, key: str) -> None:
         self._save_manifest_once()
         self._rejects.write(rejected(record, self.stage, reason, key))
-        self.totals[reason] += 1
-        if is_failure(reason):
-            self._failed_lines[key] += 1
-        else:
-            self.done.add(key)
+        self._count_reject(key, reason)
 
     def _save_manifest_once(self) -> None:
         # before the first line, so a journal that has lines always has its manifest
@@ -232,10 +230,6 @@ class Journal:
             lock.close()
         self._locks = []
 
-    def failures(self) -> Counter[str]:
-        """Failure lines left in the rejects, by reason (without the `failed:` prefix)."""
-        return Counter({reason.removeprefix(FAILED): count for reason, count in self.totals.items()
-                        if is_failure(reason) and count})
 
 
 def take_lock(path: Path) -> socket.socket | IO[bytes]:

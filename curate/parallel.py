@@ -18,9 +18,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from curate.io import RowSink, _dumps, file_format, jsonl_chunks, read_chunk, record_row
+from curate.io import RowSink, _dumps, file_format, jsonl_chunks, read_chunk
 from curate.records import Record
-from curate.summary import Summary, rejected, track
+from curate.summary import Summary, track
 
 CHUNK_BYTES = 4 << 20
 
@@ -45,7 +45,7 @@ def _start(step: Callable[[Record], Any], stage: str, mapping: dict[str, str] | 
 
 def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], int, Counter[str]]:
     """(kept lines, rejected lines, records read, drops by reason) of one byte range."""
-    from curate.runner import Reject  # the worker's copy of the class the step returns
+    from curate.runner import Reject, output_rows, reject_row  # the worker's copy of the class the step returns
 
     assert _step is not None, "worker used before _start"
     kept: list[str] = []
@@ -57,10 +57,9 @@ def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], i
         result = _step(record)
         if isinstance(result, Reject):
             dropped[result.reason] += 1
-            removed.append(_dumps(record_row(rejected(result.record, _stage, result.reason))) + "\n")
+            removed.append(_dumps(reject_row(result, _stage)) + "\n")
             continue
-        for item in result if isinstance(result, list) else (result,):
-            kept.append(_dumps(item if isinstance(item, dict) else record_row(item)) + "\n")
+        kept.extend(_dumps(row) + "\n" for row in output_rows(result))
     return kept, removed, read, dropped
 
 

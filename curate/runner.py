@@ -15,7 +15,6 @@ see curate/journal.py for what "done" means and how failures are retried.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
@@ -28,12 +27,12 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from curate.errors import UsageError
-from curate.io import RowSink, display_name, ensure_distinct, read_records, record_row
+from curate.io import JsonlAppender, RowSink, display_name, ensure_distinct, read_records, record_row
 from curate.journal import Journal, OutputKey, default_rejects
 from curate.llm import LLM, RequestFailed, map_unordered
 from curate.records import Example, Record
 from curate.run_manifest import Manifest, fingerprint, settings_of
-from curate.summary import Summary, rejected, stderr, track
+from curate.summary import FAILED, Summary, rejected, stderr, track
 
 
 T = TypeVar("T")
@@ -53,6 +52,16 @@ Transform = Callable[[Iterable[Record]], Iterable[MapResult]]
 def each(step: Callable[[Record], MapResult]) -> Transform:
     """The transform of a stage that handles one record at a time."""
     return lambda records: map(step, records)
+
+
+def output_rows(result: Record | dict[str, Any] | list[Record | dict[str, Any]]) -> list[dict[str, Any]]:
+    """The output rows of a map result that is not a Reject: a record, a row, or a list of them."""
+    return [item if isinstance(item, dict) else record_row(item)
+            for item in (result if isinstance(result, list) else (result,))]
+
+
+def reject_row(reject: Reject, stage: str) -> dict[str, Any]:
+    return record_row(rejected(reject.record, stage, reject.reason))
 
 
 def run_map(stage: str, input: str | Path, output: str | Path, transform: Transform, *,
@@ -86,10 +95,10 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
             if isinstance(result, Reject):
                 summary.dropped[result.reason] += 1
                 if removed is not None:
-                    removed.write(record_row(rejected(result.record, stage, result.reason)))
+                    removed.write(reject_row(result, stage))
                 continue
-            for item in result if isinstance(result, list) else (result,):
-                out.write(item if isinstance(item, dict) else record_row(item))
+            for row in output_rows(result):
+                out.write(row)
                 summary.written += 1
     return summary
 
@@ -99,13 +108,9 @@ class _Rate(ProgressColumn):
         return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="cyan")
 
 
-def read_journal(path: str | Path | None) -> list[dict[str, Any]]:
-    """Rows already in a journal (complete lines only), for a stage rebuilding its state."""
-    if not path or not Path(path).exists():
-        return []
-    data = Path(path).read_bytes()
-    lines = data[: data.rfind(b"\n") + 1].splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+def read_journal(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows already in a journal (complete lines only, streamed), for a stage rebuilding its state."""
+    return JsonlAppender(path).rows()
 
 
 def by_id(row: dict[str, Any]) -> str:
@@ -196,7 +201,7 @@ class StageRun:
         self._progress.advance(self._task, advance)
 
     def fail(self, record: Record, reason: str, key: str | None = None, advance: int = 1) -> None:
-        self.journal.write_reject(record, f"failed:{reason}", key or record.id)
+        self.journal.write_reject(record, FAILED + reason, key or record.id)
         self.summary.failed[reason] += 1
         failures = sum(self.summary.failed.values())
         self._progress.update(self._task, advance=advance, failed=f"{failures:,} failed")
@@ -306,13 +311,13 @@ def run_per_record(stage: str, output: str | Path, rejects: str | Path | None, l
         def pending() -> Iterator[tuple[str, Record]]:
             for record in records:
                 run.summary.read += 1
-                unit = key(record)
-                copies[unit] += 1
-                if copies[unit] > 1:
-                    unit = f"{unit}#{copies[unit] - 1}"  # the n-th copy is a unit of its own, done once dropped
+                unit = first = key(record)
+                copies[first] += 1
+                if copies[first] > 1:
+                    unit = f"{first}#{copies[first] - 1}"  # the n-th copy is a unit of its own, done once dropped
                 if run.is_done(unit):
                     run.resumed()
-                elif unit != key(record):
+                elif unit != first:
                     run.drop(record, "duplicate_id", unit)
                 elif passthrough is not None and passthrough(record):
                     run.keep(record, unit)

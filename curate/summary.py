@@ -15,6 +15,7 @@ from rich.table import Table
 from curate.records import Record
 
 T = TypeVar("T")
+FAILED = "failed:"  # the prefix of every reject reason that means "tried, failed for good, retry"
 stderr = Console(stderr=True)
 
 
@@ -52,8 +53,8 @@ class Summary:
         without journals, this run's failures)."""
         if self.totals is None:
             return Counter(self.failed)
-        return Counter({reason.removeprefix("failed:"): count for reason, count in self.totals.items()
-                        if reason.startswith("failed:") and count})
+        return Counter({reason.removeprefix(FAILED): count for reason, count in self.totals.items()
+                        if reason.startswith(FAILED) and count})
 
     def as_dict(self) -> dict[str, Any]:
         seconds = self.elapsed()
@@ -78,7 +79,7 @@ class Summary:
         for reason in sorted(set(self.dropped) | self._total_reasons(failed=False)):
             table.add_row(f"dropped: {reason}", f"{self.dropped[reason]:,}", *self._total(reason))
         for reason in sorted(set(self.failed) | self._total_reasons(failed=True)):
-            table.add_row(f"failed: {reason}", f"{self.failed[reason]:,}", *self._total(f"failed:{reason}"),
+            table.add_row(f"failed: {reason}", f"{self.failed[reason]:,}", *self._total(FAILED + reason),
                           style="red")
         for name, value in self.usage:
             table.add_row(name, value)
@@ -99,8 +100,8 @@ class Summary:
     def _total_reasons(self, failed: bool) -> set[str]:
         if not self._two_columns() or self.totals is None:
             return set()
-        return {reason.removeprefix("failed:") for reason, count in self.totals.items()
-                if count and reason != "written" and reason.startswith("failed:") == failed}
+        return {reason.removeprefix(FAILED) for reason, count in self.totals.items()
+                if count and reason != "written" and reason.startswith(FAILED) == failed}
 
 
 def rejected(record: Record, stage: str, reason: str, key: str | None = None) -> Record:

@@ -12,8 +12,6 @@ import re
 import unicodedata
 
 CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK = re.compile(f"[{CJK_RANGES}]")
-_WORD = re.compile(r"[^\W\d_]+|\d+")  # letters or digits; punctuation is not a word
 # English stop words (the usual NLTK-style list) and common Chinese function characters
 # (Chinese is checked character by character).
 STOP_WORDS = frozenset("""
@@ -60,8 +58,7 @@ def is_refusal(response: str, max_words: int = 80) -> bool:
 
 def only_stop_words(response: str) -> bool:
     """Evol-Instruct rule 3: nothing but punctuation and stop words (an empty reply included)."""
-    words = [w.lower() for w in _WORD.findall(_CJK.sub(lambda m: f" {m.group()} ", response))]
-    return all(word in STOP_WORDS for word in words)
+    return all(word.lower() in STOP_WORDS for word in words_of(response))
 
 
 def normalize_text(text: str) -> str:

@@ -25,7 +25,6 @@ REFUSALS = (
     "抱歉，我无法", "抱歉，我不能", "对不起，我无法", "对不起，我不能", "很抱歉，我", "我无法提供", "我不能提供",
 )
 _REFUSAL = re.compile("|".join(re.escape(phrase) for phrase in REFUSALS))
-_WORD = re.compile(r"[^\W\d_]+|\d+")
 
 
 class FilterConfig(BaseModel):
@@ -69,7 +68,7 @@ def symbol_ratio(text: str) -> float:
 def repeated_ngrams(text: str, n: int = 3, words: list[str] | None = None) -> float:
     """The share of word n-grams that repeat an earlier one (total minus distinct, over total);
     `words`, when given, are the lower-cased words of `text`."""
-    words = words if words is not None else _WORD.findall(text.lower())
+    words = words if words is not None else words_of(text.lower())
     grams = len(words) - n + 1
     if grams < 10:  # too short to call repetitive
         return 0.0

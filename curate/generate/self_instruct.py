@@ -32,7 +32,7 @@ from curate.llm import LLM, RequestFailed
 from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, content_id, normalize_text
-from curate.summary import Summary, stderr
+from curate.summary import Summary
 
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)、]\s*", re.MULTILINE)
 _FIELD = re.compile(r"^[ \t]*(input|output|class label|输入|输出|类别标签)[ \t]*[:：][ \t]*",
@@ -282,7 +282,7 @@ def self_instruct(seeds: str | Path, output: str | Path, config: SelfInstructCon
                 if key.startswith("request:"):
                     run.journal.settle(key)
         if generator._stalled():
+            # the summary table shows it, and the command says it in its last line
             run.summary.stopped = (f"{config.max_barren} requests in a row gave no new task; the pool has "
                                    f"{len(pool.machine)} of {config.num_instructions}")
-            stderr.print(f"[yellow]self-instruct: stopped: {run.summary.stopped}[/]")
     return run.summary
