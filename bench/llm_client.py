@@ -95,6 +95,22 @@ def measure(client, url: str, n: int, concurrency: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def start_server(latency: float) -> tuple[subprocess.Popen, str]:
+    """This file's scripted server in its own process, once it accepts connections; (process, URL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--latency", str(latency)],
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, f"http://127.0.0.1:{port}/v1"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
@@ -104,19 +120,8 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.latency)
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--latency", str(args.latency)],
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}/v1"
+    server, url = start_server(args.latency)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         clients = {"ours": ours, "openai SDK (AsyncOpenAI default)": openai_sdk, "bare aiohttp loop": bare_aiohttp}
         rates = {(name, c): measure(fn, url, args.requests, c) for c in (64, 256) for name, fn in clients.items()}
     finally:

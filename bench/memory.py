@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -70,21 +69,6 @@ def answered_journal(source: Path, journal: Path) -> None:
                             for record in read_records(source)))
 
 
-def serve_without_latency() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "llm_client.py"), "--serve", str(port),
-                               "--latency", "0"])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return server, f"http://127.0.0.1:{port}/v1"
-
-
 def report(name: str, result: tuple[float, float, int], records: int, baseline: float) -> None:
     mb, seconds, code = result
     verdict = "ok" if mb < BOUND_MB and code == 0 else "OVER" if code == 0 else f"FAILED (exit {code})"
@@ -114,7 +98,10 @@ def main() -> None:
            args.records, baseline)
     report("curate pii --workers 2", peak_rss_mb([*curate, "pii", str(big), "-o", str(args.work / "p.jsonl")]),
            args.records, baseline)
-    server, url = serve_without_latency()
+    sys.path.insert(0, str(ROOT / "bench"))
+    from llm_client import start_server
+
+    server, url = start_server(latency=0.0)
     try:
         respond = [*curate, "respond", str(small), "-o", str(args.work / "r.jsonl"), "--base-url", url, "--model", "m",
                    "--no-cache", "--restart"]

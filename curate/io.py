@@ -3,7 +3,7 @@
 Reading validates every row and reports the first bad one as `file:line: field 'x': why`.
 Writing is atomic: rows go to a temporary file beside the target, renamed over it only
 when every row was written, so an error or Ctrl-C never leaves a half-written output.
-Resumable stages append instead, through `JsonlAppender`, whose output is its own journal.
+Resumable stages append instead, to a journal (curate/journal.py).
 """
 
 from __future__ import annotations
@@ -70,10 +70,10 @@ def ensure_distinct(files: dict[str, str | Path | None]) -> None:
 
 def read_records(path: str | Path, mapping: dict[str, str] | None = None) -> Iterator[Record]:
     """Validated records from a file, in file order; raises DataError at the first bad row."""
-    return _records_of(iter_rows(path), mapping)
+    return records_of(iter_rows(path), mapping)
 
 
-def _records_of(rows: Iterable[tuple[str, Any]], mapping: dict[str, str] | None) -> Iterator[Record]:
+def records_of(rows: Iterable[tuple[str, Any]], mapping: dict[str, str] | None) -> Iterator[Record]:
     for where, row in rows:
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
@@ -144,7 +144,7 @@ def _decode(data: bytes, where: str, offset: int = 0) -> str:
 
 def _jsonl_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
     with _open_binary(path) as stream:
-        yield from _jsonl_lines(stream, name)
+        yield from jsonl_lines(stream, name)
 
 
 @contextmanager
@@ -156,7 +156,7 @@ def _open_binary(path: str | Path) -> Iterator[IO[bytes]]:
             yield stream
 
 
-def _jsonl_lines(lines: Iterable[bytes], name: str, first_line: int = 1) -> Iterator[tuple[str, Any]]:
+def jsonl_lines(lines: Iterable[bytes], name: str, first_line: int = 1) -> Iterator[tuple[str, Any]]:
     offset = 0
     for number, raw in enumerate(lines, first_line):
         where = f"{name}:{number}"
@@ -172,45 +172,6 @@ def _jsonl_lines(lines: Iterable[bytes], name: str, first_line: int = 1) -> Iter
             raise DataError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
 
 
-def jsonl_chunks(path: str | Path, size: int) -> Iterator[tuple[int, int]]:
-    """(start, end) byte ranges of about `size` that cover a JSON Lines file, cut after a newline."""
-    total = os.path.getsize(path)
-    with open(path, "rb") as stream:
-        start = 0
-        while start < total:
-            stream.seek(min(start + size, total))
-            if stream.tell() < total:
-                stream.readline()
-            end = stream.tell()
-            yield start, end
-            start = end
-
-
-def read_chunk(path: str | Path, start: int, end: int, mapping: dict[str, str] | None = None) -> Iterator[Record]:
-    """The records of one byte range of a JSON Lines file (see jsonl_chunks). Line numbers in
-    errors count from the top of the file: they are worked out only when there is an error."""
-    with open(path, "rb") as stream:
-        stream.seek(start)
-        data = stream.read(end - start)
-    try:
-        yield from _records_of(_jsonl_lines(io.BytesIO(data), str(path), first_line=2 if start else 1), mapping)
-    except DataError:
-        if not start:
-            raise
-        list(_records_of(_jsonl_lines(io.BytesIO(data), str(path), first_line=_lines_before(path, start) + 1),
-                         mapping))  # the same error again, now with the file's own line number
-        raise
-
-
-def _lines_before(path: str | Path, offset: int) -> int:
-    count = done = 0
-    with open(path, "rb") as stream:
-        while done < offset:
-            block = stream.read(min(1 << 20, offset - done))
-            count, done = count + block.count(b"\n"), done + len(block)
-    return count
-
-
 def _json_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
     """Elements of a JSON array, each with the line it starts on; JSON Lines is accepted too."""
     data = Path(path).read_bytes()
@@ -219,7 +180,7 @@ def _json_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
     decoder = json.JSONDecoder()
     pos = _skip_space(text, 0)
     if pos < len(text) and text[pos] == "{":  # JSON Lines saved as .json
-        yield from _jsonl_lines(io.BytesIO(data), name)
+        yield from jsonl_lines(io.BytesIO(data), name)
         return
     if pos == len(text):
         return
@@ -369,9 +330,9 @@ class RowSink:
             self._buffer.append(row)
         elif self.suffix == ".json" and str(self.path) != "-":
             # one record per line inside the array: valid JSON that still diffs and greps well
-            self._stream.write(("\n" if self.count == 1 else ",\n") + _dumps(row))
+            self._stream.write(("\n" if self.count == 1 else ",\n") + dump_row(row))
         else:
-            self._stream.write(_dumps(row) + "\n")
+            self._stream.write(dump_row(row) + "\n")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         try:
@@ -418,21 +379,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
-def _last_newline_end(stream: IO[bytes], size: int, block: int = 1 << 16) -> int:
-    """The offset just past the last newline of a file (0 if it has none), reading from the end."""
-    pos = size
-    while pos > 0:
-        start = max(0, pos - block)
-        stream.seek(start)
-        chunk = stream.read(pos - start)
-        cut = chunk.rfind(b"\n")
-        if cut >= 0:
-            return start + cut + 1
-        pos = start
-    return 0
-
-
-def _dumps(row: dict[str, Any]) -> str:
+def dump_row(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False)
 
 
@@ -441,7 +388,7 @@ def _write_csv(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
     cells: list[dict[str, Any]] = []
     for row in rows:  # columns are the union over rows, so they are known only at the end
         columns += [key for key in row if key not in columns]
-        cells.append({k: _dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+        cells.append({k: dump_row(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
     writer = csv.DictWriter(stream, fieldnames=columns)
     writer.writeheader()
     writer.writerows(cells)
@@ -453,65 +400,7 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     import pyarrow.parquet as pq
 
     # meta differs in shape from row to row, which Arrow's struct columns cannot hold
-    table = [{**row, "meta": _dumps(row["meta"])} if "meta" in row else row for row in rows]
+    table = [{**row, "meta": dump_row(row["meta"])} if "meta" in row else row for row in rows]
     columns = list(dict.fromkeys(key for row in table for key in row))  # from_pylist reads row 0 only
     pq.write_table(pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in table]), path)
     return len(table)
-
-
-class JsonlAppender:
-    """Append-only JSONL output that is also the journal of a resumable stage.
-
-    `rows()` cuts a torn last line left by a kill and yields the rows already written, so the
-    stage can skip their work; `write()` appends one record and flushes it. The file (and its
-    folder) is created by the first write, so a run that fails before any result leaves none.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._stream: IO[str] | None = None
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        """Every complete row, in order, streamed; each must be an object with a string id."""
-        if not self.path.exists():
-            return
-        with open(self.path, "r+b") as stream:
-            stream.seek(0, os.SEEK_END)
-            size = stream.tell()
-            end = _last_newline_end(stream, size)
-            if end != size:  # a line torn by a kill: cut it, it was never finished
-                stream.truncate(end)
-        with open(self.path, "rb") as stream:
-            for where, row in _jsonl_lines(stream, str(self.path)):
-                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-                    raise DataError(f"{where}: a journal line needs a string 'id'")
-                yield row
-
-    def open(self) -> set[str]:
-        """The ids already written (for callers that need no more than that)."""
-        return {row["id"] for row in self.rows()}
-
-    def write(self, item: Record | dict[str, Any]) -> None:
-        if self._stream is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._stream = open(self.path, "a", encoding="utf-8")
-        row = item if isinstance(item, dict) else record_row(item)
-        self._stream.write(_dumps(row) + "\n")
-        self._stream.flush()
-
-    def touch(self) -> None:
-        """Make sure the file exists (a finished run has an output, even an empty one)."""
-        if self._stream is None and not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.touch()
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-
-    def __enter__(self) -> JsonlAppender:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

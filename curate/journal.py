@@ -8,6 +8,7 @@ that are now done (and with only the latest of a unit that failed again), so eac
 exactly one of the two files. Totals are counted from the lines written, so the summary and the
 files agree by construction.
 
+Each file is a `JsonlAppender`: appended and flushed line by line, a torn last line cut on open.
 The manifest beside the output (curate/run_manifest.py) refuses a journal made from another
 input or other settings; a lock refuses a second run writing the same output at once.
 
@@ -19,18 +20,17 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import socket
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
-from curate.errors import UsageError
-from curate.io import JsonlAppender, atomic_path
+from curate.errors import DataError, UsageError
+from curate.io import atomic_path, dump_row, jsonl_lines, record_row
 from curate.records import Record
 from curate.run_manifest import Manifest, differences, manifest_path
 from curate.summary import FAILED, rejected
@@ -47,6 +47,78 @@ def default_rejects(output: str | Path) -> Path:
 
 def is_failure(reason: str) -> bool:
     return reason.startswith(FAILED)
+
+
+class JsonlAppender:
+    """Append-only JSONL output that is also the journal of a resumable stage.
+
+    `rows()` cuts a torn last line left by a kill and yields the rows already written, so the
+    stage can skip their work; `write()` appends one record and flushes it. The file (and its
+    folder) is created by the first write, so a run that fails before any result leaves none.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._stream: IO[str] | None = None
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every complete row, in order, streamed; each must be an object with a string id."""
+        if not self.path.exists():
+            return
+        with open(self.path, "r+b") as stream:
+            stream.seek(0, os.SEEK_END)
+            size = stream.tell()
+            end = _last_newline_end(stream, size)
+            if end != size:  # a line torn by a kill: cut it, it was never finished
+                stream.truncate(end)
+        with open(self.path, "rb") as stream:
+            for where, row in jsonl_lines(stream, str(self.path)):
+                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                    raise DataError(f"{where}: a journal line needs a string 'id'")
+                yield row
+
+    def open(self) -> set[str]:
+        """The ids already written (for callers that need no more than that)."""
+        return {row["id"] for row in self.rows()}
+
+    def write(self, item: Record | dict[str, Any]) -> None:
+        if self._stream is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = open(self.path, "a", encoding="utf-8")
+        row = item if isinstance(item, dict) else record_row(item)
+        self._stream.write(dump_row(row) + "\n")
+        self._stream.flush()
+
+    def touch(self) -> None:
+        """Make sure the file exists (a finished run has an output, even an empty one)."""
+        if self._stream is None and not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _last_newline_end(stream: IO[bytes], size: int, block: int = 1 << 16) -> int:
+    """The offset just past the last newline of a file (0 if it has none), reading from the end."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - block)
+        stream.seek(start)
+        chunk = stream.read(pos - start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        pos = start
+    return 0
 
 
 class Journal:
@@ -214,7 +286,7 @@ class Journal:
                     if key in self.done or remaining[key] > 0:
                         continue  # done since, or failed again later: this line no longer says anything
                     failed[key] += 1
-                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+                stream.write(dump_row(row) + "\n")
                 totals[reason] += 1
             stream.flush()
             os.fsync(stream.fileno())

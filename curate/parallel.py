@@ -8,17 +8,19 @@ Memory: 2 x workers chunks in flight (a chunk is CHUNK_BYTES of input), never th
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import sys
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from curate.io import RowSink, _dumps, file_format, jsonl_chunks, read_chunk
+from curate.errors import DataError
+from curate.io import RowSink, dump_row, file_format, jsonl_lines, records_of
 from curate.records import Record
 from curate.summary import Summary, track
 
@@ -27,6 +29,45 @@ CHUNK_BYTES = 4 << 20
 _step: Callable[[Record], Any] | None = None
 _stage = ""
 _mapping: dict[str, str] | None = None
+
+
+def jsonl_chunks(path: str | Path, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) byte ranges of about `size` that cover a JSON Lines file, cut after a newline."""
+    total = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        start = 0
+        while start < total:
+            stream.seek(min(start + size, total))
+            if stream.tell() < total:
+                stream.readline()
+            end = stream.tell()
+            yield start, end
+            start = end
+
+
+def read_chunk(path: str | Path, start: int, end: int, mapping: dict[str, str] | None = None) -> Iterator[Record]:
+    """The records of one byte range of a JSON Lines file (see jsonl_chunks). Line numbers in
+    errors count from the top of the file: they are worked out only when there is an error."""
+    with open(path, "rb") as stream:
+        stream.seek(start)
+        data = stream.read(end - start)
+    try:
+        yield from records_of(jsonl_lines(io.BytesIO(data), str(path), first_line=2 if start else 1), mapping)
+    except DataError:
+        if not start:
+            raise
+        list(records_of(jsonl_lines(io.BytesIO(data), str(path), first_line=_lines_before(path, start) + 1),
+                         mapping))  # the same error again, now with the file's own line number
+        raise
+
+
+def _lines_before(path: str | Path, offset: int) -> int:
+    count = done = 0
+    with open(path, "rb") as stream:
+        while done < offset:
+            block = stream.read(min(1 << 20, offset - done))
+            count, done = count + block.count(b"\n"), done + len(block)
+    return count
 
 
 def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:
@@ -57,9 +98,9 @@ def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], i
         result = _step(record)
         if isinstance(result, Reject):
             dropped[result.reason] += 1
-            removed.append(_dumps(reject_row(result, _stage)) + "\n")
+            removed.append(dump_row(reject_row(result, _stage)) + "\n")
             continue
-        kept.extend(_dumps(row) + "\n" for row in output_rows(result))
+        kept.extend(dump_row(row) + "\n" for row in output_rows(result))
     return kept, removed, read, dropped
 
 

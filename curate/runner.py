@@ -27,8 +27,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from curate.errors import UsageError
-from curate.io import JsonlAppender, RowSink, display_name, ensure_distinct, read_records, record_row
-from curate.journal import Journal, OutputKey, default_rejects
+from curate.io import RowSink, display_name, ensure_distinct, read_records, record_row
+from curate.journal import Journal, JsonlAppender, OutputKey, default_rejects
 from curate.llm import LLM, RequestFailed, map_unordered
 from curate.records import Example, Record
 from curate.run_manifest import Manifest, fingerprint, settings_of

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from curate.errors import DataError, UsageError
-from curate.io import SUFFIXES, JsonlAppender, read_records, record_row, write_records, write_rows
+from curate.io import SUFFIXES, read_records, record_row, write_records, write_rows
+from curate.journal import JsonlAppender
 from curate.records import Example, Preference
 from tests.conftest import write_jsonl
 
