@@ -8,6 +8,10 @@ Alpaca-like records of about 540 characters (15-word instruction, 70-word output
 twenty with a one-word output). Each runs as its own `curate filter` process, --repeat times;
 the best time counts. The baseline is `curate convert` on the same file in the same run:
 reading and writing records with no checks, in one process.
+
+It also times reading and validating alone (`curate.io.read_records`, in this process, on the
+Alpaca-like file) against `json.loads` of the same lines: the floor any reader has. Bound:
+50,000 records/s.
 """
 
 from __future__ import annotations
@@ -53,6 +57,25 @@ def best_rate(argv: list[str], records: int, repeat: int) -> float:
     return records / best
 
 
+def read_rates(path: Path, repeat: int) -> tuple[float, float]:
+    """Records/s of read_records and of bare json.loads over the same file; best of `repeat`."""
+    from curate.io import read_records
+
+    def best(count_rows) -> float:
+        fastest = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            count = count_rows()
+            fastest = min(fastest, time.perf_counter() - start)
+        return count / fastest
+
+    def loads() -> int:
+        with path.open("rb") as stream:
+            return sum(1 for line in stream if json.loads(line))
+
+    return best(lambda: sum(1 for _ in read_records(path))), best(loads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -77,6 +100,10 @@ def main() -> None:
                          args.repeat)
         print(f"{name:26s} {convert:20,.0f} {one:18,.0f} {many:22,.0f}   "
               f"{many / convert:.2f}x convert, {many / one:.2f}x one process")
+    records, loads = read_rates(args.work / "alpaca_like.jsonl", args.repeat)
+    verdict = "ok" if records >= 50_000 else "UNDER"
+    print(f"reading and validating (alpaca-like): {records:,.0f} records/s, bound 50,000  {verdict}; "
+          f"json.loads alone {loads:,.0f}/s ({records / loads:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ def messages(i: int) -> list[dict[str, str]]:
 
 
 async def ours(url: str, n: int, concurrency: int) -> None:
-    from curate.llm import LLM, OpenAIHTTP, Sampling, map_unordered
+    from curate.llm import LLM, Sampling, map_unordered
+    from curate.llm_http import OpenAIHTTP
 
     llm = LLM(OpenAIHTTP(url, "bench-key", "m", connections=2 * concurrency), cache=None, concurrency=concurrency)
     async for _, reply in map_unordered(range(n), lambda i: llm.chat(messages(i), Sampling(max_tokens=32)),

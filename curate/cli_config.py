@@ -35,17 +35,18 @@ def _option_type(annotation: Any) -> Any:
 
 def config_options(config_cls: type[BaseModel]) -> list[inspect.Parameter]:
     params = []
+    llm_fields = _llm_field_names() if _asks_a_model(config_cls) else frozenset()
     for name, field in config_cls.model_fields.items():
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         kind = str if extra.get("cli_text") else _option_type(field.annotation)  # e.g. --seed 3 or --seed none
         default = "uniform" if field.default_factory else field.default
         show = False if kind is bool or default is None else str(default)
-        flag = f"--{name.replace('_', '-')}"
-        if kind is bool and not name.startswith("no_"):  # a switch that is on by default must be turnable off
-            flag = f"{flag}/--no-{name.replace('_', '-')}"
+        flags = extra.get("cli_flags") or [f"--{name.replace('_', '-')}"]  # e.g. ["--format", "-f"]
+        if kind is bool and not name.startswith("no_") and "cli_flags" not in extra:
+            flags = [f"{flags[0]}/--no-{name.replace('_', '-')}"]  # a switch that is on by default must turn off
             show = "on" if default else "off"
-        option = typer.Option(flag, help=field.description or "", show_default=show,
-                              rich_help_panel="Model and sampling" if name in _LLM_FIELDS else "Stage")
+        option = typer.Option(*flags, help=field.description or "", show_default=show,
+                              rich_help_panel="Model and sampling" if name in llm_fields else "Stage")
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                         annotation=Annotated[Optional[kind], option]))
     return params
@@ -104,17 +105,20 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
     return register
 
 
-_NOT_FILES = frozenset({"out_dir", "seeds"})  # a folder of outputs; --seeds is INPUT by its older name
+# older spellings of INPUT and -o, checked where they are resolved
+_NOT_FILES = frozenset({"out_dir", "out", "seeds", "data"})
 
 
 def _flag(name: str) -> str:
     return "INPUT" if name == "input" else f"--{name.replace('_', '-')}"
 
 
+def _asks_a_model(config_cls: type[BaseModel]) -> bool:
+    # by name, so that a stage without a model does not import the client to find out
+    return any(base.__name__ == "LLMConfig" and base.__module__ == "curate.llm_config" for base in config_cls.__mro__)
+
+
 def _llm_field_names() -> frozenset[str]:
     from curate.llm_config import LLMConfig, RunOptions
 
     return frozenset(LLMConfig.model_fields) - frozenset(RunOptions.model_fields)
-
-
-_LLM_FIELDS = _llm_field_names()

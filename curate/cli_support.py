@@ -37,11 +37,11 @@ def set_debug(value: bool) -> None:
     debug = value or os.environ.get("CURATE_DEBUG", "") not in ("", "0")
 
 
-def make_app(name: str, help: str) -> typer.Typer:
+def make_app(name: str, help: str, group: type | None = None) -> typer.Typer:
     """A typer app with the shared conventions: -h, markdown help, and a --debug option."""
     app = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False, rich_markup_mode="markdown",
-                      context_settings={"help_option_names": ["-h", "--help"]})
+                      context_settings={"help_option_names": ["-h", "--help"]}, **({"cls": group} if group else {}))
 
     @app.callback()
     def _root(
@@ -52,6 +52,20 @@ def make_app(name: str, help: str) -> typer.Typer:
         set_summary_json(summary)
 
     return app
+
+
+def command_app() -> typer.Typer:
+    """An app that only holds commands, for a module of them that a lazy group loads."""
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
+
+
+def one_of(value: Path | None, older: Path | None, name: str, older_flag: str, what: str) -> Path:
+    """An argument given by its name or by its older spelling: once, not twice, not never."""
+    if value is not None and older is not None:
+        raise UsageError(f"give {what} once: as {name} (or the older {older_flag}), not both")
+    if value is None and older is None:
+        raise UsageError(f"missing {name}: {what}")
+    return value or older  # type: ignore[return-value]
 
 
 def set_summary_json(path: Path | None) -> None:

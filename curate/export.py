@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from curate.errors import DataError, FieldError, UsageError
 from curate.formats import FORMATS, PAIR_MODES, SFT_FORMATS, dataset_info_entry, export_rows
@@ -14,39 +16,47 @@ from curate.runner import Reject, each, run_map
 from curate.summary import Summary
 
 
-def export(
-    input: str | Path,
-    output: str | Path,
-    format: str = "alpaca",
-    pairs: str = "all",
-    dataset_info: bool = False,
-    dataset_name: str | None = None,
-    rejects: str | Path | None = None,
-    mapping: dict[str, str] | None = None,
-    tokenizer: str | None = None,
-) -> Summary:
-    """Convert a record file to `format`; optionally register it in dataset_info.json."""
-    _check_options(output, format, pairs, dataset_info, rejects)
+class ExportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
+
+    # Literal of the tuples, so that the choices are said once (formats.py) and listed in --help
+    format: Literal[FORMATS] = Field(  # type: ignore[valid-type]
+        "alpaca", description="Output layout; see above.", json_schema_extra={"cli_flags": ["--format", "-f"]})
+    pairs: Literal[PAIR_MODES] = Field(  # type: ignore[valid-type]
+        "all", description="For ranked preferences (K > 2 responses): every better/worse pair, or only best "
+        "against worst.")
+    dataset_info: bool = Field(False, description="Also add an entry for the output to dataset_info.json "
+                               "beside it (LLaMA-Factory's dataset registry).")
+    dataset_name: str | None = Field(None, description="Entry name in dataset_info.json (default: the output "
+                                     "file's stem).")
+    tokenizer: str | None = Field(None, description="text format: render through this tokenizer's chat "
+                                  "template instead of our plain one.")
+
+
+def export(input: str | Path, output: str | Path, config: ExportConfig | None = None,
+           rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
+    """Convert a record file to `config.format`; optionally register it in dataset_info.json.
+
+    Memory: one record at a time, and the kinds of record seen."""
+    config = config or ExportConfig()
+    _check_options(output, config.dataset_info, config.format, rejects)
     template = None
-    if tokenizer:
+    if config.tokenizer:
         from transformers import AutoTokenizer
 
-        template = AutoTokenizer.from_pretrained(tokenizer)
-    exporter = Exporter(format, pairs, one_kind=dataset_info and format != "text", source=display_name(input),
-                        tokenizer=template)
+        template = AutoTokenizer.from_pretrained(config.tokenizer)
+    exporter = Exporter(config.format, config.pairs, one_kind=config.dataset_info and config.format != "text",
+                        source=display_name(input), tokenizer=template)
     summary = run_map("export", input, output, each(exporter), rejects=rejects, mapping=mapping)
-    if dataset_info:
-        entry = dataset_info_entry(format, Preference in exporter.kinds, Path(output).name)
-        write_dataset_info(Path(output).parent / "dataset_info.json", dataset_name or Path(output).stem, entry)
+    if config.dataset_info:
+        entry = dataset_info_entry(config.format, Preference in exporter.kinds, Path(output).name)
+        write_dataset_info(Path(output).parent / "dataset_info.json", config.dataset_name or Path(output).stem,
+                           entry)
     return summary
 
 
-def _check_options(output: str | Path, fmt: str, pairs: str, dataset_info: bool, rejects: Any) -> None:
+def _check_options(output: str | Path, dataset_info: bool, fmt: str, rejects: Any) -> None:
     """Fail on bad usage before any work is done."""
-    if fmt not in FORMATS:
-        raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    if pairs not in PAIR_MODES:
-        raise UsageError(f"--pairs: choose from {', '.join(PAIR_MODES)}")
     file_format(output)
     if rejects:
         file_format(rejects)

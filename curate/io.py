@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -73,16 +73,38 @@ def read_records(path: str | Path, mapping: dict[str, str] | None = None) -> Ite
     return records_of(iter_rows(path), mapping)
 
 
-def records_of(rows: Iterable[tuple[str, Any]], mapping: dict[str, str] | None) -> Iterator[Record]:
+class InvalidRow(NamedTuple):
+    """A row that is not a record, where it was and why; read with `invalid_ok` instead of an error."""
+
+    where: str
+    row: Any
+    problem: str
+
+    def rejects_row(self, stage: str, reason: str) -> dict[str, Any]:
+        """Its rejects line: the row as it was, and why it was not taken."""
+        row = self.row if isinstance(self.row, dict) else {"value": self.row}
+        meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+        why = {"stage": stage, "reason": reason, "where": self.where, "problem": self.problem}
+        return {**row, "meta": {**meta, "rejected": why}}
+
+
+def records_of(rows: Iterable[tuple[str, Any]], mapping: dict[str, str] | None,
+               invalid_ok: bool = False) -> Iterator[Record]:
+    """Records from (where, row) pairs; a row that is not one raises a DataError naming where,
+    or, with `invalid_ok`, comes out as an InvalidRow."""
     for where, row in rows:
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
         try:
+            if not isinstance(row, dict):
+                raise FieldError("", f"expected a JSON object, got {type(row).__name__}")
             yield to_record(row, mapping)
+            continue
         except ValidationError as error:
-            raise DataError(f"{where}: {describe_validation(error)}") from None
+            problem = describe_validation(error)
         except FieldError as error:
-            raise DataError(f"{where}: field '{error.field}': {error}") from None
+            problem = f"field '{error.field}': {error}" if error.field else str(error)
+        if not invalid_ok:
+            raise DataError(f"{where}: {problem}")
+        yield InvalidRow(where, row, problem)  # type: ignore[misc]
 
 
 def describe_validation(error: ValidationError) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from curate.llm import Reply
+    from curate.llm_types import Reply
 
 
 class RequestCache:
@@ -40,7 +40,7 @@ class RequestCache:
         return self._db
 
     def get(self, key: str) -> Reply | None:
-        from curate.llm import Reply
+        from curate.llm_types import Reply
 
         row = self._connection().execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
         if row is None:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from curate.errors import UsageError
-from curate.llm import LLM, OpenAIHTTP, Sampling
-from curate.llm_cache import RequestCache
-from curate.llm_local import DEFAULT_MODEL, TransformersBackend, VLLMBackend
+from curate.llm_types import DEFAULT_MODEL, Sampling
+
+if TYPE_CHECKING:  # the client and its backends load when one is built, not with a stage's options
+    from curate.llm import LLM
 
 
 def default_cache_path() -> Path:
@@ -97,6 +98,11 @@ class LLMConfig(RunOptions):
 
 def build_llm(config: LLMConfig) -> LLM:
     """The client a config describes; the API key goes to the backend and nowhere else."""
+    from curate.llm import LLM
+    from curate.llm_cache import RequestCache
+    from curate.llm_http import OpenAIHTTP
+    from curate.llm_local import TransformersBackend, VLLMBackend
+
     base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
     backend_name = config.backend if config.backend != "auto" else ("openai" if base_url else "transformers")
     if backend_name == "openai":

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import EndpointError, UsageError
-from curate.llm import Messages, Reply, Sampling
+from curate.llm_types import DEFAULT_MODEL, Messages, Reply, Sampling
 
-DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 HUB_CHECK_TIMEOUT = 10.0
 _ADVICE = ("Point curate at a server with --base-url URL (or OPENAI_BASE_URL), or at a local model directory "
            "with --model DIR")

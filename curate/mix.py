@@ -6,22 +6,36 @@ samples it with replacement (upsampling). meta.source records where each row cam
 Rows are mixed as they are, so pre-training text ({"text": ...}, see `curate export --format
 text`) mixes with instruction records as well.
 
-Memory: the rows of every source (a dataset stage: sampling without replacement needs to
-know each source's size and pick from all of it).
+With --rejects, the rows of each source that were not drawn go there, with meta.rejected =
+{stage: mix, reason: not_drawn}, so that mixture and remainder together are the sources.
+
+Memory: the rows of one source at a time, and the chosen rows of all (a dataset stage: sampling
+without replacement needs to know each source's size and pick from all of it; the mixture is
+shuffled as a whole).
 """
 
 from __future__ import annotations
 
 import random
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from rich.table import Table
 
 from curate.errors import UsageError
-from typing import Any
-
-from curate.io import iter_rows, write_rows
+from curate.io import RowSink, iter_rows, write_rows
 from curate.summary import Summary
+
+
+class MixConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
+
+    total: int = Field(ge=1, description="Rows in the mixture (required).")
+    seed: int = Field(0, description="Seed: the same seed gives the same rows in the same order.")
+    replace: bool = Field(False, description="Sample with replacement where a source is smaller than its share "
+                          "(upsampling).")
 
 
 def parse_sources(specs: list[str]) -> list[tuple[Path, float]]:
@@ -50,24 +64,42 @@ def allocate(weights: list[float], total: int) -> list[int]:
     return counts
 
 
-def mix(sources: list[tuple[Path, float]], output: str | Path, total: int, seed: int = 0,
-        replace: bool = False) -> tuple[Summary, Table]:
-    rng = random.Random(seed)
+def mix(sources: list[tuple[Path, float]], output: str | Path, config: MixConfig,
+        rejects: str | Path | None = None) -> tuple[Summary, Table]:
+    rng = random.Random(config.seed)
     summary = Summary("mix")
     table = Table(title="curate mix: rows per source", title_justify="left")
     for column in ("source", "weight", "available", "rows", "share"):
         table.add_column(column, justify="left" if column == "source" else "right")
     chosen: list[dict[str, Any]] = []
-    for (path, weight), count in zip(sources, allocate([w for _, w in sources], total)):
-        records = [row for _, row in iter_rows(path)]
-        summary.read += len(records)
-        if count > len(records) and not replace:
-            raise UsageError(f"{path}: {count} rows wanted but only {len(records)} available; pass --replace "
-                             "to upsample it")
-        picked = rng.choices(records, k=count) if count > len(records) else rng.sample(records, count)
-        source = {"file": path.name, "weight": round(weight, 6)}
-        chosen += [{**row, "meta": {**(row.get("meta") or {}), "source": source}} for row in picked]
-        table.add_row(str(path), f"{weight:.3f}", f"{len(records):,}", f"{count:,}", f"{count / total:.2%}")
-    rng.shuffle(chosen)
-    summary.written = write_rows(output, chosen)
+    with ExitStack() as files:
+        remainder = files.enter_context(RowSink(rejects)) if rejects is not None else None
+        for (path, weight), count in zip(sources, allocate([w for _, w in sources], config.total)):
+            rows = [row for _, row in iter_rows(path)]
+            summary.read += len(rows)
+            if count > len(rows) and not config.replace:
+                raise UsageError(f"{path}: {count} rows wanted but only {len(rows)} available; pass --replace "
+                                 "to upsample it")
+            if count > len(rows):
+                picked = [rows[i] for i in rng.choices(range(len(rows)), k=count)]
+            else:
+                indices = rng.sample(range(len(rows)), count)
+                picked = [rows[i] for i in indices]
+                summary.dropped["not_drawn"] += len(rows) - count
+                if remainder is not None:
+                    drawn = set(indices)
+                    for i, row in enumerate(rows):
+                        if i not in drawn:
+                            remainder.write(_marked(row, "rejected", {"stage": "mix", "reason": "not_drawn"}))
+            source = {"file": path.name, "weight": round(weight, 6)}
+            chosen += [_marked(row, "source", source) for row in picked]
+            table.add_row(str(path), f"{weight:.3f}", f"{len(rows):,}", f"{count:,}", f"{count / config.total:.2%}")
+        rng.shuffle(chosen)
+        summary.written = write_rows(output, chosen)
     return summary, table
+
+
+def _marked(row: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+    return {**row, "meta": {**meta, key: value}}
+

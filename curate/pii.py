@@ -31,7 +31,7 @@ from curate.io import RowSink, ensure_distinct, file_format
 from curate.errors import UsageError
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.records import Example, Preference, Record
-from curate.runner import run_map
+from curate.runner import Reject, run_map
 from curate.summary import Summary
 
 __all__ = ["TYPES", "Found", "PiiConfig", "PiiScrubber", "Span", "find_pii", "scrub", "scrub_records"]
@@ -56,8 +56,11 @@ class PiiConfig(BaseModel):
     spacy_model: str | None = Field(None, description="Also find names with this installed spaCy NER model "
                                     "(e.g. en_core_web_sm); slow, off by default.")
     workers: int = Field(2, ge=1, description="Processes to scrub in (2 meets 10k records/s on 2 cores); output order is kept.")
+    drop: list[str] | None = Field(None, description="Comma-separated types that remove the whole record instead "
+                                   "of being replaced (e.g. `PRIVATE_KEY,API_KEY`): such records go, scrubbed, to "
+                                   "--rejects with reason pii:TYPE.")
 
-    @field_validator("types", mode="before")
+    @field_validator("types", "drop", mode="before")
     @classmethod
     def _split_types(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -80,8 +83,8 @@ class PiiConfig(BaseModel):
         return value
 
     def wanted(self) -> frozenset[str]:
-        """The types to detect, with PERSON dropped when names are off."""
-        kinds = frozenset(self.types or TYPES)
+        """The types to detect (those that drop a record included), with PERSON left out when names are off."""
+        kinds = frozenset(self.types or TYPES) | frozenset(self.drop or ())
         return kinds if self.names else kinds - {"PERSON"}
 
 
@@ -269,11 +272,12 @@ def _detect_chunk(texts: list[list[str]]) -> list[list[list[Span]]]:
 
 
 def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None, report: str | Path | None = None,
-          mapping: dict[str, str] | None = None) -> Summary:
+          mapping: dict[str, str] | None = None, rejects: str | Path | None = None) -> Summary:
     """Scrub every record of `input` into `output`.
 
     `report` gets one line per record where something was found: its id, counts by type,
-    and each span's field, type and offsets in the original text.
+    and each span's field, type and offsets in the original text. A record with a type of
+    `config.drop` goes, scrubbed like every other, to `rejects` instead of the output.
     """
     config = config or PiiConfig()
     file_format(output)
@@ -281,13 +285,14 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
         file_format(report)
         if str(report) == "-" and str(output) == "-":
             raise UsageError("the report and the output cannot both go to stdout")
-    ensure_distinct({"INPUT": input, "--output": output, "--report": report})
+    ensure_distinct({"INPUT": input, "--output": output, "--report": report, "--rejects": rejects})
+    dropping = [kind for kind in TYPES if kind in (config.drop or ())]
     counts: Counter[str] = Counter()
     found_in = 0
     with ExitStack() as files:
         report_rows = files.enter_context(RowSink(report)) if report is not None else None
 
-        def scrubbed(records: Iterable[Record]) -> Iterator[Record]:
+        def scrubbed(records: Iterable[Record]) -> Iterator[Record | Reject]:
             nonlocal found_in
             for record, found in scrub_records(records, config):
                 if found:
@@ -295,11 +300,16 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
                     counts.update(item.type for item in found)
                     if report_rows is not None:
                         report_rows.write(report_row(record.id, found))
+                    kinds = {item.type for item in found}
+                    removing = next((kind for kind in dropping if kind in kinds), None)
+                    if removing is not None:
+                        yield Reject(record, f"pii:{removing}")
+                        continue
                 yield record
 
-        summary = run_map("pii", input, output, scrubbed, mapping=mapping)
-    summary.usage.append(("records with PII", f"{found_in:,}"))
-    summary.usage += [(f"replaced: {kind}", f"{counts[kind]:,}") for kind in TYPES if counts[kind]]
+        summary = run_map("pii", input, output, scrubbed, mapping=mapping, rejects=rejects)
+    summary.counts["records_with_pii"] = found_in
+    summary.counts |= {f"replaced:{kind}": counts[kind] for kind in TYPES if counts[kind]}
     return summary
 
 

@@ -4,6 +4,8 @@ Input records carry candidates in meta.responses.candidates (curate respond --n 
 reward-model scores in meta.reward.candidates (train score). As in Llama 3's rejection
 sampling, the best candidate becomes SFT data, the best against the worst a preference pair
 (when the scores differ by at least --min-gap), and the whole ordering a ranking record.
+
+Memory: one record at a time.
 """
 
 from __future__ import annotations

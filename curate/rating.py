@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from curate.llm import LLM
 from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example
+
+if TYPE_CHECKING:  # the client loads with the first request, not with the stage's options (--help)
+    from curate.llm import LLM
 
 _SCORE = re.compile(r"(?:score|rating|评分|分数|得分)\s*[:：=]?\s*\**\s*([1-5])(?:\s*(?:/|out of)\s*5)?\b",
                     re.IGNORECASE)

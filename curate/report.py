@@ -13,9 +13,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from curate.text import word_count
 from curate.io import atomic_path, read_records
 from curate.records import Example, Record
+from curate.stats import drops_by_stage
 from curate.summary import Summary
 
 
@@ -32,17 +35,6 @@ def _counts(records: list[Record]) -> dict[str, Counter]:
             if meta["evol"].get("operation"):
                 found["operation"][meta["evol"]["operation"]] += 1
     return found
-
-
-def _drops(rejects: Iterable[Path]) -> Counter:
-    drops: Counter = Counter()
-    for path in rejects:
-        if path.exists() and path.stat().st_size == 0:
-            continue  # a stage that removed nothing leaves an empty journal
-        for record in read_records(path):
-            why = record.meta.get("rejected") or {}
-            drops[(why.get("stage", "?"), why.get("reason", "?"))] += 1
-    return drops
 
 
 def _split_files(directory: Path | None) -> Counter:
@@ -78,9 +70,16 @@ def _bars(axes: Any, counter: Counter, title: str, horizontal: bool = False) -> 
     axes.set_title(title)
 
 
+class ReportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
+
+    bins: int = Field(30, ge=2, le=500, description="Bars in each length histogram.")
+
+
 def report(data: str | Path, out_dir: str | Path, rejects: Iterable[str | Path] = (),
-           splits: str | Path | None = None) -> Summary:
+           splits: str | Path | None = None, config: ReportConfig | None = None) -> Summary:
     """Write index.html and its plots into `out_dir`."""
+    config = config or ReportConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records = list(read_records(data))
@@ -89,13 +88,13 @@ def report(data: str | Path, out_dir: str | Path, rejects: Iterable[str | Path] 
     lengths = {"instruction": [word_count(r.user_message()) for r in records],
                "output": [word_count(r.output) for r in records if isinstance(r, Example) and r.output]}
     counts = _counts(records)
-    drops = _drops(Path(p) for p in rejects)
+    drops = drops_by_stage(Path(p) for p in rejects)
     split_counts = _split_files(Path(splits) if splits else None) or counts["split"]
     images: list[tuple[str, str]] = []
     for field, values in lengths.items():
         if values:
             images.append((f"{field.title()} length (words)", _plot(
-                f"{field}_lengths", out, lambda ax, v=values, f=field: (ax.hist(v, bins=30, color="#4c72b0"),
+                f"{field}_lengths", out, lambda ax, v=values, f=field: (ax.hist(v, bins=config.bins, color="#4c72b0"),
                                                                         ax.set_title(f"{f} length, words")))))
     scores = Counter({score: counts["score"][score] for score in range(1, 6)}) if counts["score"] else Counter()
     charts = (("judge_scores", "Judge scores", scores, False),

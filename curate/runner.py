@@ -19,7 +19,7 @@ from collections import Counter
 from contextlib import ExitStack, contextmanager
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
@@ -27,12 +27,14 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from curate.errors import UsageError
-from curate.io import RowSink, display_name, ensure_distinct, read_records, record_row
+from curate.io import InvalidRow, RowSink, display_name, ensure_distinct, read_records, record_row
 from curate.journal import Journal, JsonlAppender, OutputKey, default_rejects
-from curate.llm import LLM, RequestFailed, map_unordered
 from curate.records import Example, Record
 from curate.run_manifest import Manifest, fingerprint, settings_of
 from curate.summary import FAILED, Summary, rejected, stderr, track
+
+if TYPE_CHECKING:  # the client loads with the first LLM stage, not with every map stage
+    from curate.llm import LLM
 
 
 T = TypeVar("T")
@@ -61,6 +63,8 @@ def output_rows(result: Record | dict[str, Any] | list[Record | dict[str, Any]])
 
 
 def reject_row(reject: Reject, stage: str) -> dict[str, Any]:
+    if isinstance(reject.record, InvalidRow):  # a row that never became a record (curate convert)
+        return reject.record.rejects_row(stage, reject.reason)
     return record_row(rejected(reject.record, stage, reject.reason))
 
 
@@ -171,7 +175,7 @@ class StageRun:
             stderr.print(self.summary.table())  # what was saved before the run stopped
         if self.llm is not None:
             self.llm.forget(self.journal.model_resolved)  # a client may serve the next stage too
-            self.summary.usage = self.llm.usage.rows()
+            self.summary.counts |= self.llm.usage.counts()
 
     def _did_something(self) -> bool:
         summary = self.summary
@@ -262,6 +266,8 @@ async def each_record(run: StageRun, llm: LLM, items: Iterable[tuple[str, Record
     failed; every line carries the key of the input it finishes."""
     async def keyed(item: tuple[str, Record]) -> Outcome:
         return await step(item[1])
+
+    from curate.llm import RequestFailed, map_unordered
 
     async for (key, record), outcome in map_unordered(items, keyed, llm.concurrency):
         if isinstance(outcome, RequestFailed):

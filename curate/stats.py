@@ -1,14 +1,21 @@
-"""`curate stats`: record counts and length percentiles of every text field."""
+"""`curate stats`: record counts and length percentiles of every text field, and what earlier
+stages dropped, by stage and reason (from their rejects files).
+
+Memory: the length of every text (one integer each; the texts themselves with --tokenizer,
+which counts them in batches at the end), and the set of user ids and ids.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from rich.table import Table
 
+from curate.io import display_name, read_records
 from curate.records import Example, Record
 
 TEXT_FIELDS = ("instruction", "input", "output", "system", "history", "chosen", "rejected", "responses")
@@ -22,6 +29,45 @@ def _texts(record: Record, field: str) -> list[str]:
         value = "\n".join(part for turn in record.history for part in turn)
     values = value if isinstance(value, list) else [value]
     return [text for text in values if isinstance(text, str) and text]
+
+
+class StatsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
+
+    tokenizer: str | None = Field(None, description="Also count tokens with this tokenizer: a local directory "
+                                  "or a Hugging Face model id.")
+    as_json: bool = Field(False, description="Print one JSON object instead of tables.",
+                          json_schema_extra={"cli_flags": ["--json"]})
+
+
+def stats(input: str | Path, config: StatsConfig | None = None, rejects: Iterable[str | Path] = (),
+          mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    """The statistics of one file, and the drops recorded in `rejects` files, as one JSON-ready dict."""
+    from curate.summary import track
+
+    config = config or StatsConfig()
+    tokenizer = None
+    if config.tokenizer:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
+    result = collect_stats(track(read_records(input, mapping), "reading"), tokenizer)
+    drops = drops_by_stage(Path(path) for path in rejects)
+    return {"file": display_name(input), **result,
+            **({"dropped": [{"stage": stage, "reason": reason, "records": count}
+                            for (stage, reason), count in sorted(drops.items())]} if rejects else {})}
+
+
+def drops_by_stage(rejects: Iterable[Path]) -> Counter[tuple[str, str]]:
+    """Records in rejects files by (stage, reason), streamed."""
+    drops: Counter[tuple[str, str]] = Counter()
+    for path in rejects:
+        if path.exists() and path.stat().st_size == 0:
+            continue  # a stage that removed nothing leaves an empty journal
+        for record in read_records(path):
+            why = record.meta.get("rejected") or {}
+            drops[(why.get("stage", "?"), why.get("reason", "?"))] += 1
+    return drops
 
 
 def collect_stats(records: Iterable[Record], tokenizer: Any = None) -> dict[str, Any]:
@@ -61,6 +107,8 @@ def _token_lengths(tokenizer: Any, texts: list[str], batch: int = 1000) -> list[
 
 
 def _describe(values: list[int]) -> dict[str, float]:
+    import numpy as np
+
     array = np.asarray(values)
     summary = {"min": int(array.min()), "mean": round(float(array.mean()), 1)}
     summary.update({f"p{q}": round(float(np.percentile(array, q)), 1) for q in PERCENTILES})
@@ -85,4 +133,12 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
             if unit in info:
                 row = {"count": info["count"], **info[unit]}
                 lengths.add_row(field, unit, *(f"{row[c]:,}" for c in columns))
-    return [counts, lengths]
+    tables = [counts, lengths]
+    if stats.get("dropped"):
+        dropped = Table(title="dropped by earlier stages", title_justify="left")
+        for column in ("stage", "reason", "records"):
+            dropped.add_column(column, justify="right" if column == "records" else "left")
+        for row in stats["dropped"]:
+            dropped.add_row(row["stage"], row["reason"], f"{row['records']:,}")
+        tables.append(dropped)
+    return tables

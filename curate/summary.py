@@ -34,7 +34,7 @@ class Summary:
     dropped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     resumed: int = 0  # finished by an earlier run of the same command
-    usage: list[tuple[str, str]] = field(default_factory=list)  # LLM requests and tokens
+    counts: dict[str, int] = field(default_factory=dict)  # the stage's own numbers: requests, tokens, findings
     totals: Counter[str] | None = None
     stopped: str | None = None  # why the run ended before it had done what it was asked
     started: float = field(default_factory=time.perf_counter)
@@ -61,7 +61,8 @@ class Summary:
         return {
             "stage": self.stage, "read": self.read, "written": self.written,
             "dropped": dict(self.dropped), "failed": dict(self.failed), "resumed": self.resumed,
-            "totals": dict(self.totals) if self.totals is not None else None, "stopped": self.stopped,
+            "totals": dict(self.totals) if self.totals is not None else None, "counts": dict(self.counts),
+            "stopped": self.stopped,
             "seconds": round(seconds, 3), "records_per_s": round(self.processed() / seconds, 1) if seconds else None,
         }
 
@@ -81,8 +82,8 @@ class Summary:
         for reason in sorted(set(self.failed) | self._total_reasons(failed=True)):
             table.add_row(f"failed: {reason}", f"{self.failed[reason]:,}", *self._total(FAILED + reason),
                           style="red")
-        for name, value in self.usage:
-            table.add_row(name, value)
+        for name, value in self.counts.items():
+            table.add_row(name.replace("_", " "), f"{value:,}")
         seconds = self.elapsed()
         rate = f" ({self.processed() / seconds:,.1f} records/s)" if seconds > 0 else ""
         table.add_row("time", f"{seconds:.2f} s{rate}")

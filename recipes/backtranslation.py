@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import export
+from curate.export import ExportConfig, export
 from curate.filters.judge import JudgeConfig, judge
 from curate.generate.backtranslate import BacktranslateConfig, backtranslate
 from recipes.common import llm_options, parser
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> Path:
                   w / "backtranslate_rejects.jsonl")
     judge(w / "backtranslated.jsonl", w / "curated.jsonl", JudgeConfig(min_score=args.min_score, **llm),
           w / "judge_rejects.jsonl")
-    export(w / "curated.jsonl", w / "alpaca.json", "alpaca", dataset_info=True)
+    export(w / "curated.jsonl", w / "alpaca.json", ExportConfig(format="alpaca", dataset_info=True))
     return w / "alpaca.json"
 
 

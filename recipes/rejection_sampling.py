@@ -13,7 +13,7 @@ from curate.generate.respond import RespondConfig, respond
 from curate.rank import RankConfig, rank
 from recipes.common import llm_options, parser
 from train.dpo import DPOSettings, dpo
-from train.score import score
+from train.score import ScoreSettings, score
 
 
 def main(argv: list[str] | None = None) -> dict[str, Path]:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     w = args.work
     respond(args.prompts, w / "candidates.jsonl", RespondConfig(n=args.k, temperature=1.0, **llm_options(args)),
             w / "respond_rejects.jsonl")
-    score(args.reward_model, w / "candidates.jsonl", w / "scored.jsonl")
+    score(w / "candidates.jsonl", w / "scored.jsonl", ScoreSettings(model=str(args.reward_model)))
     outputs = {kind: w / f"{kind}.jsonl" for kind in ("best", "pairs", "ranking")}
     for kind, path in outputs.items():
         rank(w / "scored.jsonl", path, RankConfig(kind=kind, min_gap=args.min_gap), w / f"rank_{kind}_rejects.jsonl")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import export
+from curate.export import ExportConfig, export
 from curate.filters.quality import FilterConfig, filter_records
 from curate.generate.self_instruct import SelfInstructConfig, self_instruct
 from recipes.common import llm_options, parser
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> Path:
     self_instruct(args.seeds, w / "instances.jsonl", config, w / "self_instruct_rejects.jsonl")
     filter_records(w / "instances.jsonl", w / "filtered.jsonl", FilterConfig(min_output_words=1),
                    w / "filter_rejects.jsonl")
-    export(w / "filtered.jsonl", w / "alpaca.json", "alpaca", dataset_info=True)
+    export(w / "filtered.jsonl", w / "alpaca.json", ExportConfig(format="alpaca", dataset_info=True))
     return w / "alpaca.json"
 
 

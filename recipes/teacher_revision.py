@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import export
+from curate.export import ExportConfig, export
 from curate.generate.respond import RespondConfig, respond
 from curate.generate.revise import ReviseConfig, revise
 from recipes.common import llm_options, parser
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     revise(w / "student.jsonl", w / "pairs.jsonl",
            ReviseConfig(teacher_base_url=args.teacher_base_url, teacher_model=args.teacher_model, **llm),
            w / "revise_rejects.jsonl")
-    export(w / "pairs.jsonl", w / "dpo.jsonl", "trl")
+    export(w / "pairs.jsonl", w / "dpo.jsonl", ExportConfig(format="trl"))
     dpo(w / "dpo.jsonl", w / "dpo_model", DPOSettings(model=args.policy, max_steps=args.dpo_steps))
     return {"pairs": w / "pairs.jsonl", "dpo": w / "dpo_model"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import export
+from curate.export import ExportConfig, export
 from curate.filters.dedup import DedupConfig, dedup
 from curate.generate.respond import RespondConfig, respond
 from curate.pii import PiiConfig, scrub
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     for name, path in result.files.items():
         if path.stat().st_size > 3:  # a split with no users stays unexported
             exported[name] = w / "export" / f"{name}.json"
-            export(path, exported[name], "messages", dataset_info=True, dataset_name=f"user_logs_{name}")
+            export(path, exported[name],
+                   ExportConfig(format="messages", dataset_info=True, dataset_name=f"user_logs_{name}"))
     return exported
 
 

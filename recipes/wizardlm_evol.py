@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.export import export
+from curate.export import ExportConfig, export
 from curate.filters.dedup import DedupConfig, dedup
 from curate.filters.judge import JudgeConfig, judge
 from curate.generate.evol_instruct import EvolConfig, evol_instruct
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> Path:
     dedup(w / "answered.jsonl", w / "deduped.jsonl", DedupConfig(), w / "dedup_rejects.jsonl")
     judge(w / "deduped.jsonl", w / "judged.jsonl", JudgeConfig(min_score=args.min_score, **llm),
           w / "judge_rejects.jsonl")
-    export(w / "judged.jsonl", w / "alpaca.json", "alpaca", dataset_info=True)
+    export(w / "judged.jsonl", w / "alpaca.json", ExportConfig(format="alpaca", dataset_info=True))
     return w / "alpaca.json"
 
 

@@ -8,7 +8,7 @@ import pytest
 from curate.generate.backtranslate import BacktranslateConfig, backtranslate, trim
 from curate.generate.revise import ReviseConfig, revise
 from curate.io import read_records, write_records
-from curate.mix import allocate, mix, parse_sources
+from curate.mix import MixConfig, allocate, mix, parse_sources
 from curate.records import Example
 
 
@@ -93,9 +93,9 @@ def test_mix_proportions_and_seed(tmp_path, run_cli):
     shares = Counter(row["meta"]["source"]["file"] for row in mixed)
     for name, weight in (("a.jsonl", 0.7), ("b.jsonl", 0.2), ("c.jsonl", 0.1)):
         assert abs(shares[name] / 10000 - weight) <= 0.01
-    again, _ = mix(parse_sources(specs), tmp_path / "again.jsonl", 10000, seed=3, replace=True)
+    again, _ = mix(parse_sources(specs), tmp_path / "again.jsonl", MixConfig(total=10000, seed=3, replace=True))
     assert rows(tmp_path / "again.jsonl") == mixed
-    mix(parse_sources(specs), tmp_path / "other.jsonl", 10000, seed=4, replace=True)
+    mix(parse_sources(specs), tmp_path / "other.jsonl", MixConfig(total=10000, seed=4, replace=True))
     assert rows(tmp_path / "other.jsonl") != mixed
     code, _, err = run_cli("curate", "mix", *specs, "--total", "10000", "-o", str(tmp_path / "no.jsonl"))
     assert code == 2 and "--replace" in err and not (tmp_path / "no.jsonl").exists()  # c has only 500

@@ -7,9 +7,11 @@ from curate.io import write_records
 LLM_OPTIONS = ["--base-url", "--model", "--api-key", "--concurrency", "--temperature", "--max-tokens", "--seed",
                "--cache", "--no-cache", "--timeout", "--max-retries", "--backend", "--endpoint", "--config"]
 CURATE_COMMANDS = {
-    "export": ["--output", "--format", "--pairs", "--dataset-info", "--dataset-name", "--rejects", "--map"],
-    "convert": ["--output", "--map"],
-    "stats": ["--tokenizer", "--json", "--map"],
+    "export": ["--output", "--format", "--pairs", "--dataset-info", "--dataset-name", "--rejects", "--map",
+               "--config"],
+    "convert": ["--output", "--keep-extra", "--skip-invalid", "--rejects", "--map", "--config"],
+    "stats": ["--output", "--tokenizer", "--json", "--rejects", "--map", "--config"],
+    "mix": ["INPUT", "--output", "--total", "--seed", "--replace", "--rejects", "--config"],
     "evol": ["INPUT", "--output", "--rejects", "--rounds", "--op-weights", "--lang", "--prompts", *LLM_OPTIONS],
     "self-instruct": ["INPUT", "--output", "--num-instructions", "--rouge-threshold", "--max-instances", *LLM_OPTIONS],
     "respond": ["--output", "--rejects", "--restart", "--allow-failures", "--summary-json", "--n", "--skip-answered", "--keep-truncated", "--map", *LLM_OPTIONS],
@@ -18,8 +20,9 @@ CURATE_COMMANDS = {
     "filter": ["--output", "--min-instruction-words", "--max-output-words", "--refusal-words", "--blacklist",
                "--max-symbol-ratio", "--max-repeated-ngrams", "--rejects"],
     "rank": ["--output", "--kind", "--min-gap", "--rejects"],
-    "report": ["--output", "--rejects", "--splits"],
-    "pii": ["--output", "--mode", "--salt", "--types", "--names", "--workers", "--report", "--map"],
+    "report": ["--output", "--rejects", "--splits", "--bins", "--config"],
+    "pii": ["--output", "--mode", "--salt", "--types", "--names", "--workers", "--report", "--drop", "--rejects",
+            "--map"],
     "split": ["--output", "--by", "--splits", "--max-per-user", "--salt", "--missing", "--drop-leaks",
               "--leak-threshold", "--suffix", "--rejects", "--config"],
 }
@@ -28,13 +31,13 @@ CURATE_COMMANDS = {
 @pytest.mark.parametrize("prog, command, options", [
     ("curate", None, ["--debug"]),
     ("train", None, ["--debug"]),
-    ("train", "preview", ["--data", "--tokenizer", "--limit"]),
-    ("train", "sft", ["--data", "--output", "--model", "--epochs", "--learning-rate", "--batch-size",
+    ("train", "preview", ["INPUT", "--tokenizer", "--limit", "--config"]),
+    ("train", "sft", ["INPUT", "--output", "--model", "--epochs", "--learning-rate", "--batch-size",
                       "--gradient-accumulation", "--max-length", "--chat-template", "--lora", "--lora-rank",
                       "--lora-alpha", "--lora-target-modules", "--packing", "--config"]),
-    ("train", "rm", ["--data", "--output", "--model", "--max-steps", "--lora"]),
-    ("train", "dpo", ["--data", "--output", "--model", "--beta", "--loss-type", "--precompute-ref", "--pairs"]),
-    ("train", "score", ["--model", "--data", "--output", "--max-length"]),
+    ("train", "rm", ["INPUT", "--output", "--model", "--max-steps", "--lora"]),
+    ("train", "dpo", ["INPUT", "--output", "--model", "--beta", "--loss-type", "--precompute-ref", "--pairs"]),
+    ("train", "score", ["INPUT", "--model", "--output", "--max-length", "--batch-size", "--rejects"]),
     *(("curate", name, options) for name, options in CURATE_COMMANDS.items()),
 ])
 def test_help_explains_every_option(run_cli, prog, command, options):
@@ -43,6 +46,72 @@ def test_help_explains_every_option(run_cli, prog, command, options):
     for option in options:
         # each option is listed with a line of explanation after it
         assert re.search(re.escape(option) + r"\b.*\w{3,}", out), option
+
+
+def all_commands(prog):
+    import typer
+
+    from curate.cli import COMMANDS
+    from train.cli import app as train_app
+
+    if prog == "curate":
+        return list(COMMANDS)
+    return [command.name for command in typer.main.get_group(train_app).commands.values()]
+
+
+@pytest.mark.parametrize("prog, command", [*(("curate", name) for name in all_commands("curate")),
+                                           *(("train", name) for name in all_commands("train"))])
+def test_every_command_has_the_one_shape(run_cli, monkeypatch, prog, command):
+    """INPUT, -o, --rejects and --config on every command, found by walking them all (a new
+    command that breaks the shape fails here). Trainers write a model, not records, so they
+    have no --rejects; preview prints to the terminal, so it has no -o."""
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_cli(prog, command, "--help")
+    assert code == 0
+    wanted = ["INPUT", "--output", "-o", "--config"]
+    if prog == "curate" or command == "score":
+        wanted.append("--rejects")
+    if (prog, command) == ("train", "preview"):
+        wanted.remove("--output"), wanted.remove("-o")
+    usage = out.split("Usage:")[1].splitlines()[0]
+    assert "INPUT" in usage, usage
+    for option in wanted:
+        assert re.search(r"(^|[\s│,])" + re.escape(option) + r"\b", out), f"{prog} {command}: no {option}"
+
+
+def test_the_command_list_is_each_commands_own_first_paragraph():
+    from curate.cli import COMMANDS, StageCommands, load_module
+
+    import typer.core
+
+    for name, (module, _, line) in COMMANDS.items():
+        command = load_module(module).commands[name]
+        first = " ".join(command.help.split("\n\n")[0].split())
+        assert first == line, name
+    assert issubclass(StageCommands, typer.core.TyperGroup)
+
+
+@pytest.mark.parametrize("argv, not_loaded", [
+    (["--help"], ["pydantic", "curate.records", "curate.commands.generate", "curate.commands.curation"]),
+    (["filter", "--help"], ["asyncio", "numpy", "curate.llm", "curate.commands.generate"]),
+    (["respond", "--help"], ["asyncio", "numpy", "aiohttp", "torch", "curate.llm", "curate.commands.curation"]),
+])
+def test_help_loads_only_what_it_shows(argv, not_loaded):
+    """Start-up stays fast because --help imports no stage it does not show and no client or
+    array library (bench/startup.py times it; this says why it is fast)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom curate.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+             "print('loaded:', *(m for m in %r if m in sys.modules), file=sys.stderr)") % (argv, not_loaded)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Usage:" in result.stdout, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "loaded:"
+
+
+def test_a_mistyped_command_suggests_the_right_one(run_cli):
+    code, _, err = run_cli("curate", "fitler", "x.jsonl")
+    assert code == 2 and "Did you mean 'filter'?" in err
 
 
 def test_top_level_help_lists_the_commands(run_cli):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from curate.export import export
+from curate.export import ExportConfig, export
 from curate.formats import FORMATS, dataset_info_entry
 from curate.io import read_records, write_records
 from curate.records import Example
@@ -40,7 +40,7 @@ def test_examples_round_trip_through_datasets(tmp_path, examples, fmt, suffix):
     src = tmp_path / "source.json"
     write_records(src, examples)
     out = tmp_path / f"{fmt}{suffix}"
-    summary = export(src, out, fmt)
+    summary = export(src, out, ExportConfig(format=fmt))
     assert (summary.read, summary.written) == (len(examples), len(examples))
     rows = load_back(out)
     assert rows == written_rows(out)
@@ -58,7 +58,7 @@ def test_preferences_round_trip_through_datasets(tmp_path, preferences, fmt):
     src = tmp_path / "prefs.jsonl"
     write_records(src, preferences)
     out = tmp_path / f"{fmt}.json"
-    summary = export(src, out, fmt)
+    summary = export(src, out, ExportConfig(format=fmt))
     expected_rows = 1 + (1 if fmt == "ranking" else 3)  # the K=3 ranking becomes 3 pairs
     assert summary.written == expected_rows
     assert load_back(out) == written_rows(out)
@@ -75,14 +75,14 @@ def test_best_worst_pairs(tmp_path, preferences):
     src = tmp_path / "p.jsonl"
     write_records(src, preferences)
     out = tmp_path / "dpo.jsonl"
-    export(src, out, "preference", pairs="best-worst")
+    export(src, out, ExportConfig(format="preference", pairs="best-worst"))
     assert [(r["chosen"], r["rejected"]) for r in written_rows(out)] == [("Canberra.", "Sydney."), ("2, 5, 9", "9, 5, 2")]
 
 
 def test_preference_exports_to_alpaca_as_its_best_response(tmp_path, preferences):
     src = tmp_path / "p.jsonl"
     write_records(src, preferences)
-    export(src, tmp_path / "a.json", "alpaca")
+    export(src, tmp_path / "a.json", ExportConfig(format="alpaca"))
     assert [r["output"] for r in written_rows(tmp_path / "a.json")] == ["Canberra.", "2, 5, 9"]
 
 
@@ -91,7 +91,7 @@ def test_dataset_info_for_examples_matches_llama_factory_docs(tmp_path, examples
     src = tmp_path / "in.jsonl"
     write_records(src, examples)
     out = tmp_path / "data" / f"my_{fmt}.json"
-    export(src, out, fmt, dataset_info=True)
+    export(src, out, ExportConfig(format=fmt, dataset_info=True))
     info = json.loads((out.parent / "dataset_info.json").read_text())
     entry = info[f"my_{fmt}"]
     assert entry["file_name"] == out.name
@@ -108,7 +108,7 @@ def test_dataset_info_for_preferences_matches_llama_factory_docs(tmp_path, prefe
     src = tmp_path / "in.jsonl"
     write_records(src, preferences)
     out = tmp_path / f"{fmt}.json"
-    export(src, out, fmt, dataset_info=True, dataset_name="prefs")
+    export(src, out, ExportConfig(format=fmt, dataset_info=True, dataset_name="prefs"))
     entry = json.loads((tmp_path / "dataset_info.json").read_text())["prefs"]
     assert entry["ranking"] is True
     documented = DOCUMENTED_COLUMNS[fmt] if fmt == "preference" else {
@@ -128,7 +128,7 @@ def test_dataset_info_keeps_other_entries(tmp_path, examples):
     (tmp_path / "dataset_info.json").write_text(json.dumps({"alpaca_en": {"file_name": "alpaca_en.json"}}))
     src = tmp_path / "in.jsonl"
     write_records(src, examples)
-    export(src, tmp_path / "mine.json", "alpaca", dataset_info=True)
+    export(src, tmp_path / "mine.json", ExportConfig(format="alpaca", dataset_info=True))
     assert set(json.loads((tmp_path / "dataset_info.json").read_text())) == {"alpaca_en", "mine"}
 
 
@@ -179,7 +179,7 @@ def test_trl_rows_are_what_trl_expects(tmp_path, examples, preferences, tiny_tok
     for records, keys in ((examples, {"prompt", "completion"}), (preferences, {"prompt", "chosen", "rejected"})):
         src = tmp_path / "in.jsonl"
         write_records(src, records)
-        export(src, tmp_path / "trl.jsonl", "trl")
+        export(src, tmp_path / "trl.jsonl", ExportConfig(format="trl"))
         for row in load_back(tmp_path / "trl.jsonl"):
             assert set(row) == keys and is_conversational(row)
             rendered = apply_chat_template(row, tokenizer)

@@ -4,7 +4,8 @@ import time
 import pytest
 
 from curate.errors import UsageError
-from curate.llm import LLM, OpenAIHTTP, RequestFailed, Sampling, map_unordered, retry_after
+from curate.llm import LLM, RequestFailed, Sampling, map_unordered
+from curate.llm_http import OpenAIHTTP, retry_after
 from curate.llm_cache import RequestCache
 from curate.llm_config import LLMConfig, build_llm
 

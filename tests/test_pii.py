@@ -195,8 +195,9 @@ def test_scrub_round_trip_with_report(tmp_path):
     summary = scrub(source, out, PiiConfig(mode="numbered"), report=report,
                     mapping={"question": "instruction", "answer": "output"})
     assert (summary.read, summary.written) == (4, 4)
-    assert dict(summary.usage)["records with PII"] == "3"
-    assert dict(summary.usage)["replaced: PERSON"] == "2"
+    assert summary.counts["records_with_pii"] == 3
+    assert summary.counts["replaced:PERSON"] == 2
+    assert summary.as_dict()["counts"]["replaced:PERSON"] == 2
     back = list(read_records(out))
     assert [r.instruction for r in back] == [
         "My email is <EMAIL_1>, phone <PHONE_1>.", "Nothing to see here.", "我叫<PERSON_1>，身份证<CN_ID_1>。",

@@ -103,10 +103,13 @@ def test_score_writes_meta_reward(tiny_model_dir, tmp_path, run_cli):
                                               for w in WORDS])
     rm(tmp_path / "prefs.jsonl", tmp_path / "rm", RMSettings(model=str(tiny_model_dir), max_steps=2))
     answered = Example(instruction="Say hi", output="hi yes", meta={"responses": {"candidates": ["hi yes", "no"]}})
-    write_records(tmp_path / "answers.jsonl", [answered])
-    code, _, err = run_cli("train", "score", "--model", str(tmp_path / "rm"), "--data", str(tmp_path / "answers.jsonl"),
-                           "-o", str(tmp_path / "scored.jsonl"))
+    unanswered = Example(instruction="Say bye")
+    write_records(tmp_path / "answers.jsonl", [answered, unanswered])
+    code, _, err = run_cli("train", "score", str(tmp_path / "answers.jsonl"), "--model", str(tmp_path / "rm"),
+                           "-o", str(tmp_path / "scored.jsonl"), "--rejects", str(tmp_path / "unscored.jsonl"))
     assert code == 0, err
+    [left_out] = read_records(tmp_path / "unscored.jsonl")
+    assert left_out.id == unanswered.id and left_out.meta["rejected"] == {"stage": "score", "reason": "no_output"}
     [scored] = read_records(tmp_path / "scored.jsonl")
     reward = scored.meta["reward"]
     assert isinstance(reward["score"], float) and len(reward["candidates"]) == 2

@@ -77,4 +77,5 @@ def test_evol_and_self_instruct_through_transformers_serve(served_model, tmp_pat
     assert "curate self-instruct" in self_instruct.stderr and "Traceback" not in self_instruct.stderr
     assert self_instruct.returncode == 0 or (
         self_instruct.returncode == 1 and "gave no new task" in self_instruct.stderr), self_instruct.stderr
-    assert re.search(r"requests\s*│\s*[1-9][\d,]* \(\+0 from cache\)", self_instruct.stderr)  # it really asked
+    assert re.search(r"requests\s*│\s*[1-9]", self_instruct.stderr)  # it really asked
+    assert re.search(r"from cache\s*│\s*0 ", self_instruct.stderr)

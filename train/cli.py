@@ -1,9 +1,13 @@
-"""The `train` command: sft, rm, dpo and score, each a thin shell over a Python function."""
+"""The `train` command: sft, rm, dpo, score and preview, each a thin shell over a Python function.
+
+Every command is `train COMMAND INPUT -o OUTPUT [--config FILE.yaml] [options]`, its options
+derived from the settings model of its module (curate/cli_config.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -11,15 +15,24 @@ from curate import cli_support
 from curate.cli_config import config_command
 from curate.summary import stderr
 from train.dpo import DPOSettings
+from train.preview import PreviewSettings
 from train.rm import RMSettings
+from train.score import ScoreSettings
 from train.sft import SFTSettings
 
 app = cli_support.make_app("train", "Fine-tune on curate's exports: SFT, reward models, DPO; score with a reward model.")
 
-Data = Annotated[Path, typer.Option("--data", help="Training records: any file curate reads (our records, "
-                                    "Alpaca, ShareGPT, messages, TRL rows).", show_default=False)]
+Data = Annotated[Optional[Path], typer.Argument(
+    help="Training records: any file curate reads (our records, Alpaca, ShareGPT, messages, TRL rows).",
+    show_default=False, metavar="INPUT")]
+DataAlias = Annotated[Optional[Path], typer.Option("--data", hidden=True, help="INPUT, by its older name.",
+                                                   show_default=False)]
 Output = Annotated[Path, typer.Option("--output", "-o", help="Directory for the trained model, its tokenizer "
                                       "and training_args.json.", show_default=False)]
+
+
+def _data(input: Path | None, data: Path | None) -> Path:
+    return cli_support.one_of(input, data, "INPUT", "--data", "the training records")
 
 
 def _report(trainer: object, output: Path) -> None:
@@ -29,73 +42,55 @@ def _report(trainer: object, output: Path) -> None:
 
 
 @config_command(app, SFTSettings, "sft")
-def sft(config: SFTSettings, data: Data, output: Output) -> None:
+def sft(config: SFTSettings, output: Output, input: Data = None, data: DataAlias = None) -> None:
     """Supervised fine-tuning (TRL SFTTrainer) on conversational prompt/completion: the loss
     falls on the final response only; --packing packs examples best-fit-decreasing."""
     from train.sft import sft as run
 
-    _report(run(data, output, config), output)
+    _report(run(_data(input, data), output, config), output)
 
 
 @config_command(app, RMSettings, "rm")
-def rm(config: RMSettings, data: Data, output: Output) -> None:
+def rm(config: RMSettings, output: Output, input: Data = None, data: DataAlias = None) -> None:
     """Reward model: pairwise chosen/rejected through TRL's RewardTrainer, or rankings of K >= 3
     responses through InstructGPT's K-wise loss (all pairs of a prompt from K forward passes)."""
     from train.rm import rm as run
 
-    _report(run(data, output, config), output)
+    _report(run(_data(input, data), output, config), output)
 
 
 @config_command(app, DPOSettings, "dpo")
-def dpo(config: DPOSettings, data: Data, output: Output) -> None:
+def dpo(config: DPOSettings, output: Output, input: Data = None, data: DataAlias = None) -> None:
     """Direct preference optimisation (TRL DPOTrainer); the reference is the starting checkpoint."""
     from train.dpo import dpo as run
 
-    _report(run(data, output, config), output)
+    _report(run(_data(input, data), output, config), output)
 
 
-@app.command()
+@config_command(app, ScoreSettings, "score")
 def score(
-    model: Annotated[Path, typer.Option(help="A reward model directory (from train rm).", show_default=False)],
-    data: Data,
+    config: ScoreSettings,
     output: Annotated[Path, typer.Option("--output", "-o", help="Records with meta.reward added.",
                                          show_default=False)],
-    max_length: Annotated[int, typer.Option(help="Longest sequence in tokens.")] = 2048,
+    input: Data = None,
+    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Also write the records with nothing to "
+                                                    "score (no output, no candidates), with meta.rejected.",
+                                                    show_default=False)] = None,
+    data: DataAlias = None,
 ) -> None:
     """Reward scores for each record's output (and each candidate in meta.responses), or for each
     response of a preference, written into meta.reward."""
     from train.score import score as run
 
-    stderr.print(run(model, data, output, max_length).table())
+    cli_support.show(run(_data(input, data), output, config, rejects))
 
 
-@app.command()
-def preview(
-    data: Data,
-    tokenizer: Annotated[str, typer.Option(help="Tokenizer with a chat template: a local directory "
-                                           "or a Hugging Face model id.", show_default=False)],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many records to show.")] = 1,
-) -> None:
+@config_command(app, PreviewSettings, "preview")
+def preview(config: PreviewSettings, input: Data = None, data: DataAlias = None) -> None:
     """Show records as the SFT trainer sees them: prompt tokens dim, trained (response) tokens bold."""
-    from itertools import islice
+    from train.preview import preview as run
 
-    from rich.console import Console
-    from rich.text import Text
-    from transformers import AutoTokenizer
-
-    from curate.io import read_records
-    from train.data import to_prompt_completion, tokenize_prompt_completion
-
-    tok = AutoTokenizer.from_pretrained(tokenizer)
-    console = Console()
-    for record in islice(read_records(data), limit):
-        row = to_prompt_completion(record)
-        tokens = tokenize_prompt_completion(tok, row["prompt"], row["completion"])
-        text = Text()
-        for token_id, trained in zip(tokens.input_ids, tokens.completion_mask):
-            text.append(tok.decode([token_id]), style="bold green" if trained else "dim")
-        console.rule(f"{record.id}: {len(tokens.input_ids)} tokens, {sum(tokens.completion_mask)} trained")
-        console.print(text)
+    run(_data(input, data), config)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,9 @@
 The reference model is always the starting checkpoint, loaded from its saved path (with LoRA,
 TRL uses the same model with the adapter disabled). Ranked preferences become every
 better/worse pair of their ranking.
+
+Memory: every preference pair, tokenized (a datasets.Dataset), the model and, unless
+--precompute-ref, its reference copy.
 """
 
 from __future__ import annotations

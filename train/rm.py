@@ -3,6 +3,8 @@
 Pairwise data (chosen/rejected) goes through TRL's RewardTrainer. Rankings of K >= 3
 responses go through InstructGPT's K-wise loss (train/losses.py): all C(K,2) pairs of a
 prompt in one batch element, from K forward passes instead of 2 x C(K,2).
+
+Memory: every pair or ranking, tokenized, and the model.
 """
 
 from __future__ import annotations

@@ -9,12 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from curate.records import Example, Record
 from curate.summary import Summary
-from curate.runner import each, run_map
+from curate.runner import Reject, each, run_map
 from train.rm import conversation_ids
+
+
+class ScoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
+
+    model: str = Field(..., description="A reward model directory (from train rm).")
+    max_length: int = Field(2048, ge=8, description="Longest sequence in tokens.")
+    batch_size: int = Field(16, ge=1, description="Answers scored per forward pass.")
 
 
 def _answers(record: Record) -> list[str]:
@@ -41,6 +49,8 @@ class Scorer:
         else:
             model = AutoModelForSequenceClassification.from_pretrained(self.model_dir)
         self._model = model.eval()
+        import torch
+
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self._model.to(device)
 
@@ -51,13 +61,17 @@ class Scorer:
         out = []
         for start in range(0, len(sequences), self.batch_size):
             batch = self._tokenizer.pad({"input_ids": sequences[start : start + self.batch_size]}, return_tensors="pt")
+            import torch
+
             with torch.no_grad():
                 logits = self._model(**batch.to(self._model.device)).logits.squeeze(-1)
             out += logits.float().tolist()
         return out
 
-    def __call__(self, record: Record) -> Record:
+    def __call__(self, record: Record) -> Record | Reject:
         answers = _answers(record)
+        if not any(answer.strip() for answer in answers):
+            return Reject(record, "no_output")
         scores = self.scores(record, answers)
         reward: dict[str, Any] = {"model": self.model_dir}
         if isinstance(record, Example):
@@ -69,6 +83,9 @@ class Scorer:
         return record.model_copy(update={"meta": {**record.meta, "reward": reward}})
 
 
-def score(model: str | Path, data: str | Path, output: str | Path, max_length: int = 2048) -> Summary:
-    """meta.reward for every record. Memory: the model, and one record at a time."""
-    return run_map("score", data, output, each(Scorer(model, max_length)))
+def score(data: str | Path, output: str | Path, config: ScoreSettings, rejects: str | Path | None = None,
+          mapping: dict[str, str] | None = None) -> Summary:
+    """meta.reward for every record with something to score; records without an output or
+    candidates go to `rejects` (no_output). Memory: the model, and one record at a time."""
+    scorer = Scorer(config.model, config.max_length, config.batch_size)
+    return run_map("score", data, output, each(scorer), rejects=rejects, mapping=mapping)

@@ -2,6 +2,9 @@
 
 Records become conversational prompt/completion rows (system and history in the prompt), so
 SFTTrainer masks everything but the final answer; `--packing` packs rows best-fit-decreasing.
+
+Memory: every training row, tokenized (a datasets.Dataset, memory-mapped by Arrow), and the
+model; the records are read once to build it.
 """
 
 from __future__ import annotations

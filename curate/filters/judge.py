@@ -5,19 +5,26 @@ ending with `Score: N`. Records at or above --min-score are kept; the score and 
 go to meta.judge. An answer with no parseable score is asked again once (with another seed,
 so not from the cache); if it still has none, the record is a failure with the raw text,
 never a guessed score.
+
+Memory: the ids of the input (read once up front to check every row and count them) and
+the keys of finished work in the journals, never whole records; at most --concurrency
+records are in flight (curate/runner.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from curate.llm import LLM
 from curate.rating import RatingConfig, parse_score, rate, reason_of
 from curate.records import Example
 from curate.runner import Failure, Outcome, own_client, read_examples, run_per_record
 from curate.summary import Summary
+
+if TYPE_CHECKING:  # the client loads with the first request, not with the stage's options (--help)
+    from curate.llm import LLM
 
 __all__ = ["JudgeConfig", "judge", "judged", "parse_score"]
 

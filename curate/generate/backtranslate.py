@@ -3,23 +3,30 @@
 For each document the model writes the instruction it would be a good answer to; the record
 is (instruction, output = the document, trimmed on a paragraph boundary to --max-output-chars).
 Self-curate the result with `curate judge`, as the paper does.
+
+Memory: the ids of the input (read once up front to check every row and count them) and
+the keys of finished work in the journals, never whole records; at most --concurrency
+records are in flight (curate/runner.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from curate.errors import DataError
 from curate.runner import ReadTwice, own_client, run_per_record
 from curate.io import iter_rows
-from curate.llm import LLM
 from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, content_id
 from curate.summary import Summary
+
+if TYPE_CHECKING:  # the client loads with the first request, not with the stage's options (--help)
+    from curate.llm import LLM
 
 
 class BacktranslateConfig(LLMConfig):

@@ -20,11 +20,10 @@ for slots that never finished or failed. Memory: the seeds, and the survivors of
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
@@ -32,11 +31,14 @@ from curate.formats import prompt_messages
 from curate.runner import StageRun, own_client, read_journal
 from curate.generate.seeds import load_seeds
 from curate.text import is_refusal, only_stop_words
-from curate.llm import LLM, RequestFailed, map_unordered
+from curate.llm_types import RequestFailed
 from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, content_id
 from curate.summary import Summary
+
+if TYPE_CHECKING:  # the client loads with the first request, not with the stage's options (--help)
+    from curate.llm import LLM
 
 IN_DEPTH = ("add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input")
 OPERATIONS = (*IN_DEPTH, "breadth")
@@ -170,6 +172,8 @@ class Evolver:
                 return self._eliminate(record, "empty_evolution" if not evolved else "truncated_evolution", parent)
             if copies_template(evolved):  # rule 4 needs no model call
                 return self._eliminate(record, "copies_prompt_template", parent)
+            import asyncio  # here, not at the top: a stage's --help loads no event loop
+
             judgement, response = await asyncio.gather(
                 self.llm.chat(self._prompt("evol/equal", first=parent.user_message(), second=evolved),
                               self.config.sampling(temperature=0.0, max_tokens=16)),
@@ -221,6 +225,8 @@ def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | No
         evolver = Evolver(llm, config, run, earlier_survivors(output))  # read once the journal is open
 
         async def main() -> None:
+            from curate.llm import map_unordered
+
             # lineages run concurrently; requests are bounded by the client's concurrency
             async for _, outcome in map_unordered(seed_records, evolver.lineage, limit=max(config.concurrency, 1)):
                 if isinstance(outcome, BaseException):

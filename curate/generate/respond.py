@@ -1,17 +1,26 @@
-"""`curate respond`: answer instructions; with --n K, keep K candidates for preference building."""
+"""`curate respond`: answer instructions; with --n K, keep K candidates for preference building.
+
+Memory: the ids of the input (read once up front to check every row and count them) and
+the keys of finished work in the journals, never whole records; at most --concurrency
+records are in flight (curate/runner.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from curate.formats import prompt_messages
 from curate.runner import own_client, read_examples, run_per_record
-from curate.llm import LLM, Messages, Reply, Sampling
+from curate.llm_types import Messages, Reply, Sampling
 from curate.llm_config import LLMConfig
 from curate.records import Example
 from curate.summary import Summary
+
+if TYPE_CHECKING:  # the client loads with the first request, not with the stage's options (--help)
+    from curate.llm import LLM
 
 
 class RespondConfig(LLMConfig):

@@ -4,21 +4,28 @@
 to be more correct, complete and faithful to every constraint. The result is a Preference with
 chosen = revision and rejected = original, unless the judge (the teacher, on the Humpback
 scale) scores the revision no higher; then it is dropped with that reason.
+
+Memory: the ids of the input (read once up front to check every row and count them) and
+the keys of finished work in the journals, never whole records; at most --concurrency
+records are in flight (curate/runner.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 
 from curate.rating import RatingConfig, rate
 from curate.runner import Outcome, own_client, read_examples, run_per_record
-from curate.llm import LLM
 from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, Preference
 from curate.summary import Summary
+
+if TYPE_CHECKING:  # the client loads with the first request, not with the stage's options (--help)
+    from curate.llm import LLM
 
 
 class ReviseConfig(LLMConfig):

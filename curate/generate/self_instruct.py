@@ -16,23 +16,25 @@ generation request (settled once the pool is full). Memory: the pool and its ROU
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import string
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from curate.runner import StageRun, own_client, read_journal
 from curate.generate.seeds import load_seeds
 from curate.text import has_blacklisted_word, word_count
-from curate.llm import LLM, RequestFailed
+from curate.llm_types import RequestFailed
 from curate.llm_config import LLMConfig
 from curate.prompts import render
 from curate.records import Example, content_id, normalize_text
 from curate.summary import Summary
+
+if TYPE_CHECKING:  # the client loads with the first request, not with the stage's options (--help)
+    from curate.llm import LLM
 
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)、]\s*", re.MULTILINE)
 _FIELD = re.compile(r"^[ \t]*(input|output|class label|输入|输出|类别标签)[ \t]*[:：][ \t]*",
@@ -146,6 +148,8 @@ class SelfInstruct:
         return self.config.num_instructions - len(self.pool.machine)
 
     async def run_all(self) -> None:
+        import asyncio  # here, not at the top: a stage's --help loads no event loop
+
         generating: set[asyncio.Task[Any]] = set()
         writing: set[asyncio.Task[Any]] = set()
         while True:
@@ -272,6 +276,8 @@ def self_instruct(seeds: str | Path, output: str | Path, config: SelfInstructCon
         generator = SelfInstruct(llm, config, run, pool)
 
         async def main() -> None:
+            import asyncio
+
             await asyncio.gather(*(generator._write_instances(task, info) for task, info in retry))
             await generator.run_all()
 
