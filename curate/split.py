@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rich.table import Table
 
 from curate.errors import DataError, UsageError
-from curate.filters.dedup import DedupConfig, cross_duplicates, shingle_set
+from curate.filters.dedup import DedupConfig, shingle_set
 from curate.io import display_name, file_format, read_records, write_records
 from curate.records import FIELDS, Record, normalize_text
 from curate.summary import Summary, rejected, track
@@ -205,6 +205,8 @@ def find_leaks(evaluation: list[Record], reference: list[Record],
                threshold: float) -> dict[int, tuple[Literal["exact", "near"], str, float]]:
     """{evaluation index: (kind, reference id, Jaccard)} for the evaluation prompts that
     duplicate a reference prompt, found with the same machinery as `curate dedup`."""
+    from curate.filters.contamination import cross_duplicates  # numpy loads when leaks are looked for
+
     config = DedupConfig(threshold=threshold)
     found = cross_duplicates([prompt_text(r) for r in evaluation], [prompt_text(r) for r in reference], config)
     return {index: (kind, reference[ref].id, similarity) for index, (kind, ref, similarity) in found.items()}

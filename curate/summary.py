@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -125,3 +126,17 @@ def track(items: Iterable[T], description: str) -> Iterator[T]:
             yield item
             if count % 256 == 0:  # the bar redraws a few times a second; advancing per item costs more
                 progress.advance(task, 256)
+
+
+@contextmanager
+def counting(description: str) -> Iterator[Callable[[int], None]]:
+    """A live count and rate on stderr for work done in batches: call the yielded function with
+    each batch's size. Silent when stderr is not a terminal."""
+    if not stderr.is_terminal:
+        yield lambda count: None
+        return
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,.0f} records"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda count: progress.advance(task, count)

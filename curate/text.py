@@ -66,6 +66,11 @@ def normalize_text(text: str) -> str:
     return " ".join((text if text.isascii() else unicodedata.normalize("NFKC", text)).split())
 
 
+def duplicate_key(text: str) -> str:
+    """What two texts share when dedup calls them exact copies: normalize_text, lower-cased."""
+    return normalize_text(text).lower()
+
+
 # Self-Instruct's keyword blacklist (tasks a text-only model cannot do), with Chinese equivalents.
 BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
              "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from curate.filters.dedup import DedupConfig, clusters, dedup_records, exact_jaccards, near_duplicate_pairs
+from curate.filters.dedup import DedupConfig, clusters, dedup_records, near_duplicate_pairs, sketched
 from curate.filters.minhash import choose_bands, permutations, shingle_hash32, shingle_hashes, signatures, tokens
 from curate.io import read_records, write_records
 from curate.records import Example
@@ -63,14 +63,22 @@ def test_bulk_and_one_by_one_agree():
         assert np.array_equal(hashes[offsets[i] : offsets[i + 1]], single)
 
 
-def test_bulk_jaccard_equals_set_jaccard():
-    rng = np.random.default_rng(0)
-    arrays = [rng.integers(0, 50, size=rng.integers(0, 40)).astype(np.uint32) for _ in range(60)]
+def test_exact_jaccard_of_the_stored_sets_equals_set_jaccard(tmp_path):
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(WORDS[:8]) for _ in range(rng.randint(0, 40))) for _ in range(60)]
+    store = sketched(texts, tmp_path, DedupConfig())
     pairs = np.array([(i, j) for i in range(60) for j in range(i + 1, 60)][:500])
-    bulk = exact_jaccards(pairs, arrays)
+    bulk = store.jaccards(pairs[:, 0], pairs[:, 1])
     for (i, j), value in zip(pairs, bulk):
-        a, b = set(arrays[i].tolist()), set(arrays[j].tolist())
+        a, b = set(shingle_hashes([texts[i]], 5)[0].tolist()), set(shingle_hashes([texts[j]], 5)[0].tolist())
         assert value == pytest.approx(len(a & b) / len(a | b) if a and b else 0.0)
+
+
+def test_permutations_are_datasketchs():
+    for num_perm, seed in ((128, 1), (64, 7), (256, 42)):
+        a, b = permutations(num_perm, seed)
+        reference = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        assert np.array_equal(a, reference[0].astype(np.uint32)) and np.array_equal(b, reference[1].astype(np.uint32))
 
 
 def test_band_choice_reaches_recall_at_the_threshold():
@@ -96,7 +104,7 @@ def test_near_duplicates_are_found_and_verified():
     near = [edit(originals[i], rng, 2) for i in range(20)]  # J around 0.85
     far = [edit(originals[i], rng, 12) for i in range(20, 40)]  # J well below 0.8
     texts = originals + near + far
-    pairs = {(i, j) for i, j, _ in near_duplicate_pairs(texts, DedupConfig())}
+    pairs = near_duplicate_pairs(texts, DedupConfig())
     expected = {(i, 300 + i) for i in range(20) if true_jaccard(originals[i], near[i]) >= 0.8}
     assert len(expected) >= 15 and expected <= pairs
     for i, j in pairs:  # precision: every reported pair truly clears the threshold
@@ -125,12 +133,23 @@ def test_keep_policies(keep, expected):
     assert kept[0].meta["dedup"] == {"cluster": records[expected].id, "size": 3} and len(removed) == 2
 
 
-def test_threads_do_not_change_the_result():
+def test_worker_processes_do_not_change_the_output(tmp_path, monkeypatch):
+    import curate.filters.sketching as sketching
+    from curate.filters.dedup import dedup
+
+    monkeypatch.setattr(sketching, "CHUNK_BYTES", 2000)  # many byte ranges, so the workers really split it
     rng = random.Random(9)
-    texts = [essay(rng) for _ in range(400)] + [edit(essay(random.Random(1)), rng, 1) for _ in range(5)]
-    one = clusters(texts, DedupConfig(workers=1))
-    two = clusters(texts, DedupConfig(workers=3))
-    assert sorted(one.pairs) == sorted(two.pairs) and np.array_equal(one.leaders, two.leaders)
+    base = essay(random.Random(1))
+    records = [Example(instruction=essay(rng)) for _ in range(150)] + [Example(instruction=edit(base, rng, 1))
+                                                                      for _ in range(10)]
+    rng.shuffle(records)
+    write_records(tmp_path / "in.jsonl", records)
+    for workers in (1, 3):
+        dedup(tmp_path / "in.jsonl", tmp_path / f"out{workers}.jsonl", DedupConfig(workers=workers),
+              rejects=tmp_path / f"rej{workers}.jsonl")
+    assert (tmp_path / "out1.jsonl").read_bytes() == (tmp_path / "out3.jsonl").read_bytes()
+    assert (tmp_path / "rej1.jsonl").read_bytes() == (tmp_path / "rej3.jsonl").read_bytes()
+    assert len(list(read_records(tmp_path / "rej1.jsonl"))) == 9
 
 
 def test_cli_writes_kept_rejects_and_summary(tmp_path, run_cli):

@@ -3,33 +3,44 @@
 Signatures are datasketch's own scheme computed in bulk (curate/filters/minhash.py). Bands x
 rows are chosen for recall at the threshold, not for balance: datasketch's optimiser picks
 9 x 13 at 0.8/128, which finds only ~40% of the pairs at J = 0.8; we take 21 x 6 (99.8%)
-and pay for the extra candidates with an exact check: the Jaccard of the two records' sets
-of hashed shingles. Verified pairs are joined by union-find; one record per cluster stays.
+and pay for the extra candidates with a check of every link (curate/filters/lsh.py).
+One record per cluster stays.
 
-Memory: every record, its signature and its shingle hashes, and all candidate pairs at once
-(a dataset stage: clusters need the whole input). This does not yet hold at millions of
-records; spilling to disk is the next step (see the dedup issue).
+The input is read twice: once to sketch every record into a work folder on the output's disk
+(`--work-dir`), once to write each record where it belongs. Memory: about 40 bytes a record
+(offsets, lengths, scores, the union-find parent) plus one chunk of records; the sketches
+(about 1.3 KB a record at 128 permutations) stay on disk, memory-mapped. Standard input is
+copied to the work folder first, as it can be read only once.
+
+Reasons do not depend on which record is kept: `exact_duplicate` is a record with an exact
+copy in its cluster (the kept record or any other member), `near_duplicate` one without.
+With `--against FILE`, records that duplicate any record of FILE (an evaluation set) are
+removed instead, as `contaminated`, with the matched id in meta.dedup.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import shutil
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from curate.io import read_records, write_records
+from curate.errors import UsageError
+from curate.io import RowSink, display_name, ensure_distinct, file_format
 from curate.records import Record
-from curate.summary import Summary, rejected, track
+from curate.summary import Summary, counting, track
 
 if TYPE_CHECKING:  # numpy and the MinHash kernels load when dedup runs, not when the CLI starts
     import numpy as np
 
-LARGE_BUCKET = 32  # beyond this many records sharing a band, compare each to the first only
+    from curate.filters.lsh import Sketcher, SketchStore
+
+CHUNK = 20_000  # texts sketched at a time
 
 
 class DedupConfig(BaseModel):
@@ -44,7 +55,18 @@ class DedupConfig(BaseModel):
                                                             "stays: the first in the file, the longest, or the "
                                                             "highest meta.judge.score.")
     seed: int = Field(1, description="MinHash seed (datasketch's default is 1).")
-    workers: int = Field(2, ge=1, description="Threads computing signatures.")
+    workers: int = Field(2, ge=1, description="Processes that read, check and sketch a large JSON Lines input "
+                         "in parallel.")
+    against: Path | None = Field(None, description="Decontaminate instead: remove the records that duplicate "
+                                 "any record of this file (an evaluation set), as --match says; the matched id "
+                                 "goes to meta.dedup.")
+    match: Literal["exact", "ngram", "minhash"] = Field("minhash", description="With --against: exact (the same "
+                                                        "normalised text), ngram (any shared word 13-gram, as in "
+                                                        "GPT-3's contamination study; --ngram-size) or minhash "
+                                                        "(Jaccard >= --threshold).")
+    ngram_size: int = Field(13, ge=1, description="With --match ngram: the n-gram length.")
+    work_dir: Path | None = Field(None, description="Folder for the sketches on disk (about 1.3 KB a record; "
+                                  "default: beside the output, removed at the end).")
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -52,119 +74,202 @@ class DedupConfig(BaseModel):
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
 
-def record_text(record: Record, fields: Sequence[str]) -> str:
-    parts = []
-    for name in fields:
-        value = getattr(record, name, None)
-        if name == "history":
-            value = "\n".join(part for turn in record.history for part in turn)
-        if isinstance(value, list):
-            value = "\n".join(map(str, value))
-        if value:
-            parts.append(str(value))
-    return "\n".join(parts)
-
-
-class UnionFind:
-    def __init__(self, size: int):
-        import numpy as np
-        self.parent = np.arange(size)
-
-    def find(self, item: int) -> int:
-        root = item
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[item] != root:  # path compression
-            self.parent[item], item = root, self.parent[item]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)  # the earlier record is the root
+# ---------------------------------------------------------------- clusters of texts
 
 
 @dataclass
-class Sketches:
-    signature: np.ndarray  # [texts x num_perm] uint32
-    shingles: list[np.ndarray]  # each text's shingle hashes, for the exact Jaccard check
+class Clusters:
+    """Per text: its cluster (the smallest index in it) and the first text of its exact group."""
+
+    labels: np.ndarray
+    leaders: np.ndarray
+    compared: int = 0
+
+    def sizes(self) -> np.ndarray:
+        import numpy as np
+
+        return np.bincount(self.labels, minlength=len(self.labels))[self.labels]
+
+    def exact_copies(self) -> np.ndarray:
+        """Per text: does its exact group hold another text (a copy of it in its cluster)?"""
+        import numpy as np
+
+        return np.bincount(self.leaders, minlength=len(self.leaders))[self.leaders] > 1
 
 
-def sketch(texts: list[str], config: DedupConfig) -> Sketches:
-    """Signatures, shingle sets and exact keys of `texts`, on `config.workers` threads.
-
-    Threads, not processes: Arrow's kernels and numpy's loops over large arrays release the
-    GIL, so two threads come close to two cores with nothing to pickle between them.
-    """
+def cluster_store(store: SketchStore) -> Clusters:
+    """Exact groups, then verified near-duplicate links between their first texts."""
     import numpy as np
-    from curate.filters.minhash import permutations, shingle_hashes, signatures
-    size = max(1, min(5000, -(-len(texts) // config.workers)))
-    jobs = [texts[i : i + size] for i in range(0, len(texts), size)]
-    a, b = permutations(config.num_perm, config.seed)
 
-    def one(chunk: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        hashes, offsets = shingle_hashes(chunk, config.ngram)
-        return signatures(hashes, offsets, a, b), hashes, offsets
+    from curate.filters.lsh import Components, link_exact, link_near
 
-    if config.workers > 1 and len(jobs) > 1:
-        with ThreadPoolExecutor(config.workers) as pool:
-            parts = list(pool.map(one, jobs))
-    else:
-        parts = [one(job) for job in jobs]
-    if not parts:
-        return Sketches(np.zeros((0, config.num_perm), np.uint32), [])
-    sets = [hashes[offsets[i] : offsets[i + 1]] for _, hashes, offsets in parts for i in range(len(offsets) - 1)]
-    return Sketches(np.concatenate([p[0] for p in parts]), sets)
+    components = Components(store.count)
+    leaders = link_exact(store, components)
+    candidates = np.flatnonzero((leaders == np.arange(store.count)) & store.has_shingles())
+    compared = link_near(store, components, candidates)
+    return Clusters(components.labels(), leaders, compared)
 
 
-def exact_key(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+def sketcher_of(config: DedupConfig) -> Sketcher:
+    from curate.filters.lsh import Sketcher
+
+    return Sketcher(config.num_perm, config.seed, config.ngram, config.threshold)
 
 
-def exact_groups(texts: list[str], signature: np.ndarray) -> np.ndarray:
-    """For each text, the first text it equals after NFKC, lower case and whitespace.
+def sketched(texts: list[str], folder: Path, config: DedupConfig) -> SketchStore:
+    """A store holding the sketches of `texts`, in order."""
+    from curate.filters.lsh import SketchStore
 
-    Equal texts have equal signatures, so only texts whose whole signature repeats (a hash
-    of the row, then a sort) are compared as strings: a handful, not all of them."""
-    import numpy as np
-    rows = np.zeros(len(signature), np.uint64)
-    for column in signature.T.astype(np.uint64):
-        rows = rows * np.uint64(0x9E3779B97F4A7C15) + column
-    _, first, inverse, counts = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
-    leader = np.arange(len(texts))
-    for group in np.flatnonzero(counts > 1):
-        seen: dict[str, int] = {}
-        for member in np.flatnonzero(inverse.ravel() == group):
-            leader[member] = seen.setdefault(exact_key(texts[member]), int(member))
-    return leader
+    store = SketchStore(folder, sketcher_of(config))
+    for start in range(0, len(texts), CHUNK):
+        store.add(texts[start : start + CHUNK])
+    store.finish()
+    return store
 
 
-def candidate_pairs(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(i, j) with i < j that share at least one band, unique."""
-    import numpy as np
-    pairs = []
-    for band in range(bands):
-        columns = signature[:, band * rows : (band + 1) * rows].astype(np.uint64)
-        keys = np.zeros(len(signature), np.uint64)
-        for column in columns.T:
-            keys = keys * np.uint64(0x9E3779B97F4A7C15) + column
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
-        sizes = np.diff(np.concatenate([starts, [len(keys)]]))
-        twos = starts[sizes == 2]  # nearly every shared bucket is a pair: no Python loop for those
-        pairs.append(np.stack([order[twos], order[twos + 1]], 1))
-        for start, size in zip(starts[sizes > 2], sizes[sizes > 2]):
-            bucket = order[start : start + size]
-            if size > LARGE_BUCKET:
-                pairs.append(np.stack([np.full(len(bucket) - 1, bucket[0]), bucket[1:]], 1))
+def clusters(texts: list[str], config: DedupConfig | None = None) -> Clusters:
+    """Clusters of a list of texts (sketches in a temporary folder)."""
+    from curate.filters.lsh import work_folder
+
+    config = config or DedupConfig()
+    with work_folder(config.work_dir) as folder:
+        return cluster_store(sketched(texts, Path(folder), config))
+
+
+def near_duplicate_pairs(texts: list[str], config: DedupConfig | None = None) -> set[tuple[int, int]]:
+    """(first, other) for every text joined to a cluster."""
+    found = clusters(texts, config)
+    return {(int(label), index) for index, label in enumerate(found.labels) if label != index}
+
+
+# ---------------------------------------------------------------- the stage
+
+
+class Verdicts:
+    """Per record: the record its cluster keeps, the cluster's size, and why it goes (None: it
+    stays). Memory: three arrays of one number a record."""
+
+    def __init__(self, found: Clusters, lengths: np.ndarray, scores: np.ndarray, keep: str):
+        import numpy as np
+
+        index = np.arange(len(found.labels))
+        best_first = {"first": [index], "longest": [index, -lengths], "best-score": [index, -scores]}[keep]
+        order = np.lexsort((*best_first, found.labels))  # by cluster, then the one to keep first
+        labels = found.labels[order]
+        first = np.concatenate([[True], labels[1:] != labels[:-1]])
+        keeper = np.empty(len(index), np.int64)
+        keeper[labels[first]] = order[first]
+        self.keeper = keeper[found.labels]
+        self.sizes, self.copies = found.sizes(), found.exact_copies()
+
+    def reason(self, index: int) -> str | None:
+        if self.keeper[index] == index:
+            return None
+        return "exact_duplicate" if self.copies[index] else "near_duplicate"
+
+    def info(self, index: int, id_of: Callable[[int], str]) -> dict[str, Any]:
+        return {"cluster": id_of(int(self.keeper[index])), "size": int(self.sizes[index])}
+
+
+def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = None,
+          rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
+    """Remove exact and near duplicates from a record file (or, with `config.against`, the
+    records that duplicate one of that file's)."""
+    config = config or DedupConfig()
+    check_usage(config)
+    ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects, "--against": config.against})
+    file_format(output)
+    if rejects is not None:
+        file_format(rejects)
+    from curate.filters.lsh import work_folder
+
+    near = config.work_dir or (Path(output).resolve().parent if str(output) != "-" else None)
+    with work_folder(near) as folder:
+        work = Path(folder)
+        source = _readable_twice(input, work)
+        if config.against is not None:
+            from curate.filters.contamination import decontaminate
+
+            return decontaminate(source, input, output, rejects, mapping, config, work)
+        return _dedup(source, input, output, rejects, mapping, config, work)
+
+
+def _readable_twice(input: str | Path, work: Path) -> str | Path:
+    if str(input) != "-":
+        return input
+    copy = work / "stdin.jsonl"
+    with copy.open("wb") as stream:
+        shutil.copyfileobj(sys.stdin.buffer, stream)
+    return copy
+
+
+def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: str | Path | None,
+           mapping: dict[str, str] | None, config: DedupConfig, work: Path) -> Summary:
+    import json
+
+    from curate.filters.lsh import SketchStore
+    from curate.filters.sketching import Facts, joined, sketch_input, spooled_rows
+
+    summary = Summary("dedup")
+    store, facts = SketchStore(work, sketcher_of(config)), Facts(work)
+    with (work / "spool.txt").open("w", encoding="utf-8") as spool, \
+            counting(f"sketching {display_name(input)}") as advance:
+        sketch_input(source, mapping, config.fields, store, facts, spool, config.workers, advance)
+    summary.read = store.count
+    found = cluster_store(store)
+    verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep)
+    with ExitStack() as files:
+        out = files.enter_context(RowSink(output))
+        removed = files.enter_context(RowSink(rejects)) if rejects is not None else None
+        spool = files.enter_context((work / "spool.txt").open(encoding="utf-8"))
+        for index, (head, meta) in enumerate(track(spooled_rows(spool), f"writing {display_name(output)}")):
+            meta["dedup"] = verdicts.info(index, facts.id)
+            reason = verdicts.reason(index)
+            if reason is None:
+                sink = out
+                summary.written += 1
             else:
-                i, j = np.triu_indices(len(bucket), 1)
-                pairs.append(np.stack([bucket[i], bucket[j]], 1))
-    if not pairs:
-        return np.zeros((0, 2), np.int64)
-    found = np.sort(np.concatenate(pairs), axis=1)
-    return np.unique(found, axis=0)
+                summary.dropped[reason] += 1
+                if removed is None:
+                    continue
+                meta["rejected"] = {"stage": "dedup", "reason": reason}
+                sink = removed
+            line = joined(head, meta)
+            if sink.suffix == ".jsonl":
+                sink.write_line(line)
+            else:
+                sink.write(json.loads(line))
+    summary.counts["comparisons"] = found.compared
+    return summary
+
+
+def dedup_records(records: list[Record], config: DedupConfig | None = None) -> tuple[list[Record], list[tuple[Record, str]]]:
+    """In memory, for scripts and tests: records to keep (file order, meta.dedup added) and
+    removed ones with their reason."""
+    import numpy as np
+
+    from curate.filters.lsh import work_folder
+    from curate.filters.sketching import record_text
+
+    config = config or DedupConfig()
+    texts = [record_text(record, config.fields) for record in records]
+    with work_folder(config.work_dir) as folder:
+        found = cluster_store(sketched(texts, Path(folder), config))
+    scores = [(r.meta.get("judge") or {}).get("score") for r in records]
+    verdicts = Verdicts(found, np.array([len(t) for t in texts], np.int64),
+                        np.array([float(v) if isinstance(v, (int, float)) else float("-inf") for v in scores]),
+                        config.keep)
+    kept: list[Record] = []
+    removed: list[tuple[Record, str]] = []
+    for index, record in enumerate(records):
+        info = verdicts.info(index, lambda i: records[i].id)
+        updated = record.model_copy(update={"meta": {**record.meta, "dedup": info}})
+        reason = verdicts.reason(index)
+        if reason is None:
+            kept.append(updated)
+        else:
+            removed.append((updated, reason))
+    return kept, removed
 
 
 def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
@@ -178,151 +283,14 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
 def shingle_set(text: str, ngram: int = 5) -> frozenset[int]:
     """One text's hashed shingles, as the bulk path computes them."""
     from curate.filters.minhash import shingle_hashes
+
     return frozenset(shingle_hashes([text], ngram)[0].tolist())
 
 
-def verified_pairs(sketches: Sketches, rows: np.ndarray, config: DedupConfig,
-                   cross_at: int | None = None) -> list[tuple[int, int, float]]:
-    """(i, j, jaccard) among `rows` (indices into sketches) with Jaccard >= threshold; with
-    `cross_at`, only pairs with i < cross_at <= j (one text from each side)."""
-    from curate.filters.minhash import choose_bands
-    bands, band_rows = choose_bands(config.threshold, config.num_perm)
-    pairs = rows[candidate_pairs(sketches.signature[rows], bands, band_rows)]
-    if cross_at is not None:
-        pairs = pairs[(pairs[:, 0] < cross_at) & (pairs[:, 1] >= cross_at)]
-    similarity = exact_jaccards(pairs, sketches.shingles)
-    keep = similarity >= config.threshold
-    return [(int(a), int(b), float(j)) for (a, b), j in zip(pairs[keep], similarity[keep])]
+def check_usage(config: DedupConfig) -> None:
+    if config.against is None and config.match != "minhash":
+        raise UsageError("--match applies with --against FILE (decontamination)")
 
 
-def exact_jaccards(pairs: np.ndarray, shingles: list[np.ndarray]) -> np.ndarray:
-    """Jaccard of the shingle sets of every (i, j) pair, in one sort instead of a set per text.
-
-    Each pair's two shingle arrays are tagged (pair, value, side) and sorted together: a run of
-    equal (pair, value) is one element of the union, and it is shared when both sides occur."""
-    import numpy as np
-    if len(pairs) == 0:
-        return np.zeros(0)
-    left = [shingles[i] for i in pairs[:, 0]]
-    right = [shingles[j] for j in pairs[:, 1]]
-    sizes = np.array([len(x) for x in left] + [len(x) for x in right])
-    pair_of = np.tile(np.arange(len(pairs), dtype=np.uint64), 2).repeat(sizes)
-    side = np.repeat(np.array([0, 1], np.uint64), [sizes[: len(pairs)].sum(), sizes[len(pairs) :].sum()])
-    keys = (pair_of << np.uint64(33)) | (np.concatenate(left + right).astype(np.uint64) << np.uint64(1)) | side
-    keys.sort()
-    element = keys >> np.uint64(1)
-    starts = np.flatnonzero(np.concatenate([[True], element[1:] != element[:-1]]))
-    ends = np.concatenate([starts[1:], [len(keys)]]) - 1
-    shared = ((keys[starts] & np.uint64(1)) == 0) & ((keys[ends] & np.uint64(1)) == 1)
-    owner = (keys[starts] >> np.uint64(33)).astype(np.int64)
-    union = np.bincount(owner, minlength=len(pairs))
-    common = np.bincount(owner[shared], minlength=len(pairs))
-    return np.divide(common, union, out=np.zeros(len(pairs)), where=union > 0)
-
-
-def near_duplicate_pairs(texts: list[str], config: DedupConfig) -> list[tuple[int, int, float]]:
-    """Verified (i, j, jaccard) pairs among `texts` with Jaccard >= threshold."""
-    import numpy as np
-    return verified_pairs(sketch(texts, config), np.arange(len(texts)), config)
-
-
-def cross_duplicates(queries: list[str], reference: list[str],
-                     config: DedupConfig) -> dict[int, tuple[str, int, float]]:
-    """For each query that duplicates a reference text: (kind, reference index, similarity).
-
-    Exact beats near, then the higher Jaccard, then the earlier reference text. Empty
-    queries duplicate nothing."""
-    import numpy as np
-    texts = reference + queries
-    sketches = sketch(texts, config)
-    leader = exact_groups(texts, sketches.signature)
-    first: dict[int, int] = {}
-    for index in range(len(reference)):
-        first.setdefault(int(leader[index]), index)
-    found: dict[int, tuple[str, int, float]] = {}
-    for query in range(len(queries)):
-        # a query's group leader is a reference text when one equals it (references come first)
-        ref = int(leader[len(reference) + query])
-        if ref < len(reference) and queries[query].strip():
-            found[query] = ("exact", first.get(ref, ref), 1.0)
-    for a, b, similarity in verified_pairs(sketches, np.arange(len(reference) + len(queries)), config,
-                                           cross_at=len(reference)):
-        best = found.get(b - len(reference))
-        if best is None or (best[0] == "near" and (similarity, -a) > (best[2], -best[1])):
-            found[b - len(reference)] = ("near", a, similarity)
-    return found
-
-
-@dataclass
-class Clusters:
-    groups: UnionFind
-    leaders: np.ndarray  # per text, the first text it exactly equals (itself if none)
-    pairs: list[tuple[int, int]]  # every verified link: (first of an exact group, copy) and near pairs
-
-
-def clusters(texts: list[str], config: DedupConfig) -> Clusters:
-    """Union-find over exact and near duplicates.
-
-    Only the first text of each exact group is compared for near duplicates."""
-    import numpy as np
-    sketches = sketch(texts, config)
-    leaders = exact_groups(texts, sketches.signature)
-    groups = UnionFind(len(texts))
-    copies = np.flatnonzero(leaders != np.arange(len(texts)))
-    pairs = [(int(leaders[i]), int(i)) for i in copies]
-    pairs += [(i, j) for i, j, _ in verified_pairs(sketches, np.flatnonzero(leaders == np.arange(len(texts))), config)]
-    for i, j in pairs:
-        groups.union(i, j)
-    return Clusters(groups, leaders, pairs)
-
-
-def _keeper(members: list[int], records: list[Record], texts: list[str], keep: str) -> int:
-    if keep == "longest":
-        return max(members, key=lambda m: (len(texts[m]), -m))
-    if keep == "best-score":
-        def score(m: int) -> float:
-            value = (records[m].meta.get("judge") or {}).get("score")
-            return float(value) if isinstance(value, (int, float)) else float("-inf")
-        return max(members, key=lambda m: (score(m), -m))
-    return min(members)
-
-
-def dedup_records(records: list[Record], config: DedupConfig | None = None) -> tuple[list[Record], list[tuple[Record, str]]]:
-    """Records to keep (file order, meta.dedup added) and removed ones with their reason."""
-    config = config or DedupConfig()
-    texts = [record_text(record, config.fields) for record in records]
-    found = clusters(texts, config)
-    groups, leaders = found.groups, found.leaders
-    members: dict[int, list[int]] = {}
-    for index in range(len(records)):
-        members.setdefault(groups.find(index), []).append(index)
-    kept: list[Record] = []
-    removed: list[tuple[Record, str]] = []
-    keeper_of = {root: _keeper(group, records, texts, config.keep) for root, group in members.items()}
-    for index, record in enumerate(records):
-        root = groups.find(index)
-        keeper = keeper_of[root]
-        info = {"cluster": records[keeper].id, "size": len(members[root])}
-        updated = record.model_copy(update={"meta": {**record.meta, "dedup": info}})
-        if index == keeper:
-            kept.append(updated)
-        else:
-            reason = "exact_duplicate" if leaders[index] == leaders[keeper] else "near_duplicate"
-            removed.append((updated, reason))
-    return kept, removed
-
-
-def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = None,
-          rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
-    """Remove exact and near duplicates from a record file."""
-    config = config or DedupConfig()
-    summary = Summary("dedup")
-    records = list(track(read_records(input, mapping), "reading"))
-    summary.read = len(records)
-    kept, removed = dedup_records(records, config)
-    for _, reason in removed:
-        summary.dropped[reason] += 1
-    summary.written = write_records(output, kept)
-    if rejects:
-        write_records(rejects, (rejected(record, "dedup", reason) for record, reason in removed))
-    return summary
+__all__ = ["Clusters", "DedupConfig", "clusters", "dedup", "dedup_records", "jaccard",
+           "near_duplicate_pairs", "shingle_set"]

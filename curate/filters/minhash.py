@@ -16,7 +16,7 @@ import string
 import unicodedata
 
 import numpy as np
-import pandas as pd
+from xxhash import xxh3_64_intdigest as _xxh3
 
 from curate.text import CJK_RANGES
 
@@ -74,17 +74,20 @@ def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     and splits them in C++ and dictionary-encodes the words, so the Python work (trimming
     punctuation, hashing) is done once per distinct word, not once per word.
     """
-    if all(map(str.isascii, texts)):
+    ascii = [i for i, text in enumerate(texts) if text.isascii()]
+    if len(ascii) == len(texts):
         return _word_tokens(texts, None)
-    normalised = [_normalised(text) for text in texts]
-    only_cjk = [_only_cjk(text) for text in normalised]
-    characters = [i for i, flag in enumerate(only_cjk) if flag]
-    words = [i for i, flag in enumerate(only_cjk) if not flag]
-    spaced = [_CJK.sub(r" \g<0> ", normalised[i]) for i in words]
-    if not characters:
-        return _word_tokens(texts, spaced)
-    parts = [(characters, _character_tokens([normalised[i] for i in characters]))]
+    others = [i for i, text in enumerate(texts) if not text.isascii()]
+    normalised = {i: _normalised(texts[i]) for i in others}
+    characters = [i for i in others if _only_cjk(normalised[i])]
+    words = [i for i in others if not _only_cjk(normalised[i])]
+    parts = []
+    if ascii:  # ASCII texts take the fast path even in a chunk with a few others
+        parts.append((ascii, _word_tokens([texts[i] for i in ascii], None)))
+    if characters:
+        parts.append((characters, _character_tokens([normalised[i] for i in characters])))
     if words:
+        spaced = [_CJK.sub(r" \g<0> ", normalised[i]) for i in words]
         parts.append((words, _word_tokens([texts[i] for i in words], spaced)))
     return _interleave(len(texts), parts)
 
@@ -143,15 +146,24 @@ def _drop(indices: np.ndarray, offsets: np.ndarray, empty: list[bool]) -> tuple[
 
 
 def _word_hashes(words: list[str]) -> np.ndarray:
-    """Stable 32-bit word hashes (pandas' keyed SipHash, high half): the same on every run."""
-    hashed = pd.util.hash_array(np.array(words, dtype=object), categorize=False)
+    """Stable 32-bit word hashes (the high half of XXH3-64 of the UTF-8 bytes): the same on
+    every run and in every process."""
+    hashed = np.fromiter(map(_xxh3, map(str.encode, words)), np.uint64, len(words))
     return (hashed >> np.uint64(32)).astype(np.uint32)
 
 
-def _combine(words: np.ndarray) -> np.uint32:
-    value = np.zeros(1, np.uint32)
-    for word in words:
-        value = value * _POLY + word
+def text_hashes(texts: list[str]) -> np.ndarray:
+    """Stable 64-bit hashes of whole texts (XXH3-64)."""
+    return np.fromiter(map(_xxh3, map(str.encode, texts)), np.uint64, len(texts))
+
+
+_POLY64 = np.uint64(0x100000001B3)  # FNV-1 64-bit prime, for the wide n-gram hashes
+
+
+def _combine(words: np.ndarray, poly: np.unsignedinteger = _POLY) -> np.unsignedinteger:
+    value = np.zeros(1, poly.dtype)
+    for word in words.astype(poly.dtype):
+        value = value * poly + word
     return value[0]
 
 
@@ -160,21 +172,24 @@ def shingle_hash32(shingle: list[str]) -> int:
     return int(_combine(_word_hashes(shingle)))
 
 
-def shingle_hashes(texts: list[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """uint32 hashes of every n-gram shingle of every text, flat, with per-text offsets.
+def shingle_hashes(texts: list[str], ngram: int, wide: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """uint32 hashes of every n-gram shingle of every text, flat, with per-text offsets
+    (uint64 with `wide`: for n-gram matching between large sets, where 32 bits collide).
 
     A text shorter than `ngram` tokens is one shingle of all its tokens; an empty one has none.
     """
+    poly = _POLY64 if wide else _POLY
     words, word_offsets = _token_hashes(texts)
+    words = words.astype(poly.dtype)
     lengths = np.diff(word_offsets)
     counts = np.where(lengths >= ngram, lengths - ngram + 1, (lengths > 0).astype(np.int64))
     offsets = np.concatenate([[0], np.cumsum(counts)])
     if len(words) < ngram:
-        windows = np.zeros(0, np.uint32)
+        windows = np.zeros(0, poly.dtype)
     else:
-        windows = np.zeros(len(words) - ngram + 1, np.uint32)
+        windows = np.zeros(len(words) - ngram + 1, poly.dtype)
         for i in range(ngram):
-            np.multiply(windows, _POLY, out=windows)
+            np.multiply(windows, poly, out=windows)
             np.add(windows, words[i : len(words) - ngram + 1 + i], out=windows)
     # a window is a shingle unless it runs past the end of its text
     valid = np.ones(len(words), bool)
@@ -186,8 +201,8 @@ def shingle_hashes(texts: list[str], ngram: int) -> tuple[np.ndarray, np.ndarray
         valid[word_offsets[record] : word_offsets[record + 1]] = False
     shingles = windows[valid[: len(windows)]]
     if len(short):  # each short text's single shingle goes in its place
-        singles = [_combine(words[word_offsets[r] : word_offsets[r + 1]]) for r in short]
-        shingles = np.insert(shingles, offsets[short] - np.arange(len(short)), np.array(singles, np.uint32))
+        singles = [_combine(words[word_offsets[r] : word_offsets[r + 1]], poly) for r in short]
+        shingles = np.insert(shingles, offsets[short] - np.arange(len(short)), np.array(singles, poly.dtype))
     return shingles, offsets
 
 
@@ -201,11 +216,13 @@ def fmix32(values: np.ndarray) -> np.ndarray:
 
 
 def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's own permutation parameters for (num_perm, seed)."""
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's own permutation parameters for (num_perm, seed), scheme affine32: an odd
+    multiplier and any offset, drawn from NumPy's RandomState as datasketch draws them
+    (tests/test_dedup.py checks them against datasketch; importing it here costs 0.5 s)."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def signatures(hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray,

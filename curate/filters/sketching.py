@@ -1,0 +1,175 @@
+"""Pass one of `curate dedup`: records in, sketches and a spool of output lines out.
+
+Each run of records (a byte range of a JSON Lines file in a worker process, or a chunk of any
+other input here) is read, validated and sketched; what comes back goes to the store (on
+disk), to the spool (the records as output lines, split into their fields and their meta, so
+pass two adds meta.dedup without validating anything again) and to `Facts` (per record: text
+length, judge score, id).
+
+Memory: 2 x workers runs in flight, and Facts' arrays (about 20 bytes a record).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from curate.filters.lsh import Sketch, Sketcher, SketchStore
+from curate.io import dump_row, file_format, read_records, record_row
+from curate.parallel import jsonl_chunks, read_chunk
+from curate.records import Record
+
+CHUNK_RECORDS = 5_000  # records sketched at a time from an input read here
+CHUNK_BYTES = 4 << 20  # bytes of JSON Lines a worker reads at a time
+
+
+def record_text(record: Record, fields: Sequence[str]) -> str:
+    parts = []
+    for name in fields:
+        value = getattr(record, name, None)
+        if name == "history":
+            value = "\n".join(part for turn in record.history for part in turn)
+        if isinstance(value, list):
+            value = "\n".join(map(str, value))
+        if value:
+            parts.append(str(value))
+    return "\n".join(parts)
+
+
+@dataclass
+class Run:
+    """What pass one makes of a run of records."""
+
+    sketch: Sketch
+    lengths: np.ndarray
+    scores: np.ndarray
+    ids: list[str]
+    lines: list[str]  # each record's output line without meta, a tab, and its meta, as JSON
+
+
+def sketch_records(records: Iterable[Record], sketcher: Sketcher, fields: Sequence[str]) -> Run:
+    texts, scores, ids, lines = [], [], [], []
+    for record in records:
+        texts.append(record_text(record, fields))
+        score = (record.meta.get("judge") or {}).get("score")
+        scores.append(float(score) if isinstance(score, (int, float)) else float("-inf"))
+        ids.append(record.id)
+        row = record_row(record)
+        meta = row.pop("meta", None) or {}
+        lines.append(f"{dump_row(row)}\t{dump_row(meta)}\n")  # JSON never holds a raw tab
+    return Run(sketcher.sketch(texts), np.array([len(t) for t in texts], np.int64), np.array(scores), ids, lines)
+
+
+def spooled_rows(stream: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(line without meta, meta) for each record of a spool."""
+    import json
+
+    for line in stream:
+        head, _, meta = line.rstrip("\n").partition("\t")
+        yield head, json.loads(meta)
+
+
+def joined(head: str, meta: dict[str, Any]) -> str:
+    """The output line of a spooled record with its (new) meta."""
+    return f"{head[:-1]}, \"meta\": {dump_row(meta)}}}\n"
+
+
+class Facts:
+    """Per record, what choosing the kept record needs: text length and judge score; and its id,
+    on disk (ids can be long)."""
+
+    def __init__(self, folder: Path):
+        self._lengths: list[np.ndarray] = []
+        self._scores: list[np.ndarray] = []
+        self._ids = open(folder / "ids.bin", "wb")
+        self._ends: list[np.ndarray] = []
+        self._written = 0
+        self.path = folder / "ids.bin"
+        self.lengths = self.scores = self.id_ends = np.zeros(0)
+
+    def add(self, run: Run) -> None:
+        self._lengths.append(run.lengths)
+        self._scores.append(run.scores)
+        data = [identifier.encode("utf-8") for identifier in run.ids]
+        self._ids.write(b"".join(data))
+        self._ends.append(self._written + np.cumsum([len(d) for d in data], dtype=np.int64))
+        self._written += sum(len(d) for d in data)
+
+    def finish(self) -> None:
+        self._ids.close()
+        join = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
+        self.lengths, self.scores = join(self._lengths, np.int64), join(self._scores, np.float64)
+        self.id_ends = join(self._ends, np.int64)
+        self._data = np.memmap(self.path, np.uint8, "r") if self._written else np.zeros(0, np.uint8)
+
+    def id(self, index: int) -> str:
+        start = int(self.id_ends[index - 1]) if index else 0
+        return bytes(self._data[start : int(self.id_ends[index])]).decode("utf-8")
+
+
+def sketch_input(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str], store: SketchStore,
+                 facts: Facts, spool: IO[str], workers: int, progress: Any = None) -> None:
+    """Pass one over a file: every record into the store, the spool and the facts, in order."""
+    for run in _runs(source, mapping, fields, store.sketcher, workers):
+        store.append(run.sketch)
+        facts.add(run)
+        spool.writelines(run.lines)
+        if progress is not None:
+            progress(len(run.ids))
+    store.finish()
+    facts.finish()
+
+
+def _runs(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str], sketcher: Sketcher,
+          workers: int) -> Iterator[Run]:
+    if workers > 1 and _splittable(source):
+        yield from _runs_in_processes(source, mapping, fields, sketcher, workers)
+        return
+    records = iter(read_records(source, mapping))
+    while chunk := list(islice(records, CHUNK_RECORDS)):
+        yield sketch_records(chunk, sketcher, fields)
+
+
+def _splittable(source: str | Path) -> bool:
+    path = Path(source)
+    return str(source) != "-" and file_format(source) == ".jsonl" and path.is_file() \
+        and path.stat().st_size > 2 * CHUNK_BYTES
+
+
+_worker: tuple[Sketcher, Sequence[str], dict[str, str] | None] | None = None
+
+
+def _start(sketcher: Sketcher, fields: Sequence[str], mapping: dict[str, str] | None) -> None:
+    global _worker
+    _worker = (sketcher, fields, mapping)
+
+
+def _sketch_range(path: str, start: int, end: int) -> Run:
+    assert _worker is not None, "worker used before _start"
+    sketcher, fields, mapping = _worker
+    return sketch_records(read_chunk(path, start, end, mapping), sketcher, fields)
+
+
+def _runs_in_processes(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str],
+                       sketcher: Sketcher, workers: int) -> Iterator[Run]:
+    # fork shares the loaded modules; elsewhere spawn pickles the sketcher
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                             initargs=(sketcher, list(fields), mapping)) as pool:
+        pending: deque[Future[Run]] = deque()
+        todo = iter(jsonl_chunks(source, CHUNK_BYTES))
+        while True:
+            while len(pending) < 2 * workers and (chunk := next(todo, None)) is not None:
+                pending.append(pool.submit(_sketch_range, str(source), *chunk))
+            if not pending:
+                return
+            yield pending.popleft().result()

@@ -1,0 +1,170 @@
+"""Dedup on real data, on the bucket shape that used to lose pairs, and decontamination.
+
+tests/data/t0_slice.jsonl holds 1,999 real T0 training prompts: ten whole templates, from the
+one with the most near duplicates (duorc: one film plot under many questions) to two with none.
+tests/data/t0_slice_truth.json lists every pair with Jaccard >= 0.8 of their word 5-gram sets,
+made by `python bench/dedup.py --write-truth` with an exact similarity join (no banding)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curate.filters.dedup import DedupConfig, clusters, dedup_records
+from curate.filters.lsh import Components, _link_buckets, link_exact
+from curate.io import read_records, write_records
+from curate.records import Example
+
+DATA = Path(__file__).parent / "data"
+
+
+def true_labels(count: int, pairs: list[list[int]]) -> np.ndarray:
+    components = Components(count)
+    edges = np.array(pairs, np.int64).reshape(-1, 2)
+    components.union(edges[:, 0], edges[:, 1])
+    return components.labels()
+
+
+def test_recall_and_precision_on_real_templated_prompts():
+    texts = [json.loads(line)["instruction"] for line in (DATA / "t0_slice.jsonl").open(encoding="utf-8")]
+    truth = true_labels(len(texts), json.loads((DATA / "t0_slice_truth.json").read_text()))
+    found = clusters(texts, DedupConfig(threshold=0.8))
+    kept = found.labels == np.arange(len(texts))
+    sizes = np.bincount(truth)
+    duplicates = int((sizes[sizes > 1] - 1).sum())
+    kept_per_cluster = np.bincount(truth[kept], minlength=len(sizes))
+    recall = 1 - np.maximum(kept_per_cluster - 1, 0)[sizes > 1].sum() / duplicates
+    removed = ~kept
+    precision = (truth[removed] == truth[found.labels[removed]]).mean()  # removed with its keeper's true cluster
+    assert duplicates > 400  # the slice really holds clusters of near duplicates
+    assert recall >= 0.99 and precision >= 0.99, (recall, precision)
+
+
+class ScriptedSimilarity:
+    """A store whose comparisons follow a given similarity graph, counting them."""
+
+    def __init__(self, similar_pairs: set[tuple[int, int]]):
+        self.pairs = similar_pairs
+        self.compared = 0
+
+    def similar(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.compared += len(a)
+        return np.array([(min(x, y), max(x, y)) in self.pairs for x, y in zip(a.tolist(), b.tolist())], bool)
+
+
+def test_a_big_bucket_whose_first_member_is_unlike_the_rest_loses_no_pair():
+    # 60 texts share a band; the first resembles none of the others, which all resemble each
+    # other. Comparing everyone with the first member only (the old cut-off above 32) found nothing.
+    members = np.arange(60)
+    store = ScriptedSimilarity({(i, j) for i in range(1, 60) for j in range(i + 1, 60)})
+    components = Components(60)
+    _link_buckets(store, components, np.zeros(60, np.int64), members)  # type: ignore[arg-type]
+    labels = components.labels()
+    assert labels[0] == 0 and set(labels[1:].tolist()) == {1}
+    assert store.compared <= 2 * 60  # one round against the first, one against the next leader
+
+
+def test_copies_already_linked_cost_nothing_in_a_later_bucket():
+    store = ScriptedSimilarity({(i, j) for i in range(1000) for j in range(i + 1, 1000)})
+    components = Components(1000)
+    components.union(np.zeros(999, np.int64), np.arange(1, 1000))  # linked in an earlier band
+    _link_buckets(store, components, np.zeros(1000, np.int64), np.arange(1000))  # type: ignore[arg-type]
+    assert store.compared == 0
+
+
+class ExactOnly:
+    def __init__(self, hashes: np.ndarray):
+        self.exact = hashes
+        self.count = len(hashes)
+
+
+def test_exact_grouping_makes_one_pass_however_many_groups():
+    # the old grouping scanned every record once per group: quadratic in the number of groups
+    groups = 50_000
+    hashes = np.repeat(np.arange(groups, dtype=np.uint64) * np.uint64(7919), 3)
+    np.random.default_rng(0).shuffle(hashes)
+    components = Components(len(hashes))
+    rounds = 0
+    union = components.union
+
+    def counted(a, b):
+        nonlocal rounds
+        rounds += 1
+        union(a, b)
+
+    components.union = counted  # type: ignore[method-assign]
+    leaders = link_exact(ExactOnly(hashes), components)  # type: ignore[arg-type]
+    labels = components.labels()
+    assert rounds == 1 and len(np.unique(labels)) == groups
+    first = {}
+    for index, value in enumerate(hashes.tolist()):
+        first.setdefault(value, index)
+    assert all(leaders[i] == first[v] for i, v in enumerate(hashes.tolist()))
+
+
+def test_reasons_do_not_depend_on_which_record_is_kept():
+    base = " ".join(f"word{i}" for i in range(60))
+    near = base.replace("word30", "changed")
+    records = [Example(instruction=near), Example(instruction=base), Example(instruction=base + "  "),
+               Example(instruction=base.upper() + " and a longer tail")]
+    reasons = {}
+    for keep in ("first", "longest"):
+        _, removed = dedup_records(records, DedupConfig(keep=keep))
+        for record, reason in removed:
+            assert reasons.setdefault(record.id, reason) == reason, (keep, record.instruction[:20])
+    # base and its whitespace copy are exact copies of each other, whoever is kept
+    assert reasons[records[2].id] == "exact_duplicate"
+    assert reasons.get(records[0].id, "near_duplicate") == "near_duplicate"
+
+
+@pytest.fixture
+def contaminated(tmp_path):
+    eval_text = ("The committee postponed the vote on the harbour expansion after residents filed forty new "
+                 "objections about noise, traffic and the loss of the old fish market on the north quay.")
+    write_records(tmp_path / "eval.jsonl", [Example(id="eval-1", instruction=eval_text),
+                                            Example(id="eval-2", instruction="An unrelated evaluation question.")])
+    train = [Example(instruction=eval_text.upper()),  # exact after normalisation
+             Example(instruction=eval_text + " Discuss briefly."),  # near (J 0.93), shares 13-grams
+             Example(instruction="Quote this: residents filed forty new objections about noise, traffic and the "
+                                 "loss of the old fish market, and then something else entirely happened."),
+             Example(instruction="Write a poem about autumn leaves falling in a quiet park.")]
+    write_records(tmp_path / "train.jsonl", train)
+    return tmp_path, train
+
+
+@pytest.mark.parametrize("match, removed", [("exact", [0]), ("minhash", [0, 1]), ("ngram", [0, 1, 2])])
+def test_against_removes_what_matches_an_evaluation_record(contaminated, run_cli, match, removed):
+    folder, train = contaminated
+    code, _, err = run_cli("curate", "dedup", str(folder / "train.jsonl"), "-o", str(folder / "clean.jsonl"),
+                           "--rejects", str(folder / "dirty.jsonl"), "--against", str(folder / "eval.jsonl"),
+                           "--match", match)
+    assert code == 0, err
+    dirty = list(read_records(folder / "dirty.jsonl"))
+    assert [train.index(next(t for t in train if t.id == d.id)) for d in dirty] == removed
+    assert all(d.meta["dedup"]["id"] == "eval-1" and d.meta["dedup"]["match"] in ("exact", "near", "ngram")
+               and d.meta["rejected"]["reason"] == "contaminated" for d in dirty)
+    assert len(list(read_records(folder / "clean.jsonl"))) == len(train) - len(removed)
+
+
+def test_match_without_against_is_a_usage_error(contaminated, run_cli):
+    folder, _ = contaminated
+    code, _, err = run_cli("curate", "dedup", str(folder / "train.jsonl"), "-o", str(folder / "x.jsonl"),
+                           "--match", "ngram")
+    assert code == 2 and "--against" in err and not (folder / "x.jsonl").exists()
+
+
+def test_dedup_reads_standard_input(tmp_path):
+    import subprocess
+    import sys
+
+    lines = "".join(json.dumps({"instruction": text}) + "\n" for text in
+                    ["alpha beta gamma delta epsilon zeta", "Alpha beta gamma delta epsilon zeta", "other words here"])
+    result = subprocess.run([sys.executable, "-m", "curate.cli", "dedup", "-", "-o", "-"], input=lines,
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    kept = [json.loads(line)["instruction"] for line in result.stdout.splitlines()]
+    assert kept == ["alpha beta gamma delta epsilon zeta", "other words here"]
+    assert not list(tmp_path.iterdir())  # the work folder is gone
