@@ -41,9 +41,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "judge": ("curation", CURATE, "Self-curation (Humpback): the model rates each example 1-5 and records at or "
               "above --min-score are kept, with score and reason in meta.judge."),
     "pii": ("curation", CURATE, "Scrub personal data from every text field (history and preferences included): "
-            "emails, phone numbers, Chinese ID numbers, payment cards (checksums validated), IP addresses, URL "
-            "credentials, API keys and private keys, and person names (English and Chinese cues, jieba's person "
-            "tags). Counts per type go to meta.pii."),
+            "emails, phones, SSNs, IBANs, Chinese ID numbers, payment cards (checksums validated), passports and "
+            "dates of birth after a cue, US and Chinese addresses, QQ and WeChat ids, IP addresses, URL "
+            "credentials, API keys and private keys, and person names. Counts per type go to meta.pii."),
     "rank": ("curation", CURATE, "Turn scored candidates (respond --n K, then train score) into SFT data (the "
              "best), preference pairs (best vs worst, with --min-gap) or K-wise rankings: Llama 3's rejection "
              "sampling."),

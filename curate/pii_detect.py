@@ -19,10 +19,13 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from curate.errors import UsageError
+from curate.pii_structured import NOT_PERSONAL_LABEL, structured
 
-TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "EMAIL", "CN_ID", "CARD", "IP", "PHONE", "PERSON")
+TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "EMAIL", "IBAN", "CN_ID", "CARD", "SSN", "IP", "PASSPORT",
+         "DOB", "QQ", "WECHAT", "ADDRESS", "PHONE", "PERSON")
 # When two spans overlap the earlier type wins: a key block beats what it contains, a
-# validated 18-digit ID beats a Luhn hit on the same digits, a name loses to everything.
+# validated 18-digit ID beats a Luhn hit on the same digits, an address beats the phone-shaped
+# digits in it, a name loses to everything (a street named after a person is an address).
 PRIORITY = {name: rank for rank, name in enumerate(TYPES)}
 
 
@@ -55,20 +58,21 @@ _PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44
                        "71 81 82".split())
 # Issuer digits 2-6 (Mastercard 2-series through UnionPay 62): a 13-digit millisecond
 # timestamp starting with 1 passes Luhn one time in ten and is not a card.
-_CARD = re.compile(r"(?<![0-9A-Za-z.-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![0-9A-Za-z]|[.-]\d)")
+_CARD = re.compile(r"(?<![0-9A-Za-z.-])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)")
 _IPV4 = re.compile(r"(?<![0-9A-Za-z_.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
-_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d(?![0-9A-Za-z])")
+_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d"
+                    r"(?:[ \t]*(?:x|ext\.?|extension|#)[ \t]*\d{1,6})?(?![0-9A-Za-z])")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
+_DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
+_PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"
+                        r"whatsapp|number|电话|手机|座机|打|联系方式|致电)[^\n\d]{0,12}$")
+_DATE_TIME = re.compile(r"(?:19|20)\d\d-\d\d-\d\d(?:[ T]\d\d(?::\d\d)*)?")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 # Chinese text often types digits and @ full width (１３８, ＠); detect on the ASCII twins.
 # Gate on those, not on all full-width forms: nearly every Chinese text has a ，or ：
 _FULL_WIDTH = re.compile("[\uff10-\uff19\uff20-\uff3a\uff41-\uff5a]")
 _HALF_WIDTH = {0x3000: " ", **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}}
-# A number right after one of these labels an order or a record, not a phone line.
-_NOT_PHONE_LABEL = re.compile(r"(?i)(?:(?:order|invoice|tracking|receipt|serial|confirmation)[ \t]*"
-                              r"(?:number|no\.?|id)?|订单号?|单号|编号|流水号|序列号)[ \t]*[:：#]?[ \t]*$")
-
 
 def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: str | None = None) -> list[Span]:
     """Non-overlapping spans of the wanted types, sorted by start; a found name is a span
@@ -84,6 +88,7 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
         spans += _matches(_API_KEY, text, "API_KEY")
     if "EMAIL" in types and "@" in text:
         spans += _matches(_EMAIL, text, "EMAIL")
+    spans += [Span(*found) for found in structured(text, types)]
     if _DIGIT.search(text):
         spans += _numbers(text, types, spans)
     if "IP" in types and text.count(":") >= 2:
@@ -106,7 +111,8 @@ def _numbers(text: str, types: frozenset[str], found: list[Span]) -> list[Span]:
         # an 18-digit number shaped like an ID (place, birth date) that failed its checksum is
         # a mistyped ID, not a card that happens to pass Luhn
         spans += [Span("CARD", *m.span()) for m in _CARD.finditer(text)
-                  if _is_card(m.group()) and not _CN_ID.fullmatch(m.group())]
+                  if _is_card(m.group()) and not _CN_ID.fullmatch(m.group())
+                  and not NOT_PERSONAL_LABEL.search(text, max(0, m.start() - 24), m.start())]
     if "IP" in types and "." in text:
         spans += [Span("IP", *m.span()) for m in _IPV4.finditer(text) if _is_ipv4(m.group())]
     if "PHONE" in types:
@@ -138,7 +144,12 @@ def _is_card(number: str) -> bool:
     from stdnum import luhn
 
     digits = number.replace(" ", "").replace("-", "")
+    if len(digits) == 12:  # only Maestro issues 12-digit cards
+        return digits[:2] in _MAESTRO_12 and luhn.is_valid(digits)
     return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
+
+
+_MAESTRO_12 = frozenset(["50", "06", *map(str, range(56, 70))])  # 06: Maestro UK's 0604
 
 
 def _is_ipv4(candidate: str) -> bool:
@@ -182,14 +193,22 @@ def phone_key(value: str) -> str:
 
 def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     """Valid numbers inside one digit run, parsed in the region its shape suggests."""
-    digits = "".join(c for c in candidate if c.isdigit())
-    if not 7 <= len(digits) <= 15 or _DOTTED.fullmatch(candidate):
-        return []  # too short or long for E.164; dotted runs are versions or IPs
-    if _NOT_PHONE_LABEL.search(text, max(0, offset - 24), offset):
+    number = re.split(r"[ \t]*(?:x|ext\.?|extension|#)", candidate, maxsplit=1)[0]
+    digits = "".join(c for c in number if c.isdigit())
+    if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and not _DOTTED_PHONE.fullmatch(number)):
+        return []  # too short or long for E.164; dotted runs are versions or IPs, unless US-shaped
+    if _DATE_TIME.match(number):
+        return []  # 2024-03-05 14:22 is a time
+    if NOT_PERSONAL_LABEL.search(text, max(0, offset - 24), offset):
         return []
     from phonenumbers import Leniency, PhoneNumberMatcher
 
-    matches = PhoneNumberMatcher(candidate, _phone_region(candidate, digits), leniency=Leniency.VALID)
+    # a number written as one (separators, brackets, a +, an extension), or a run of digits
+    # right after "call", "phone", 电话..., only has to be possible in its region; any other
+    # bare run of digits must be a valid, assigned number to count
+    formatted = not number.isdigit() or _PHONE_CUE.search(text, max(0, offset - 24), offset) is not None
+    leniency = Leniency.POSSIBLE if formatted else Leniency.VALID
+    matches = PhoneNumberMatcher(candidate, _phone_region(candidate, digits), leniency=leniency)
     return [Span("PHONE", offset + m.start, offset + m.end) for m in matches]
 
 
@@ -244,22 +263,43 @@ def resolve(spans: list[Span]) -> list[Span]:
 
 # ---------------------------------------------------------------- person names
 
-_CAPITALISED = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_CAPITALISED = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+)"
+_SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
+# the title goes with the name: "Mrs. <PERSON>" would still say who, in a small enough group
+_NAME = rf"({_TITLE}?{_CAPITALISED}(?:[ \t]+(?:[A-Z]\.[ \t]+)?{_CAPITALISED}){{0,2}}{_SUFFIX})"
+_FULL_NAME = rf"({_TITLE}?{_CAPITALISED}(?:[ \t]+(?:[A-Z]\.[ \t]+)?{_CAPITALISED}){{1,2}}{_SUFFIX})"
+# A name after a cue that introduces one: the speaker's own ("my name is", "I'm"), a greeting
+# or sign-off, a role ("Customer", "Patient:"), or a verb that takes a person ("ask", "copy").
+# After a role or a verb it must be two or three capitalised words: "Ask Maria Lopez", not "Ask Google".
 _EN_CUE = re.compile(
-    r"(?:\b[Mm]y name(?: is|'s)|(?<![A-Za-z][ _-])\b(?:(?:[Ff]ull|[Ff]irst|[Ll]ast) )?[Nn]ame[ \t]*[:：]"
-    r"|\bDear|\b[Cc]all me|\bI(?:'m| am) called"
-    r"|\b(?:[Bb]est |[Kk]ind )?[Rr]egards,|\b[Ss]incerely,)[ \t]*\n?[ \t]*"
-    r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ \t]+)?"
-    rf"({_CAPITALISED}(?:[ \t]+{_CAPITALISED}){{0,2}})")
+    rf"(?:\b[Mm]y name(?: is|'s)|(?<![A-Za-z][ _-])\b(?:(?:[Ff]ull|[Ff]irst|[Ll]ast) )?[Nn]ame[ \t]*[:：]"
+    rf"|\b(?:Dear|Hi|Hello|Hey|Thanks|Thank you|Cheers|Congratulations|Welcome)\b,?"
+    rf"|\b[Cc]all me|\bI(?:'m| am) called|\b(?:I'm|I am|[Tt]his is|[Ii]t's)(?=[ \t]+[A-Z])"
+    rf"|\b(?:[Bb]est |[Kk]ind |[Ww]arm )?[Rr]egards,|\b[Ss]incerely,|\b[Cc]heers,)[ \t]*\n?[ \t]*{_NAME}"
+    rf"|(?:\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Cc]andidate|[Aa]pplicant|[Tt]enant|[Gg]uest"
+    rf"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent)[ \t]*[:：]?"
+    rf"|\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]c|CC|[Cc]opy|[Ii]nvite|[Mm]eet"
+    rf"|[Tt]hank|[Rr]emind|[Pp]ay|[Vv]isit|to|from|by|with|for|of|and)"
+    rf"|\bin the name of|\b(?:signed|written|reported|approved|sent|requested) by)[ \t]+{_FULL_NAME}(?![ \t]+[A-Z][a-z])"
+    # a full name as the subject of a speech or report verb: "Maria Lopez wrote", "that Ann Lee reported"
+    rf"|{_FULL_NAME}(?=[ \t]+(?:wrote|said|says|asked|asks|reported|called|mentioned|replied|commented|emailed|"
+    rf"texted|told|explained|added|noted|confirmed|complained)\b)")
 # "Dear Sir", "Name: Customer": the cue fits, but what follows is a role, not a person.
 # ("File name: Report" is kept out by the look-behind: a word before "name:" makes it a label.)
-_EN_HINTS = ("name", "Name", "Dear", "call me", "Call me", "called", "egards", "incerely")
 _NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Colleague Colleagues Hiring Manager "
                        "User Users Valued Support Everyone Reader Readers Student Students Parent Parents Member "
-                       "Members Applicant Client Owner Admin Unknown Anonymous".split())
+                       "Members Applicant Client Owner Admin Unknown Anonymous Service Services Care Success Sales "
+                       "Relations Experience Account Accounts Portal Center Centre Desk Department There Here Thanks "
+                       "Please The This That These Those We You They It Our My Your His Her Their What When Where Why "
+                       "How Which Who Yes No Okay Ok Good Great Monday Tuesday Wednesday Thursday Friday Saturday "
+                       "Sunday January February March July September October November December "
+                       "God Lord Google Apple Microsoft Amazon Python Java English Chinese French German Spanish "
+                       "Street Avenue Road Drive Lane North South East West New Old Happy Merry Christmas".split())
+
 
 # About 250 surnames covering nearly all of China's population, and the common compounds.
-_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
+_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁傅萧"
              "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫"
              "孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童"
              "凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连"
@@ -277,6 +317,14 @@ _ALL_HAN = re.compile(r"[\u4e00-\u9fff]+")
 # A strong cue is followed by a name whatever the tagger says; after 我是 it must be tagged nr
 _ZH_CUE = re.compile(r"(?:我叫|我的名字[是叫]|名字[是叫]|名叫|本人|(?:姓名|联系人|收件人|收货人|申请人|患者)\s*[:：])\s*"
                      r"|(我是)")
+# Where a name often starts with no cue of its own: the start of a clause, or after a word that
+# takes a person (联系, 请, 客户, 患者...). There a surname and the one- or two-character word
+# after it make a name unless the pair is itself a frequent word (江水, 高度).
+_ZH_NAME_PLACE = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
+                            r"交给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师)")
+# after one of the role words (the last group) a one-character given name counts too, if the
+# name then ends: 客户傅彬的, 患者宋想，
+_NAME_ENDS = "，。！？、；：,.!?;: 的在说是也和"
 _FUNCTION_TAGS = frozenset("vpcudrmqxyeoft")  # verbs, particles, pronouns, numbers, punctuation...
 _NOT_AFTER_CUE = frozenset("rpcudxyeo")  # 我叫什么: a pronoun after the cue is a question, not a name
 _TITLES = frozenset("先生 女士 小姐 老师 经理 教授 医生 同学 主任 律师 师傅".split())
@@ -284,9 +332,28 @@ _COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's
 
 
 def english_names(text: str) -> list[tuple[int, int]]:
-    if not any(hint in text for hint in _EN_HINTS):  # 2 us of substring checks spare a 20 us regex
+    if not _CAPITAL_PAIR.search(text):  # no capitalised word after another word: no name to find
         return []
-    return [match.span(1) for match in _EN_CUE.finditer(text) if match.group(1).split()[0] not in _NOT_NAMES]
+    spans = []
+    for match in _EN_CUE.finditer(text):
+        group = next(g for g in range(1, 4) if match.group(g))
+        start, end = match.span(group)
+        words = match.group(group).split()
+        while len(words) > 1 and words[-1] in _NOT_NAME_ENDS:  # "Contact Sales Team": no person
+            end = text.rindex(words.pop(), start, end)
+            end = len(text[:end].rstrip())
+        first = next((word for word in words if word.rstrip(".") not in _TITLES_EN), "")
+        if first and first not in _NOT_NAMES and words[-1] not in _NOT_NAME_ENDS:
+            spans.append((start, end))
+    return spans
+
+
+_TITLES_EN = frozenset("Mr Mrs Ms Miss Mx Dr Prof".split())
+_NOT_NAME_ENDS = frozenset("Team Support Service Services Department Street Avenue Road Inc Ltd LLC Corp Group "
+                           "Desk Center Centre Office".split())
+
+
+_CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:;'][ \t]+[A-Z][a-z]|^[A-Z][a-z]+[ \t]+[A-Z][a-z]", re.M)
 
 
 def zh_names(text: str) -> list[tuple[int, int]]:
@@ -298,6 +365,12 @@ def zh_names(text: str) -> list[tuple[int, int]]:
         end = _zh_name_at(text, match.end(), strong=match.group(1) is None)
         if end:
             spans.append((match.end(), end))
+    for match in _ZH_NAME_PLACE.finditer(text):
+        start = match.end()
+        if start < len(text) and not any(s <= start < e for s, e in spans):
+            end = _zh_name_in_place(text, start, role=match.group(2) is not None)
+            if end:
+                spans.append((start, end))
     starts_word, ends_word = _surname_bigrams()
     last = 0
     for match in _SURNAME.finditer(text):
@@ -338,6 +411,36 @@ def _zh_name_at(text: str, start: int, strong: bool) -> int:
     if strong and 2 <= len(word) <= 4 and tag[0] not in _NOT_AFTER_CUE:
         return start + len(word)  # 我叫许平: the tagger calls 许平 a numeral, the cue says otherwise
     return 0
+
+
+def _zh_name_in_place(text: str, start: int, role: bool = False) -> int:
+    """The end of a surname and given name at `start` (a place names often start), or 0."""
+    if text[start:start + 2] in _COMPOUND:
+        surname = 2
+    elif text[start] in _SURNAME_SET:
+        surname = 1
+    else:
+        return 0
+    tokens = _pos_tags(text[start:start + surname + 3])
+    if not tokens:
+        return 0
+    word, tag = tokens[0]
+    if tag.startswith("nr") and len(word) > 2 and word[-2:] in _TITLES:
+        return start + len(word) - 2  # 李先生: the surname is the name
+    if tag.startswith("nr") and 2 <= len(word) <= surname + 2 and not _common_word(word):
+        return start + len(word)
+    given = text[start + surname:start + surname + 3]
+    rest = _pos_tags(given)
+    # untagged, a given name may be any two-character content word (建国 is a verb, 红霞 a noun),
+    # not a particle or pronoun; one character alone is too weak (请查收 is not 查收)
+    if not rest or not _ALL_HAN.fullmatch(rest[0][0]) or rest[0][1][0] in _NOT_AFTER_CUE or rest[0][0] in _TITLES:
+        return 0
+    after = start + surname + len(rest[0][0])
+    one_ok = role and (after >= len(text) or text[after] in _NAME_ENDS)
+    if not (len(rest[0][0]) == 2 or (len(rest[0][0]) == 1 and one_ok)):
+        return 0
+    name = text[start:start + surname] + rest[0][0]
+    return 0 if _jieba_tables()[0].get(name, 0) > _COMMON else start + len(name)
 
 
 def _common_word(word: str) -> bool:

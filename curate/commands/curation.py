@@ -66,9 +66,9 @@ def pii(
     map: Map = None,
 ) -> None:
     """Scrub personal data from every text field (history and preferences included): emails,
-    phone numbers, Chinese ID numbers, payment cards (checksums validated), IP addresses, URL
-    credentials, API keys and private keys, and person names (English and Chinese cues, jieba's
-    person tags). Counts per type go to meta.pii."""
+    phones, SSNs, IBANs, Chinese ID numbers, payment cards (checksums validated), passports and
+    dates of birth after a cue, US and Chinese addresses, QQ and WeChat ids, IP addresses, URL
+    credentials, API keys and private keys, and person names. Counts per type go to meta.pii."""
     from curate.pii import scrub
 
     cli_support.show(scrub(input, output, config, report, parse_mapping(map), rejects))

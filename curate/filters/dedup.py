@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,8 +166,11 @@ class Verdicts:
             return None
         return "exact_duplicate" if self.copies[index] else "near_duplicate"
 
-    def info(self, index: int, id_of: Callable[[int], str]) -> dict[str, Any]:
-        return {"cluster": id_of(int(self.keeper[index])), "size": int(self.sizes[index])}
+    def shared_keepers(self) -> np.ndarray:
+        """The records kept for clusters of more than one."""
+        import numpy as np
+
+        return np.unique(self.keeper[self.sizes > 1])
 
 
 def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = None,
@@ -208,7 +210,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
     import json
 
     from curate.filters.lsh import SketchStore
-    from curate.filters.sketching import Facts, joined, sketch_input, spooled_rows
+    from curate.filters.sketching import Facts, sketch_input, spooled_rows, with_meta
 
     summary = Summary("dedup")
     store, facts = SketchStore(work, sketcher_of(config)), Facts(work)
@@ -218,12 +220,16 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
     summary.read = store.count
     found = cluster_store(store)
     verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep)
+    keeper_ids = {int(k): json.dumps(facts.id(int(k)), ensure_ascii=False) for k in verdicts.shared_keepers()}
     with ExitStack() as files:
         out = files.enter_context(RowSink(output))
         removed = files.enter_context(RowSink(rejects)) if rejects is not None else None
         spool = files.enter_context((work / "spool.txt").open(encoding="utf-8"))
-        for index, (head, meta) in enumerate(track(spooled_rows(spool), f"writing {display_name(output)}")):
-            meta["dedup"] = verdicts.info(index, facts.id)
+        rows = track(spooled_rows(spool), f"writing {display_name(output)}")
+        for index, (identifier, head, meta) in enumerate(rows):
+            keeper = int(verdicts.keeper[index])
+            cluster = identifier if keeper == index else keeper_ids[keeper]
+            added = {"dedup": f'{{"cluster": {cluster}, "size": {int(verdicts.sizes[index])}}}'}
             reason = verdicts.reason(index)
             if reason is None:
                 sink = out
@@ -232,9 +238,9 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
                 summary.dropped[reason] += 1
                 if removed is None:
                     continue
-                meta["rejected"] = {"stage": "dedup", "reason": reason}
+                added["rejected"] = f'{{"stage": "dedup", "reason": "{reason}"}}'
                 sink = removed
-            line = joined(head, meta)
+            line = with_meta(head, meta, added)
             if sink.suffix == ".jsonl":
                 sink.write_line(line)
             else:
@@ -262,7 +268,7 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     kept: list[Record] = []
     removed: list[tuple[Record, str]] = []
     for index, record in enumerate(records):
-        info = verdicts.info(index, lambda i: records[i].id)
+        info = {"cluster": records[int(verdicts.keeper[index])].id, "size": int(verdicts.sizes[index])}
         updated = record.model_copy(update={"meta": {**record.meta, "dedup": info}})
         reason = verdicts.reason(index)
         if reason is None:

@@ -12,15 +12,17 @@ first of those that did not match it, and so on), all buckets of a band at once.
 no bucket-size cut-off: a bucket of ten thousand copies of one template costs about ten
 thousand comparisons, because copies already linked collapse into one member, and a bucket
 of unrelated texts costs one comparison per member per leader. A comparison is decided
-from the signatures where they are clear (an estimated Jaccard more than `MARGIN` from the
-threshold: 4 standard deviations at 128 permutations) and by the exact Jaccard of the two
-shingle sets otherwise. A link missed in one band is usually made in another (a pair at
+from the signatures where they are clear (an estimated Jaccard more than 3.5 standard
+deviations from the threshold: 0.124 at 0.8 and 128 permutations; one pair in about 2,000 at
+the threshold itself is decided wrongly this way) and by the exact Jaccard of the two shingle
+sets otherwise. A link missed in one band is usually made in another (a pair at
 J = 0.8 shares about 5 of 21 bands) or through a third text; tests/test_dedup.py measures
 recall on real templated prompts against truth built without any banding.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
@@ -30,7 +32,7 @@ import numpy as np
 from curate.filters.minhash import choose_bands, permutations, shingle_hashes, signatures, text_hashes
 from curate.text import duplicate_key
 
-MARGIN = 0.15  # estimated Jaccards this far from the threshold are decided without the exact sets
+MARGIN_SIGMAS = 3.5  # estimates this many standard deviations from the threshold decide without the sets
 SMALL_BUCKET = 16  # a bucket this small compares every pair; a larger one, members with leaders
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -87,6 +89,8 @@ class SketchStore:
     def __init__(self, folder: Path, sketcher: Sketcher):
         self.folder, self.sketcher = folder, sketcher
         self.num_perm, self.threshold = sketcher.num_perm, sketcher.threshold
+        # an estimate from k permutations has a standard deviation of sqrt(J (1 - J) / k)
+        self.margin = MARGIN_SIGMAS * math.sqrt(max(self.threshold * (1 - self.threshold), 0.01) / self.num_perm)
         self.bands = sketcher.bands
         self.count = 0
         self._set_sizes: list[np.ndarray] = []
@@ -144,8 +148,8 @@ class SketchStore:
         for start in range(0, len(a), 65536):  # bounded gathers from the mapped signatures
             part = slice(start, start + 65536)
             estimate[part] = (self.signature[a[part]] == self.signature[b[part]]).mean(axis=1)
-        verdict = estimate >= self.threshold + MARGIN
-        unsure = np.flatnonzero(np.abs(estimate - self.threshold) < MARGIN)
+        verdict = estimate >= self.threshold + self.margin
+        unsure = np.flatnonzero(np.abs(estimate - self.threshold) < self.margin)
         if len(unsure):
             verdict[unsure] = self.jaccards(a[unsure], b[unsure]) >= self.threshold
         return verdict
@@ -155,11 +159,11 @@ class SketchStore:
         assert self.sets is not None and self.set_offsets is not None
         out = np.empty(len(a))
         sizes = np.diff(self.set_offsets)
+        elements = np.cumsum(sizes[a] + sizes[b])
         start = 0
-        while start < len(a):
-            # pairs up to about 4M set elements at a time
-            budget = np.cumsum(sizes[a[start:]] + sizes[b[start:]])
-            stop = start + max(1, int(np.searchsorted(budget, 4_000_000)))
+        while start < len(a):  # pairs of up to about 4M set elements at a time
+            done = elements[start - 1] if start else 0
+            stop = max(start + 1, int(np.searchsorted(elements, done + 4_000_000, side="right")))
             out[start:stop] = self._jaccard_batch(a[start:stop], b[start:stop])
             start = stop
         return out
@@ -167,17 +171,18 @@ class SketchStore:
     def _jaccard_batch(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         assert self.sets is not None and self.set_offsets is not None
         pair = np.arange(len(a), dtype=np.uint64)
-        sides = []
+        keyed = []
         for side in (a, b):
             lo, hi = self.set_offsets[side], self.set_offsets[side + 1]
             lengths = hi - lo
             flat = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
-            sides.append(((np.repeat(pair, lengths) << np.uint64(32)) | self.sets[flat].astype(np.uint64), lengths))
-        (left, left_sizes), (right, right_sizes) = sides
-        # both sides are sets, so a value of a pair is shared exactly when it occurs twice
-        merged = np.sort(np.concatenate([left, right]))
-        repeated = merged[1:][merged[1:] == merged[:-1]]
-        shared = np.bincount((repeated >> np.uint64(32)).astype(np.int64), minlength=len(a))
+            keyed.append(((np.repeat(pair, lengths) << np.uint64(32)) | self.sets[flat].astype(np.uint64), lengths))
+        (left, left_sizes), (right, right_sizes) = keyed
+        # each set is sorted and pairs are in order, so (pair, value) keys are sorted already:
+        # one binary search per element of the left sets finds what the right sets share
+        at = np.minimum(np.searchsorted(right, left), max(len(right) - 1, 0))
+        hit = right[at] == left if len(right) else np.zeros(len(left), bool)
+        shared = np.bincount((left[hit] >> np.uint64(32)).astype(np.int64), minlength=len(a))
         union = left_sizes + right_sizes - shared
         return np.divide(shared, union, out=np.zeros(len(a)), where=union > 0)
 
@@ -204,7 +209,6 @@ class Components:
             ra, rb, a, b = ra[apart], rb[apart], a[apart], b[apart]
             low, high = np.minimum(ra, rb), np.maximum(ra, rb)
             self.parent[high] = low  # of several links into one root, one lands: go round again
-            self.compress()
 
     def compress(self) -> None:
         while True:
@@ -247,6 +251,7 @@ def link_near(store: SketchStore, components: Components, candidates: np.ndarray
         small, large = (sizes > 1) & (sizes <= SMALL_BUCKET), sizes > SMALL_BUCKET
         compared += _link_all_pairs(store, components, bucket[small], members[small])
         compared += _link_buckets(store, components, bucket[large], members[large], salt=band)
+        components.compress()  # short paths for the next band's look-ups (once a band: it costs O(n))
     return compared
 
 

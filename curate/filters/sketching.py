@@ -53,7 +53,7 @@ class Run:
     lengths: np.ndarray
     scores: np.ndarray
     ids: list[str]
-    lines: list[str]  # each record's output line without meta, a tab, and its meta, as JSON
+    lines: list[str]  # each record's id, its output line without meta, and its meta, tab-separated
 
 
 def sketch_records(records: Iterable[Record], sketcher: Sketcher, fields: Sequence[str]) -> Run:
@@ -65,22 +65,29 @@ def sketch_records(records: Iterable[Record], sketcher: Sketcher, fields: Sequen
         ids.append(record.id)
         row = record_row(record)
         meta = row.pop("meta", None) or {}
-        lines.append(f"{dump_row(row)}\t{dump_row(meta)}\n")  # JSON never holds a raw tab
+        lines.append(f"{dump_row(record.id)}\t{dump_row(row)}\t{dump_row(meta)}\n")  # JSON never holds a raw tab
     return Run(sketcher.sketch(texts), np.array([len(t) for t in texts], np.int64), np.array(scores), ids, lines)
 
 
-def spooled_rows(stream: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(line without meta, meta) for each record of a spool."""
-    import json
-
+def spooled_rows(stream: IO[str]) -> Iterator[tuple[str, str, str]]:
+    """(id as JSON, line without meta, meta as JSON) for each record of a spool."""
     for line in stream:
-        head, _, meta = line.rstrip("\n").partition("\t")
-        yield head, json.loads(meta)
+        identifier, head, meta = line.rstrip("\n").split("\t")
+        yield identifier, head, meta
 
 
-def joined(head: str, meta: dict[str, Any]) -> str:
-    """The output line of a spooled record with its (new) meta."""
-    return f"{head[:-1]}, \"meta\": {dump_row(meta)}}}\n"
+def with_meta(head: str, meta: str, added: dict[str, str]) -> str:
+    """The output line of a spooled record, its meta extended by `added` (key: value as JSON),
+    put together as text: nothing is parsed unless meta already holds one of those keys."""
+    if any(f'"{key}"' in meta for key in added):
+        import json
+
+        merged = json.loads(meta) | {key: json.loads(value) for key, value in added.items()}
+        meta = dump_row(merged)
+    else:
+        extra = ", ".join(f'"{key}": {value}' for key, value in added.items())
+        meta = f"{{{extra}}}" if meta == "{}" else f"{meta[:-1]}, {extra}}}"
+    return f'{head[:-1]}, "meta": {meta}}}\n'
 
 
 class Facts:

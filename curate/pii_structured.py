@@ -1,0 +1,157 @@
+"""Detectors for identifiers with a fixed shape or a cue: US SSNs, IBANs, passports, dates of
+birth, postal addresses (US and Chinese), QQ numbers and WeChat ids.
+
+Each is gated like the detectors in pii_detect.py: a substring or a digit must be there before
+a pattern runs, and a checksum (python-stdnum) confirms what has one. Passports, dates of birth,
+QQ and WeChat ids carry no checksum, so only a cue ("passport no.", "DOB", 出生日期, QQ号,
+微信) makes them personal: a bare date or a bare number is left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+
+class Found(NamedTuple):
+    type: str
+    start: int
+    end: int
+
+
+# ---------------------------------------------------------------- checksummed numbers
+
+# A number right after one of these labels names an order or a record, not a person's line,
+# card or social security number.
+NOT_PERSONAL_LABEL = re.compile(r"(?i)(?:(?:order|invoice|tracking|receipt|serial|confirmation|ticket|case|reference|"
+                                r"ref|booking|claim|account|transaction|po)[ \t]*(?:number|no\.?|id|#)?"
+                                r"(?:[ \t]+(?:is|was))?|订单号?|单号|编号|流水号|序列号|工单号?)[ \t]*[:：#]?[ \t]*$")
+_SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
+_SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#|is|[:：])?\s*(\d{9})(?!\d)")
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
+
+
+def ssns(text: str) -> list[Found]:
+    from stdnum.us import ssn
+
+    found = [Found("SSN", *m.span()) for m in _SSN.finditer(text)
+             if ssn.is_valid(m.group()) and not NOT_PERSONAL_LABEL.search(text, max(0, m.start() - 24), m.start())]
+    if "ss" in text.lower() or "social" in text.lower():
+        found += [Found("SSN", *m.span(1)) for m in _SSN_CUE.finditer(text) if ssn.is_valid(m.group(1))]
+    return found
+
+
+def ibans(text: str) -> list[Found]:
+    from stdnum import iban
+
+    return [Found("IBAN", *m.span()) for m in _IBAN.finditer(text) if iban.is_valid(m.group())]
+
+
+# ---------------------------------------------------------------- identifiers after a cue
+
+_PASSPORT = re.compile(r"(?i:passport)(?:\s+(?i:number|no\.?|#|id))?\s*(?:is|[:：#])?\s*([A-Z0-9]{6,9})(?![A-Za-z0-9])"
+                       r"|护照(?:号码?|号)?\s*(?:是|为|[:：])?\s*([A-Z]{1,2}\d{7,8})(?![A-Za-z0-9])")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = (rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|\d{{1,2}}\.\d{{1,2}}\.\d{{4}}"
+         rf"|(?:{_MONTHS})\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}"
+         rf"|\d{{4}}年\d{{1,2}}月\d{{1,2}}日)")
+_DOB = re.compile(rf"(?:(?i:date of birth|d\.?o\.?b\.?|birth ?date|born(?: on)?|birthday)"
+                  rf"|出生日期|出生于|生日)\s*(?:is|[:：])?\s*({_DATE})")
+_DOB_HINTS = ("birth", "Birth", "DOB", "dob", "D.O.B", "born", "Born", "birthday", "Birthday", "出生", "生日")
+_QQ = re.compile(r"(?<![A-Za-z])QQ(?:号码|号)?\s*(?:是|为|[:：])?\s*([1-9]\d{4,10})(?!\d)")
+_WECHAT = re.compile(r"(?:微信(?:号)?|(?i:wechat)(?:\s+id)?|(?<![A-Za-z])(?:vx|VX|wx))\s*(?:是|为|[:：])?\s*"
+                     r"([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])")
+
+
+def passports(text: str) -> list[Found]:
+    if "assport" not in text and "护照" not in text:
+        return []
+    found = []
+    for match in _PASSPORT.finditer(text):
+        group = 1 if match.group(1) else 2
+        if any(c.isdigit() for c in match.group(group)):  # "passport is ready" is not a number
+            found.append(Found("PASSPORT", *match.span(group)))
+    return found
+
+
+def birth_dates(text: str) -> list[Found]:
+    if not any(hint in text for hint in _DOB_HINTS):
+        return []
+    return [Found("DOB", *m.span(1)) for m in _DOB.finditer(text)]
+
+
+def messenger_ids(text: str) -> list[Found]:
+    found = []
+    if "QQ" in text:
+        found += [Found("QQ", *m.span(1)) for m in _QQ.finditer(text)]
+    if "微信" in text or "echat" in text or "vx" in text or "VX" in text or "wx" in text:
+        found += [Found("WECHAT", *m.span(1)) for m in _WECHAT.finditer(text)]
+    return found
+
+
+# ---------------------------------------------------------------- postal addresses
+
+_US_STATES = ("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
+              "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP FM MH PW AA AE AP").split()
+# a number, a street (words), then ", City, ST 12345": the state and ZIP anchor the match
+_US_ADDRESS = re.compile(
+    r"(?<![\w-])\d{1,6}[A-Za-z]?\s+(?:[A-Za-z0-9.'-]+\s+){0,5}?[A-Za-z0-9.'-]+"
+    r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?"
+    r",?\s+(?:[A-Z][A-Za-z.'-]*\s+){0,3}[A-Z][A-Za-z.'-]*,\s+(?:" + "|".join(_US_STATES) + r")\s+\d{5}(?:-\d{4})?"
+    r"(?!\d)"
+    # military and diplomatic mail: "USNS Smith, FPO AA 12345", "PSC 1234, Box 5678, APO AE 12345"
+    r"|(?<!\w)(?:USNS|USNV|USS|USCGC|PSC|Unit)\s+[\w ]{1,30}?,\s+(?:Box\s+\d+,\s+)?(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}"
+    r"(?!\d)")
+_STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|"
+                  r"Circle|Cir|Parkway|Pkwy|Square|Sq|Trail|Trl|Highway|Hwy|Alley|Plaza|Loop|Pike")
+# no city and ZIP: a number, one to three capitalised words and a street suffix
+_US_STREET = re.compile(rf"(?<![\w-])\d{{1,6}}\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_STREET_SUFFIX})\.?(?![A-Za-z])"
+                        r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?")
+# province or city (two or three characters), then anything up to a road or street, then its
+# numbers and buildings, and a postcode; a verb or particle caught in front (寄到北京市) is trimmed
+_CN_ADDRESS = re.compile(
+    r"[\u4e00-\u9fff]{2,3}(?:省|市|自治区|特别行政区)(?:[\u4e00-\u9fff]{1,12}?(?:路|街|大道|道|巷|弄|胡同)){1,2}"
+    r"(?:[0-9A-Za-z]+[号座栋室]|[\u4e00-\u9fff]{1,3}[号座栋])*(?:\d+[号室])?(?:\s*\d{6}(?!\d))?")
+
+
+def addresses(text: str) -> list[Found]:
+    found = []
+    if _has_digit(text):
+        if ", " in text and any(f" {state} " in text for state in _US_STATES):
+            found += [Found("ADDRESS", *m.span()) for m in _US_ADDRESS.finditer(text)]
+        found += [Found("ADDRESS", *m.span()) for m in _US_STREET.finditer(text)]
+    if "路" in text or "街" in text or "道" in text or "巷" in text or "弄" in text or "胡同" in text:
+        for match in _CN_ADDRESS.finditer(text):
+            start = match.start()
+            while text[start] in _BEFORE_PLACE and match.end() - start > 6:
+                start += 1
+            found.append(Found("ADDRESS", start, match.end()))
+    return found
+
+
+_BEFORE_PLACE = frozenset("到在于至往从寄住是的送发")
+
+
+_ANY_DIGIT = re.compile(r"\d")
+
+
+def _has_digit(text: str) -> bool:
+    return _ANY_DIGIT.search(text) is not None
+
+
+def structured(text: str, types: frozenset[str]) -> list[Found]:
+    """Every span of the wanted types among those this module detects."""
+    found: list[Found] = []
+    if "SSN" in types and _has_digit(text):
+        found += ssns(text)
+    if "IBAN" in types and _has_digit(text):
+        found += ibans(text)
+    if "PASSPORT" in types:
+        found += passports(text)
+    if "DOB" in types:
+        found += birth_dates(text)
+    if ("QQ" in types or "WECHAT" in types):
+        found += [item for item in messenger_ids(text) if item.type in types]
+    if "ADDRESS" in types:
+        found += addresses(text)
+    return found
