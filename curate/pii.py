@@ -56,6 +56,9 @@ class PiiConfig(BaseModel):
     spacy_model: str | None = Field(None, description="Also find names with this installed spaCy NER model "
                                     "(e.g. en_core_web_sm); slow, off by default.")
     workers: int = Field(2, ge=1, description="Processes to scrub in (2 meets 10k records/s on 2 cores); output order is kept.")
+    fields: Literal["text", "all"] = Field("text", description="text: every text of the conversation (system, "
+                                           "history, instruction, input, output, responses); all: also user_id and "
+                                           "the string values of meta.extra (columns kept from a foreign file).")
     drop: list[str] | None = Field(None, description="Comma-separated types that remove the whole record instead "
                                    "of being replaced (e.g. `PRIVATE_KEY,API_KEY`): such records go, scrubbed, to "
                                    "--rejects with reason pii:TYPE.")
@@ -110,7 +113,7 @@ class PiiScrubber:
         self.config = config or PiiConfig()
 
     def __call__(self, record: Record) -> tuple[Record, list[Found]]:
-        fields = text_fields(record)
+        fields = text_fields(record, self.config.fields == "all")
         return self.apply(record, fields, self.detect([text for _, text in fields]))
 
     def detect(self, texts: list[str]) -> list[list[Span]]:
@@ -132,12 +135,20 @@ class PiiScrubber:
         texts = {name: replacer.apply(text, field_spans) for (name, text), field_spans in zip(fields, spans)
                  if field_spans}
         update = rebuild(record, texts)
-        update["meta"] = {**record.meta, "pii": dict(sorted(Counter(item.type for item in found).items()))}
+        meta = {**record.meta, "pii": dict(sorted(Counter(item.type for item in found).items()))}
+        extra = {name.removeprefix(_EXTRA): text for name, text in texts.items() if name.startswith(_EXTRA)}
+        if extra:
+            meta["extra"] = {**record.meta["extra"], **extra}
+        update["meta"] = meta
         return record.model_copy(update=update), found
 
 
-def text_fields(record: Record) -> list[tuple[str, str]]:
-    """(name, text) for every text field, in reading order: numbering follows it."""
+_EXTRA = "meta.extra."
+
+
+def text_fields(record: Record, everything: bool = False) -> list[tuple[str, str]]:
+    """(name, text) for every text field, in reading order: numbering follows it; with
+    `everything`, user_id and the strings of meta.extra too."""
     fields = [("system", record.system)]
     for turn, (user, reply) in enumerate(record.history):
         fields += [(f"history[{turn}].user", user), (f"history[{turn}].assistant", reply)]
@@ -150,12 +161,18 @@ def text_fields(record: Record) -> list[tuple[str, str]]:
             if value is not None:
                 fields.append((name, value))
         fields += [(f"responses[{i}]", text) for i, text in enumerate(record.responses or [])]
+    if everything:
+        if record.user_id:
+            fields.append(("user_id", record.user_id))
+        extra = record.meta.get("extra")
+        if isinstance(extra, dict):
+            fields += [(f"{_EXTRA}{key}", value) for key, value in extra.items() if isinstance(value, str)]
     return fields
 
 
 def rebuild(record: Record, texts: dict[str, str]) -> dict[str, Any]:
     """The model_copy update that puts replaced texts back where text_fields found them."""
-    update: dict[str, Any] = {name: text for name, text in texts.items() if "[" not in name}
+    update: dict[str, Any] = {name: text for name, text in texts.items() if "[" not in name and "." not in name}
     if any(name.startswith("history[") for name in texts):
         update["history"] = [(texts.get(f"history[{i}].user", user), texts.get(f"history[{i}].assistant", reply))
                              for i, (user, reply) in enumerate(record.history)]
@@ -231,7 +248,7 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
         pending: deque[tuple[list[Record], list[list[tuple[str, str]]], Future[Any]]] = deque()
         iterator = iter(records)
         while chunk := list(islice(iterator, CHUNK)):
-            fields = [text_fields(record) for record in chunk]
+            fields = [text_fields(record, config.fields == "all") for record in chunk]
             texts = [[text for _, text in record_fields] for record_fields in fields]
             pending.append((chunk, fields, _submit(pool, texts, first=not pending)))
             if len(pending) > 2 * config.workers:  # bounded read-ahead: memory stays flat on big files

@@ -80,3 +80,17 @@ def test_the_realistic_corpus_meets_the_targets():
         chosen = [(s, f) for s, f in zip(samples, spans) if s.lang == lang]
         hit, total = score([s for s, _ in chosen], [f for _, f in chosen])["PERSON"]
         assert hit / total >= bound, (lang, hit, total)
+
+
+def test_fields_all_scrubs_user_ids_and_kept_columns(tmp_path):
+    from curate.pii import PiiScrubber
+    from curate.records import Example
+
+    record = Example(instruction="Summarise the call.", user_id="maria.lopez@example.com",
+                     meta={"extra": {"caller": "Hi, I'm Maria Lopez, call me on (445)243-6001x295", "duration": 31}})
+    default, _ = PiiScrubber(PiiConfig())(record)
+    assert default.user_id == record.user_id and default.meta["extra"] == record.meta["extra"]
+    everything, found = PiiScrubber(PiiConfig(fields="all"))(record)
+    assert everything.user_id == "<EMAIL>"
+    assert everything.meta["extra"] == {"caller": "Hi, I'm <PERSON>, call me on <PHONE>", "duration": 31}
+    assert {item.field for item in found} == {"user_id", "meta.extra.caller"}
