@@ -1,23 +1,25 @@
 """Near-duplicate clusters of millions of texts, out of core: MinHash LSH with verified links.
 
-Pass over the texts once (`SketchStore.add`, chunk by chunk): each text's MinHash signature,
-its sorted set of shingle hashes, the hash of its normalised text and its band keys go to
-files in a work folder, and are memory-mapped when read back. Memory then holds a few small
-arrays per text (offsets, the union-find parent), never the texts or their sketches.
+Sketching (`SketchStore.append`, chunk by chunk): each text's MinHash signature, its sorted
+set of shingle hashes, the hash of its normalised text and its band keys go to files in a
+work folder, memory-mapped when read back. Memory then holds a few small arrays per text
+(set offsets, the union-find parent), never the texts or their sketches.
 
-Linking (`link`): exact copies join the first of their group. Then, band by band, the texts
-sharing a band key form a bucket; each bucket is reduced to one member per component found
-so far, and its members are compared with a leader in rounds (the first member, then the
-first of those that did not match it, and so on), all buckets of a band at once. There is
-no bucket-size cut-off: a bucket of ten thousand copies of one template costs about ten
-thousand comparisons, because copies already linked collapse into one member, and a bucket
-of unrelated texts costs one comparison per member per leader. A comparison is decided
-from the signatures where they are clear (an estimated Jaccard more than 3.5 standard
-deviations from the threshold: 0.124 at 0.8 and 128 permutations; one pair in about 2,000 at
-the threshold itself is decided wrongly this way) and by the exact Jaccard of the two shingle
-sets otherwise. A link missed in one band is usually made in another (a pair at
-J = 0.8 shares about 5 of 21 bands) or through a third text; tests/test_dedup.py measures
-recall on real templated prompts against truth built without any banding.
+Linking: exact copies join the first of their group (`link_exact`, one sort). Then, band by
+band (`link_near`), the texts sharing a band key form a bucket. A small bucket (up to
+SMALL_BUCKET texts) compares every pair not yet in one component. A large one (templated
+prompts make buckets of hundreds) is reduced to one member per component found so far, and
+those are compared with a leader in rounds: the first, then the first of those that did not
+match it, and so on, all buckets of the band at once. Which member stands for a component,
+and which leads, is a hash of the member and the band, so the ~5 bands that a pair at J = 0.8
+shares put different members face to face. There is no bucket-size cut-off: copies already
+linked cost nothing, unrelated texts one comparison per leader.
+
+A comparison is decided from the signatures where the estimate is clear (more than 3.5
+standard deviations from the threshold: 0.124 at 0.8 and 128 permutations; about one pair in
+2,000 right at the threshold is decided wrongly this way) and by the exact Jaccard of the two
+shingle sets otherwise. tests/test_dedup_real.py measures recall on real templated prompts
+against truth built without any banding; bench/dedup.py --real on the whole T0 file.
 """
 
 from __future__ import annotations
