@@ -93,6 +93,7 @@ def messenger_ids(text: str) -> list[Found]:
 
 _US_STATES = ("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
               "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP FM MH PW AA AE AP").split()
+_STATE_AND_ZIP = re.compile(r"\b(?:" + "|".join(_US_STATES) + r")\s+\d{5}\b")
 # a number, a street (words), then ", City, ST 12345": the state and ZIP anchor the match
 _US_ADDRESS = re.compile(
     r"(?<![\w-])\d{1,6}[A-Za-z]?\s+(?:[A-Za-z0-9.'-]+\s+){0,5}?[A-Za-z0-9.'-]+"
@@ -117,7 +118,7 @@ _CN_ADDRESS = re.compile(
 def addresses(text: str) -> list[Found]:
     found = []
     if _has_digit(text):
-        if ", " in text and any(f" {state} " in text for state in _US_STATES):
+        if ", " in text and _STATE_AND_ZIP.search(text):
             found += [Found("ADDRESS", *m.span()) for m in _US_ADDRESS.finditer(text)]
         found += [Found("ADDRESS", *m.span()) for m in _US_STREET.finditer(text)]
     if "路" in text or "街" in text or "道" in text or "巷" in text or "弄" in text or "胡同" in text:
