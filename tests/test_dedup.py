@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from curate.filters.dedup import DedupConfig, clusters, dedup_records, near_duplicate_pairs, sketched
+from curate.filters.dedup import DedupConfig, dedup_records, near_duplicate_pairs, sketched
 from curate.filters.minhash import choose_bands, permutations, shingle_hash32, shingle_hashes, signatures, tokens
 from curate.io import read_records, write_records
 from curate.records import Example
