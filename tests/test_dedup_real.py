@@ -8,6 +8,7 @@ made by `python bench/dedup.py --write-truth` with an exact similarity join (no 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,24 @@ def test_dedup_reads_standard_input(tmp_path):
     kept = [json.loads(line)["instruction"] for line in result.stdout.splitlines()]
     assert kept == ["alpha beta gamma delta epsilon zeta", "other words here"]
     assert not list(tmp_path.iterdir())  # the work folder is gone
+
+
+def test_a_killed_runs_work_folder_is_removed_by_the_next_run(tmp_path, run_cli):
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that no longer exists, as a run killed with SIGKILL
+    stale = tmp_path / ".curate-dedup-killed"
+    stale.mkdir()
+    (stale / "owner").write_text(f"{socket.gethostname()} {gone.pid}\n")
+    (stale / "signatures.bin").write_bytes(b"\0" * 1024)
+    live = tmp_path / ".curate-dedup-running"
+    live.mkdir()
+    (live / "owner").write_text(f"{socket.gethostname()} {os.getpid()}\n")  # a run still going
+    write_records(tmp_path / "in.jsonl", [Example(instruction="one two three four five six")])
+    code, _, err = run_cli("curate", "dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0, err
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".curate-dedup-running", "in.jsonl", "out.jsonl"]

@@ -25,6 +25,9 @@ against truth built without any banding; bench/dedup.py --real on the whole T0 f
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
@@ -308,8 +311,37 @@ def _link_buckets(store: SketchStore, components: Components, bucket: np.ndarray
 
 def work_folder(near: Path | str | None) -> tempfile.TemporaryDirectory:
     """A folder for the sketches, on the disk of `near` (the output's folder) rather than in /tmp,
-    which is often memory-backed; removed when done."""
+    which is often memory-backed; removed when done. A run killed outright (SIGKILL, the OOM
+    killer) cannot remove its own, so the folders of runs on this machine whose process is gone
+    are removed here first: they can hold gigabytes."""
     base = Path(near) if near is not None else None
     if base is not None and not base.is_dir():
         base = None
-    return tempfile.TemporaryDirectory(prefix=".curate-dedup-", dir=base)
+    remove_abandoned(base or Path(tempfile.gettempdir()))
+    folder = tempfile.TemporaryDirectory(prefix=_PREFIX, dir=base)
+    (Path(folder.name) / _OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+    return folder
+
+
+_PREFIX, _OWNER = ".curate-dedup-", "owner"
+
+
+def remove_abandoned(base: Path) -> None:
+    """Remove work folders under `base` left by dead dedup runs of this machine."""
+    for folder in base.glob(f"{_PREFIX}*"):
+        try:
+            host, pid = (folder / _OWNER).read_text(encoding="utf-8").split()
+        except (OSError, ValueError):
+            continue  # not ours to judge: being created, or written by something else
+        if host == socket.gethostname() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
