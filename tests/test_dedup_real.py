@@ -190,3 +190,18 @@ def test_a_killed_runs_work_folder_is_removed_by_the_next_run(tmp_path, run_cli)
     assert code == 0, err
     assert not stale.exists() and live.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".curate-dedup-running", "in.jsonl", "out.jsonl"]
+
+
+@pytest.mark.parametrize("rows", [[], [{"instruction": "!!!"}, {"instruction": "..."}]])
+@pytest.mark.parametrize("against", [False, True])
+def test_no_records_or_no_words_is_not_an_error(tmp_path, run_cli, rows, against):
+    """An empty input, or one whose texts have no words to shingle, used to crash the grouping."""
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    extra = []
+    if against:
+        (tmp_path / "eval.jsonl").write_text(json.dumps({"instruction": "???"}) + "\n")
+        extra = ["--against", str(tmp_path / "eval.jsonl")]
+    code, _, err = run_cli("curate", "dedup", str(src), "-o", str(tmp_path / "out.jsonl"), *extra)
+    assert code == 0, err
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == len(rows)

@@ -88,14 +88,12 @@ def ngram_matches(reference: list[str], queries: Iterable[str], n: int) -> Itera
 def near_matches(store: SketchStore, references: int) -> dict[int, Match]:
     """{query index: match} for the texts of `store` after its first `references`, each with the
     reference text of highest Jaccard among those it was found to clear the threshold with."""
+    from curate.filters.lsh import band_buckets
+
     best: dict[int, tuple[float, int]] = {}
     present = np.flatnonzero(store.has_shingles())
     for band in range(store.bands):
-        keys = np.asarray(store.band(band))[present]
-        order = np.argsort(keys, kind="stable")
-        keys, members = keys[order], present[order]
-        starts = np.concatenate([[True], keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, bool)
-        bucket = np.cumsum(starts) - 1
+        bucket, members = band_buckets(store, band, present)
         is_reference = members < references
         size = int(bucket.max(initial=-1)) + 1
         mixed = (np.bincount(bucket[is_reference], minlength=size) > 0) & (

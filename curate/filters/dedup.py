@@ -151,11 +151,13 @@ class Verdicts:
     def __init__(self, found: Clusters, lengths: np.ndarray, scores: np.ndarray, keep: str):
         import numpy as np
 
+        from curate.filters.lsh import run_starts
+
         index = np.arange(len(found.labels))
         best_first = {"first": [index], "longest": [index, -lengths], "best-score": [index, -scores]}[keep]
         order = np.lexsort((*best_first, found.labels))  # by cluster, then the one to keep first
         labels = found.labels[order]
-        first = np.concatenate([[True], labels[1:] != labels[:-1]])
+        first = run_starts(labels)
         keeper = np.empty(len(index), np.int64)
         keeper[labels[first]] = order[first]
         self.keeper = keeper[found.labels]

@@ -42,6 +42,16 @@ SMALL_BUCKET = 16  # a bucket this small compares every pair; a larger one, memb
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+def run_starts(*columns: np.ndarray) -> np.ndarray:
+    """For sorted columns of equal length: True where a run of equal rows begins (empty in, empty out)."""
+    if not len(columns[0]):
+        return np.zeros(0, bool)
+    changed = np.zeros(len(columns[0]) - 1, bool)
+    for column in columns:
+        changed |= column[1:] != column[:-1]
+    return np.concatenate([[True], changed])
+
+
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """[texts x bands] uint64: one hash of each band's rows of the signature."""
     keys = np.zeros((len(signature), bands), np.uint64)
@@ -56,7 +66,7 @@ def unique_sorted_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
     """Each text's shingle hashes as a sorted set (duplicates removed), flat, with offsets."""
     owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
     keys = np.sort((owner << np.uint64(32)) | hashes.astype(np.uint64))
-    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys  # np.unique: 50x slower
+    keys = keys[run_starts(keys)]  # np.unique does this 50x slower
     counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=len(offsets) - 1)
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.concatenate([[0], np.cumsum(counts)])
 
@@ -232,8 +242,7 @@ def link_exact(store: SketchStore, components: Components) -> np.ndarray:
     text, the first text of its exact group (itself if it has no copy)."""
     assert store.exact is not None
     order = np.argsort(store.exact, kind="stable")
-    keys = store.exact[order]
-    starts = np.concatenate([[True], keys[1:] != keys[:-1]])
+    starts = run_starts(store.exact[order])
     first = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
     leader = np.empty(len(order), np.int64)
     leader[order] = first
@@ -247,17 +256,21 @@ def link_near(store: SketchStore, components: Components, candidates: np.ndarray
     number of comparisons made."""
     compared = 0
     for band in range(store.bands):
-        keys = np.asarray(store.band(band)[candidates])
-        order = np.argsort(keys, kind="stable")
-        keys, members = keys[order], candidates[order]
-        starts = np.concatenate([[True], keys[1:] != keys[:-1]])
-        bucket = np.cumsum(starts) - 1
+        bucket, members = band_buckets(store, band, candidates)
         sizes = np.bincount(bucket)[bucket]
         small, large = (sizes > 1) & (sizes <= SMALL_BUCKET), sizes > SMALL_BUCKET
         compared += _link_all_pairs(store, components, bucket[small], members[small])
         compared += _link_buckets(store, components, bucket[large], members[large], salt=band)
         components.compress()  # short paths for the next band's look-ups (once a band: it costs O(n))
     return compared
+
+
+def band_buckets(store: SketchStore, band: int, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bucket number, member) for `members` sorted by their key in `band`: members sharing a
+    key share a bucket number; buckets are numbered 0, 1, ... in key order and contiguous."""
+    keys = np.asarray(store.band(band))[members]
+    order = np.argsort(keys, kind="stable")
+    return np.cumsum(run_starts(keys[order])) - 1, members[order]
 
 
 def _link_all_pairs(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray) -> int:
@@ -288,11 +301,11 @@ def _link_buckets(store: SketchStore, components: Components, bucket: np.ndarray
         priority = (members.astype(np.uint64) + np.uint64(salt)) * _MIX
         order = np.lexsort((priority, roots, bucket))
         bucket, members, roots = bucket[order], members[order], roots[order]
-        distinct = np.concatenate([[True], (bucket[1:] != bucket[:-1]) | (roots[1:] != roots[:-1])])
+        distinct = run_starts(bucket, roots)
         bucket, members, priority = bucket[distinct], members[distinct], priority[order][distinct]
         order = np.lexsort((priority, bucket))  # the leader of each bucket: its member of lowest priority
         bucket, members = bucket[order], members[order]
-        first = np.concatenate([[True], bucket[1:] != bucket[:-1]])
+        first = run_starts(bucket)
         alone = first & np.concatenate([first[1:], [True]])
         bucket, members, first = bucket[~alone], members[~alone], first[~alone]
         if not len(members):
