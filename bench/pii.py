@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from curate.pii import PiiConfig, scrub_records  # noqa: E402
-from curate.pii_detect import warm_up  # noqa: E402
+from curate.pii_names import warm_up  # noqa: E402
 from curate.records import Example  # noqa: E402
 from tests.pii_corpus import TYPES, corpus, score  # noqa: E402
 

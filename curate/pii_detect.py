@@ -3,23 +3,23 @@
 Speed comes from gating. Each detector runs only when a one-pass check (a substring, a
 digit, a Han character) says it could match, and the costly confirmers see candidates,
 never whole texts: phonenumbers' matcher gets the digit run, `ipaddress` the dotted or
-coloned token, jieba's part-of-speech tagger a window of three or four characters after a
-surname or a cue (tagging whole records runs at ~100 records/s). Nothing here logs or
-raises with a found value in the message.
+coloned token. Identifiers with a cue or a checksum of their own (SSN, IBAN, passports,
+addresses...) are in pii_structured.py, person names in pii_names.py; this module runs them
+all and resolves overlaps by type. Nothing here logs or raises with a found value in the message.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import ipaddress
-import logging
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from curate.errors import UsageError
+from curate.pii_names import english_names, load_spacy, spacy_names, warm_up, zh_names
 from curate.pii_structured import NOT_PERSONAL_LABEL, structured
+
+__all__ = ["PRIORITY", "TYPES", "Span", "detect", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
 
 TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "EMAIL", "IBAN", "CN_ID", "CARD", "SSN", "IP", "PASSPORT",
          "DOB", "QQ", "WECHAT", "ADDRESS", "PHONE", "PERSON")
@@ -61,8 +61,9 @@ _PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44
 _CARD = re.compile(r"(?<![0-9A-Za-z.-])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)")
 _IPV4 = re.compile(r"(?<![0-9A-Za-z_.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
-_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d"
-                    r"(?:[ \t]*(?:x|ext\.?|extension|#)[ \t]*\d{1,6})?(?![0-9A-Za-z])")
+_EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#)"
+_PHONE = re.compile(rf"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}})?"
+                    r"(?![0-9A-Za-z])")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
 _PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"
@@ -193,7 +194,7 @@ def phone_key(value: str) -> str:
 
 def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     """Valid numbers inside one digit run, parsed in the region its shape suggests."""
-    number = re.split(r"[ \t]*(?:x|ext\.?|extension|#)", candidate, maxsplit=1)[0]
+    number = re.split(_EXTENSION, candidate, maxsplit=1)[0]
     digits = "".join(c for c in number if c.isdigit())
     if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and not _DOTTED_PHONE.fullmatch(number)):
         return []  # too short or long for E.164; dotted runs are versions or IPs, unless US-shaped
@@ -259,323 +260,3 @@ def resolve(spans: list[Span]) -> list[Span]:
         if not _overlaps(span.start, span.end, kept):
             kept.append(span)
     return sorted(kept, key=lambda s: s.start)
-
-
-# ---------------------------------------------------------------- person names
-
-_CAPITALISED = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
-_TITLE_WORD = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
-_SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
-# A run of capitalised words (titles and initials among them), found first; a cue in the few
-# characters before one of its words, or a speech verb after it, then makes the rest a name.
-# One cheap scan and a few anchored look-ups per run: an alternation of every cue tried at
-# every position of a 1 KB prompt cost ~300 us.
-_CAPITALISED_RUN = re.compile(rf"(?<![A-Za-z'-])(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*{_CAPITALISED}{_SUFFIX}")
-_WORD_START = re.compile(r"(?<!\S)\S")
-# the speaker's own name, a greeting or a sign-off: one word is enough ("Hi, Ann")
-_OWN_CUE = re.compile(
-    r"(?:\b[Mm]y name(?: is|'s)|(?<![A-Za-z][ _-])\b(?:(?:[Ff]ull|[Ff]irst|[Ll]ast) )?[Nn]ame[ \t]*[:：]"
-    r"|\b(?:Dear|Hi|Hello|Hey|Thanks|Thank you|Cheers|Congratulations|Welcome),?"
-    r"|\b[Cc]all me|\bI(?:'m| am) called|\b(?:I'm|I am|[Tt]his is|[Ii]t's)"
-    r"|\b(?:[Bb]est |[Kk]ind |[Ww]arm )?[Rr]egards,|\b[Ss]incerely,)[ \t]*\n?[ \t]*$")
-_SELF_CUE = re.compile(r"\b(?:I'm|I am|[Tt]his is|[Ii]t's)[ \t]*$")
-# a role or a verb that takes a person: two or three words ("Ask Maria Lopez", not "Ask Google")
-_ROLE_CUE = re.compile(
-    r"(?:\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Cc]andidate|[Aa]pplicant|[Tt]enant|[Gg]uest"
-    r"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent)[ \t]*[:：]?"
-    r"|\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]c|CC|[Cc]opy|[Ii]nvite|[Mm]eet"
-    r"|[Tt]hank|[Rr]emind|[Pp]ay|[Vv]isit|to|from|by)"
-    r"|\bin the name of|\b(?:signed|written|reported|approved|sent|requested) by)[ \t]+$")
-# a full name as the subject of a speech or report verb: "Maria Lopez wrote", "that Ann Lee reported"
-_SPEECH_VERB = re.compile(r"[ \t]+(?:wrote|said|says|asked|asks|reported|called|mentioned|replied|commented|emailed|"
-                          r"texted|told|explained|added|noted|confirmed|complained)\b")
-# "Dear Sir", "Name: Customer": the cue fits, but what follows is a role, not a person.
-# ("File name: Report" is kept out by the look-behind: a word before "name:" makes it a label.)
-_NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Colleague Colleagues Hiring Manager "
-                       "User Users Valued Support Everyone Reader Readers Student Students Parent Parents Member "
-                       "Members Applicant Client Owner Admin Unknown Anonymous Service Services Care Success Sales "
-                       "Relations Experience Account Accounts Portal Center Centre Desk Department There Here Thanks "
-                       "Please The This That These Those We You They It Our My Your His Her Their What When Where Why "
-                       "How Which Who Yes No Okay Ok Good Great Monday Tuesday Wednesday Thursday Friday Saturday "
-                       "Sunday January February March July September October November December "
-                       "God Lord Google Apple Microsoft Amazon Python Java English Chinese French German Spanish "
-                       "Street Avenue Road Drive Lane North South East West New Old Happy Merry Christmas "
-                       # the first words of places that look like a first and last name after "to" or "from"
-                       "San Santa Los Las Hong Saint St Port Fort Mount Lake Cape United Great Little Upper Lower "
-                       "Central Southern Northern Eastern Western Royal National".split())
-
-
-# About 250 surnames covering nearly all of China's population, and the common compounds.
-_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁傅萧"
-             "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫"
-             "孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童"
-             "凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连"
-             "芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩"
-             "明佘池查麻苑迟邝")
-_COMPOUND = ("欧阳", "司马", "诸葛", "上官", "皇甫", "令狐", "慕容", "司徒", "夏侯", "尉迟", "宇文", "公孙", "轩辕",
-             "端木", "南宫", "独孤")
-_SURNAME_SET = frozenset(_SURNAMES)
-_STOP_AFTER_SURNAME = "的了是在和与及或等也都就还又着过吗呢吧啊把被给对从向到说很为以之其这那个们上下中里"
-# One character class, then set look-ups in Python: sre tries an alternation's branches at
-# every position, and a 250-branch pattern took ~700 us per record.
-_SURNAME = re.compile(f"[{''.join(sorted(_SURNAME_SET | {c[0] for c in _COMPOUND}))}]"
-                      f"(?=[\u4e00-\u9fff])(?![{_STOP_AFTER_SURNAME}])")
-_ALL_HAN = re.compile(r"[\u4e00-\u9fff]+")
-# A strong cue is followed by a name whatever the tagger says; after 我是 it must be tagged nr
-_ZH_CUE = re.compile(r"(?:我叫|我的名字[是叫]|名字[是叫]|名叫|本人|(?:姓名|联系人|收件人|收货人|申请人|患者)\s*[:：])\s*"
-                     r"|(我是)")
-# Where a name often starts with no cue of its own: the start of a clause, or after a word that
-# takes a person (联系, 请, 客户, 患者...). There a surname and the one- or two-character word
-# after it make a name unless the pair is itself a frequent word (江水, 高度).
-_ZH_NAME_PLACE = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
-                            r"交给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师)")
-# after one of the role words (the last group) a one-character given name counts too, if the
-# name then ends: 客户傅彬的, 患者宋想，
-_NAME_ENDS = "，。！？、；：,.!?;: 的在说是也和"
-_FUNCTION_TAGS = frozenset("vpcudrmqxyeoft")  # verbs, particles, pronouns, numbers, punctuation...
-_NOT_AFTER_CUE = frozenset("rpcudxyeo")  # 我叫什么: a pronoun after the cue is a question, not a name
-_TITLES = frozenset("先生 女士 小姐 老师 经理 教授 医生 同学 主任 律师 师傅".split())
-_COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's name is rarely that frequent
-
-
-def english_names(text: str) -> list[tuple[int, int]]:
-    if not _CAPITAL_PAIR.search(text):  # no capitalised word after another word: no name to find
-        return []
-    spans = []
-    for run in _CAPITALISED_RUN.finditer(text):
-        for word in _WORD_START.finditer(text, run.start(), run.end()):  # the name may start at any word
-            name = _name_from(text, word.start(), run.end())
-            if name:
-                spans.append(name)
-                break
-    return spans
-
-
-def _name_from(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """(start, end) if the capitalised words text[start:end] are a name by their context."""
-    words = text[start:end].split()
-    while len(words) > 1 and words[-1] in _NOT_NAME_ENDS:  # "Contact Sales Team": no person
-        end = len(text[:text.rindex(words.pop(), start, end)].rstrip())
-    names = [w for w in words if w.rstrip(".,") not in _TITLES_EN and not _INITIAL.fullmatch(w)
-             and w.rstrip(".,") not in _SUFFIXES]
-    if not names or len(names) > 3 or words[-1] in _NOT_NAME_ENDS or names[0] in _NOT_NAMES \
-            or any(n.rstrip(".,") in _NEVER_IN_NAMES for n in names):
-        return None
-    before = text[max(0, start - 32):start]
-    last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
-    last_word = last[0].lower()
-    # the regexes only where the word before could end a cue: most capitalised words start a sentence
-    if last_word in _OWN_CUE_ENDS and _OWN_CUE.search(before) and (len(names) >= 2 or not _SELF_CUE.search(before)):
-        return start, end  # "I'm Canadian", "it's Monday": after those, one word is not a name
-    if len(names) >= 2 and ((last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before))
-                            or _SPEECH_VERB.match(text, end)):
-        return start, end
-    return None
-
-
-_OWN_CUE_ENDS = frozenset("is name's name dear hi hello hey thanks you cheers congratulations welcome me called i'm am "
-                          "it's regards sincerely".split())
-_ROLE_CUE_ENDS = frozenset("customer client patient contact employee candidate applicant tenant guest passenger "
-                           "recipient sender owner author subscriber member student agent ask tell email call ping "
-                           "message text cc copy invite meet thank remind pay visit to from by of".split())  # of: in the name of
-
-
-_INITIAL = re.compile(r"[A-Z]\.")
-_NEVER_IN_NAMES = frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March "
-                            "July September October November December Day Times House Corporation Company Institute "
-                            "Management Force Army Navy University College School Hospital Bank".split())
-_SUFFIXES = frozenset("Jr Sr II III IV MD DDS DVM PhD Esq".split())
-_TITLES_EN = frozenset("Mr Mrs Ms Miss Mx Dr Prof".split())
-_NOT_NAME_ENDS = frozenset("Team Support Service Services Department Street Avenue Road Inc Ltd LLC Corp Group "
-                           "Desk Center Centre Office".split())
-
-
-_CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:;'][ \t]+[A-Z][a-z]|^[A-Z][a-z]+[ \t]+[A-Z][a-z]", re.M)
-
-
-def zh_names(text: str) -> list[tuple[int, int]]:
-    """Names after a cue (我叫, 姓名：) or at a surname that jieba tags as the start of a name."""
-    if not _ALL_HAN.search(text):
-        return []
-    spans = []
-    for match in _ZH_CUE.finditer(text):
-        end = _zh_name_at(text, match.end(), strong=match.group(1) is None)
-        if end:
-            spans.append((match.end(), end))
-    for match in _ZH_NAME_PLACE.finditer(text):
-        start = match.end()
-        if start < len(text) and not any(s <= start < e for s, e in spans):
-            end = _zh_name_in_place(text, start, role=match.group(2) is not None)
-            if end:
-                spans.append((start, end))
-    starts_word, ends_word = _surname_bigrams()
-    last = 0
-    for match in _SURNAME.finditer(text):
-        start = match.start()
-        pair = text[start:start + 2]
-        if pair not in _COMPOUND and (text[start] not in _SURNAME_SET or pair in starts_word
-                                      or (start and text[start - 1:start + 1] in ends_word)):
-            continue  # 方法, 高兴 begin with a surname character; 如何, 任何 end with one
-        if start < last or any(s <= start < e for s, e in spans):
-            continue
-        end = _zh_name_at(text, start, strong=False)
-        if end:
-            spans.append((start, end))
-            last = end
-    return spans
-
-
-def _zh_name_at(text: str, start: int, strong: bool) -> int:
-    """The end of a name starting at `start`, or 0; decided by jieba's tags on a short window."""
-    width = 4 if strong or text[start:start + 2] in _COMPOUND else 3
-    tokens = _pos_tags(text[start:start + width])
-    if not tokens or not _ALL_HAN.fullmatch(tokens[0][0]):
-        return 0
-    word, tag = tokens[0]
-    if tag.startswith("nr") and len(word) == 2 and len(tokens) > 1 and tokens[1][1].startswith("nr") \
-            and len(tokens[1][0]) == 1:
-        word = word + tokens[1][0]  # 李娜/nr 杰/nr: one three-character name
-    if tag.startswith("nr") and len(word) > 2 and word[-2:] in _TITLES:
-        return start + len(word) - 2  # 李先生 tagged as one word: the surname is the name
-    if tag.startswith("nr") and len(word) >= 2:
-        return start + len(word) if strong or not _common_word(word) else 0
-    if len(tokens) > 1 and (len(word) == 1 and (tag.startswith("nr") or strong) or word in _COMPOUND):
-        given, given_tag = tokens[1]
-        if given in _TITLES:
-            return start + len(word) if tag.startswith("nr") else 0  # 李先生: the surname is the name
-        if len(given) <= 2 and _ALL_HAN.fullmatch(given) and given_tag[0] not in _FUNCTION_TAGS:
-            return start + len(word) + len(given)  # 赵/nr 建国/ns
-    if strong and 2 <= len(word) <= 4 and tag[0] not in _NOT_AFTER_CUE:
-        return start + len(word)  # 我叫许平: the tagger calls 许平 a numeral, the cue says otherwise
-    return 0
-
-
-def _zh_name_in_place(text: str, start: int, role: bool = False) -> int:
-    """The end of a surname and given name at `start` (a place names often start), or 0.
-
-    No tagger here (its HMM costs ~1 ms a window): the given name is one or two characters that
-    names in jieba's dictionary use (_given_characters). Two make a name anywhere such a place
-    is; one only after a role word, and only if the name then ends (客户傅彬的, not 请查收)."""
-    if text[start:start + 2] in _COMPOUND:
-        surname = 2
-    elif text[start] in _SURNAME_SET:
-        surname = 1
-    else:
-        return 0
-    given_characters = _given_characters()
-    given = text[start + surname:start + surname + 2]
-    if text[start + surname + 1:start + surname + 3] in _TITLES:
-        length = 1  # 陈静女士: the title ends the name
-    elif len(given) == 2 and given[0] in given_characters and given[1] in given_characters:
-        length = 2
-    elif role and given and given[0] in given_characters and (len(given) == 1 or given[1] in _NAME_ENDS):
-        length = 1
-    else:
-        return 0
-    name = text[start:start + surname + length]
-    freq, tags = _jieba_tables()
-    if freq.get(name, 0) > _COMMON and not tags.get(name, "").startswith("nr"):
-        return 0  # 江水, 高度: a word, not a name
-    if name[surname:] in _TITLES:
-        return 0
-    return start + len(name)
-
-
-@functools.cache
-def _given_characters() -> frozenset[str]:
-    """Characters that given names use: those after the surname in the names of jieba's
-    dictionary (tagged nr) at least 12 times, less particles and the like."""
-    counts: dict[str, int] = {}
-    for word, tag in _jieba_tables()[1].items():
-        if tag == "nr" and len(word) in (2, 3) and word[0] in _SURNAME_SET:
-            for character in word[1:]:
-                counts[character] = counts.get(character, 0) + 1
-    common = frozenset(c for c, n in counts.items() if n >= 12) | frozenset(_MODERN_GIVEN)
-    return common - frozenset(_STOP_AFTER_SURNAME + _NAME_ENDS)
-
-
-# jieba's names are mostly of famous and historical people; characters common in the given
-# names of people born since the 1950s that it has few of
-_MODERN_GIVEN = ("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰玲燕辉鹏华飞婷红梅鑫波斌宇浩凯健俊帆"
-                 "帅旭宁龙林欢阳佳慧雪琳晶倩颖莉萍玉凤淑珍荣丹峰建国春秋冬梦琪欣怡思雨子涵轩睿博彬晨瑶"
-                 "璐露薇蕾茜妍婧婕琦璇璐莹瑞祥福贵生成志刚永海东方亮金兵文武德胜利红卫新民正清")
-
-
-def _common_word(word: str) -> bool:
-    freq, _ = _jieba_tables()
-    return freq.get(word, 0) > _COMMON or (len(word) == 3 and freq.get(word[1:], 0) > _COMMON)  # 朱/红色
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _pos_tags(window: str) -> tuple[tuple[str, str], ...]:
-    """(word, tag) for a short window: jieba's segmenter (its HMM has 4 states, not the
-    part-of-speech tagger's ~200: ~1 ms a window there) and the dictionary's tags; a word the
-    dictionary lacks that starts with a surname and is two or three characters long is what
-    the tagger would call a name (nr), anything else unknown is x. Cached: windows recur."""
-    tags = _jieba_tables()[1]
-    out = []
-    for word in _posseg().tokenizer.cut(window, HMM=True):
-        tag = tags.get(word)
-        if tag is None and len(word) == 3 and word[2] in _VERB_OR_PARTICLE:
-            out.append((word[:2], "nr" if word[0] in _SURNAME_SET else "x"))  # 李华去: 李华, then 去
-            word, tag = word[2], "v"
-        elif tag is None:
-            tag = "nr" if 2 <= len(word) <= 3 and word[0] in _SURNAME_SET else "x"
-        out.append((word, tag))
-    return tuple(out)
-
-
-_VERB_OR_PARTICLE = frozenset(_STOP_AFTER_SURNAME + "去来要会能想看做叫让请")
-
-
-@functools.cache
-def _posseg() -> Any:
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)  # it announces its dictionary cache at INFO on stderr
-    jieba.initialize()
-    return jieba.posseg.dt
-
-
-@functools.cache
-def _jieba_tables() -> tuple[dict[str, int], dict[str, str]]:
-    posseg = _posseg()
-    return posseg.tokenizer.FREQ, posseg.word_tag_tab
-
-
-@functools.cache
-def _surname_bigrams() -> tuple[frozenset[str], frozenset[str]]:
-    """Frequent words that begin with a surname character, and very frequent ones that end with one."""
-    freq, _ = _jieba_tables()
-    starts = frozenset(w for w, n in freq.items() if n > _COMMON and len(w) == 2 and w[0] in _SURNAME_SET)
-    ends = frozenset(w for w, n in freq.items() if n > 10 * _COMMON and len(w) == 2 and w[1] in _SURNAME_SET)
-    return starts, ends
-
-
-def clear_cache() -> None:
-    """Forget tagged windows, so a benchmark times a cold start."""
-    _pos_tags.cache_clear()
-
-
-def warm_up() -> None:
-    """Load jieba now: before forking workers, so they share it instead of each loading it."""
-    _surname_bigrams()
-
-
-@functools.cache
-def load_spacy(name: str) -> Any:
-    try:
-        import spacy
-    except ImportError:
-        raise UsageError(f"spacy_model {name!r}: spaCy is not installed; run `pip install spacy` and "
-                         f"`python -m spacy download {name}`, or leave spacy_model unset") from None
-    try:
-        return spacy.load(name)
-    except OSError:
-        raise UsageError(f"spacy_model {name!r}: that spaCy model is not installed; run "
-                         f"`python -m spacy download {name}`") from None
-
-
-def spacy_names(nlp: Any, text: str) -> list[tuple[int, int]]:
-    return [(ent.start_char, ent.end_char) for ent in nlp(text).ents if ent.label_ in ("PERSON", "PER")]
