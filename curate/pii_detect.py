@@ -89,8 +89,9 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
         spans += _matches(_API_KEY, text, "API_KEY")
     if "EMAIL" in types and "@" in text:
         spans += _matches(_EMAIL, text, "EMAIL")
-    spans += [Span(*found) for found in structured(text, types)]
-    if _DIGIT.search(text):
+    digits = _DIGIT.search(text) is not None
+    spans += [Span(*found) for found in structured(text, types, digits)]
+    if digits:
         spans += _numbers(text, types, spans)
     if "IP" in types and text.count(":") >= 2:
         spans += [Span("IP", *m.span()) for m in _IPV6.finditer(text) if _is_ipv6(m.group())]

@@ -115,9 +115,9 @@ _CN_ADDRESS = re.compile(
     r"(?:[0-9A-Za-z]+[号座栋室]|[\u4e00-\u9fff]{1,3}[号座栋])*(?:\d+[号室])?(?:\s*\d{6}(?!\d))?")
 
 
-def addresses(text: str) -> list[Found]:
+def addresses(text: str, digits: bool = True) -> list[Found]:
     found = []
-    if _has_digit(text):
+    if digits:  # a US address has a building number
         if ", " in text and _STATE_AND_ZIP.search(text):
             found += [Found("ADDRESS", *m.span()) for m in _US_ADDRESS.finditer(text)]
         found += [Found("ADDRESS", *m.span()) for m in _US_STREET.finditer(text)]
@@ -133,19 +133,13 @@ def addresses(text: str) -> list[Found]:
 _BEFORE_PLACE = frozenset("到在于至往从寄住是的送发")
 
 
-_ANY_DIGIT = re.compile(r"\d")
-
-
-def _has_digit(text: str) -> bool:
-    return _ANY_DIGIT.search(text) is not None
-
-
-def structured(text: str, types: frozenset[str]) -> list[Found]:
-    """Every span of the wanted types among those this module detects."""
+def structured(text: str, types: frozenset[str], digits: bool) -> list[Found]:
+    """Every span of the wanted types among those this module detects; `digits`: whether the
+    text has a digit at all (the caller has looked already)."""
     found: list[Found] = []
-    if "SSN" in types and _has_digit(text):
+    if "SSN" in types and digits:
         found += ssns(text)
-    if "IBAN" in types and _has_digit(text):
+    if "IBAN" in types and digits:
         found += ibans(text)
     if "PASSPORT" in types:
         found += passports(text)
@@ -154,5 +148,5 @@ def structured(text: str, types: frozenset[str]) -> list[Found]:
     if ("QQ" in types or "WECHAT" in types):
         found += [item for item in messenger_ids(text) if item.type in types]
     if "ADDRESS" in types:
-        found += addresses(text)
+        found += addresses(text, digits)
     return found
