@@ -108,8 +108,9 @@ class Facts:
         self._scores.append(run.scores)
         data = [identifier.encode("utf-8") for identifier in run.ids]
         self._ids.write(b"".join(data))
-        self._ends.append(self._written + np.cumsum([len(d) for d in data], dtype=np.int64))
-        self._written += sum(len(d) for d in data)
+        ends = self._written + np.cumsum([len(d) for d in data], dtype=np.int64)
+        self._ends.append(ends)
+        self._written = int(ends[-1]) if len(ends) else self._written
 
     def finish(self) -> None:
         self._ids.close()
