@@ -79,6 +79,31 @@ def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, 
     return os.path.getsize(input) > 2 * CHUNK_BYTES
 
 
+def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
+    """The worker processes every parallel stage uses (map stages, pii, dedup's pass one).
+
+    Forked on Linux, so workers share the parent's loaded modules and tables for free (macOS and
+    Windows fork unsafely or not at all: there they are spawned and get the arguments pickled).
+    ProcessPoolExecutor, not Pool: a worker killed by the OOM killer fails the run
+    (BrokenProcessPool) instead of leaving it waiting for a lost chunk. And on Linux each worker
+    dies with the process that started it, even when that one is killed with SIGKILL: an
+    orphaned worker would otherwise wait for work forever, holding its memory."""
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(os.getpid(), initializer, initargs))
+
+
+def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os._exit(1)
+    initializer(*initargs)
+
+
 def _start(step: Callable[[Record], Any], stage: str, mapping: dict[str, str] | None) -> None:
     global _step, _stage, _mapping
     _step, _stage, _mapping = step, stage, mapping
@@ -107,14 +132,11 @@ def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], i
 def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
                      rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
                      workers: int) -> Summary:
-    # fork shares the parent's loaded modules and the step itself; elsewhere spawn pickles the step
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     chunks = list(jsonl_chunks(input, CHUNK_BYTES))
     with ExitStack() as stack:
         out = stack.enter_context(RowSink(output))
         removed = stack.enter_context(RowSink(rejects)) if rejects else None
-        pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                                                       initargs=(step, stage, mapping)))
+        pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping)))
         pending: deque[Future[Any]] = deque()
         todo = iter(chunks)
         for _ in track(range(len(chunks)), f"{stage} {input} ({workers} processes)"):

@@ -14,8 +14,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
-import multiprocessing
-import sys
 import unicodedata
 from collections import Counter, deque
 from contextlib import ExitStack
@@ -239,12 +237,9 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
         return
     if "PERSON" in config.wanted():
         warm_up()  # load jieba once, here, for the forked workers to share
-    # fork shares the loaded tables for free; macOS and Windows fork unsafely or not at all
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    # ProcessPoolExecutor, not Pool: a worker killed by the OOM killer fails the run
-    # (BrokenProcessPool) instead of leaving it waiting forever for a lost chunk
-    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_start_worker,
-                             initargs=(config,)) as pool:
+    from curate.parallel import process_pool
+
+    with process_pool(config.workers, _start_worker, (config,)) as pool:
         pending: deque[tuple[list[Record], list[list[tuple[str, str]]], Future[Any]]] = deque()
         iterator = iter(records)
         while chunk := list(islice(iterator, CHUNK)):

@@ -205,3 +205,24 @@ def test_no_records_or_no_words_is_not_an_error(tmp_path, run_cli, rows, against
     code, _, err = run_cli("curate", "dedup", str(src), "-o", str(tmp_path / "out.jsonl"), *extra)
     assert code == 0, err
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == len(rows)
+
+
+def test_the_folder_of_a_killed_run_not_yet_reaped_is_removed(tmp_path, run_cli):
+    """A run killed a moment ago may still be a zombie, which answers kill(pid, 0) like a live one."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    os.kill(child.pid, signal.SIGKILL)
+    time.sleep(0.3)  # dead now, and not reaped: no wait() yet
+    stale = tmp_path / ".curate-dedup-zombie"
+    stale.mkdir()
+    (stale / "owner").write_text(f"{socket.gethostname()} {child.pid}\n")
+    write_records(tmp_path / "in.jsonl", [Example(instruction="one two three four five six")])
+    code, _, err = run_cli("curate", "dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"))
+    child.wait()
+    assert code == 0, err
+    assert not stale.exists()

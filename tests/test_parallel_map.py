@@ -42,3 +42,39 @@ def test_an_error_in_a_later_chunk_names_the_files_line(tmp_path, small_chunks):
     with pytest.raises(DataError, match=r"in\.jsonl:2345: invalid JSON"):
         filter_records(src, tmp_path / "out.jsonl", FilterConfig(workers=2))
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def _running(pid):
+    """Alive and not a zombie (a dead child its parent has not reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_die_with_their_parent_even_on_sigkill():
+    """A parent killed outright used to leave its pool's workers waiting for work forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import time\n"
+              "from curate.parallel import process_pool\n"
+              "pool = process_pool(2, time.sleep, (0,))\n"
+              "futures = [pool.submit(time.sleep, 60) for _ in range(2)]\n"
+              "time.sleep(1)\n"
+              "print(*pool._processes, flush=True)\n"
+              "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers), "a worker outlived its parent"

@@ -11,11 +11,9 @@ Memory: 2 x workers runs in flight, and Facts' arrays (about 20 bytes a record).
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -25,7 +23,7 @@ import numpy as np
 
 from curate.filters.lsh import Sketch, Sketcher, SketchStore
 from curate.io import dump_row, file_format, read_records, record_row
-from curate.parallel import jsonl_chunks, read_chunk
+from curate.parallel import jsonl_chunks, process_pool, read_chunk
 from curate.records import Record
 
 CHUNK_RECORDS = 5_000  # records sketched at a time from an input read here
@@ -169,10 +167,7 @@ def _sketch_range(path: str, start: int, end: int) -> Run:
 
 def _runs_in_processes(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str],
                        sketcher: Sketcher, workers: int) -> Iterator[Run]:
-    # fork shares the loaded modules; elsewhere spawn pickles the sketcher
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                             initargs=(sketcher, list(fields), mapping)) as pool:
+    with process_pool(workers, _start, (sketcher, list(fields), mapping)) as pool:
         pending: deque[Future[Run]] = deque()
         todo = iter(jsonl_chunks(source, CHUNK_BYTES))
         while True:
