@@ -63,8 +63,8 @@ def scripted_reply(prompt: str, seed: int | None = None) -> str:
         label = "#Created Prompt#:" if "#Created Prompt#" in prompt else "#Rewritten Prompt#:"
         extra = " Follow the given prompt closely." if "LEAK" in given else ""
         return f"{label} {given} Explain step {_digest(f'{prompt}{seed}') % 1000}.{extra}"
-    if "do you think they are equal" in prompt:
-        second = _between(prompt, "The Second Prompt:", "Your Judgement")
+    if "Compare two instructions" in prompt:
+        second = _between(prompt, "Second instruction:", "Answer with Equal")
         return "Equal" if "EQUAL" in second else "Not Equal"
     if "Rate how good the AI assistant's answer" in prompt:
         answer = prompt.split("Answer:", 1)[1]

@@ -148,3 +148,63 @@ def test_generating_stages_need_a_jsonl_journal(server, seeds_file, tmp_path, ru
     code, _, err = run_cli("curate", "evol", "--seeds", str(seeds_file), "-o", str(tmp_path / "out.json"),
                            "--base-url", server.url, "--no-cache")
     assert code == 2 and "writes .jsonl" in err
+
+
+@pytest.mark.parametrize("judgement, equal", [
+    ("Equal", True), ("equal.", True), ("Not Equal", False), ("NOT EQUAL", False), ("Unequal", False),
+    ("相同", True), ("不相同", False), ("不同", False), ("两者一样", True), ("Not Equal. They differ.", False),
+    ("Equal (not equal in length, but the same task)", True), ("I cannot tell", False),
+])
+def test_equality_verdicts_in_both_languages(judgement, equal):
+    from curate.generate.evol_instruct import is_equal
+
+    assert is_equal(judgement) is equal
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_in_depth_prompts_ask_for_10_to_20_added_words(lang):
+    from curate.prompts import render
+
+    for operation in ("add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input"):
+        text = render(f"evol/{operation}", None, lang, instruction="Sort a list.")
+        assert ("Add 10 to 20 words" if lang == "en" else "增加 10 到 20 个词") in text
+        assert "no more than" not in text and "最多" not in text  # the lower bound is not dropped
+
+
+def test_equality_prompt_is_in_our_own_words():
+    from curate.prompts import render
+
+    text = render("evol/equal", None, "en", first="A", second="B")
+    # the paper's wording (typo included) is gone; its two criteria and one-word answer stay
+    assert "requirments" not in text and "Here are two Instructions to ChatGPT AI" not in text
+    assert "constraints and requirements" in text and "deeply and just as broadly" in text
+    assert "Equal or Not Equal" in text
+
+
+def test_evolutions_keep_the_input_field_and_the_history(server, tmp_path):
+    seeds = [{"instruction": "Summarise the text.", "input": "Rivers carry water to the sea.",
+              "history": [["Hi, can you help with reading?", "Of course."]], "system": "Be brief."}]
+    (tmp_path / "seeds.json").write_text(json.dumps(seeds))
+    out = tmp_path / "evol.jsonl"
+    evol_instruct(tmp_path / "seeds.json", out, config(server, rounds=2, op_weights="deepen=1"))
+    evolved = [r for r in read_records(out) if r.meta["evol"]["round"] > 0]
+    assert len(evolved) == 2
+    for record in evolved:
+        # the scripted model keeps the input word for word, so it stays its own field
+        assert record.input == "Rivers carry water to the sea."
+        assert record.input not in record.instruction and record.instruction.startswith("Summarise the text.")
+        assert record.history == [("Hi, can you help with reading?", "Of course.")] and record.system == "Be brief."
+    # the answer request carried the history and the input to the model
+    answers = [p["messages"] for p in server.payloads if p["messages"][-1]["content"].startswith("Summarise")]
+    assert answers and all(m[1]["content"] == "Hi, can you help with reading?" for m in answers)
+    assert all(m[-1]["content"].endswith("\nRivers carry water to the sea.") for m in answers)
+
+
+def test_a_rewrite_that_changes_the_input_folds_it_into_the_instruction():
+    from curate.generate.evol_instruct import separate_input
+
+    assert separate_input("Sort these numbers: 3 1 2 Explain each step.", "3 1 2") == \
+        ("Sort these numbers: Explain each step.", "3 1 2")
+    assert separate_input("Sort these numbers, then the reversed list: 3 1 2 0", "3 1 2 5") == \
+        ("Sort these numbers, then the reversed list: 3 1 2 0", "")
+    assert separate_input("Write a poem.", "") == ("Write a poem.", "")

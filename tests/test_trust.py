@@ -138,7 +138,7 @@ def test_every_drop_has_its_line_and_the_summary_counts_lines(server, seeds_file
     def same_evolution(prompt, seed):
         if "#Given Prompt#" in prompt:
             return "#Rewritten Prompt#: Describe a lighthouse keeper's morning in detail."
-        return "Not Equal" if "do you think they are equal" in prompt else "A long and careful answer."
+        return "Not Equal" if "Compare two instructions" in prompt else "A long and careful answer."
     server.reply = same_evolution
     out, rejects = tmp_path / "evol.jsonl", tmp_path / "rej.jsonl"
     summary = evol_instruct(seeds_file, out, EvolConfig(base_url=server.url, no_cache=True, rounds=2), rejects)

@@ -4,7 +4,7 @@ Each round every lineage takes one operation, drawn by weight: five in-depth one
 (add constraints, deepen, concretize, increase reasoning steps, complicate input) or
 in-breadth evolution. An evolution is eliminated by the paper's four rules:
 
-  1. equal_to_parent         the model judges it "Equal" to its parent (the paper's prompt)
+  1. equal_to_parent         the model judges it "Equal" to its parent (the paper's two criteria)
   2. short_sorry_response    its response says "sorry" in under 80 words
   3. empty_response          its response is only punctuation and stop words
   4. copies_prompt_template  it copies the template's words ("given prompt", "#Rewritten Prompt#")
@@ -101,9 +101,16 @@ def copies_template(instruction: str) -> bool:
     return any(words in lowered for words in TEMPLATE_WORDS)
 
 
+# the verdict is the first of these in the reply; the negative forms are listed before the
+# positive ones they contain, so "Not Equal" and "不相同" never read as "Equal" and "相同"
+_VERDICT = re.compile(r"not\s+equal|unequal|equal|不相同|不相等|不一样|不同|相同|相等|一样", re.IGNORECASE)
+_SAME = {"equal", "相同", "相等", "一样"}
+
+
 def is_equal(judgement: str) -> bool:
-    lowered = judgement.lower()
-    return "equal" in lowered and "not equal" not in lowered and "unequal" not in lowered
+    """The equality check's verdict, in English or Chinese: its first verdict word."""
+    verdict = _VERDICT.search(judgement)
+    return verdict is not None and verdict.group(0).lower() in _SAME
 
 
 def elimination_rule(evolved: str, response: str, judgement: str, sorry_words: int = 80) -> str | None:
@@ -166,7 +173,9 @@ class Evolver:
             sampling = self.config.sampling(seed=content_seed(self.config.base_seed, root, round_))
             reply = await self.llm.chat(self._prompt(f"evol/{operation}", instruction=parent.user_message()), sampling)
             evolved = _ANSWER_LABEL.sub("", reply.text.strip(), count=1).strip().strip('"').strip()
-            record = Example(instruction=evolved, system=parent.system,
+            instruction, input_ = separate_input(evolved, parent.input)
+            # the conversation before the evolved turn stays as it was: only the last request evolves
+            record = Example(instruction=instruction, input=input_, system=parent.system, history=parent.history,
                              meta={"evol": provenance, "parent": parent.id, "root": root})
             if not evolved or reply.truncated:
                 return self._eliminate(record, "empty_evolution" if not evolved else "truncated_evolution", parent)
@@ -196,6 +205,19 @@ class Evolver:
         self.run.drop(record.model_copy(update={"meta": {**record.meta, "evol": evol}}), rule,
                       slot(evol["root"], evol["round"]))
         return parent
+
+
+def separate_input(evolved: str, parent_input: str) -> tuple[str, str]:
+    """(instruction, input) of an evolution. The model sees the parent's instruction and input as
+    one text; when its rewrite still holds the input word for word, the input is taken back out
+    and stays its own field (an Alpaca-style record remains one); when the rewrite changed it
+    (complicate_input does), the whole rewrite is the instruction."""
+    data = parent_input.strip()
+    at = evolved.rfind(data) if data else -1
+    if at < 0:
+        return evolved, ""
+    instruction = " ".join(part.strip() for part in (evolved[:at], evolved[at + len(data):]) if part.strip())
+    return (instruction, parent_input) if instruction else (evolved, "")
 
 
 def slot(root: str, round_: int) -> str:
