@@ -49,6 +49,8 @@ def scripted_reply(prompt: str, seed: int | None = None) -> str:
         tasks[4] = f"Classify review {base % 9973} of the {tasks[4].split()[1]} as positive or negative."
         tasks[5] = "Draw a picture of your favourite animal and describe its colours."  # blacklisted
         tasks[6] = "Sing."  # too short
+        shown = re.findall(r"^\d+\.\s*(.+)$", prompt, re.MULTILINE)
+        tasks[7] = f"{shown[0]} Keep it short."  # a near copy of a pool task: ROUGE-L above 0.7
         return " " + tasks[0] + "\n" + "\n".join(f"{start + i}. {t}" for i, t in enumerate(tasks[1:], 1))
     if "Is it classification?" in prompt:
         task = prompt.rsplit("Task:", 1)[1]

@@ -53,9 +53,38 @@ def test_parse_instances_output_first():
         ("Loved it.", "Positive"), ("Hated it.", "Negative"), ("", "Neutral")]
 
 
-def test_parse_classification_answer():
-    assert parse_is_classification(" Yes") and parse_is_classification("是")
-    assert not parse_is_classification("No.") and not parse_is_classification("maybe")
+@pytest.mark.parametrize("answer, classification", [
+    (" Yes", True), ("Yes, it is.", True), ("是", True), ("是的，这是分类任务", True),
+    ("No.", False), ("maybe", False), ("不是", False), ("不是分类任务", False), ("否", False),
+    ("Not a classification task", False), ("No, yes-or-no answers are not labels", False),
+    ("Nope", False), ("Yesterday's task: no", False),
+])
+def test_parse_classification_answer(answer, classification):
+    assert parse_is_classification(answer) is classification
+
+
+def test_instance_filters_of_the_original_code():
+    from curate.generate.self_instruct import screen_instances
+
+    pairs = [("3 + 4", "7"), ("hello", "hello"), ("List them:", "a, b"), ("x", "The answer is:"),
+             ("2 + 2", "4"), ("2 + 2", "5"), ("", "Free text.")]
+    kept, dropped = screen_instances(pairs, classification=False)
+    assert kept == [("3 + 4", "7"), ("", "Free text.")]
+    assert {(i, reason) for i, _, reason in dropped} == {
+        ("hello", "input_equals_output"), ("List them:", "ends_with_colon"), ("x", "ends_with_colon"),
+        ("2 + 2", "conflicting_outputs")}
+    assert sum(reason == "conflicting_outputs" for *_, reason in dropped) == 2  # both go
+    # a class label with no input, where the other labels have one, is not an instance
+    labels = [("Loved it.", "Positive"), ("Hated it.", "Negative"), ("", "Neutral")]
+    kept, dropped = screen_instances(labels, classification=True)
+    assert kept == labels[:2] and dropped == [("", "Neutral", "label_without_input")]
+    assert screen_instances([("", "Yes")], classification=True) == ([("", "Yes")], [])
+
+
+@pytest.mark.parametrize("task", ["Write a program that sorts a list of numbers.", "编写一个程序，计算两个数的和。"])
+def test_write_a_program_tasks_are_dropped(task):
+    assert rejection_reason(task) == "write_a_program"
+    assert rejection_reason("Explain how to write a program that sorts numbers.") is None
 
 
 def test_rouge_index_matches_rouge_score_pair_by_pair():
@@ -73,10 +102,12 @@ def test_rouge_index_matches_rouge_score_pair_by_pair():
     for _ in range(40):
         query = " ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))
         best = max(scorer.score(text, query)["rougeL"].fmeasure for text in pool)
-        score, where = index.most_similar(query)
+        score, where, bound = index.most_similar(query)
         assert (best > 0.7) == (score > 0.7)
+        assert bound >= best - 1e-9  # no pool text scores above the bound
         if best > 0.7:
             assert score == pytest.approx(best) and scorer.score(pool[where], query)["rougeL"].fmeasure == score
+            assert bound == pytest.approx(best)  # above the threshold the bound is the exact maximum
 
 
 def test_chinese_is_scored_by_character():
@@ -94,14 +125,28 @@ def test_self_instruct_end_to_end(server, seeds_file, tmp_path):
     assert len(tasks) == 20 and summary.written == len(records)
     seeds = json.loads(seeds_file.read_text())
     assert not set(tasks) & set(seeds)  # seeds are prompt material, not output
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=MixedTokenizer())
+    rouge = lambda a, b: scorer.score(a, b)["rougeL"].fmeasure  # noqa: E731
+    for number, task in enumerate(tasks):  # one request at a time: the pool grew in this order
+        info = next(r.meta["self_instruct"] for r in records if r.instruction == task)
+        true_max = max(rouge(other, task) for other in [*seeds, *tasks[:number]])
+        assert true_max <= info["rouge_bound"] + 1e-4 and info["rouge_bound"] <= 0.7
     for record in records:
         info = record.meta["self_instruct"]
-        assert record.output and info["rouge_max"] <= 0.7 and isinstance(info["request"], int)
+        assert record.output and isinstance(info["request"], int)
         if info["is_classification"]:  # output-first: the output is a class label
             assert record.output in ("Positive", "Negative") and record.input
     assert any(r.meta["self_instruct"]["is_classification"] for r in records)
-    reasons = {json.loads(line)["meta"]["rejected"]["reason"] for line in rejects.read_text().splitlines()}
-    assert {"blacklisted_word", "too_short"} <= reasons
+    removed = [json.loads(line) for line in rejects.read_text().splitlines()]
+    reasons = {row["meta"]["rejected"]["reason"] for row in removed}
+    assert {"blacklisted_word", "too_short", "rouge_similar"} <= reasons
+    for row in removed:  # a near copy: dropped with the exact score of the pool task it copies
+        if row["meta"]["rejected"]["reason"] == "rouge_similar":
+            info = row["meta"]["self_instruct"]
+            assert info["rouge_bound"] > 0.7
+            assert info["rouge_bound"] == pytest.approx(rouge(info["most_similar"], row["instruction"]), abs=1e-4)
     # each request shows 8 tasks: all seeds at first, then 6 seeds + 2 machine-written ones
     generate = [p for p in server.prompts() if p.startswith("Come up with a series")]
     shown = [[line for line in p.splitlines() if line[:1].isdigit() and ". " in line][:8] for p in generate]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import NamedTuple
 
 import numpy as np
 from rouge_score import rouge_scorer
@@ -27,6 +28,17 @@ class MixedTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         return _TOKEN.findall(text.lower())
+
+
+class Similarity(NamedTuple):
+    """score, index: the best exact ROUGE-L F among the pool texts whose bound clears the
+    threshold, and that text's index (0.0 and None when no bound clears it).
+    bound: no pool text scores higher. It equals `score` whenever score exceeds the threshold;
+    otherwise it is the larger of `score` and the other texts' token-overlap bounds."""
+
+    score: float
+    index: int | None
+    bound: float
 
 
 class RougeIndex:
@@ -69,33 +81,34 @@ class RougeIndex:
             b.resize((b.shape[0], width))
             self._blocks[-2:] = [(sparse.vstack([a, b], format="csr"), np.concatenate([len_a, len_b]), first_a)]
 
-    def most_similar(self, text: str) -> tuple[float, int | None]:
-        """(F, pool index) of the best match whose F could exceed the threshold, else (0, None)."""
+    def most_similar(self, text: str) -> Similarity:
+        """The best exact match among the pool texts whose F could exceed the threshold, and a
+        bound on every pool text's F (see Similarity)."""
         tokens = self._tokenizer.tokenize(text)
         if not tokens or not self.texts:
-            return 0.0, None
+            return Similarity(0.0, None, 0.0)
         counts = Counter(self._vocab[t] for t in tokens if t in self._vocab)
         query = np.zeros(len(self._vocab), np.float32)
         query[list(counts)] = list(counts.values())
-        candidates: list[int] = []
-        for matrix, lengths, first in self._blocks:
-            overlap = matrix @ query[: matrix.shape[1]]
-            candidates += (first + np.flatnonzero(self._passes(overlap, lengths, len(tokens)))).tolist()
-        first = len(self.texts) - len(self._pending)
-        for offset, (ids, length) in enumerate(self._pending):
-            overlap = sum(counts.get(i, 0) for i in ids)
-            if self._passes(np.array([overlap]), np.array([length]), len(tokens))[0]:
-                candidates.append(first + offset)
+        bounds = [self._bounds(matrix @ query[: matrix.shape[1]], lengths, len(tokens))
+                  for matrix, lengths, _ in self._blocks]
+        if self._pending:
+            overlap = np.array([sum(counts.get(i, 0) for i in ids) for ids, _ in self._pending], np.float32)
+            bounds.append(self._bounds(overlap, np.array([n for _, n in self._pending], np.float32), len(tokens)))
+        every = np.concatenate(bounds)  # one per pool text, in pool order
+        passing = every > self.threshold - 1e-9
         best, best_index = 0.0, None
-        for index in candidates:
+        for index in np.flatnonzero(passing).tolist():
             score = self._scorer.score(self.texts[index], text)["rougeL"].fmeasure
             if score > best:
                 best, best_index = score, index
-        return best, best_index
+        unscored = float(every[~passing].max()) if (~passing).any() else 0.0
+        return Similarity(best, best_index, max(best, unscored))
 
-    def _passes(self, overlap: np.ndarray, lengths: np.ndarray, length: int) -> np.ndarray:
-        bound = np.minimum(np.minimum(overlap, lengths), length)
-        return 2 * bound / np.maximum(lengths + length, 1) > self.threshold - 1e-9
+    def _bounds(self, overlap: np.ndarray, lengths: np.ndarray, length: int) -> np.ndarray:
+        """Upper bounds on ROUGE-L F: the LCS is no longer than the shared tokens."""
+        shared = np.minimum(np.minimum(overlap, lengths), length)
+        return 2 * shared / np.maximum(lengths + length, 1)
 
     def too_similar(self, text: str) -> bool:
-        return self.most_similar(text)[0] > self.threshold
+        return self.most_similar(text).score > self.threshold

@@ -3,10 +3,16 @@
 Each request shows 8 tasks: 6 sampled from the seeds and 2 from machine-written ones once
 there are any. The numbered list that comes back is parsed (a truncated last item is
 dropped) and each new task must pass: 3 < words <= 150, none of the blacklisted words,
-no leading punctuation or unprintable character, and ROUGE-L F <= 0.7 against every task
-already in the pool. A kept task is classified (few-shot Yes/No), then given instances:
-output-first for classification tasks (label, then an input for it), input-first otherwise.
+not "Write a program...", no leading punctuation or unprintable character, and ROUGE-L F <= 0.7
+against every task already in the pool. A kept task is classified (few-shot Yes/No), then
+given instances: output-first for classification tasks (label, then an input for it),
+input-first otherwise; instances go through the original code's filters (screen_instances).
 Seeds are prompt material only; the output holds the generated instances.
+
+meta.self_instruct.rouge_bound: no pool task has a higher ROUGE-L F with the task. Where it
+exceeds the threshold it is the exact maximum (those scores are computed exactly, and the task
+is dropped as rouge_similar); below it, it is the tightest bound known without scoring every
+pool task (curate/generate/novelty.py).
 
 Units of work, for resuming: a task (done once its instances, or `no_instances`, are written;
 a task whose instance request failed is asked again, not replaced), a dropped candidate (its
@@ -64,8 +70,12 @@ def parse_tasks(text: str, truncated: bool, limit: int) -> list[str]:
     return [item for item in items if item][:limit]
 
 
+# the original code drops tasks that start "Write a program": the model cannot run or check code
+_WRITE_A_PROGRAM = re.compile(r"^(write a program|(编写|写)一个程序)", re.IGNORECASE)
+
+
 def rejection_reason(task: str) -> str | None:
-    """The paper's heuristic filters, by name."""
+    """The filters of the paper and its code, by name."""
     words = word_count(task)
     if words <= 3:
         return "too_short"
@@ -73,16 +83,55 @@ def rejection_reason(task: str) -> str | None:
         return "too_long"
     if has_blacklisted_word(task):
         return "blacklisted_word"
+    if _WRITE_A_PROGRAM.match(task):
+        return "write_a_program"
     if task[0] in string.punctuation:
         return "starts_with_punctuation"
+    # The original drops every task whose first character is not ASCII, which would drop every
+    # Chinese task; what that rule catches in English output (control and other unprintable
+    # characters) is caught here without it.
     if not task[0].isprintable():
         return "starts_unprintable"
     return None
 
 
+# the first yes/no word of the reply, in either language; 不是 ("is not") before 是 ("is")
+_YES_NO = re.compile(r"(?<![a-z])(yes|no|not)(?![a-z])|不是|不|否|是")
+
+
 def parse_is_classification(text: str) -> bool:
-    match = re.search(r"\b(yes|no)\b|是|否", text.lower())
-    return bool(match) and match.group(0) in ("yes", "是")
+    match = _YES_NO.search(text.lower())
+    return match is not None and match.group(0) in ("yes", "是")
+
+
+def screen_instances(pairs: list[tuple[str, str]], classification: bool) -> tuple[list[tuple[str, str]],
+                                                                                  list[tuple[str, str, str]]]:
+    """The original code's instance filters: (kept pairs, dropped (input, output, reason)).
+
+    - input_equals_output: the output only repeats the input;
+    - ends_with_colon: the input or output ends with a colon, the mark of a cut-off generation;
+    - conflicting_outputs: one non-empty input with different outputs (every such instance goes:
+      which output is right is unknown);
+    - label_without_input: a class label the reply names but gives no input for, while its
+      other labels have inputs (the label is not among the outputs of any real instance).
+    """
+    reasons: dict[int, str] = {}
+    outputs: dict[str, set[str]] = {}
+    for input_, output in pairs:
+        if input_.strip():
+            outputs.setdefault(input_.strip(), set()).add(output.strip())
+    any_input = any(input_.strip() for input_, _ in pairs)
+    for number, (input_, output) in enumerate(pairs):
+        if input_.strip() == output.strip():
+            reasons[number] = "input_equals_output"
+        elif input_.strip().endswith((":", "：")) or output.strip().endswith((":", "：")):
+            reasons[number] = "ends_with_colon"
+        elif input_.strip() and len(outputs[input_.strip()]) > 1:
+            reasons[number] = "conflicting_outputs"
+        elif classification and any_input and not input_.strip():
+            reasons[number] = "label_without_input"
+    kept = [pair for number, pair in enumerate(pairs) if number not in reasons]
+    return kept, [(*pairs[number], reason) for number, reason in reasons.items()]
 
 
 def parse_instances(text: str, output_first: bool, truncated: bool) -> list[tuple[str, str]]:
@@ -201,9 +250,10 @@ class SelfInstruct:
             info = {"request": number}
             reason = rejection_reason(instruction)
             if reason is None:
-                score, index = self.pool.index.most_similar(instruction)
-                info |= {"rouge_max": round(score, 4), "most_similar": self.pool.index.texts[index] if index is not None else None}
-                reason = "rouge_similar" if score > self.config.rouge_threshold else None
+                similar = self.pool.index.most_similar(instruction)
+                info |= {"rouge_bound": round(similar.bound, 4),
+                         "most_similar": self.pool.index.texts[similar.index] if similar.index is not None else None}
+                reason = "rouge_similar" if similar.score > self.config.rouge_threshold else None
             if reason or self._wanted() <= 0:
                 self.run.drop(Example(instruction=instruction, meta={"self_instruct": info}),
                               reason or "pool_full", candidate, advance=0)
@@ -227,15 +277,19 @@ class SelfInstruct:
             self.run.fail(task, error.reason, task_key(instruction))
             return
         info = {**info, "is_classification": classification}
-        pairs = parse_instances(reply.text, classification, reply.truncated)[: self.config.max_instances]
-        if not pairs:
-            self.run.drop(task.model_copy(update={"meta": {"self_instruct": info}}), "no_instances",
-                          task_key(instruction))
-            return
-        for number, (input_, output) in enumerate(pairs):
+        pairs, screened_out = screen_instances(parse_instances(reply.text, classification, reply.truncated),
+                                               classification)
+        pairs = pairs[: self.config.max_instances]
+        for number, (input_, output) in enumerate(pairs):  # kept ones first: the task is done with the first
             record = Example(instruction=instruction, input=input_, output=output,
                              meta={"self_instruct": {**info, "instance": number}})
             self.run.keep(record, task_key(instruction), advance=1 if number == 0 else 0)
+        for input_, output, reason in screened_out:
+            self.run.drop(Example(instruction=instruction, input=input_, output=output, meta={"self_instruct": info}),
+                          reason, task_key(instruction), advance=0)
+        if not pairs:
+            self.run.drop(task.model_copy(update={"meta": {"self_instruct": info}}), "no_instances",
+                          task_key(instruction))
 
 
 def task_key(instruction: str) -> str:
