@@ -60,4 +60,30 @@ def test_user_directory_overrides_bundled(tmp_path):
     (tmp_path / "evol").mkdir()
     (tmp_path / "evol" / "equal.j2").write_text("Same? {{ first }} / {{ second }}")
     assert render("evol/equal", prompts_dir=tmp_path, first="a", second="b") == "Same? a / b"
-    assert render("evol/equal", first="a", second="b").startswith("Here are two Instructions")
+    assert render("evol/equal", first="a", second="b").startswith("Compare two instructions")
+
+
+def _levels(text: str, marker: str) -> dict[int, str]:
+    """The scale's lines by level: '1: ...' (en) or '1 分：...' (zh)."""
+    import re
+
+    return {int(m.group(1)): m.group(2) for m in re.finditer(rf"^([1-5]){marker}(.*)$", text, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("lang, marker, level_one, level_three_only", [
+    ("en", ":", ["another person's voice", "blog", "forum", "promotion", "navigation", "irrelevant",
+                 "controversial", "incomplete", "repeating the question"],
+     ["comments section", "social media", "excerpt"]),
+    ("zh", " 分：", ["他人口吻", "博客", "论坛", "推广", "导航", "无关", "争议", "不完整", "照抄用户的问题"],
+     ["评论区", "社交媒体", "摘录"]),
+])
+def test_judge_scale_keeps_humpbacks_level_one_markers_at_level_one(lang, marker, level_one, level_three_only):
+    from curate.prompts import render
+
+    levels = _levels(render("judge/score", None, lang, instruction="I", input="", output="O"), marker)
+    assert sorted(levels) == [1, 2, 3, 4, 5]
+    # Humpback's level 1 holds the other-person, forum, promotional and navigation answers...
+    assert all(word in levels[1] for word in level_one)
+    # ...and level 3 is a complete answer whose only flaw is not reading as an assistant's
+    assert all(word in levels[3] for word in level_three_only)
+    assert not any(word in levels[3] for word in level_one[3:6])
