@@ -36,19 +36,26 @@ def weights(model_dir):
     return {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(model_dir).state_dict().items()}
 
 
-def test_sft_loss_falls_only_on_the_final_response(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("train_on, trained_answers", [
+    ("all", ["Il fait beau.", "Buen tiempo.", "Das Wetter ist schön."]), ("last", ["Das Wetter ist schön."])])
+def test_sft_loss_falls_on_the_assistant_turns(tiny_model_dir, tmp_path, train_on, trained_answers):
     record = Example(instruction="Now into German?", output="Das Wetter ist schön.", system="Translate.",
                      history=[("Into French?", "Il fait beau."), ("Into Spanish?", "Buen tiempo.")])
     write_records(tmp_path / "one.jsonl", [record])
     trainer, tokenizer = build_sft_trainer(tmp_path / "one.jsonl", tmp_path / "out",
-                                           SFTSettings(model=str(tiny_model_dir), max_steps=1))
+                                           SFTSettings(model=str(tiny_model_dir), max_steps=1, train_on=train_on))
     row = trainer.train_dataset[0]
-    trained = [token for token, label in zip(row["input_ids"], row["labels"]) if label != -100]
-    context = [token for token, label in zip(row["input_ids"], row["labels"]) if label == -100]
-    assert tokenizer.decode(trained).startswith("Das Wetter ist schön.<|im_end|>")
-    assert "Il fait beau." in tokenizer.decode(context) and "Buen tiempo." in tokenizer.decode(context)
-    first = next(i for i, label in enumerate(row["labels"]) if label != -100)
-    assert all(label != -100 for label in row["labels"][first:])  # one run, at the end
+    runs, current = [], []
+    for token, label in zip(row["input_ids"], row["labels"]):
+        if label != -100:
+            current.append(token)
+        elif current:
+            runs.append(tokenizer.decode(current))
+            current = []
+    runs += [tokenizer.decode(current)] if current else []
+    assert runs == [f"{answer}<|im_end|>\n" for answer in trained_answers]
+    trainer.train()  # and it trains on them
+    assert losses(trainer)
 
 
 def test_sft_from_an_export_learns_and_reloads(tiny_model_dir, tmp_path, run_cli):

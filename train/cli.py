@@ -43,8 +43,9 @@ def _report(trainer: object, output: Path) -> None:
 
 @config_command(app, SFTSettings, "sft")
 def sft(config: SFTSettings, output: Output, input: Data = None, data: DataAlias = None) -> None:
-    """Supervised fine-tuning (TRL SFTTrainer) on conversational prompt/completion: the loss
-    falls on the final response only; --packing packs examples best-fit-decreasing."""
+    """Supervised fine-tuning (TRL SFTTrainer): the loss falls on every assistant turn (--train-on
+    last: the final answer only), never on system, user or template tokens; --packing packs
+    examples best-fit-decreasing."""
     from train.sft import sft as run
 
     _report(run(_data(input, data), output, config), output)
@@ -87,7 +88,7 @@ def score(
 
 @config_command(app, PreviewSettings, "preview")
 def preview(config: PreviewSettings, input: Data = None, data: DataAlias = None) -> None:
-    """Show records as the SFT trainer sees them: prompt tokens dim, trained (response) tokens bold."""
+    """Show records as train sft trains on them: context tokens dim, trained tokens bold."""
     from train.preview import preview as run
 
     run(_data(input, data), config)
