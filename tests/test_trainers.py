@@ -204,3 +204,87 @@ def test_kwise_reward_model_with_lora_scores_through_its_adapter(tiny_model_dir,
     assert (tmp_path / "rm" / "adapter_config.json").exists()
     # the scorer loads the base model and the adapter (with its trained score head)
     assert held_out_wins(Scorer(tmp_path / "rm")) >= 3
+
+
+def test_reward_model_truncation_keeps_the_end_of_the_response(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from train.rm import conversation_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    answer = "the capital is paris"
+    tail = tokenizer(f"{answer}<|im_end|>\n", add_special_tokens=False)["input_ids"]
+    history = [(f"question {i} about the weather " * 3, f"answer {i} " * 5) for i in range(12)]
+    long_history = Preference(instruction="Now the capital?", system="Be kind.", history=history,
+                              chosen=answer, rejected="no")
+    ids = conversation_ids(tokenizer, long_history, answer, 96)
+    text = tokenizer.decode(ids)
+    assert len(ids) <= 96 and ids[-len(tail):] == tail  # the score head still reads the response's end
+    # the oldest turns went first; the system message and the last question stayed
+    assert text.startswith("<|im_start|>system\nBe kind.") and "Now the capital?" in text
+    assert "question 0 " not in text and "question 11 " in text
+    # one prompt longer than max_length on its own: its start goes, never the response's end
+    huge = Preference(instruction="give three tips " * 200, chosen=answer, rejected="no")
+    ids = conversation_ids(tokenizer, huge, answer, 64)
+    assert len(ids) == 64 and ids[-len(tail):] == tail
+
+
+def test_long_pairs_are_truncated_not_dropped(tiny_model_dir, tmp_path):
+    from train.rm import build_rm_trainer
+
+    records = [Preference(instruction="give three tips " * 100 + w, chosen=f"{w} yes", rejected="no no no")
+               for w in WORDS]
+    write_records(tmp_path / "prefs.jsonl", records)
+    trainer, tokenizer = build_rm_trainer(tmp_path / "prefs.jsonl", tmp_path / "rm",
+                                          RMSettings(model=str(tiny_model_dir), max_steps=1, max_length=48))
+    assert len(trainer.train_dataset) == len(WORDS)  # TRL filters pairs over max_length; none reach it
+    for row, word in zip(trainer.train_dataset, WORDS):
+        assert len(row["chosen_ids"]) <= 48 and tokenizer.decode(row["chosen_ids"]).endswith(f"{word} yes<|im_end|>\n")
+
+
+@pytest.mark.parametrize("precompute_ref, models_loaded", [(True, 1), (False, 2)])
+def test_precomputing_the_reference_keeps_one_model(tiny_model_dir, tmp_path, monkeypatch, precompute_ref,
+                                                    models_loaded):
+    from transformers import PreTrainedModel
+
+    from train.dpo import build_dpo_trainer
+
+    loads = []
+    original = PreTrainedModel.from_pretrained.__func__
+
+    def counting(cls, *args, **kwargs):
+        loads.append(cls.__name__)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(counting))
+    write_records(tmp_path / "prefs.jsonl", [Preference(instruction=f"Say {w}", chosen=w, rejected="no") for w in WORDS])
+    trainer, _ = build_dpo_trainer(tmp_path / "prefs.jsonl", tmp_path / "out",
+                                   DPOSettings(model=str(tiny_model_dir), max_steps=1, precompute_ref=precompute_ref))
+    assert len(loads) == models_loaded
+    assert (trainer.ref_model is None) is precompute_ref
+    trainer.train()  # the precomputed log-probabilities stand in for the reference
+    assert losses(trainer)[0] == pytest.approx(0.6931, abs=1e-3)
+
+
+def test_kwise_collator_and_loss_with_mixed_k_in_one_batch():
+    from train.losses import ranking_loss
+    from train.rm import RankingCollator
+
+    rows = [{"responses": [[5, 6, 7], [8], [9, 9]], "ranks": [2, 0, 1]},  # K = 3
+            {"responses": [[1, 2], [3, 4, 4, 4]], "ranks": [1, 0]},        # K = 2
+            {"responses": [[7], [7, 7], [7, 7, 7], [2]], "ranks": [0, 3, 1, 2]}]  # K = 4
+    batch = RankingCollator(pad_token_id=0)(rows)
+    assert batch["input_ids"].shape == (9, 4) and batch["attention_mask"].sum(1).tolist() == [3, 1, 2, 2, 4, 1, 2, 3, 1]
+    assert batch["input_ids"][3].tolist() == [1, 2, 0, 0]  # right padding
+    assert batch["response_mask"].tolist() == [[True] * 3 + [False], [True] * 2 + [False] * 2, [True] * 4]
+    # scores in the flattened order map back to each prompt's responses; padding adds no pairs
+    scores = torch.tensor([0.1, 2.0, 1.0, -1.0, 1.0, 3.0, 0.0, 1.0, 2.0])
+    rewards = torch.zeros(batch["response_mask"].shape)
+    rewards[batch["response_mask"]] = scores
+    expected = []
+    for row, flat in zip(rows, [scores[0:3], scores[3:5], scores[5:9]]):
+        pairs = [(i, j) for i in range(len(row["ranks"])) for j in range(len(row["ranks"]))
+                 if row["ranks"][i] < row["ranks"][j]]
+        expected.append(sum(-torch.nn.functional.logsigmoid(flat[i] - flat[j]) for i, j in pairs) / len(pairs))
+    loss = ranking_loss(rewards, batch["ranks"], batch["response_mask"])
+    assert loss.item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-6)

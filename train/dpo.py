@@ -1,11 +1,13 @@
 """`train dpo`: TRL's DPOTrainer on prompt/chosen/rejected.
 
-The reference model is always the starting checkpoint, loaded from its saved path (with LoRA,
-TRL uses the same model with the adapter disabled). Ranked preferences become every
+The reference model is always the starting checkpoint. It is never passed to TRL: TRL loads
+it from the checkpoint's path itself only when it needs one kept, so with --precompute-ref
+(the reference log-probabilities computed once, up front) or with LoRA (the same model with
+the adapter disabled) there is one model in memory, not two. Ranked preferences become every
 better/worse pair of their ranking.
 
 Memory: every preference pair, tokenized (a datasets.Dataset), the model and, unless
---precompute-ref, its reference copy.
+--precompute-ref or --lora, its reference copy.
 """
 
 from __future__ import annotations
@@ -42,8 +44,7 @@ def build_dpo_trainer(data: str | Path, output: str | Path, config: DPOSettings)
                      loss_type=config.loss_type, precompute_ref_log_probs=config.precompute_ref)
     lora = peft_config(config, "CAUSAL_LM")
     model = AutoModelForCausalLM.from_pretrained(config.model)
-    reference = None if lora else AutoModelForCausalLM.from_pretrained(config.model)
-    trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=rows,
+    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=rows,
                          processing_class=tokenizer, peft_config=lora)
     return trainer, tokenizer
 

@@ -27,10 +27,29 @@ class RMSettings(TrainConfig):
 
 
 def conversation_ids(tokenizer: Any, record: Preference, response: str, max_length: int) -> list[int]:
-    """Token ids of the prompt and one response, through the chat template."""
-    messages = [*prompt_messages(record), {"role": "assistant", "content": response}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False)
-    return tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    """Token ids of the prompt and one response, through the chat template, at most max_length.
+
+    The score head reads the last token, so the response's end is never cut. A conversation
+    that is too long loses its oldest history turns first (the system message stays), then the
+    start of what is left of the prompt, and only when the response alone is too long, the
+    response's start."""
+    prompt = prompt_messages(record)
+    system = prompt[:1] if prompt[0]["role"] == "system" else []
+    turns = prompt[len(system):]
+    while True:
+        messages = [*system, *turns]
+        head = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": response}], tokenize=False)
+        prompt_ids = tokenizer(head, add_special_tokens=False)["input_ids"]
+        response_ids = tokenizer(full[len(head):] if full.startswith(head) else full,
+                                 add_special_tokens=False)["input_ids"]
+        if not full.startswith(head):
+            prompt_ids = []  # a template that renders the prompt differently once an answer follows
+        if len(prompt_ids) + len(response_ids) <= max_length or len(turns) <= 1:
+            break
+        turns = turns[2:]  # the oldest exchange, a user turn and its answer
+    room = max(max_length - len(response_ids), 0)
+    return (prompt_ids[-room:] if room else []) + response_ids[-max_length:]
 
 
 def ranking_rows(records: list[Preference], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
@@ -45,6 +64,16 @@ def ranking_rows(records: list[Preference], tokenizer: Any, max_length: int) -> 
         rows.append({"responses": [conversation_ids(tokenizer, record, r, max_length) for r in responses],
                      "ranks": ranks})
     return rows
+
+
+def pair_row(record: Preference, tokenizer: Any, max_length: int) -> dict[str, Any]:
+    """RewardTrainer's tokenized row: chosen_ids, rejected_ids and the margin when there is one."""
+    chosen, rejected = record.ranked_responses()
+    row: dict[str, Any] = {"chosen_ids": conversation_ids(tokenizer, record, chosen, max_length),
+                           "rejected_ids": conversation_ids(tokenizer, record, rejected, max_length)}
+    if record.margin is not None:
+        row["margin"] = record.margin
+    return row
 
 
 class RankingCollator:
@@ -104,9 +133,8 @@ def build_rm_trainer(data: str | Path, output: str | Path, config: RMSettings) -
     model.config.pad_token_id = tokenizer.pad_token_id
     lora = peft_config(config, "SEQ_CLS")
     if all(len(r.ranked_responses()) == 2 for r in records):
-        from curate.formats import export_rows
-
-        rows = Dataset.from_list([row for record in records for row in export_rows(record, "trl")])
+        # tokenized here, so that a long pair is cut from the left (TRL would drop it silently)
+        rows = Dataset.from_list([pair_row(record, tokenizer, config.max_length) for record in records])
         args = RewardConfig(**trl_arguments(config, Path(output)), max_length=config.max_length)
         return RewardTrainer(model=model, args=args, train_dataset=rows, processing_class=tokenizer,
                              peft_config=lora), tokenizer
