@@ -45,7 +45,7 @@ def export(input: str | Path, output: str | Path, config: ExportConfig | None = 
         from transformers import AutoTokenizer
 
         template = AutoTokenizer.from_pretrained(config.tokenizer)
-    exporter = Exporter(config.format, config.pairs, one_kind=config.dataset_info and config.format != "text",
+    exporter = Exporter(config.format, config.pairs, one_kind=config.dataset_info and config.format not in ("text", "kto"),
                         source=display_name(input), tokenizer=template)
     summary = run_map("export", input, output, each(exporter), rejects=rejects, mapping=mapping)
     if config.dataset_info:
@@ -79,7 +79,7 @@ class Exporter:
     def __call__(self, record: Record) -> list[dict[str, Any]] | Reject:
         self.number += 1
         self._note_kind(record, self.number)
-        if self.fmt in SFT_FORMATS and isinstance(record, Example) and not record.output.strip():
+        if self.fmt in (*SFT_FORMATS, "kto") and isinstance(record, Example) and not record.output.strip():
             return Reject(record, "no_output")
         try:
             return export_rows(record, self.fmt, self.pairs, self.tokenizer)

@@ -112,7 +112,8 @@ def _assistant_text(value: list[Any] | dict[str, Any], column: str) -> str:
 # ---------------------------------------------------------------- export
 
 SFT_FORMATS = ("alpaca", "sharegpt", "messages", "trl", "text")
-FORMATS = ("alpaca", "sharegpt", "messages", "preference", "ranking", "trl", "text")
+FORMATS = ("alpaca", "sharegpt", "messages", "preference", "ranking", "trl", "kto", "text")
+KTO_MIN_SCORE = 4  # a judged example is desirable at this meta.judge.score or above (judge's --min-score)
 PAIR_MODES = ("all", "best-worst")
 
 
@@ -120,6 +121,8 @@ def export_rows(record: Record, fmt: str, pairs: str = "all", tokenizer: Any = N
     """The rows one record becomes in `fmt` (a ranked preference may become several)."""
     if fmt == "text":
         return [{"text": pretraining_text(record, tokenizer)}]
+    if fmt == "kto":
+        return [_kto(record, answer, desirable) for answer, desirable in kto_labels(record)]
     if isinstance(record, Example):
         if fmt not in SFT_FORMATS:
             raise FieldError("output", f"--format {fmt} needs preference records (chosen/rejected or responses/ranking)")
@@ -222,6 +225,28 @@ _PAIR_WRITERS = {"preference": _pair_preference, "sharegpt": _pair_sharegpt,
                  "messages": _pair_messages, "trl": _pair_trl}
 
 
+def kto_labels(record: Record) -> list[tuple[str, bool]]:
+    """(answer, desirable) for KTO's unpaired data. A preference: the better half of its ranking
+    is desirable and the worse half not (chosen and rejected for a pair; the middle response of
+    an odd ranking is left out). An example: desirable when meta.judge.score >= KTO_MIN_SCORE."""
+    if isinstance(record, Preference):
+        ranked = record.ranked_responses()
+        half = len(ranked) // 2
+        return [(answer, True) for answer in ranked[:half]] + [(answer, False) for answer in ranked[-half:]]
+    score = (record.meta.get("judge") or {}).get("score")
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        raise FieldError("meta.judge.score", "--format kto labels an example by its meta.judge.score; this one has "
+                         "none (run curate judge, keeping its --rejects, or export preferences)")
+    return [(record.output, score >= KTO_MIN_SCORE)]
+
+
+def _kto(record: Record, answer: str, desirable: bool) -> dict[str, Any]:
+    """One row both trainers read: TRL's unpaired prompt/completion/label, and the Alpaca columns
+    that LLaMA-Factory's entry maps, with `label` as its kto_tag."""
+    return {"prompt": _messages(record), "completion": [{"role": "assistant", "content": answer}],
+            "label": desirable, **_alpaca(Example(**_alpaca_prompt(record), output=answer))}
+
+
 _OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                 "assistant_tag": "assistant", "system_tag": "system"}
 
@@ -232,10 +257,13 @@ def dataset_info_entry(fmt: str, preference: bool, file_name: str) -> dict[str, 
     if fmt == "text":  # LLaMA-Factory's pre-training layout
         entry["columns"] = {"prompt": "text"}
         return entry
-    if fmt in ("alpaca", "preference"):
+    if fmt in ("alpaca", "preference", "kto"):
         answer = {"chosen": "chosen", "rejected": "rejected"} if fmt == "preference" else {"response": "output"}
         entry["columns"] = {"prompt": "instruction", "query": "input", **answer,
                             "system": "system", "history": "history"}
+        if fmt == "kto":
+            entry["columns"]["kto_tag"] = "label"
+            return entry
     elif fmt == "sharegpt":
         entry["formatting"] = "sharegpt"
         entry["columns"] = {"messages": "conversations", "system": "system"}

@@ -188,6 +188,55 @@ def test_trl_rows_are_what_trl_expects(tmp_path, examples, preferences, tiny_tok
             assert rendered.get("completion", rendered.get("chosen")).startswith(answer)
 
 
+def test_kto_rows_for_trl_and_llama_factory(tmp_path, run_cli, tiny_model_dir):
+    from trl.data_utils import apply_chat_template
+
+    from curate.records import Preference
+
+    records = [Preference(instruction="Name a colour.", chosen="Blue.", rejected="Seven."),
+               Preference(instruction="Rank these.", responses=["b", "a", "c"], ranking=[1, 0, 2]),
+               Example(instruction="Say hi.", output="Hi!", meta={"judge": {"score": 5}}),
+               Example(instruction="Say bye.", output="Hi!", meta={"judge": {"score": 2}})]
+    write_records(tmp_path / "in.jsonl", records)
+    code, _, err = run_cli("curate", "export", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "kto.jsonl"),
+                           "-f", "kto", "--dataset-info")
+    assert code == 0, err
+    rows = load_back(tmp_path / "kto.jsonl")
+    assert [(r["completion"][0]["content"], r["label"]) for r in rows] == [
+        ("Blue.", True), ("Seven.", False), ("a", True), ("c", False), ("Hi!", True), ("Hi!", False)]
+    for row in rows:  # TRL's unpaired layout renders, and the Alpaca columns carry the same answer
+        rendered = apply_chat_template({k: row[k] for k in ("prompt", "completion", "label")},
+                                       __import__("transformers").AutoTokenizer.from_pretrained(tiny_model_dir))
+        assert rendered["completion"].startswith(row["output"]) and rendered["label"] == row["label"]
+    entry = json.loads((tmp_path / "dataset_info.json").read_text())["kto"]
+    # LLaMA-Factory's KTO entry: alpaca columns plus the kto_tag column
+    assert entry["columns"] == {**DOCUMENTED_COLUMNS["alpaca"], "kto_tag": "label"} and "formatting" not in entry
+    # an unjudged example has no label to give: a clear error, nothing written
+    write_records(tmp_path / "bare.jsonl", [Example(instruction="Say hi.", output="Hi!")])
+    code, _, err = run_cli("curate", "export", str(tmp_path / "bare.jsonl"), "-o", str(tmp_path / "bare_kto.jsonl"),
+                           "-f", "kto")
+    assert code == 1 and "record 1" in err and "meta.judge.score" in err and not (tmp_path / "bare_kto.jsonl").exists()
+
+
+def test_trls_kto_trainer_takes_the_export(tmp_path, tiny_model_dir):
+    kto = pytest.importorskip("trl.experimental.kto", reason="TRL without its KTO trainer")
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from curate.records import Preference
+
+    records = [Preference(instruction=f"Say {w}", chosen=w, rejected="no") for w in ("apple", "river", "stone")]
+    write_records(tmp_path / "in.jsonl", records)
+    export(tmp_path / "in.jsonl", tmp_path / "kto.jsonl", ExportConfig(format="kto"))
+    dataset = Dataset.from_list(load_back(tmp_path / "kto.jsonl"))
+    args = kto.KTOConfig(output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=2,
+                         report_to="none", save_strategy="no", bf16=False, logging_steps=1)
+    trainer = kto.KTOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), args=args,
+                             train_dataset=dataset, processing_class=AutoTokenizer.from_pretrained(tiny_model_dir))
+    trainer.train()
+    assert any("loss" in entry for entry in trainer.state.log_history)
+
+
 def test_every_format_is_covered():
-    assert set(FORMATS) == set(EXAMPLE_FORMATS) | set(PREFERENCE_FORMATS) | {"text"}  # text: test_augment.py
+    assert set(FORMATS) == set(EXAMPLE_FORMATS) | set(PREFERENCE_FORMATS) | {"text", "kto"}  # text: test_augment.py
     assert dataset_info_entry("alpaca", False, "x.json")["file_name"] == "x.json"

@@ -34,6 +34,8 @@ def export(config: ExportConfig, input: Input, output: Output, rejects: Rejects 
     * **preference**: instruction, input, chosen, rejected (preference records only)
     * **ranking**: responses plus a ranking of indices, best first (preference records only)
     * **trl**: conversational prompt/completion, or prompt/chosen/rejected for preferences
+    * **kto**: unpaired rows for KTO: TRL's prompt/completion/label plus the alpaca columns (LLaMA-Factory
+      reads label as its kto_tag); a preference's better half is desirable, an example by meta.judge.score >= 4
     * **text**: pre-training documents {"text": ...}, through --tokenizer's chat template or a plain one
 
     Examples without an output are dropped from SFT layouts (reason no_output).
