@@ -31,21 +31,29 @@ CURATE_COMMANDS = {
 @pytest.mark.parametrize("prog, command, options", [
     ("curate", None, ["--debug"]),
     ("train", None, ["--debug"]),
-    ("train", "preview", ["INPUT", "--tokenizer", "--limit", "--config"]),
+    ("train", "preview", ["INPUT", "--tokenizer", "--limit", "--train-on", "--config"]),
     ("train", "sft", ["INPUT", "--output", "--model", "--epochs", "--learning-rate", "--batch-size",
                       "--gradient-accumulation", "--max-length", "--chat-template", "--lora", "--lora-rank",
-                      "--lora-alpha", "--lora-target-modules", "--packing", "--config"]),
+                      "--lora-alpha", "--lora-target-modules", "--packing", "--train-on", "--config"]),
     ("train", "rm", ["INPUT", "--output", "--model", "--max-steps", "--lora"]),
     ("train", "dpo", ["INPUT", "--output", "--model", "--beta", "--loss-type", "--precompute-ref", "--pairs"]),
     ("train", "score", ["INPUT", "--model", "--output", "--max-length", "--batch-size", "--rejects"]),
     *(("curate", name, options) for name, options in CURATE_COMMANDS.items()),
 ])
-def test_help_explains_every_option(run_cli, prog, command, options):
+def test_help_explains_every_option(run_cli, monkeypatch, prog, command, options):
+    monkeypatch.setenv("COLUMNS", "120")  # at 80 columns rich cuts the longest option names (…)
     code, out, _ = run_cli(prog, *([command] if command else []), "--help")
     assert code == 0
     for option in options:
-        # each option is listed with a line of explanation after it
-        assert re.search(re.escape(option) + r"\b.*\w{3,}", out), option
+        # each option is listed with words of explanation after it on its own line: not just its
+        # metavar (TEXT, FLOAT), its aliases or negation (-o, --no-...) or a [default: ...]
+        listed = re.compile(r"^│[ *]{1,6}" + re.escape(option) + r"(?![\w-])")  # where its row starts
+        line = next((line for line in out.splitlines() if listed.search(line)), None)
+        assert line is not None, f"{option} is not listed"
+        after = re.split(re.escape(option) + r"(?![\w-])", line, maxsplit=1)[1]
+        after = re.sub(r"\[[^\]]*\]?", " ", after)
+        prose = [word for word in re.findall(r"(?<![\w-])[A-Za-z][a-z]{2,}\b", after)]
+        assert len(prose) >= 2, f"{option} has no explanation: {line.strip()}"
 
 
 def all_commands(prog):

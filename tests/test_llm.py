@@ -160,16 +160,13 @@ def test_auto_backend_needs_a_base_url_for_openai(monkeypatch):
     assert type(build_llm(LLMConfig(no_cache=True)).backend).__name__ == "OpenAIHTTP"
 
 
-def test_vllm_backend_explains_what_to_install():
-    pytest.importorskip  # noqa: B018 - vllm is an optional extra, absent here
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
-        llm = build_llm(LLMConfig(backend="vllm", no_cache=True))
-        with pytest.raises(UsageError, match=r"pip install 'curate\[vllm\]'"):
-            llm.chat_sync(HELLO)
-    else:
-        pytest.skip("vllm is installed")
+def test_vllm_backend_explains_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # as if the extra were not installed, even where it is
+    llm = build_llm(LLMConfig(backend="vllm", no_cache=True))
+    with pytest.raises(UsageError, match=r"pip install 'curate\[vllm\]'"):
+        llm.chat_sync(HELLO)
 
 
 def test_transformers_backend_generates_in_process(tiny_model_dir):

@@ -59,7 +59,7 @@ def test_installed_wheel_finds_its_templates(wheel, tmp_path):
                          check=True).stdout.splitlines()
     assert out[0].startswith(str(env_dir)), "imported the checkout, not the installed wheel"
     assert out[1].startswith(str(env_dir)) and out[1].endswith("curate/_prompts")
-    assert "The First Prompt: A" in out
+    assert "First instruction: A" in out
     help_text = subprocess.run([str(env_dir / "bin" / "curate"), "--help"], capture_output=True, text=True,
                                check=True).stdout
     assert "export" in help_text

@@ -69,13 +69,14 @@ def test_evol_and_self_instruct_through_transformers_serve(served_model, tmp_pat
     assert len(kept) + len(removed) == 2 * 5  # every lineage: the seed and 4 rounds, kept or eliminated
     assert "requests" in evol.stderr
 
+    # one-token replies are cut off (finish_reason "length"), and a cut-off last item is never a
+    # task: the run cannot fill its pool, so it must stop
+    # by itself after --max-barren requests in a row, say so and exit 1, not ask forever
     self_instruct = _run(["self-instruct", "--seeds", str(seeds), "-o", str(tmp_path / "si.jsonl"),
-                          "--num-instructions", "2", "--max-barren", "4",
-                          "--rejects", str(tmp_path / "si_rejects.jsonl"), *common])
-    # a random model rarely writes a task that passes the filters: the run either grows the pool, or
-    # stops by itself and says so (exit 1, nothing written), and either way finishes cleanly
-    assert "curate self-instruct" in self_instruct.stderr and "Traceback" not in self_instruct.stderr
-    assert self_instruct.returncode == 0 or (
-        self_instruct.returncode == 1 and "gave no new task" in self_instruct.stderr), self_instruct.stderr
-    assert re.search(r"requests\s*│\s*[1-9]", self_instruct.stderr)  # it really asked
+                          "--num-instructions", "2", "--max-barren", "3", "--rejects", str(tmp_path / "si_rejects.jsonl"),
+                          "--base-url", url, "--model", model, "--max-tokens", "1", "--no-cache", "--concurrency", "1"])
+    assert "Traceback" not in self_instruct.stderr
+    assert self_instruct.returncode == 1 and "3 requests in a row gave no new task" in self_instruct.stderr
+    assert re.search(r"requests\s*│\s*3 ", self_instruct.stderr)  # it really asked, exactly 3 times
     assert re.search(r"from cache\s*│\s*0 ", self_instruct.stderr)
+    assert not (tmp_path / "si.jsonl").exists() or not list(read_records(tmp_path / "si.jsonl"))
