@@ -51,24 +51,42 @@ class Backend(Protocol):
 
 
 class LLM:
-    """The client stages use: cache, concurrency bound and usage around one backend.
+    """The client stages use: cache, concurrency limit (curate/concurrency.py) and usage around
+    one backend.
 
     `cache_salt` goes into every cache key: a run that sends no seed gets a fresh salt, so its
     samples are not replayed from another run's.
     """
 
-    def __init__(self, backend: Backend, cache: RequestCache | None = None, concurrency: int = 64,
+    def __init__(self, backend: Backend, cache: RequestCache | None = None, concurrency: int | str = "auto",
                  cache_salt: str = ""):
+        from curate.concurrency import limit_for
+
         self.backend = backend
         self.cache = cache
         self.concurrency = concurrency
         self.cache_salt = cache_salt
         self.usage = Usage()
-        self._slots: asyncio.Semaphore | None = None
+        # the servers we talk to over HTTP tell us when they are full; in-process models do not
+        self.limit = limit_for(concurrency if hasattr(backend, "limit") or concurrency != "auto" else 64)
+        if hasattr(backend, "limit"):
+            backend.limit = self.limit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._preparing: asyncio.Future[None] | None = None
         self._ready = False
         self._hooks: list[Callable[[str], None]] = []
+
+    @property
+    def width(self) -> int:
+        """How many requests are worth having ready at once: the fixed limit, or auto's ceiling."""
+        from curate.concurrency import AUTO_MAX
+
+        return AUTO_MAX if self.limit.adaptive else self.limit.limit
+
+    def concurrency_counts(self) -> dict[str, int]:
+        """For the summary: the limit at the end of the run (what auto settled on) and its peak."""
+        return {"concurrency": self.limit.settled, "concurrency_peak": self.limit.peak} if self.limit.adaptive \
+            else {"concurrency": self.limit.limit}
 
     def when_ready(self, hook: Callable[[str], None]) -> None:
         """Call `hook(model)` once the model is resolved, before any request is sent; an error it
@@ -110,16 +128,15 @@ class LLM:
         if self.cache and (hit := self.cache.get(key)):
             self.usage.cached += 1
             return hit
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
-        async with self._slots:
-            try:
-                reply = await self.backend.chat(messages, sampling)
-            except RequestFailed as error:
-                self.usage.failed[error.reason] += 1
-                raise
-            finally:
-                self.usage.retries = self.backend.retries
+        await self.limit.acquire()
+        try:
+            reply = await self.backend.chat(messages, sampling)
+        except RequestFailed as error:
+            self.usage.failed[error.reason] += 1
+            raise
+        finally:
+            self.usage.retries = self.backend.retries
+            await self.limit.release()
         self.usage.requests += 1
         self.usage.prompt_tokens += reply.prompt_tokens
         self.usage.completion_tokens += reply.completion_tokens

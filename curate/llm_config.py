@@ -52,7 +52,11 @@ class LLMConfig(RunOptions):
     endpoint: Literal["chat", "completions"] = Field("chat", description="chat: /chat/completions with "
                                                      "messages; completions: /completions with the raw prompt, "
                                                      "for base models.")
-    concurrency: int = Field(64, ge=1, description="Requests in flight at once.")
+    concurrency: int | Literal["auto"] = Field(
+        "auto", description="Requests in flight at once: a number, or auto: start at 8 and raise it while the "
+        "server keeps up (latency near its floor, or throughput still rising), halve it on 429/503/timeouts, "
+        "honour Retry-After and x-ratelimit headers; the summary shows where it settled.",
+        json_schema_extra={"cli_text": True})
     temperature: float = Field(0.7, ge=0, description="Sampling temperature for generation.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
     max_tokens: int = Field(1024, ge=1, description="Most tokens per reply.")
@@ -78,6 +82,20 @@ class LLMConfig(RunOptions):
                 raise ValueError(f"expected a whole number or none, got {value!r}") from None
         return value
 
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _auto_or_count(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().lower() == "auto":
+                return "auto"
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError(f"expected a whole number or auto, got {value!r}") from None
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError("Input should be greater than or equal to 1")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -96,6 +114,13 @@ class LLMConfig(RunOptions):
         return base.but(**changes) if changes else base
 
 
+def connections_for(concurrency: int | str) -> int:
+    """The HTTP connection pool: above the most requests in flight, or they queue inside aiohttp."""
+    from curate.concurrency import AUTO_MAX
+
+    return AUTO_MAX + 64 if concurrency == "auto" else max(2 * int(concurrency), 100)
+
+
 def build_llm(config: LLMConfig) -> LLM:
     """The client a config describes; the API key goes to the backend and nowhere else."""
     from curate.llm import LLM
@@ -112,7 +137,7 @@ def build_llm(config: LLMConfig) -> LLM:
             raise UsageError(f"OPENAI_BASE_URL={base_url!r} needs http:// or https://, e.g. http://localhost:8000/v1")
         key = config.api_key.get_secret_value() if config.api_key else os.environ.get("OPENAI_API_KEY")
         backend = OpenAIHTTP(base_url, key, config.model, config.endpoint, config.timeout, config.max_retries,
-                             connections=max(2 * config.concurrency, 100),
+                             connections=connections_for(config.concurrency),
                              max_connection_failures=config.max_connection_failures)
     elif backend_name == "vllm":
         backend = VLLMBackend(config.model or DEFAULT_MODEL)

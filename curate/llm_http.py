@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from curate.concurrency import OVERLOAD_STATUSES, Limit
 from curate.errors import EndpointError
 from curate.llm_types import Messages, Reply, RequestFailed, Sampling
 
@@ -69,6 +70,7 @@ class OpenAIHTTP:
         self._connection_failures = 0  # in a row, over all requests: the server is down, not flaky
         self._api_key = api_key
         self._session: Any = None
+        self.limit: Limit | None = None  # the client's concurrency limit, told how each attempt went
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -164,10 +166,12 @@ class OpenAIHTTP:
         url = self.base_url + path
         for attempt in range(self.max_retries + 1):
             wait = None
+            started = time.monotonic()
             try:
                 async with session.request(method, url, data=data) as response:
                     raw = await response.read()
                     self._connection_failures = 0
+                    self._tell_limit(started, response.status, response.headers)
                     if response.status in (401, 403):
                         raise self._refused(redact_url(url), response.status, raw)
                     if response.status == 404:  # a wrong model name or path fails every request alike
@@ -185,10 +189,14 @@ class OpenAIHTTP:
                         if response.status not in RETRY_STATUSES:
                             raise error
                         wait = retry_after(response.headers.get("Retry-After"))
+                        if wait and self.limit is not None:
+                            self.limit.pause(wait)  # every request waits, not only this one
             except asyncio.TimeoutError:
                 error = RequestFailed("timeout", f"no complete reply within {self.timeout:g} s")
+                self._tell_limit(started, None, {})
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
                 error = RequestFailed("connection", f"{type(exc).__name__} talking to {redact_url(self.base_url)}")
+                self._tell_limit(started, None, {})
                 self._connection_failures += 1
                 if self._connection_failures >= self.max_connection_failures:
                     raise EndpointError(
@@ -200,6 +208,18 @@ class OpenAIHTTP:
             self.retries += 1
             await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise AssertionError("unreachable")
+
+    def _tell_limit(self, started: float, status: int | None, headers: Any) -> None:
+        """Overloads (no status: a timeout or a dropped connection) and latencies of answers, for
+        --concurrency auto; OpenAI's rate-limit headers for every limit."""
+        if self.limit is None:
+            return
+        if status is None or status in OVERLOAD_STATUSES:
+            self.limit.observe(started, None)
+        elif status == 200:
+            self.limit.observe(started, time.monotonic() - started)
+        if headers:
+            self.limit.rate_limit(headers)
 
     def _backoff(self, attempt: int) -> float:
         # exponential with "equal jitter": never zero, never in lock-step with other clients

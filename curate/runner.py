@@ -176,6 +176,8 @@ class StageRun:
         if self.llm is not None:
             self.llm.forget(self.journal.model_resolved)  # a client may serve the next stage too
             self.summary.counts |= self.llm.usage.counts()
+            if self.llm.usage.requests:
+                self.summary.counts |= self.llm.concurrency_counts()
 
     def _did_something(self) -> bool:
         summary = self.summary
@@ -261,7 +263,7 @@ Key = Callable[[Record], str]
 
 async def each_record(run: StageRun, llm: LLM, items: Iterable[tuple[str, Record]],
                       step: Callable[[Record], Awaitable[Outcome]]) -> None:
-    """Run `step` over (key, record) items, `llm.concurrency` at a time, writing each result as
+    """Run `step` over (key, record) items, `llm.width` at a time, writing each result as
     it lands: (record, None) is kept, (record, reason) dropped, a Failure or a failed request
     failed; every line carries the key of the input it finishes."""
     async def keyed(item: tuple[str, Record]) -> Outcome:
@@ -269,7 +271,7 @@ async def each_record(run: StageRun, llm: LLM, items: Iterable[tuple[str, Record
 
     from curate.llm import RequestFailed, map_unordered
 
-    async for (key, record), outcome in map_unordered(items, keyed, llm.concurrency):
+    async for (key, record), outcome in map_unordered(items, keyed, llm.width):
         if isinstance(outcome, RequestFailed):
             run.fail(record, outcome.reason, key)
         elif isinstance(outcome, BaseException):

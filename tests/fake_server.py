@@ -5,8 +5,9 @@ through the real client and real HTTP. Markers in an instruction steer the scrip
 EQUAL (the judge calls evolutions equal), SORRY (answers apologise), STOPWORDS (answers
 are empty words), LEAK (evolutions copy template words). Faults are injected by a
 `fault(payload, count)` hook returning "429", "500", "hang", "malformed", "drop",
-"bad_shape" or None. Like vLLM, it serves the models in `models` and answers 404 for any
-other; with `api_key` set, a request without that bearer key gets OpenAI's 401.
+"bad_shape" or None; `max_in_flight` answers 429 above that many requests at once. Like
+vLLM, it serves the models in `models` and answers 404 for any other; with `api_key` set, a
+request without that bearer key gets OpenAI's 401.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class ScriptedServer:
         self.models = ["scripted-model"]
         self.api_key: str | None = None
         self.models_requests = 0
+        self.max_in_flight = 0  # above this many requests at once, answer 429 (0: no limit)
+        self.in_flight = 0
+        self.refused = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -125,6 +129,16 @@ class ScriptedServer:
         if payload.get("model") not in self.models:
             return web.json_response({"error": {"message": f"The model `{payload.get('model')}` does not exist.",
                                                 "type": "NotFoundError", "code": 404}}, status=404)
+        if self.max_in_flight and self.in_flight >= self.max_in_flight:  # a server that is full
+            self.refused += 1
+            return web.json_response({"error": {"message": "too many requests in flight"}}, status=429)
+        self.in_flight += 1
+        try:
+            return await self._answer(payload, request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, payload: dict[str, Any], request: web.Request) -> web.StreamResponse:
         fault = self.fault(payload, len(self.payloads))
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -198,3 +212,4 @@ class ScriptedServer:
         self.models = ["scripted-model"]
         self.api_key = None
         self.models_requests = 0
+        self.max_in_flight = self.refused = 0

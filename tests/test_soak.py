@@ -92,7 +92,7 @@ def soak_server(server):
     yield server
 
 
-COMMON = ["--timeout", "0.5", "--concurrency", "16"]
+COMMON = ["--timeout", "0.5", "--concurrency", "auto"]
 
 
 def test_respond_survives_kills_and_faults(soak_server, tmp_path):

@@ -250,7 +250,7 @@ def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | No
             from curate.llm import map_unordered
 
             # lineages run concurrently; requests are bounded by the client's concurrency
-            async for _, outcome in map_unordered(seed_records, evolver.lineage, limit=max(config.concurrency, 1)):
+            async for _, outcome in map_unordered(seed_records, evolver.lineage, limit=llm.width):
                 if isinstance(outcome, BaseException):
                     raise outcome
 

@@ -203,7 +203,7 @@ class SelfInstruct:
         writing: set[asyncio.Task[Any]] = set()
         while True:
             # about half of the asked-for tasks survive the filters; do not overshoot by much
-            limit = min(self.config.concurrency, -(-self._wanted() * 2 // self.config.new_per_request))
+            limit = min(self.llm.width, -(-self._wanted() * 2 // self.config.new_per_request))
             while self._wanted() > 0 and len(generating) < max(limit, 1) and not self._stalled():
                 generating.add(asyncio.ensure_future(self._generate(self.requests)))
                 self.requests += 1
@@ -235,7 +235,7 @@ class SelfInstruct:
                              meta={"self_instruct": {"request": number}})
             self.run.fail(failed, f"generate:{error.reason}", f"request:{request}", advance=0)
             self.failures_in_a_row += 1
-            if self.failures_in_a_row > max(10, self.config.concurrency):
+            if self.failures_in_a_row > max(10, self.llm.limit.limit):
                 raise RequestFailed(error.reason, f"{self.failures_in_a_row} generation requests failed in a row; "
                                     f"last: {error.detail}") from None
             return []
