@@ -22,6 +22,7 @@ class EndpointError(Exception):
     the run stops at once with one line that names the URL, the server's words and the flag to
     change. `exit_code` is 2 when a flag is wrong, 1 when a server that worked went away."""
 
-    def __init__(self, message: str, exit_code: int = 2):
+    def __init__(self, message: str, exit_code: int = 2, unreachable: bool = False):
         super().__init__(message)
         self.exit_code = exit_code
+        self.unreachable = unreachable  # nothing answered at all (with replicas, the others may)

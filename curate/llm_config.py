@@ -43,7 +43,8 @@ class LLMConfig(RunOptions):
         "auto", description="openai: any OpenAI-compatible server (vLLM, OpenAI, ...); transformers or vllm: "
         "generate in this process. auto: openai when a base URL is set, else transformers.")
     base_url: str | None = Field(None, description="Server URL, e.g. http://localhost:8000/v1 "
-                                 "(default: $OPENAI_BASE_URL).")
+                                 "(default: $OPENAI_BASE_URL). Several replicas of one model: comma-separated "
+                                 "URLs; each request goes to the least busy, a failing one is rested.")
     model: str | None = Field(None, description="Model name on the server, or (in-process) a local model "
                               "directory or Hub id. Default: the one model the server lists, or "
                               f"{DEFAULT_MODEL} in-process.")
@@ -96,11 +97,14 @@ class LLMConfig(RunOptions):
             raise ValueError("Input should be greater than or equal to 1")
         return value
 
-    @field_validator("base_url")
+    @field_validator("base_url", mode="before")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} needs http:// or https://, e.g. http://localhost:8000/v1")
+    def _http_urls(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):  # YAML or Python: a list of replicas
+            value = ",".join(str(url) for url in value)
+        for url in split_urls(value) if isinstance(value, str) else []:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} needs http:// or https://, e.g. http://localhost:8000/v1")
         return value
 
     @property
@@ -112,6 +116,11 @@ class LLMConfig(RunOptions):
         base = Sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
                         seed=self.base_seed, send_seed=self.seed is not None)
         return base.but(**changes) if changes else base
+
+
+def split_urls(value: str) -> list[str]:
+    """`http://a/v1,http://b/v1` -> the replicas' URLs."""
+    return [url.strip() for url in value.split(",") if url.strip()]
 
 
 def connections_for(concurrency: int | str) -> int:
@@ -133,12 +142,18 @@ def build_llm(config: LLMConfig) -> LLM:
     if backend_name == "openai":
         if not base_url:
             raise UsageError("the openai backend needs --base-url (or OPENAI_BASE_URL)")
-        if not base_url.startswith(("http://", "https://")):
+        if not all(url.startswith(("http://", "https://")) for url in split_urls(base_url)):
             raise UsageError(f"OPENAI_BASE_URL={base_url!r} needs http:// or https://, e.g. http://localhost:8000/v1")
         key = config.api_key.get_secret_value() if config.api_key else os.environ.get("OPENAI_API_KEY")
-        backend = OpenAIHTTP(base_url, key, config.model, config.endpoint, config.timeout, config.max_retries,
-                             connections=connections_for(config.concurrency),
-                             max_connection_failures=config.max_connection_failures)
+        servers = [OpenAIHTTP(url, key, config.model, config.endpoint, config.timeout, config.max_retries,
+                              connections=connections_for(config.concurrency),
+                              max_connection_failures=config.max_connection_failures) for url in split_urls(base_url)]
+        if len(servers) > 1:
+            from curate.llm_replicas import Replicas
+
+            backend = Replicas(servers, config.max_retries, config.max_connection_failures)
+        else:
+            backend = servers[0]
     elif backend_name == "vllm":
         backend = VLLMBackend(config.model or DEFAULT_MODEL)
     else:

@@ -50,6 +50,15 @@ def server_message(raw: bytes) -> str:
     return " ".join(raw[:300].decode("utf-8", "replace").split()) or "(empty reply)"
 
 
+class Retryable(Exception):
+    """One attempt failed in a way another attempt may not: the error to report if none
+    succeeds, the wait the server asked for (Retry-After), and whether the connection failed."""
+
+    def __init__(self, error: RequestFailed, wait: float | None = None, connection: bool = False):
+        super().__init__(error.reason)
+        self.error, self.wait, self.connection = error, wait, connection
+
+
 class OpenAIHTTP:
     """OpenAI-compatible chat or completions over aiohttp, with retries and backoff."""
 
@@ -105,10 +114,10 @@ class OpenAIHTTP:
                 status, raw = response.status, await response.read()
         except asyncio.TimeoutError:
             raise EndpointError(f"{url}/models did not answer within {PREFLIGHT_TIMEOUT:g} s; is the server up? "
-                                "Check --base-url (or OPENAI_BASE_URL)") from None
+                                "Check --base-url (or OPENAI_BASE_URL)", unreachable=True) from None
         except aiohttp.ClientError as error:
             raise EndpointError(f"cannot reach {url}: {_describe(error)}; is the server running? "
-                                "Check --base-url (or OPENAI_BASE_URL)") from None
+                                "Check --base-url (or OPENAI_BASE_URL)", unreachable=True) from None
         if status in (401, 403):
             raise self._refused(f"{url}/models", status, raw)
         ids = _model_ids(raw) if status == 200 else None
@@ -131,14 +140,21 @@ class OpenAIHTTP:
         return EndpointError(f"{where} answered {status}: {self._redact(server_message(raw))}; "
                              "check --api-key (or OPENAI_API_KEY)")
 
-    async def chat(self, messages: Messages, sampling: Sampling) -> Reply:
-        model = self.model
+    def _route(self, messages: Messages, sampling: Sampling) -> tuple[str, dict[str, Any]]:
         if self.endpoint == "completions":
             prompt = "\n\n".join(message["content"] for message in messages)
-            payload = {"model": model, "prompt": prompt, **sampling.params()}
-            return await self._request("POST", "/completions", payload, self._parse)
-        payload = {"model": model, "messages": messages, **sampling.params()}
-        return await self._request("POST", "/chat/completions", payload, self._parse)
+            return "/completions", {"model": self.model, "prompt": prompt, **sampling.params()}
+        return "/chat/completions", {"model": self.model, "messages": messages, **sampling.params()}
+
+    async def chat(self, messages: Messages, sampling: Sampling) -> Reply:
+        path, payload = self._route(messages, sampling)
+        return await self._request("POST", path, payload, self._parse)
+
+    async def attempt_chat(self, messages: Messages, sampling: Sampling) -> Reply:
+        """One try, no retry: a Reply, a Retryable failure, or a RequestFailed/EndpointError that
+        no retry can fix (for Replicas, which retries on another server)."""
+        path, payload = self._route(messages, sampling)
+        return await self._attempt("POST", self.base_url + path, json.dumps(payload).encode(), self._parse)
 
     def _parse(self, body: Any) -> Reply:
         try:
@@ -159,55 +175,59 @@ class OpenAIHTTP:
     async def _request(self, method: str, path: str, payload: dict[str, Any] | None,
                        parse: Callable[[Any], Any] = lambda body: body) -> Any:
         """The parsed reply; a reply that is not JSON or not the expected shape is retried too."""
+        data = json.dumps(payload).encode() if payload is not None else None
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await self._attempt(method, self.base_url + path, data, parse)
+            except Retryable as failure:
+                if attempt == self.max_retries:
+                    raise failure.error from None
+                self.retries += 1
+                await asyncio.sleep(failure.wait if failure.wait is not None else self._backoff(attempt))
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, method: str, url: str, data: bytes | None, parse: Callable[[Any], Any]) -> Any:
         import aiohttp
 
         session = self._open_session()
-        data = json.dumps(payload).encode() if payload is not None else None
-        url = self.base_url + path
-        for attempt in range(self.max_retries + 1):
-            wait = None
-            started = time.monotonic()
-            try:
-                async with session.request(method, url, data=data) as response:
-                    raw = await response.read()
-                    self._connection_failures = 0
-                    self._tell_limit(started, response.status, response.headers)
-                    if response.status in (401, 403):
-                        raise self._refused(redact_url(url), response.status, raw)
-                    if response.status == 404:  # a wrong model name or path fails every request alike
-                        raise EndpointError(f"{redact_url(url)} answered 404: {self._redact(server_message(raw))}; "
-                                            "check --model, --base-url and --endpoint")
-                    if response.status == 200:
-                        try:
-                            return parse(json.loads(raw))
-                        except ValueError:
-                            error = RequestFailed("malformed_response", f"not JSON: {self._snippet(raw)}")
-                        except RequestFailed as bad_shape:
-                            error = bad_shape
-                    else:
-                        error = RequestFailed(f"http_{response.status}", self._snippet(raw))
-                        if response.status not in RETRY_STATUSES:
-                            raise error
-                        wait = retry_after(response.headers.get("Retry-After"))
-                        if wait and self.limit is not None:
-                            self.limit.pause(wait)  # every request waits, not only this one
-            except asyncio.TimeoutError:
-                error = RequestFailed("timeout", f"no complete reply within {self.timeout:g} s")
-                self._tell_limit(started, None, {})
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-                error = RequestFailed("connection", f"{type(exc).__name__} talking to {redact_url(self.base_url)}")
-                self._tell_limit(started, None, {})
-                self._connection_failures += 1
-                if self._connection_failures >= self.max_connection_failures:
-                    raise EndpointError(
-                        f"{self._connection_failures} connections in a row to {redact_url(self.base_url)} failed "
-                        f"(last: {_describe(exc)}); the server looks down. Finished records are saved: start it "
-                        "again and run the same command to continue (or check --base-url)", exit_code=1) from None
-            if attempt == self.max_retries:
-                raise error
-            self.retries += 1
-            await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
-        raise AssertionError("unreachable")
+        started = time.monotonic()
+        try:
+            async with session.request(method, url, data=data) as response:
+                raw = await response.read()
+                self._connection_failures = 0
+                self._tell_limit(started, response.status, response.headers)
+                if response.status in (401, 403):
+                    raise self._refused(redact_url(url), response.status, raw)
+                if response.status == 404:  # a wrong model name or path fails every request alike
+                    raise EndpointError(f"{redact_url(url)} answered 404: {self._redact(server_message(raw))}; "
+                                        "check --model, --base-url and --endpoint")
+                if response.status == 200:
+                    try:
+                        return parse(json.loads(raw))
+                    except ValueError:
+                        raise Retryable(RequestFailed("malformed_response", f"not JSON: {self._snippet(raw)}")) from None
+                    except RequestFailed as bad_shape:
+                        raise Retryable(bad_shape) from None
+                error = RequestFailed(f"http_{response.status}", self._snippet(raw))
+                if response.status not in RETRY_STATUSES:
+                    raise error
+                wait = retry_after(response.headers.get("Retry-After"))
+                if wait and self.limit is not None:
+                    self.limit.pause(wait)  # every request waits, not only this one
+                raise Retryable(error, wait)
+        except asyncio.TimeoutError:
+            self._tell_limit(started, None, {})
+            raise Retryable(RequestFailed("timeout", f"no complete reply within {self.timeout:g} s")) from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            self._tell_limit(started, None, {})
+            self._connection_failures += 1
+            if self._connection_failures >= self.max_connection_failures:
+                raise EndpointError(
+                    f"{self._connection_failures} connections in a row to {redact_url(self.base_url)} failed "
+                    f"(last: {_describe(exc)}); the server looks down. Finished records are saved: start it "
+                    "again and run the same command to continue (or check --base-url)", exit_code=1) from None
+            failure = RequestFailed("connection", f"{type(exc).__name__} talking to {redact_url(self.base_url)}")
+            raise Retryable(failure, connection=True) from None
 
     def _tell_limit(self, started: float, status: int | None, headers: Any) -> None:
         """Overloads (no status: a timeout or a dropped connection) and latencies of answers, for

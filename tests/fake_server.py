@@ -199,8 +199,10 @@ class ScriptedServer:
         return self
 
     def stop(self) -> None:
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        """Close the server (once; a second call does nothing)."""
+        runner, self._runner = self._runner, None
+        if self._loop and runner:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
 
     def reset(self) -> None:
