@@ -75,6 +75,15 @@ class LLM:
         self._preparing: asyncio.Future[None] | None = None
         self._ready = False
         self._hooks: list[Callable[[str], None]] = []
+        self._refused: set[str] = set()  # request parameters the server turned down this run
+
+    def accepts(self, feature: str) -> bool:
+        """Can requests carry this parameter (e.g. response_format)? Servers over HTTP can, until
+        one refuses it (`refuses`); in-process models do not."""
+        return feature not in self._refused and getattr(self.backend, "accepts_response_format", False)
+
+    def refuses(self, feature: str) -> None:
+        self._refused.add(feature)
 
     @property
     def width(self) -> int:

@@ -62,6 +62,8 @@ class Retryable(Exception):
 class OpenAIHTTP:
     """OpenAI-compatible chat or completions over aiohttp, with retries and backoff."""
 
+    accepts_response_format = True  # OpenAI and vLLM take json_schema; see curate/rating.py
+
     def __init__(self, base_url: str, api_key: str | None = None, model: str | None = None,
                  endpoint: str = "chat", timeout: float = 600.0, max_retries: int = 6,
                  connections: int = 512, retry_base: float = 0.5, retry_cap: float = 60.0,

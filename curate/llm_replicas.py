@@ -57,6 +57,8 @@ class Replica:
 class Replicas:
     """An OpenAI-compatible backend over several servers of the same model."""
 
+    accepts_response_format = True  # OpenAI and vLLM take json_schema; see curate/rating.py
+
     def __init__(self, backends: list[OpenAIHTTP], max_retries: int = 6, max_connection_failures: int = 20):
         self.replicas = [Replica(backend) for backend in backends]
         self.max_retries = max_retries

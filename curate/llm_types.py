@@ -28,6 +28,7 @@ class Sampling:
     n: int = 1
     stop: tuple[str, ...] = ()
     send_seed: bool = True
+    response_format: str | None = None  # OpenAI's response_format as JSON text (kept hashable)
 
     def params(self) -> dict[str, Any]:
         """What the server is sent."""
@@ -39,6 +40,10 @@ class Sampling:
             params["n"] = self.n
         if self.stop:
             params["stop"] = list(self.stop)
+        if self.response_format:
+            import json
+
+            params["response_format"] = json.loads(self.response_format)
         return params
 
     def key_params(self) -> dict[str, Any]:

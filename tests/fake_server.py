@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -100,6 +101,7 @@ class ScriptedServer:
         self.api_key: str | None = None
         self.models_requests = 0
         self.max_in_flight = 0  # above this many requests at once, answer 429 (0: no limit)
+        self.reject_response_format = False  # answer 400 to requests with response_format
         self.in_flight = 0
         self.refused = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,6 +162,13 @@ class ScriptedServer:
         chat = request.path.endswith("/chat/completions")
         prompt = "\n".join(m["content"] for m in payload["messages"]) if chat else payload["prompt"]
         text = self.reply(prompt, payload.get("seed"))
+        if payload.get("response_format", {}).get("type") == "json_schema":
+            if self.reject_response_format:  # like a server without guided decoding
+                return web.json_response({"error": {"message": "response_format json_schema is not supported"}},
+                                         status=400)
+            score = re.search(r"Score:\s*([1-5])", text)  # the scripted rating, as the schema's JSON
+            text = json.dumps({"reason": re.sub(r"\s*Score:.*", "", text).strip(),
+                               "score": int(score.group(1)) if score else 3})
         choices = []
         for i in range(1 if self.ignore_n else payload.get("n", 1)):
             answer = text if i == 0 else f"{text} (variant {i})"
@@ -215,3 +224,4 @@ class ScriptedServer:
         self.api_key = None
         self.models_requests = 0
         self.max_in_flight = self.refused = 0
+        self.reject_response_format = False

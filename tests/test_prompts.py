@@ -33,10 +33,14 @@ def test_every_template_renders_with_its_variables():
             width = len(loops[var].items) if isinstance(loops[var], jinja2.nodes.Tuple) else 0
             return [tuple(f"<<{var}{i}.{j}>>" for j in range(width)) if width else f"<<{var}{i}>>" for i in range(3)]
 
-        values = {var: sample(var) for var in _variables(env, name)}
+        printed = {n.name for out in ast.find_all(jinja2.nodes.Output) for n in out.find_all(jinja2.nodes.Name)}
+        tests = [name for node in ast.find_all(jinja2.nodes.If)
+                 for name in [node.test, *node.test.find_all(jinja2.nodes.Name)] if isinstance(name, jinja2.nodes.Name)]
+        flags = {name.name for name in tests} - printed  # switches such as `structured`: tested, never printed
+        values = {var: sample(var) for var in _variables(env, name) if var not in flags}
         lang, _, rest = name.partition("/")
         template, lang = (rest, lang) if lang == "zh" else (name, "en")
-        text = render(template.removesuffix(".j2"), lang=lang, **values)
+        text = render(template.removesuffix(".j2"), lang=lang, **values, **dict.fromkeys(flags, False))
         def flat(value):
             if isinstance(value, (list, tuple)):
                 return [leaf for item in value for leaf in flat(item)]
@@ -80,7 +84,7 @@ def _levels(text: str, marker: str) -> dict[int, str]:
 def test_judge_scale_keeps_humpbacks_level_one_markers_at_level_one(lang, marker, level_one, level_three_only):
     from curate.prompts import render
 
-    levels = _levels(render("judge/score", None, lang, instruction="I", input="", output="O"), marker)
+    levels = _levels(render("judge/score", None, lang, instruction="I", input="", output="O", structured=False), marker)
     assert sorted(levels) == [1, 2, 3, 4, 5]
     # Humpback's level 1 holds the other-person, forum, promotional and navigation answers...
     assert all(word in levels[1] for word in level_one)

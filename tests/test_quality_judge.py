@@ -80,7 +80,7 @@ def test_judge_keeps_high_scores_and_never_guesses(server, tmp_path):
     src, out, rejects = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "rej.jsonl"
     write_records(src, [Example(instruction=f"Task {i}", output=answer)
                         for i, answer in enumerate(["fine", "WEAK one", "GARBLED", "SECOND try"])])
-    config = JudgeConfig(base_url=server.url, no_cache=True, concurrency=2)
+    config = JudgeConfig(base_url=server.url, no_cache=True, concurrency=2, structured=False)  # the text path
     summary = judge(src, out, config, rejects)
     kept = {r.output: r.meta["judge"] for r in read_records(out)}
     assert {k: v["score"] for k, v in kept.items()} == {"fine": 4, "SECOND try": 5}
@@ -95,6 +95,42 @@ def test_judge_keeps_high_scores_and_never_guesses(server, tmp_path):
     server.payloads.clear()
     judge(src, out, config, rejects)  # resumed: the kept ones are not asked again
     assert not [p for p in server.payloads if "fine" in p["messages"][0]["content"].split("Answer:")[1]]
+
+
+def test_judge_asks_for_a_json_score_through_response_format(server, tmp_path):
+    write_records(tmp_path / "in.jsonl", [Example(instruction=f"Task {i}", output=answer)
+                                          for i, answer in enumerate(["fine", "WEAK one"])])
+    judge(tmp_path / "in.jsonl", tmp_path / "out.jsonl", JudgeConfig(base_url=server.url, no_cache=True),
+          tmp_path / "rej.jsonl")
+    formats = [p.get("response_format") for p in server.payloads]
+    assert len(formats) == 2 and all(f["type"] == "json_schema" for f in formats)
+    schema = formats[0]["json_schema"]["schema"]
+    assert schema["required"] == ["reason", "score"] and schema["properties"]["score"]["enum"] == [1, 2, 3, 4, 5]
+    assert "JSON object" in server.payloads[0]["messages"][0]["content"]
+    [kept] = read_records(tmp_path / "out.jsonl")
+    assert kept.meta["judge"]["score"] == 4 and kept.meta["judge"]["reason"] == "Clear and complete."
+    [low] = read_records(tmp_path / "rej.jsonl")
+    assert low.meta["judge"]["score"] == 2 and low.meta["rejected"]["reason"] == "score_below_4"
+
+
+def test_a_server_without_response_format_is_asked_in_text_after_its_first_refusal(server, tmp_path):
+    server.reject_response_format = True
+    write_records(tmp_path / "in.jsonl", [Example(instruction=f"Task {i}", output="fine") for i in range(6)])
+    summary = judge(tmp_path / "in.jsonl", tmp_path / "out.jsonl",
+                    JudgeConfig(base_url=server.url, no_cache=True, concurrency=1))
+    structured = [p for p in server.payloads if "response_format" in p]
+    assert len(structured) == 1  # found out once per run, not once per record
+    assert len(server.payloads) == 1 + 6 and not summary.failed
+    assert [r.meta["judge"]["score"] for r in read_records(tmp_path / "out.jsonl")] == [4] * 6
+    assert all("Score: N" in p["messages"][0]["content"] for p in server.payloads[1:])
+
+
+def test_a_400_for_another_reason_is_a_failure_not_a_fallback(server, tmp_path):
+    server.fault = lambda payload, count: "400"  # "bad request", nothing about response_format
+    write_records(tmp_path / "in.jsonl", [Example(instruction="Task", output="fine")])
+    summary = judge(tmp_path / "in.jsonl", tmp_path / "out.jsonl",
+                    JudgeConfig(base_url=server.url, no_cache=True, allow_failures=True))
+    assert summary.failed == {"http_400": 1} and len(server.payloads) == 1
 
 
 def test_judge_prompt_in_chinese(server, tmp_path):

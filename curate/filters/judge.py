@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from curate.rating import RatingConfig, parse_score, rate, reason_of
+from curate.rating import RatingConfig, parse_score, rate
 from curate.records import Example
 from curate.runner import Failure, Outcome, own_client, read_examples, run_per_record
 from curate.summary import Summary
@@ -35,10 +35,10 @@ class JudgeConfig(RatingConfig):
 
 async def judged(record: Example, llm: LLM, config: JudgeConfig) -> Outcome:
     """The record with meta.judge, kept or dropped by its score; a Failure with the raw reply."""
-    score, raw = await rate(record, llm, config)
+    score, said = await rate(record, llm, config)
     if score is None:
-        return Failure(record.model_copy(update={"meta": {**record.meta, "judge": {"raw": raw}}}), "unparseable_score")
-    info = {"score": score, "reason": reason_of(raw), "model": llm.backend.model}
+        return Failure(record.model_copy(update={"meta": {**record.meta, "judge": {"raw": said}}}), "unparseable_score")
+    info = {"score": score, "reason": said, "model": llm.backend.model}
     rated = record.model_copy(update={"meta": {**record.meta, "judge": info}})
     return rated, None if score >= config.min_score else f"score_below_{config.min_score}"
 
