@@ -68,6 +68,9 @@ class LLMConfig(RunOptions):
     max_retries: int = Field(6, ge=0, description="Retries on 429, 5xx, timeouts and dropped connections.")
     max_connection_failures: int = Field(20, ge=1, description="Stop the run after this many connection failures "
                                          "in a row (the server is down), instead of failing every item.")
+    price: str | None = Field(None, description="Dollars per million prompt/completion tokens, e.g. 0.15/0.60: the "
+                              "summary then shows what this run's requests cost (answers from the cache cost "
+                              "nothing).")
     cache: Path | None = Field(None, description="Request cache (SQLite) [default: ~/.cache/curate/requests.sqlite].")
     no_cache: bool = Field(False, description="Ask the model again even when an identical request was answered.")
 
@@ -81,6 +84,13 @@ class LLMConfig(RunOptions):
                 return int(value)
             except ValueError:
                 raise ValueError(f"expected a whole number or none, got {value!r}") from None
+        return value
+
+    @field_validator("price")
+    @classmethod
+    def _two_prices(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_price(value)
         return value
 
     @field_validator("concurrency", mode="before")
@@ -116,6 +126,25 @@ class LLMConfig(RunOptions):
         base = Sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
                         seed=self.base_seed, send_seed=self.seed is not None)
         return base.but(**changes) if changes else base
+
+
+def parse_price(value: str) -> tuple[float, float]:
+    """"0.15/0.60" -> dollars per million (prompt, completion) tokens."""
+    parts = value.split("/")
+    try:
+        prompt, completion = (float(part) for part in parts)
+    except ValueError:
+        raise ValueError(f"expected IN/OUT dollars per million tokens, e.g. 0.15/0.60, got {value!r}") from None
+    if prompt < 0 or completion < 0:
+        raise ValueError(f"prices cannot be negative, got {value!r}")
+    return prompt, completion
+
+
+def cost_facts(prompt_tokens: int, completion_tokens: int, price: str, discount: float = 1.0) -> dict[str, float]:
+    """What the tokens cost at `price`, in dollars (times `discount`, e.g. 0.5 for a batch job)."""
+    per_prompt, per_completion = parse_price(price)
+    cost = (prompt_tokens * per_prompt + completion_tokens * per_completion) / 1e6 * discount
+    return {"cost_usd": round(cost, 6)}
 
 
 def split_urls(value: str) -> list[str]:

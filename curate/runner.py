@@ -178,6 +178,13 @@ class StageRun:
             self.summary.counts |= self.llm.usage.counts()
             if self.llm.usage.requests:
                 self.summary.counts |= self.llm.concurrency_counts()
+                self.summary.facts["model"] = self.llm.backend.model  # whose tokens these are
+                price = getattr(self.config, "price", None)
+                if price:
+                    from curate.llm_config import cost_facts
+
+                    usage = self.llm.usage
+                    self.summary.facts |= cost_facts(usage.prompt_tokens, usage.completion_tokens, price)
 
     def _did_something(self) -> bool:
         summary = self.summary

@@ -36,6 +36,7 @@ class Summary:
     failed: Counter[str] = field(default_factory=Counter)
     resumed: int = 0  # finished by an earlier run of the same command
     counts: dict[str, int] = field(default_factory=dict)  # the stage's own numbers: requests, tokens, findings
+    facts: dict[str, Any] = field(default_factory=dict)  # what is not a count: the model, the cost
     totals: Counter[str] | None = None
     stopped: str | None = None  # why the run ended before it had done what it was asked
     started: float = field(default_factory=time.perf_counter)
@@ -63,6 +64,7 @@ class Summary:
             "stage": self.stage, "read": self.read, "written": self.written,
             "dropped": dict(self.dropped), "failed": dict(self.failed), "resumed": self.resumed,
             "totals": dict(self.totals) if self.totals is not None else None, "counts": dict(self.counts),
+            "facts": dict(self.facts),
             "stopped": self.stopped,
             "seconds": round(seconds, 3), "records_per_s": round(self.processed() / seconds, 1) if seconds else None,
         }
@@ -85,6 +87,8 @@ class Summary:
                           style="red")
         for name, value in self.counts.items():
             table.add_row(name.replace("_", " "), f"{value:,}")
+        for name, value in self.facts.items():
+            table.add_row(name.replace("_", " "), f"{value:,.4f}" if isinstance(value, float) else str(value))
         seconds = self.elapsed()
         rate = f" ({self.processed() / seconds:,.1f} records/s)" if seconds > 0 else ""
         table.add_row("time", f"{seconds:.2f} s{rate}")

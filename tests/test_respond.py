@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from curate.generate.respond import RespondConfig, respond
 from curate.io import read_records, write_records
 from curate.records import Example
@@ -59,3 +61,20 @@ def test_resume_skips_answered_ids_and_skip_answered_passes_outputs_through(serv
     fresh = tmp_path / "fresh.jsonl"
     respond(src, fresh, config(server, skip_answered=True))
     assert server.payloads == [] and [r.output for r in read_records(fresh)] == [e.output for e in examples]
+
+
+def test_the_summary_names_the_model_and_prices_the_tokens(server, examples, tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, examples)
+    code, _, err = run_cli("curate", "respond", str(src), "-o", str(tmp_path / "out.jsonl"), "--base-url", server.url,
+                           "--no-cache", "--price", "2/10", "--summary-json", str(tmp_path / "summary.json"))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    counts, facts = summary["counts"], summary["facts"]
+    assert facts["model"] == "scripted-model" and counts["prompt_tokens"] > 0 and counts["completion_tokens"] > 0
+    expected = (counts["prompt_tokens"] * 2 + counts["completion_tokens"] * 10) / 1e6
+    assert facts["cost_usd"] == pytest.approx(expected, abs=1e-6)
+    assert "cost usd" in err and "scripted-model" in err
+    code, _, err = run_cli("curate", "respond", str(src), "-o", str(tmp_path / "out2.jsonl"), "--base-url", server.url,
+                           "--price", "cheap")
+    assert code == 2 and "--price" in err and "IN/OUT" in err and not (tmp_path / "out2.jsonl").exists()
