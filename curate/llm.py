@@ -71,6 +71,11 @@ class LLM:
         self.limit = limit_for(concurrency if hasattr(backend, "limit") or concurrency != "auto" else 64)
         if hasattr(backend, "limit"):
             backend.limit = self.limit
+        if getattr(backend, "batch", False):  # a batch takes every request there is, at once
+            from curate.concurrency import Limit
+            from curate.llm_batch import MAX_REQUESTS
+
+            self.limit = Limit(MAX_REQUESTS)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._preparing: asyncio.Future[None] | None = None
         self._ready = False

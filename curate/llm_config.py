@@ -71,6 +71,14 @@ class LLMConfig(RunOptions):
     price: str | None = Field(None, description="Dollars per million prompt/completion tokens, e.g. 0.15/0.60: the "
                               "summary then shows what this run's requests cost (answers from the cache cost "
                               "nothing).")
+    batch: bool = Field(False, description="Send the requests through the server's Batch API (/v1/files, "
+                        "/v1/batches; OpenAI charges half), one batch per step of the stage, polled every "
+                        "--batch-poll seconds; a re-run after a kill picks up the batches already created.")
+    batch_poll: float = Field(30.0, gt=0, description="With --batch: seconds between looks at a running batch.")
+    batch_file: Path | None = Field(None, description="Write the requests to this JSONL file in the Batch API's "
+                                    "format (for `vllm run-batch`) instead of sending them, then stop.")
+    batch_results: Path | None = Field(None, description="Answers from a batch run (`vllm run-batch -o`, or a "
+                                       "Batch API output file): requests found there are not sent.")
     cache: Path | None = Field(None, description="Request cache (SQLite) [default: ~/.cache/curate/requests.sqlite].")
     no_cache: bool = Field(False, description="Ask the model again even when an identical request was answered.")
 
@@ -147,6 +155,14 @@ def cost_facts(prompt_tokens: int, completion_tokens: int, price: str, discount:
     return {"cost_usd": round(cost, 6)}
 
 
+def _batch_backend(config: LLMConfig, servers: list[Any]) -> Any:
+    from curate.llm_batch import BatchBackend
+
+    if config.batch and len(servers) > 1:
+        raise UsageError("--batch goes to one server's Batch API; give one --base-url")
+    return BatchBackend(servers[0], config.batch_poll, config.batch_file, config.batch_results, online=config.batch)
+
+
 def split_urls(value: str) -> list[str]:
     """`http://a/v1,http://b/v1` -> the replicas' URLs."""
     return [url.strip() for url in value.split(",") if url.strip()]
@@ -168,7 +184,14 @@ def build_llm(config: LLMConfig) -> LLM:
 
     base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
     backend_name = config.backend if config.backend != "auto" else ("openai" if base_url else "transformers")
-    if backend_name == "openai":
+    if config.batch and config.batch_file:
+        raise UsageError("--batch sends the requests to the server; --batch-file writes them to a file: choose one")
+    if config.batch_results is not None and not config.batch_results.is_file():
+        raise UsageError(f"--batch-results {config.batch_results}: no such file")
+    if config.batch and not base_url:
+        raise UsageError("--batch needs the server whose Batch API takes the requests: --base-url (or OPENAI_BASE_URL)")
+    offline = (config.batch_file or config.batch_results) and not config.batch
+    if backend_name == "openai" or (config.batch and base_url):
         if not base_url:
             raise UsageError("the openai backend needs --base-url (or OPENAI_BASE_URL)")
         if not all(url.startswith(("http://", "https://")) for url in split_urls(base_url)):
@@ -183,6 +206,10 @@ def build_llm(config: LLMConfig) -> LLM:
             backend = Replicas(servers, config.max_retries, config.max_connection_failures)
         else:
             backend = servers[0]
+        if config.batch or config.batch_file or config.batch_results:
+            backend = _batch_backend(config, servers)
+    elif offline:  # --batch-file / --batch-results alone: nothing is sent anywhere
+        backend = _batch_backend(config, [OpenAIHTTP("http://offline.invalid/v1", None, config.model, config.endpoint)])
     elif backend_name == "vllm":
         backend = VLLMBackend(config.model or DEFAULT_MODEL)
     else:

@@ -157,6 +157,9 @@ class StageRun:
             raise
         if self.llm is not None:
             self.llm.when_ready(self.journal.model_resolved)
+            attach = getattr(self.llm.backend, "attach", None)
+            if attach is not None:  # the Batch API's list of batches lives beside the output
+                attach(Path(self.journal.output_path), bool(getattr(self.config, "restart", False)))
         self._task = self._progress.add_task(self.summary.stage, total=self.total, failed="")
         self._progress.start()
         return self
@@ -184,7 +187,11 @@ class StageRun:
                     from curate.llm_config import cost_facts
 
                     usage = self.llm.usage
-                    self.summary.facts |= cost_facts(usage.prompt_tokens, usage.completion_tokens, price)
+                    batched = getattr(self.llm.backend, "batch", False)
+                    discount = 0.5 if batched else 1.0  # the Batch API's price: half the live one
+                    self.summary.facts |= cost_facts(usage.prompt_tokens, usage.completion_tokens, price, discount)
+                    if batched:
+                        self.summary.facts["batch_discount"] = "50% (Batch API)"
 
     def _did_something(self) -> bool:
         summary = self.summary

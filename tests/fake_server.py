@@ -102,6 +102,11 @@ class ScriptedServer:
         self.models_requests = 0
         self.max_in_flight = 0  # above this many requests at once, answer 429 (0: no limit)
         self.reject_response_format = False  # answer 400 to requests with response_format
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_hold = False  # batches stay in_progress while set
+        self.batch_expire = False  # batches expire with half their lines answered
+        self.batch_lines = 0  # request lines the batches answered
         self.in_flight = 0
         self.refused = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,13 +164,17 @@ class ScriptedServer:
         if fault == "drop":
             request.transport.abort()
             return web.Response()
-        chat = request.path.endswith("/chat/completions")
+        if payload.get("response_format", {}).get("type") == "json_schema" and self.reject_response_format:
+            # like a server without guided decoding
+            return web.json_response({"error": {"message": "response_format json_schema is not supported"}},
+                                     status=400)
+        return web.json_response(self.completion(payload, request.path.endswith("/chat/completions")))
+
+    def completion(self, payload: dict[str, Any], chat: bool = True) -> dict[str, Any]:
+        """The reply body to a chat or completions request (also for each line of a batch)."""
         prompt = "\n".join(m["content"] for m in payload["messages"]) if chat else payload["prompt"]
         text = self.reply(prompt, payload.get("seed"))
         if payload.get("response_format", {}).get("type") == "json_schema":
-            if self.reject_response_format:  # like a server without guided decoding
-                return web.json_response({"error": {"message": "response_format json_schema is not supported"}},
-                                         status=400)
             score = re.search(r"Score:\s*([1-5])", text)  # the scripted rating, as the schema's JSON
             text = json.dumps({"reason": re.sub(r"\s*Score:.*", "", text).strip(),
                                "score": int(score.group(1)) if score else 3})
@@ -177,7 +186,65 @@ class ScriptedServer:
             body = {"message": {"role": "assistant", "content": answer}} if chat else {"text": answer}
             choices.append({"index": i, "finish_reason": finish, **body})
         usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4}
-        return web.json_response({"id": "x", "object": "chat.completion", "choices": choices, "usage": usage})
+        return {"id": "x", "object": "chat.completion", "choices": choices, "usage": usage}
+
+    # -- the Batch API: files, and batches that advance one status each time they are looked at
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form["file"]
+        content = upload.file.read() if hasattr(upload, "file") else bytes(upload)
+        file_id = f"file-{len(self.files) + 1}"
+        self.files[file_id] = content
+        return web.json_response({"id": file_id, "object": "file", "bytes": len(content), "purpose": form["purpose"]})
+
+    async def _file_content(self, request: web.Request) -> web.Response:
+        content = self.files.get(request.match_info["file_id"])
+        if content is None:
+            return web.json_response({"error": {"message": "no such file"}}, status=404)
+        return web.Response(body=content, content_type="application/jsonl")
+
+    async def _create_batch(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        batch = {"id": f"batch-{len(self.batches) + 1}", "object": "batch", "status": "validating",
+                 "input_file_id": body["input_file_id"], "endpoint": body["endpoint"],
+                 "output_file_id": None, "error_file_id": None}
+        self.batches[batch["id"]] = batch
+        return web.json_response(batch)
+
+    async def _list_batches(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": list(self.batches.values())})
+
+    async def _get_batch(self, request: web.Request) -> web.Response:
+        batch = self.batches.get(request.match_info["batch_id"])
+        if batch is None:
+            return web.json_response({"error": {"message": "no such batch"}}, status=404)
+        if batch["status"] == "validating":
+            batch["status"] = "in_progress"
+        elif batch["status"] == "in_progress" and not self.batch_hold:
+            self._finish_batch(batch)
+        return web.json_response(batch)
+
+    def _finish_batch(self, batch: dict[str, Any]) -> None:
+        lines = [json.loads(line) for line in self.files[batch["input_file_id"]].splitlines() if line.strip()]
+        if self.batch_expire:  # the window closed with half the work done
+            lines = lines[: len(lines) // 2]
+        output, errors = [], []
+        for line in lines:
+            self.batch_lines += 1
+            body = line["body"]
+            if "BATCHFAIL" in json.dumps(body):
+                errors.append({"id": "r", "custom_id": line["custom_id"], "response": {"status_code": 500, "body":
+                               {"error": {"message": "the model crashed on this one"}}}, "error": None})
+            else:
+                output.append({"id": "r", "custom_id": line["custom_id"], "error": None, "response":
+                               {"status_code": 200, "body": self.completion(body, line["url"].endswith("/chat/completions"))}})
+        for key, rows in (("output_file_id", output), ("error_file_id", errors)):
+            if rows:
+                file_id = f"file-{len(self.files) + 1}"
+                self.files[file_id] = "".join(json.dumps(row) + "\n" for row in rows).encode()
+                batch[key] = file_id
+        batch["status"] = "expired" if self.batch_expire else "completed"
 
     async def _models(self, request: web.Request) -> web.Response:
         self.models_requests += 1
@@ -195,6 +262,11 @@ class ScriptedServer:
             app.router.add_post("/v1/chat/completions", self._handle)
             app.router.add_post("/v1/completions", self._handle)
             app.router.add_get("/v1/models", self._models)
+            app.router.add_post("/v1/files", self._upload)
+            app.router.add_get("/v1/files/{file_id}/content", self._file_content)
+            app.router.add_post("/v1/batches", self._create_batch)
+            app.router.add_get("/v1/batches", self._list_batches)
+            app.router.add_get("/v1/batches/{batch_id}", self._get_batch)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -225,3 +297,6 @@ class ScriptedServer:
         self.models_requests = 0
         self.max_in_flight = self.refused = 0
         self.reject_response_format = False
+        self.files, self.batches = {}, {}
+        self.batch_hold = self.batch_expire = False
+        self.batch_lines = 0

@@ -85,6 +85,15 @@ def finish(summary, config) -> None:  # noqa: ANN001
         raise cli_support.StageFailed(f"stopped before the job was done: {summary.stopped} "
                                       "(--allow-failures to accept a partial output)")
     failures = summary.failures_left()
+    offline = failures.pop("batch_file", 0)
+    if offline and not failures:  # the requests went to a file, as asked: the next step is the user's
+        from curate.summary import stderr
+
+        requests = getattr(config, "batch_file", None)
+        stderr.print(f"{offline:,} requests wait in {requests}. Answer them, e.g. `vllm run-batch -i {requests} "
+                     "-o RESULTS.jsonl --model MODEL`, then run this command again with --batch-results "
+                     "RESULTS.jsonl (and --batch-file for the next step's requests, if it has one)")
+        return
     if failures:
         reasons = ", ".join(f"{reason} x{count:,}" for reason, count in failures.most_common(3))
         raise cli_support.StageFailed(
