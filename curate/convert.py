@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from curate.executors import ExecutorOptions, local_only
 from curate.io import InvalidRow, iter_values, records_of
 from curate.records import Record
 from curate.runner import Reject, run_map
 from curate.summary import Summary
 
 
-class ConvertConfig(BaseModel):
+class ConvertConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     keep_extra: bool = Field(True, description="Keep columns that map to no field in meta.extra; "
@@ -33,6 +34,7 @@ class ConvertConfig(BaseModel):
 def convert(input: str | Path, output: str | Path, config: ConvertConfig | None = None,
             rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
     config = config or ConvertConfig()
+    local_only(config, "convert")
 
     def converted(items: Iterable[Record | InvalidRow]) -> Iterator[Record | Reject]:
         for item in items:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from curate.executors import ExecutorOptions, local_only
 from curate.errors import DataError, FieldError, UsageError
 from curate.formats import FORMATS, PAIR_MODES, SFT_FORMATS, dataset_info_entry, export_rows
 from curate.io import atomic_path, display_name, file_format
@@ -16,7 +17,7 @@ from curate.runner import Reject, each, run_map
 from curate.summary import Summary
 
 
-class ExportConfig(BaseModel):
+class ExportConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     # Literal of the tuples, so that the choices are said once (formats.py) and listed in --help
@@ -39,6 +40,7 @@ def export(input: str | Path, output: str | Path, config: ExportConfig | None = 
 
     Memory: one record at a time, and the kinds of record seen."""
     config = config or ExportConfig()
+    local_only(config, "export")
     _check_options(output, config.dataset_info, config.format, rejects)
     template = None
     if config.tokenizer:

@@ -11,9 +11,10 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from curate.errors import UsageError
+from curate.executors import ExecutorOptions
 from curate.llm_types import DEFAULT_MODEL, Sampling
 
 if TYPE_CHECKING:  # the client and its backends load when one is built, not with a stage's options
@@ -25,7 +26,7 @@ def default_cache_path() -> Path:
     return Path(root) / "curate" / "requests.sqlite"
 
 
-class RunOptions(BaseModel):
+class RunOptions(ExecutorOptions):
     """How a resumable stage treats its journals and its failures (not how it samples)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up

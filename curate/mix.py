@@ -21,15 +21,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from rich.table import Table
 
+from curate.executors import ExecutorOptions, local_only
 from curate.errors import UsageError
 from curate.io import RowSink, iter_rows, write_rows
 from curate.summary import Summary
 
 
-class MixConfig(BaseModel):
+class MixConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     total: int = Field(ge=1, description="Rows in the mixture (required).")
@@ -66,6 +67,7 @@ def allocate(weights: list[float], total: int) -> list[int]:
 
 def mix(sources: list[tuple[Path, float]], output: str | Path, config: MixConfig,
         rejects: str | Path | None = None) -> tuple[Summary, Table]:
+    local_only(config, "mix")
     rng = random.Random(config.seed)
     summary = Summary("mix")
     table = Table(title="curate mix: rows per source", title_justify="left")

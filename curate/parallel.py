@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from curate.errors import DataError
+from curate.errors import DataError, UsageError
 from curate.io import RowSink, dump_row, file_format, jsonl_lines, records_of
 from curate.records import Record
 from curate.summary import Summary, track
@@ -70,17 +70,29 @@ def _lines_before(path: str | Path, offset: int) -> int:
     return count
 
 
-def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:
-    """Only JSON Lines in and out (lines pass through as text), and only a file of several chunks."""
+def splittable(input: str | Path, output: str | Path, rejects: str | Path | None) -> bool:
+    """JSON Lines in and out (lines pass through as text), from a file that can be cut up."""
     if str(input) == "-" or file_format(input) != ".jsonl" or not Path(input).is_file():
         return False
-    if file_format(output) != ".jsonl" or (rejects is not None and file_format(rejects) != ".jsonl"):
-        return False
-    return os.path.getsize(input) > 2 * CHUNK_BYTES
+    return file_format(output) == ".jsonl" and (rejects is None or file_format(rejects) == ".jsonl")
 
 
-def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
-    """The worker processes every parallel stage uses (map stages, pii, dedup's pass one).
+def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:
+    """Splittable, and a file of several chunks."""
+    return splittable(input, output, rejects) and os.path.getsize(input) > 2 * CHUNK_BYTES
+
+
+def ray_ready(input: str | Path, output: str | Path, rejects: str | Path | None = None) -> None:
+    """--executor ray cuts its input into byte ranges: JSON Lines files in and out."""
+    if not splittable(input, output, rejects):
+        raise UsageError("--executor ray reads and writes JSON Lines files (.jsonl, not standard input); "
+                         "convert the input with curate convert, or use --executor local")
+
+
+def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
+                 executor: str = "local", ray_address: str | None = None) -> Any:
+    """The worker processes every parallel stage uses (map stages, pii, dedup's pass one); with
+    executor "ray", Ray tasks of the same shape (curate/executors.py).
 
     Forked on Linux, so workers share the parent's loaded modules and tables for free (macOS and
     Windows fork unsafely or not at all: there they are spawned and get the arguments pickled).
@@ -88,6 +100,10 @@ def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple
     (BrokenProcessPool) instead of leaving it waiting for a lost chunk. And on Linux each worker
     dies with the process that started it, even when that one is killed with SIGKILL: an
     orphaned worker would otherwise wait for work forever, holding its memory."""
+    if executor == "ray":
+        from curate.executors import RayPool
+
+        return RayPool(workers, initializer, initargs, ray_address)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                initargs=(os.getpid(), initializer, initargs))
@@ -131,12 +147,12 @@ def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], i
 
 def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
                      rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
-                     workers: int) -> Summary:
+                     workers: int, executor: str = "local", ray_address: str | None = None) -> Summary:
     chunks = list(jsonl_chunks(input, CHUNK_BYTES))
     with ExitStack() as stack:
         out = stack.enter_context(RowSink(output))
         removed = stack.enter_context(RowSink(rejects)) if rejects else None
-        pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping)))
+        pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping), executor, ray_address))
         pending: deque[Future[Any]] = deque()
         todo = iter(chunks)
         for _ in track(range(len(chunks)), f"{stage} {input} ({workers} processes)"):

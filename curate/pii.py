@@ -23,10 +23,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from curate.io import RowSink, ensure_distinct, file_format
 from curate.errors import UsageError
+from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.records import Example, Preference, Record
 from curate.runner import Reject, run_map
@@ -38,7 +39,7 @@ __all__ = ["TYPES", "Found", "PiiConfig", "PiiScrubber", "Span", "find_pii", "sc
 CHUNK = 256
 
 
-class PiiConfig(BaseModel):
+class PiiConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     mode: Literal["placeholder", "numbered", "mask", "hash"] = Field(
@@ -232,14 +233,14 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
     scrubber = PiiScrubber(config)
     if config.spacy_model and "PERSON" in config.wanted():
         load_spacy(config.spacy_model)  # a missing model fails now, not in a worker mid-file
-    if config.workers == 1:
+    if config.workers == 1 and config.executor == "local":
         yield from map(scrubber, records)
         return
-    if "PERSON" in config.wanted():
+    if "PERSON" in config.wanted() and config.executor == "local":
         warm_up()  # load jieba once, here, for the forked workers to share
     from curate.parallel import process_pool
 
-    with process_pool(config.workers, _start_worker, (config,)) as pool:
+    with process_pool(config.workers, _start_worker, (config,), config.executor, config.ray_address) as pool:
         pending: deque[tuple[list[Record], list[list[tuple[str, str]]], Future[Any]]] = deque()
         iterator = iter(records)
         while chunk := list(islice(iterator, CHUNK)):
@@ -252,8 +253,8 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
             yield from _applied(scrubber, *pending.popleft())
 
 
-def _submit(pool: ProcessPoolExecutor, texts: list[list[str]], first: bool) -> Future[Any]:
-    if not first:
+def _submit(pool: Any, texts: list[list[str]], first: bool) -> Future[Any]:
+    if not first or not isinstance(pool, ProcessPoolExecutor):
         return pool.submit(_detect_chunk, texts)
     # The first submit forks every worker. Frozen objects are skipped by the workers'
     # garbage collector, which would otherwise touch, and so copy, every page they share.

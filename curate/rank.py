@@ -13,14 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from curate.executors import ExecutorOptions, local_only
 from curate.records import Example, Preference, Record
 from curate.summary import Summary
 from curate.runner import Reject, each, run_map
 
 
-class RankConfig(BaseModel):
+class RankConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     kind: Literal["best", "pairs", "ranking"] = Field("best", description="best: the top candidate as the "
@@ -64,6 +65,7 @@ def rank(input: str | Path, output: str | Path, config: RankConfig | None = None
          rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
     """Best answers, pairs or rankings from scored candidates. Memory: one record at a time."""
     config = config or RankConfig()
+    local_only(config, "rank")
 
     def step(record: Record) -> Record | Reject:
         result, reason = rank_record(record, config)

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from curate.executors import ExecutorOptions, local_only
 from curate.text import word_count
 from curate.io import atomic_path, read_records
 from curate.records import Example, Record
@@ -70,7 +71,7 @@ def _bars(axes: Any, counter: Counter, title: str, horizontal: bool = False) -> 
     axes.set_title(title)
 
 
-class ReportConfig(BaseModel):
+class ReportConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     bins: int = Field(30, ge=2, le=500, description="Bars in each length histogram.")
@@ -80,6 +81,7 @@ def report(data: str | Path, out_dir: str | Path, rejects: Iterable[str | Path] 
            splits: str | Path | None = None, config: ReportConfig | None = None) -> Summary:
     """Write index.html and its plots into `out_dir`."""
     config = config or ReportConfig()
+    local_only(config, "report")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records = list(read_records(data))

@@ -71,7 +71,8 @@ def reject_row(reject: Reject, stage: str) -> dict[str, Any]:
 def run_map(stage: str, input: str | Path, output: str | Path, transform: Transform, *,
             rejects: str | Path | None = None, mapping: dict[str, str] | None = None,
             summary: Summary | None = None, records: Iterable[Record] | None = None,
-            step: Callable[[Record], MapResult] | None = None, workers: int = 1) -> Summary:
+            step: Callable[[Record], MapResult] | None = None, workers: int = 1, executor: str = "local",
+            ray_address: str | None = None) -> Summary:
     """Stream `input` (or `records`) through `transform` into `output`: a record or row (or a
     list of them) is written as it comes, a Reject goes to `rejects` with {stage, reason}.
     Both files appear whole at the end; an error leaves neither.
@@ -81,6 +82,12 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
     by chunk, and written in input order (curate/parallel.py)."""
     ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects})
     summary = summary or Summary(stage)
+    if executor == "ray":  # the same step, as Ray tasks over the same byte ranges
+        from curate.parallel import map_in_processes, ray_ready
+
+        assert step is not None and records is None, f"{stage}: only a pure step runs on Ray"
+        ray_ready(input, output, rejects)
+        return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, executor, ray_address)
     if step is not None and workers > 1 and records is None:
         from curate.parallel import map_in_processes, worth_it
 
@@ -139,6 +146,9 @@ class StageRun:
         ensure_distinct({"the input": input, "--output": output, "--rejects": rejects})
         self.summary = Summary(stage)
         self.total = total
+        from curate.executors import local_only
+
+        local_only(config, stage)  # the LLM stages do not run on Ray yet
         self.llm = llm
         self.config = config
         self.journal = Journal(stage, output, rejects, output_key)

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from rich.table import Table
 
+from curate.executors import ExecutorOptions, local_only
 from curate.errors import DataError, UsageError
 from curate.filters.dedup import DedupConfig, shingle_set
 from curate.io import display_name, file_format, read_records, write_records
@@ -41,7 +42,7 @@ DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # it becomes a file name
 
 
-class SplitConfig(BaseModel):
+class SplitConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     by: str = Field("user_id", description="Group key: a record field (user_id, id, system, ...) or a dotted "
@@ -360,6 +361,7 @@ def split(
 ) -> SplitResult:
     """Write `out_dir/{split}{suffix}` for every configured split, and the rejects if asked."""
     config = config or SplitConfig()
+    local_only(config, "split")
     files = output_files(out_dir, config.splits, suffix)
     if rejects:
         file_format(rejects)

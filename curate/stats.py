@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from rich.table import Table
 
+from curate.executors import ExecutorOptions, local_only
 from curate.io import display_name, read_records
 from curate.records import Example, Record
 
@@ -31,7 +32,7 @@ def _texts(record: Record, field: str) -> list[str]:
     return [text for text in values if isinstance(text, str) and text]
 
 
-class StatsConfig(BaseModel):
+class StatsConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     tokenizer: str | None = Field(None, description="Also count tokens with this tokenizer: a local directory "
@@ -46,6 +47,7 @@ def stats(input: str | Path, config: StatsConfig | None = None, rejects: Iterabl
     from curate.summary import track
 
     config = config or StatsConfig()
+    local_only(config, "stats")
     tokenizer = None
     if config.tokenizer:
         from transformers import AutoTokenizer

@@ -9,15 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from curate.executors import ExecutorOptions, local_only
 from curate.records import Example, Record
 from curate.summary import Summary
 from curate.runner import Reject, each, run_map
 from train.rm import conversation_ids
 
 
-class ScoreSettings(BaseModel):
+class ScoreSettings(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
 
     model: str = Field(..., description="A reward model directory (from train rm).")
@@ -87,5 +88,6 @@ def score(data: str | Path, output: str | Path, config: ScoreSettings, rejects: 
           mapping: dict[str, str] | None = None) -> Summary:
     """meta.reward for every record with something to score; records without an output or
     candidates go to `rejects` (no_output). Memory: the model, and one record at a time."""
+    local_only(config, "score")
     scorer = Scorer(config.model, config.max_length, config.batch_size)
     return run_map("score", data, output, each(scorer), rejects=rejects, mapping=mapping)

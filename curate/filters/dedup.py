@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from curate.errors import UsageError
+from curate.executors import ExecutorOptions
 from curate.io import RowSink, display_name, ensure_distinct, file_format
 from curate.records import Record
 from curate.summary import Summary, counting, track
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # numpy and the MinHash kernels load when dedup runs, not whe
 CHUNK = 20_000  # texts sketched at a time
 
 
-class DedupConfig(BaseModel):
+class DedupConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     fields: list[str] = Field(["instruction"], description="Fields compared, joined: e.g. instruction,input.")
@@ -188,6 +189,12 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
     from curate.filters.lsh import work_folder
 
     near = config.work_dir or (Path(output).resolve().parent if str(output) != "-" else None)
+    if config.executor == "ray":
+        from curate.parallel import ray_ready
+
+        if config.against is not None:
+            raise UsageError("curate dedup --against cannot run on Ray yet; use --executor local")
+        ray_ready(input, "out.jsonl")  # pass one cuts the input file into byte ranges; the output may be any format
     with work_folder(near) as folder:
         work = Path(folder)
         source = _readable_twice(input, work)
@@ -218,7 +225,8 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
     store, facts = SketchStore(work, sketcher_of(config)), Facts(work)
     with (work / "spool.txt").open("w", encoding="utf-8") as spool, \
             counting(f"sketching {display_name(input)}") as advance:
-        sketch_input(source, mapping, config.fields, store, facts, spool, config.workers, advance)
+        sketch_input(source, mapping, config.fields, store, facts, spool, config.workers, advance, config.executor,
+                     config.ray_address)
     summary.read = store.count
     found = cluster_store(store)
     verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep)

@@ -10,8 +10,9 @@ from collections.abc import Callable
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from curate.executors import ExecutorOptions
 from curate.text import has_blacklisted_word, word_count, words_of
 from curate.records import Example, Record
 from curate.summary import Summary
@@ -27,7 +28,7 @@ REFUSALS = (
 _REFUSAL = re.compile("|".join(re.escape(phrase) for phrase in REFUSALS))
 
 
-class FilterConfig(BaseModel):
+class FilterConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     min_instruction_words: int = Field(3, ge=0, description="Drop instructions shorter than this.")
@@ -137,6 +138,7 @@ def filter_records(input: str | Path, output: str | Path, config: FilterConfig |
     """Keep the records that pass every heuristic; the rest go to `rejects` with their reason.
 
     Memory: one record at a time."""
+    config = config or FilterConfig()
     step = filter_step(config)
     return run_map("filter", input, output, each(step), rejects=rejects, mapping=mapping, step=step,
-                   workers=(config or FilterConfig()).workers)
+                   workers=config.workers, executor=config.executor, ray_address=config.ray_address)

@@ -123,9 +123,10 @@ class Facts:
 
 
 def sketch_input(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str], store: SketchStore,
-                 facts: Facts, spool: IO[str], workers: int, progress: Any = None) -> None:
+                 facts: Facts, spool: IO[str], workers: int, progress: Any = None, executor: str = "local",
+                 ray_address: str | None = None) -> None:
     """Pass one over a file: every record into the store, the spool and the facts, in order."""
-    for run in _runs(source, mapping, fields, store.sketcher, workers):
+    for run in _runs(source, mapping, fields, store.sketcher, workers, executor, ray_address):
         store.append(run.sketch)
         facts.add(run)
         spool.writelines(run.lines)
@@ -136,9 +137,9 @@ def sketch_input(source: str | Path, mapping: dict[str, str] | None, fields: Seq
 
 
 def _runs(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str], sketcher: Sketcher,
-          workers: int) -> Iterator[Run]:
-    if workers > 1 and _splittable(source):
-        yield from _runs_in_processes(source, mapping, fields, sketcher, workers)
+          workers: int, executor: str = "local", ray_address: str | None = None) -> Iterator[Run]:
+    if executor == "ray" or (workers > 1 and _splittable(source)):
+        yield from _runs_in_processes(source, mapping, fields, sketcher, workers, executor, ray_address)
         return
     records = iter(read_records(source, mapping))
     while chunk := list(islice(records, CHUNK_RECORDS)):
@@ -166,8 +167,9 @@ def _sketch_range(path: str, start: int, end: int) -> Run:
 
 
 def _runs_in_processes(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str],
-                       sketcher: Sketcher, workers: int) -> Iterator[Run]:
-    with process_pool(workers, _start, (sketcher, list(fields), mapping)) as pool:
+                       sketcher: Sketcher, workers: int, executor: str = "local",
+                       ray_address: str | None = None) -> Iterator[Run]:
+    with process_pool(workers, _start, (sketcher, list(fields), mapping), executor, ray_address) as pool:
         pending: deque[Future[Run]] = deque()
         todo = iter(jsonl_chunks(source, CHUNK_BYTES))
         while True:

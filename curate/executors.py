@@ -1,0 +1,88 @@
+"""Where a stage's parallel work runs: processes on this machine, or tasks on a Ray cluster.
+
+Every parallel stage already hands its work to a pool of the same shape (curate/parallel.py:
+an initializer run once per worker, then `submit(function, *args)` returning a future), and
+reads its input as byte ranges of a JSON Lines file. `--executor ray` swaps that pool for
+RayPool: each submit is a Ray task that runs the very same function on the same byte range,
+and the results come back in input order. Nothing of a stage is written twice, so its output
+on Ray is the output it has locally, by construction (tests/test_ray.py checks it).
+
+The input must be readable at the same path on every node (a shared file system, as Ray's own
+file readers need); a local Ray started for the run (no --ray-address, no RAY_ADDRESS) has it.
+
+Memory: on the driver, as locally (2 x workers chunks in flight); on each Ray worker, one chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from curate.errors import UsageError
+
+Executor = Literal["local", "ray"]
+
+
+class ExecutorOptions(BaseModel):
+    """The fields every stage shares for where it runs."""
+
+    executor: Executor = Field("local", description="local: processes on this machine (--workers); ray: Ray "
+                               "tasks (--workers at a time), on the cluster of --ray-address or $RAY_ADDRESS, or "
+                               "on a local Ray started for the run. The output is the same either way.")
+    ray_address: str | None = Field(None, description="With --executor ray: the cluster to join, e.g. "
+                                    "ray://head:10001 or auto (default: $RAY_ADDRESS, else a local Ray).")
+
+
+def local_only(config: Any, stage: str) -> None:
+    """Stages that do not run on Ray yet say so, rather than silently running here."""
+    if getattr(config, "executor", "local") == "ray":
+        raise UsageError(f"curate {stage} cannot run on Ray yet; use --executor local (stages that can: filter, "
+                         "pii, dedup)")
+
+
+class RayPool:
+    """The process_pool interface on Ray. `initializer(*initargs)` runs once in each Ray worker
+    process before its first task of this pool; each `submit` is one task."""
+
+    def __init__(self, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
+                 address: str | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise UsageError("--executor ray needs Ray: pip install -e \".[ray]\"") from None
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            address = address or os.environ.get("RAY_ADDRESS")
+            options: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **options)
+        self._setup = ray.put((uuid.uuid4().hex, initializer, initargs))  # sent to each node once
+        self._task = ray.remote(num_cpus=1, max_retries=3)(_in_ray_worker)
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self._task.remote(self._setup, function, args).future()
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started:  # a Ray this run started goes with it; a cluster it joined stays
+            self._ray.shutdown()
+
+
+_ready_for: str | None = None  # the pool whose initializer this Ray worker process last ran
+
+
+def _in_ray_worker(setup: tuple[str, Callable[..., None], tuple[Any, ...]], function: Callable[..., Any],
+                   args: tuple[Any, ...]) -> Any:
+    global _ready_for
+    token, initializer, initargs = setup
+    if _ready_for != token:  # a worker process serves many tasks, maybe of several pools
+        initializer(*initargs)
+        _ready_for = token
+    return function(*args)

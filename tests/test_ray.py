@@ -1,0 +1,98 @@
+"""--executor ray gives the output --executor local gives, on a local Ray of 2 CPUs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+
+from curate.errors import UsageError  # noqa: E402
+from curate.filters.dedup import DedupConfig, dedup  # noqa: E402
+from curate.filters.quality import FilterConfig, filter_records  # noqa: E402
+from curate.generate.respond import RespondConfig, respond  # noqa: E402
+from curate.io import write_records  # noqa: E402
+from curate.pii import PiiConfig, scrub  # noqa: E402
+from curate.records import Example  # noqa: E402
+from curate.split import SplitConfig, split  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Real templated prompts (the committed T0 slice), with PII, short and repeated ones mixed in."""
+    folder = tmp_path_factory.mktemp("ray-corpus")
+    slice_file = Path(__file__).parent / "data" / "t0_slice.jsonl"
+    texts = [json.loads(line)["instruction"] for line in slice_file.open(encoding="utf-8")]
+    records = [Example(instruction=text, output="An answer long enough to keep.") for text in texts[:1500]]
+    records += [Example(instruction=f"Call Maria Lopez at (445) 243-6001 about order {i}.", output="Done, I will.")
+                for i in range(40)]
+    records += [Example(instruction="Hi", output="x")] * 5
+    path = folder / "in.jsonl"
+    write_records(path, records)
+    return path
+
+
+def outputs(tmp_path, name, run):
+    out, rejects = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.rejects.jsonl"
+    summary = run(out, rejects)
+    read = lambda path: path.read_text() if path.exists() else ""  # noqa: E731
+    return read(out), read(rejects), summary
+
+
+@pytest.fixture
+def ray_tasks(monkeypatch):
+    """How many tasks went to Ray."""
+    from curate.executors import RayPool
+
+    sent = []
+    submit = RayPool.submit
+    monkeypatch.setattr(RayPool, "submit", lambda self, *args: sent.append(args[0]) or submit(self, *args))
+    return sent
+
+
+@pytest.mark.parametrize("stage", ["filter", "pii", "dedup"])
+def test_ray_and_local_write_the_same_files(local_ray, corpus, tmp_path, stage, ray_tasks):
+    def run(executor):
+        if stage == "filter":
+            return lambda out, rej: filter_records(corpus, out, FilterConfig(executor=executor, workers=2), rej)
+        if stage == "pii":
+            return lambda out, rej: scrub(corpus, out, PiiConfig(executor=executor, workers=2), rejects=rej)
+        return lambda out, rej: dedup(corpus, out, DedupConfig(executor=executor, workers=2), rej)
+
+    local_out, local_rejects, local_summary = outputs(tmp_path, "local", run("local"))
+    assert not ray_tasks
+    ray_out, ray_rejects, ray_summary = outputs(tmp_path, "ray", run("ray"))
+    assert ray_tasks  # the work really went to Ray
+    assert local_out and ray_out == local_out and ray_rejects == local_rejects  # the same lines, in the same order
+    assert ray_summary.written == local_summary.written and ray_summary.dropped == local_summary.dropped
+    if stage == "pii":
+        assert "<PHONE>" in ray_out and ray_summary.counts == local_summary.counts
+    if stage == "dedup":
+        assert sum(local_summary.dropped.values()) > 100  # the real slice has many near copies
+
+
+@pytest.mark.parametrize("stage", ["respond", "split"])
+def test_stages_that_cannot_run_on_ray_say_so(corpus, tmp_path, stage, server):
+    with pytest.raises(UsageError, match=f"curate {stage} cannot run on Ray yet"):
+        if stage == "respond":
+            respond(corpus, tmp_path / "o.jsonl", RespondConfig(base_url=server.url, no_cache=True, executor="ray"))
+        else:
+            split(corpus, tmp_path / "splits", SplitConfig(executor="ray"))
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "splits").exists()
+
+
+def test_ray_needs_json_lines_files(local_ray, corpus, tmp_path, run_cli):
+    code, _, err = run_cli("curate", "filter", str(corpus), "-o", str(tmp_path / "out.json"), "--executor", "ray")
+    assert code == 2 and "JSON Lines" in err and not (tmp_path / "out.json").exists()
+    rows = [json.loads(line) for line, _ in zip(corpus.open(encoding="utf-8"), range(10))]
+    (tmp_path / "in.json").write_text(json.dumps(rows))
+    code, _, err = run_cli("curate", "dedup", str(tmp_path / "in.json"), "-o", str(tmp_path / "d.jsonl"),
+                           "--executor", "ray")
+    assert code == 2 and "JSON Lines" in err
