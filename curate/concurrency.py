@@ -16,7 +16,8 @@ slow start), and at least 8.
   batch of requests in flight, and ends slow start. `Retry-After`, and OpenAI's
   `x-ratelimit-remaining-*` reaching 0 with its `x-ratelimit-reset-*`, pause new requests.
 - An epoch in which the limit was not used (fewer requests in flight than it allows: the stage
-  had no more work) changes nothing: idle time says nothing about the server.
+  had no more work) does not move the limit: idle time says nothing about the server's capacity
+  (its latencies still count towards the floor).
 
 `settled` is the median limit over the last epochs: where the limit spent its time.
 
@@ -57,11 +58,19 @@ class Limit:
     async def acquire(self) -> None:
         if self._changed is None:
             self._changed = asyncio.Condition()
-        while (delay := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < self.limit)
-            self.in_flight += 1
+        while True:
+            while (delay := self._paused_until - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            async with self._changed:
+                try:
+                    await self._changed.wait_for(lambda: self.in_flight < self.limit)
+                except asyncio.CancelledError:
+                    self._changed.notify(1)  # a wakeup meant for this waiter goes to the next one
+                    raise
+                if self._paused_until <= time.monotonic():  # a pause that began while it waited holds it too
+                    self.in_flight += 1
+                    return
+                self._changed.notify(1)
 
     async def release(self) -> None:
         self.in_flight -= 1

@@ -67,7 +67,7 @@ class BatchBackend:
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sidecar: Path | None = None
-        self._resumed = False
+        self._resuming: asyncio.Future[None] | None = None
         self._written = 0
 
     @property
@@ -105,9 +105,9 @@ class BatchBackend:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
     async def chat(self, messages: Messages, sampling: Sampling) -> Reply:
-        if not self._resumed:
-            self._resumed = True
-            await self._resume()
+        if self._resuming is None:  # every request waits for it: none may go out before the old batches are known
+            self._resuming = asyncio.ensure_future(self._resume())
+        await asyncio.shield(self._resuming)
         custom_id = self.request_id(messages, sampling)
         while True:
             answer = self._answers.get(custom_id)
@@ -146,8 +146,13 @@ class BatchBackend:
             self._send(chunk)
 
     def _send(self, chunk: _Chunk) -> None:
-        task = asyncio.ensure_future(self._write_requests(chunk) if self.request_file is not None
-                                     else self._run_batch(chunk))
+        if self.request_file is not None:
+            work = self._write_requests(chunk)
+        elif self.online:
+            work = self._run_batch(chunk)
+        else:  # --batch-results alone: what it does not answer has nowhere to go
+            work = self._refuse(chunk)
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -163,6 +168,13 @@ class BatchBackend:
         for waiting in chunk.waiting.values():
             if not waiting.done():
                 waiting.set_exception(stop)
+
+    async def _refuse(self, chunk: _Chunk) -> None:
+        missing = RequestFailed("not_in_batch_results", f"not answered in {self.results_file}; pass --batch-file "
+                                "to write such requests out for the next batch run, or --batch to send them")
+        for waiting in chunk.waiting.values():
+            if not waiting.done():
+                waiting.set_exception(missing)
 
     @property
     def requests_written(self) -> int:
@@ -185,8 +197,9 @@ class BatchBackend:
             self._save_entry(entry)
             self.submitted += len(chunk.lines)
             await self._collect(batch["id"], list(chunk.waiting))
-        except (RequestFailed, EndpointError) as error:
-            failure = error if isinstance(error, RequestFailed) else RequestFailed("batch_api", str(error))
+        except Exception as error:  # the API, the network or a reply of the wrong shape: the chunk fails, and retries
+            failure = error if isinstance(error, RequestFailed) else RequestFailed(
+                "batch_api", f"{type(error).__name__}: {error}"[:300])
             for custom_id in chunk.waiting:
                 self._answers.setdefault(custom_id, failure)
         finally:
@@ -241,8 +254,8 @@ class BatchBackend:
     async def _follow(self, batch_id: str, custom_ids: list[str], done: asyncio.Future[None]) -> None:
         try:
             await self._collect(batch_id, custom_ids, missing_fail=False)
-        except (RequestFailed, EndpointError):
-            pass  # its requests are sent again
+        except Exception:  # noqa: BLE001 - whatever went wrong, its requests are sent again
+            pass
         finally:
             for custom_id in custom_ids:
                 if self._running.get(custom_id) is done:

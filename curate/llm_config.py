@@ -56,7 +56,7 @@ class LLMConfig(RunOptions):
                                                      "for base models.")
     concurrency: int | Literal["auto"] = Field(
         "auto", description="Requests in flight at once: a number, or auto: start at 8 and raise it while the "
-        "server keeps up (latency near its floor, or throughput still rising), halve it on 429/503/timeouts, "
+        "server keeps up (latency near its floor, or throughput still rising), cut it to 0.8x on 429/503/timeouts, "
         "honour Retry-After and x-ratelimit headers; the summary shows where it settled.",
         json_schema_extra={"cli_text": True})
     temperature: float = Field(0.7, ge=0, description="Sampling temperature for generation.")

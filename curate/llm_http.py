@@ -82,6 +82,7 @@ class OpenAIHTTP:
         self._api_key = api_key
         self._session: Any = None
         self.limit: Limit | None = None  # the client's concurrency limit, told how each attempt went
+        self.one_of_many = False  # a replica: its Retry-After and dead connections concern it alone
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -214,14 +215,15 @@ class OpenAIHTTP:
                 if response.status not in RETRY_STATUSES:
                     raise error
                 wait = retry_after(response.headers.get("Retry-After"))
-                if wait and self.limit is not None:
+                if wait and self.limit is not None and not self.one_of_many:
                     self.limit.pause(wait)  # every request waits, not only this one
                 raise Retryable(error, wait)
         except asyncio.TimeoutError:
             self._tell_limit(started, None, {})
             raise Retryable(RequestFailed("timeout", f"no complete reply within {self.timeout:g} s")) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            self._tell_limit(started, None, {})
+            if not self.one_of_many:  # a replica that is down is not a full server: the others go on
+                self._tell_limit(started, None, {})
             self._connection_failures += 1
             if self._connection_failures >= self.max_connection_failures:
                 raise EndpointError(

@@ -71,6 +71,7 @@ class Replicas:
         for backend in backends:  # the replicas neither retry nor give up on their own: this does both
             backend.max_retries = 0
             backend.max_connection_failures = 10**9
+            backend.one_of_many = True
 
     @property
     def limit(self) -> Any:
@@ -124,29 +125,33 @@ class Replicas:
             if replica not in reachable:
                 stderr.print(f"[yellow]{replica.name} cannot be reached; it gets requests once it answers[/]")
 
-    def _pick(self) -> Replica | None:
+    def _pick(self, avoid: Replica | None = None) -> Replica | None:
+        """The healthy replica with the fewest requests outstanding, other than `avoid` (the one
+        that just failed this request) while another is healthy."""
         now = time.monotonic()
         healthy = [replica for replica in self.replicas if replica.healthy(now)]
-        return min(healthy, key=lambda replica: replica.outstanding) if healthy else None
+        others = [replica for replica in healthy if replica is not avoid] or healthy
+        return min(others, key=lambda replica: replica.outstanding) if others else None
 
     async def chat(self, messages: Messages, sampling: Sampling) -> Reply:
         last: Retryable | None = None
+        failed_on: Replica | None = None
         for attempt in range(self.max_retries + 1):
-            replica = self._pick()
+            replica = self._pick(avoid=failed_on)
             while replica is None:  # every replica is out: wait for the first to come back
                 await asyncio.sleep(max(min(r.out_until for r in self.replicas) - time.monotonic(), 0.01))
-                replica = self._pick()
+                replica = self._pick(avoid=failed_on)
             if attempt:
                 self._retries += 1
             replica.outstanding += 1
             try:
                 reply = await replica.backend.attempt_chat(messages, sampling)
             except Retryable as failure:
-                last = failure
-                self._failed(replica, failure)
-                if self._pick() is None and attempt < self.max_retries:  # nowhere else to go: back off
-                    await asyncio.sleep(failure.wait if failure.wait is not None else
-                                        self.replicas[0].backend._backoff(attempt))
+                last, failed_on = failure, replica
+                self._failed(replica, failure, attempt)
+                if attempt < self.max_retries and self._pick(avoid=replica) in (None, replica):
+                    # nowhere else to go: back off, as one server's client would
+                    await asyncio.sleep(failure.wait if failure.wait is not None else replica.backend._backoff(attempt))
                 continue
             finally:
                 replica.outstanding -= 1
@@ -156,10 +161,11 @@ class Replicas:
         assert last is not None
         raise last.error
 
-    def _failed(self, replica: Replica, failure: Retryable) -> None:
+    def _failed(self, replica: Replica, failure: Retryable, attempt: int) -> None:
         now = time.monotonic()
-        if failure.error.reason == "http_429":  # busy, not broken: rest it as long as it asked
-            replica.out_until = max(replica.out_until, now + (failure.wait or 0.0))
+        if failure.error.reason == "http_429":  # busy, not broken: rest it as long as it asked, or a backoff
+            rest = failure.wait if failure.wait else replica.backend._backoff(attempt)
+            replica.out_until = max(replica.out_until, now + rest)
             return
         replica.failed(now)
         if failure.connection:

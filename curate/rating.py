@@ -82,7 +82,8 @@ def parse_structured(text: str) -> tuple[int | None, str]:
 
 def rejects_schema(error: RequestFailed) -> bool:
     """Did the server refuse response_format itself (not the request for another reason)?"""
-    return error.reason in ("http_400", "http_422") and any(word in error.detail.lower() for word in _SCHEMA_WORDS)
+    refused = error.reason in ("http_400", "http_422", "batch_line_400", "batch_line_422")  # live, or a batch line
+    return refused and any(word in error.detail.lower() for word in _SCHEMA_WORDS)
 
 
 async def rate(record: Example, llm: LLM, config: RatingConfig) -> tuple[int | None, str]:

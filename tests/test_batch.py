@@ -128,3 +128,27 @@ def test_batch_flags_that_cannot_work_are_usage_errors(tmp_path, run_cli):
     code, _, err = run_cli(*base, "--batch-file", str(tmp_path / "r.jsonl"))
     assert code == 2 and "--model" in err
     assert not (tmp_path / "out.jsonl").exists() or not list(read_records(tmp_path / "out.jsonl"))
+
+
+def test_results_alone_send_nothing_for_what_they_do_not_answer(server, tmp_path, run_cli):
+    write_records(tmp_path / "in.jsonl", prompts(4))
+    requests, results = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    common = ["curate", "respond", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+              "--model", "scripted-model", "--no-cache", "--base-url", server.url]
+    code, _, err = run_cli(*common, "--batch-file", str(requests))
+    assert code == 0, err
+    lines = [json.loads(line) for line in requests.read_text().splitlines()][:2]  # half of them answered
+    results.write_text("".join(json.dumps({"custom_id": line["custom_id"], "error": None, "response": {
+        "status_code": 200, "body": server.completion(line["body"])}}) + "\n" for line in lines))
+    code, _, err = run_cli(*common, "--batch-results", str(results))
+    assert code == 1 and "not_in_batch_results" in err
+    assert server.batches == {} and server.files == {} and server.payloads == []  # nothing was sent anywhere
+    assert len(list(read_records(tmp_path / "out.jsonl"))) == 2
+
+
+def test_a_batch_line_refusing_the_schema_counts_as_a_refusal():
+    from curate.llm_types import RequestFailed
+    from curate.rating import rejects_schema
+
+    assert rejects_schema(RequestFailed("batch_line_400", "response_format json_schema is not supported"))
+    assert not rejects_schema(RequestFailed("batch_line_400", "context length exceeded"))

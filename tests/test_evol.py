@@ -203,8 +203,20 @@ def test_evolutions_keep_the_input_field_and_the_history(server, tmp_path):
 def test_a_rewrite_that_changes_the_input_folds_it_into_the_instruction():
     from curate.generate.evol_instruct import separate_input
 
-    assert separate_input("Sort these numbers: 3 1 2 Explain each step.", "3 1 2") == \
+    assert separate_input("Sort these numbers, showing each step:\n3 1 2", "3 1 2") == \
+        ("Sort these numbers, showing each step:", "3 1 2")
+    assert separate_input("Sort these numbers:\n3 1 2 Explain each step.", "3 1 2") == \
         ("Sort these numbers: Explain each step.", "3 1 2")
     assert separate_input("Sort these numbers, then the reversed list: 3 1 2 0", "3 1 2 5") == \
         ("Sort these numbers, then the reversed list: 3 1 2 0", "")
     assert separate_input("Write a poem.", "") == ("Write a poem.", "")
+
+
+@pytest.mark.parametrize("evolved, parent_input", [
+    ("Sort the list and return the top 3 elements.\n5 3 1", "3"),
+    ('Translate the sentence "I like tea" into French, formally.', "I like tea"),
+])
+def test_an_input_quoted_inside_the_instruction_is_not_cut_out(evolved, parent_input):
+    from curate.generate.evol_instruct import separate_input
+
+    assert separate_input(evolved, parent_input) == (evolved, "")

@@ -76,3 +76,45 @@ def test_a_replica_down_at_the_start_is_left_out_and_all_down_is_an_error(replic
     with pytest.raises(EndpointError, match="cannot reach"):
         respond(tmp_path / "in.jsonl", tmp_path / "out2.jsonl",
                 RespondConfig(base_url=urls, no_cache=True, concurrency=4))
+
+
+def test_a_failed_attempt_is_retried_on_another_replica_and_429s_back_off(replicas, tmp_path):
+    broken, healthy, third = replicas
+    third.stop()
+    order = []
+
+    def log(name, answer):
+        def fault(payload, count):
+            order.append(name)
+            return answer
+        return fault
+
+    broken.fault, healthy.fault = log("A", "500"), log("B", None)
+    write_records(tmp_path / "in.jsonl", prompts(6))
+    urls = ",".join(server.url for server in replicas)
+    summary = respond(tmp_path / "in.jsonl", tmp_path / "out.jsonl",
+                      RespondConfig(base_url=urls, no_cache=True, concurrency=1))
+    assert summary.written == 6 and "AA" not in "".join(order)  # never twice in a row on the failing one
+    assert order.count("A") <= 3  # then it rests
+    # every replica answers 429 with no Retry-After: the retries wait, as one server's client would
+    broken.fault = healthy.fault = lambda payload, count: "429"
+    from curate.llm_http import OpenAIHTTP
+    from curate.llm_replicas import Replicas
+
+    backend = Replicas([OpenAIHTTP(broken.url, model="scripted-model"), OpenAIHTTP(healthy.url, model="scripted-model")],
+                       max_retries=3)
+    import asyncio
+    import time
+
+    from curate.llm_types import RequestFailed, Sampling
+
+    async def ask():
+        try:
+            await backend.chat([{"role": "user", "content": "hi"}], Sampling())
+        finally:
+            await backend.aclose()
+
+    start = time.monotonic()
+    with pytest.raises(RequestFailed, match="http_429"):
+        asyncio.run(ask())
+    assert time.monotonic() - start > 0.5  # backoffs of 0.25-0.5 s, 0.5-1 s, ... not a burst in milliseconds

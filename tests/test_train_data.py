@@ -55,11 +55,15 @@ def test_a_template_that_rewrites_earlier_turns_is_a_clear_error(tiny_tokenizer_
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
     # like templates that drop earlier answers' reasoning: an answer renders differently once it is not last
-    tokenizer.chat_template = ("{% for m in messages %}{% if m['role'] == 'assistant' and not loop.last %}"
-                               "[old]{% else %}{{ m['content'] }}{% endif %}|{% endfor %}"
+    tokenizer.chat_template = ("{% for m in messages %}{% if m['role'] == 'assistant' %}>"
+                               "{% if loop.last %}{{ m['content'] }}{% else %}[old]{% endif %}"
+                               "{% else %}{{ m['content'] }}{% endif %}|{% endfor %}"
                                "{% if add_generation_prompt %}>{% endif %}")
     with pytest.raises(DataError, match="--train-on last"):
         sft_row(tokenizer, conversation(MULTI_TURN), "all")
+    # which is what --train-on last is for: only the final answer needs locating
+    row = sft_row(tokenizer, conversation(MULTI_TURN), "last")
+    assert trained_runs(tokenizer, *runs(row)) == ["Das Wetter ist schön.|"]
 
 
 def test_preference_trains_on_its_best_response(tiny_tokenizer_dir):

@@ -37,7 +37,9 @@ def sft_row(tokenizer: Any, messages: list[dict[str, str]], train_on: TrainOn = 
         raise DataError("the tokenizer has no chat template; pass --chat-template for a base model")
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     turns = [k for k, message in enumerate(messages) if message["role"] == "assistant"]
-    trained = set(turns if train_on == "all" else turns[-1:])
+    if train_on == "last":  # only the final answer is located: earlier ones may render as the template likes
+        turns = turns[-1:]
+    trained = set(turns)
     cuts, spans = [0], []
     for k in turns:
         start = tokenizer.apply_chat_template(messages[:k], tokenize=False, add_generation_prompt=True)

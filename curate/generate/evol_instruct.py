@@ -214,7 +214,10 @@ def separate_input(evolved: str, parent_input: str) -> tuple[str, str]:
     (complicate_input does), the whole rewrite is the instruction."""
     data = parent_input.strip()
     at = evolved.rfind(data) if data else -1
-    if at < 0:
+    # only as a block of its own: starting a line, and ending one (or a sentence); a quote of it
+    # inside a sentence ("the top 3 elements") is part of the instruction
+    after = evolved[at + len(data):at + len(data) + 1] if at >= 0 else ""
+    if at <= 0 or evolved[at - 1] != "\n" or (after and not after.isspace()):
         return evolved, ""
     instruction = " ".join(part.strip() for part in (evolved[:at], evolved[at + len(data):]) if part.strip())
     return (instruction, parent_input) if instruction else (evolved, "")
