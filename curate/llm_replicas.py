@@ -4,8 +4,9 @@ Each request goes to the healthy replica with the fewest requests outstanding. A
 (a refused or dropped connection, a timeout, a 5xx) is tried again on another replica at once;
 a replica that fails 3 attempts in a row is taken out for a while (2 s, doubling with each
 time out, at most 60 s) and then given requests again. A 429 sends the request elsewhere and
-rests that replica for its Retry-After. When every replica is out, requests wait for the
-first to come back, with the usual backoff; the run stops (exit 1) only after
+rests that replica for its Retry-After (or a backoff), pausing no other. With nowhere else to
+go, a retry waits the usual backoff; when every replica is out, requests wait for the first to
+come back; the run stops (exit 1) only after
 --max-connection-failures connection failures in a row across all of them.
 
 Who answered does not matter to the cache: the key names the set of replicas, not the one.
