@@ -33,7 +33,8 @@ class ExecutorOptions(BaseModel):
 
     executor: Executor = Field("local", description="local: processes on this machine (--workers); ray: Ray "
                                "tasks (--workers at a time), on the cluster of --ray-address or $RAY_ADDRESS, or "
-                               "on a local Ray started for the run. The output is the same either way.")
+                               "on a local Ray started for the run. The output is the same either way. Only "
+                               "filter, pii and dedup run on Ray so far; the other stages refuse it.")
     ray_address: str | None = Field(None, description="With --executor ray: the cluster to join, e.g. "
                                     "ray://head:10001 or auto (default: $RAY_ADDRESS, else a local Ray).")
 
