@@ -60,22 +60,12 @@ class LLM:
 
     def __init__(self, backend: Backend, cache: RequestCache | None = None, concurrency: int | str = "auto",
                  cache_salt: str = ""):
-        from curate.concurrency import limit_for
-
         self.backend = backend
         self.cache = cache
         self.concurrency = concurrency
         self.cache_salt = cache_salt
         self.usage = Usage()
-        # the servers we talk to over HTTP tell us when they are full; in-process models do not
-        self.limit = limit_for(concurrency if hasattr(backend, "limit") or concurrency != "auto" else 64)
-        if hasattr(backend, "limit"):
-            backend.limit = self.limit
-        if getattr(backend, "batch", False):  # a batch takes every request there is, at once
-            from curate.concurrency import Limit
-            from curate.llm_batch import MAX_REQUESTS
-
-            self.limit = Limit(MAX_REQUESTS)
+        self.limit = _limit_for(backend, concurrency)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._preparing: asyncio.Future[None] | None = None
         self._ready = False
@@ -194,6 +184,23 @@ class LLM:
             self._loop.run_until_complete(self.aclose())
             self._loop.close()
             self._loop = None
+
+
+def _limit_for(backend: Backend, concurrency: int | str) -> Any:
+    """The concurrency limit for a backend: a batch takes every request there is at once; the
+    servers we talk to over HTTP tell the limit how each attempt went (so auto can adapt), and
+    in-process models tell it nothing (auto is 64 there)."""
+    from curate.concurrency import Limit, limit_for
+
+    if getattr(backend, "batch", False):
+        from curate.llm_batch import MAX_REQUESTS
+
+        return Limit(MAX_REQUESTS)
+    if not hasattr(backend, "limit"):
+        return limit_for(64 if concurrency == "auto" else concurrency)
+    limit = limit_for(concurrency)
+    backend.limit = limit  # type: ignore[attr-defined]
+    return limit
 
 
 async def map_unordered(

@@ -52,6 +52,7 @@ class _Chunk:
 class BatchBackend:
     batch = True  # the client sends every request it has at once (no concurrency limit)
     accepts_response_format = True
+    price_factor = BATCH_DISCOUNT
 
     def __init__(self, http: OpenAIHTTP, poll: float = 30.0, request_file: Path | None = None,
                  results_file: Path | None = None, online: bool = True):
@@ -59,7 +60,6 @@ class BatchBackend:
         self.poll = poll
         self.request_file, self.results_file, self.online = request_file, results_file, online
         self.retries = 0
-        self.submitted = 0  # requests sent in batches (or written to the request file) by this run
         self._answers: dict[str, Reply | RequestFailed] = {}
         self._running: dict[str, asyncio.Future[None]] = {}  # custom_id -> its batch, still running
         self._chunk = _Chunk()
@@ -68,7 +68,6 @@ class BatchBackend:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sidecar: Path | None = None
         self._resuming: asyncio.Future[None] | None = None
-        self._written = 0
 
     @property
     def model(self) -> str:
@@ -162,8 +161,6 @@ class BatchBackend:
         assert self.request_file is not None
         with self.request_file.open("ab") as stream:
             stream.writelines(chunk.lines)
-        self._written += len(chunk.lines)
-        self.submitted += len(chunk.lines)
         stop = RequestFailed("batch_file", f"written to {self.request_file} for an offline batch run")
         for waiting in chunk.waiting.values():
             if not waiting.done():
@@ -175,10 +172,6 @@ class BatchBackend:
         for waiting in chunk.waiting.values():
             if not waiting.done():
                 waiting.set_exception(missing)
-
-    @property
-    def requests_written(self) -> int:
-        return self._written
 
     # -- online: the Batch API
 
@@ -195,7 +188,6 @@ class BatchBackend:
                                                          "endpoint": "/v1" + self.http._route([], Sampling())[0]})
             entry["batch_id"] = batch["id"]
             self._save_entry(entry)
-            self.submitted += len(chunk.lines)
             await self._collect(batch["id"], list(chunk.waiting))
         except Exception as error:  # the API, the network or a reply of the wrong shape: the chunk fails, and retries
             failure = error if isinstance(error, RequestFailed) else RequestFailed(

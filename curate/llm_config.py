@@ -201,14 +201,14 @@ def build_llm(config: LLMConfig) -> LLM:
         servers = [OpenAIHTTP(url, key, config.model, config.endpoint, config.timeout, config.max_retries,
                               connections=connections_for(config.concurrency),
                               max_connection_failures=config.max_connection_failures) for url in split_urls(base_url)]
-        if len(servers) > 1:
+        if config.batch or offline:
+            backend = _batch_backend(config, servers)
+        elif len(servers) > 1:
             from curate.llm_replicas import Replicas
 
             backend = Replicas(servers, config.max_retries, config.max_connection_failures)
         else:
             backend = servers[0]
-        if config.batch or config.batch_file or config.batch_results:
-            backend = _batch_backend(config, servers)
     elif offline:  # --batch-file / --batch-results alone: nothing is sent anywhere
         backend = _batch_backend(config, [OpenAIHTTP("http://offline.invalid/v1", None, config.model, config.endpoint)])
     elif backend_name == "vllm":

@@ -70,11 +70,14 @@ def _lines_before(path: str | Path, offset: int) -> int:
     return count
 
 
+def cuttable(input: str | Path) -> bool:
+    """A JSON Lines file (not standard input): it can be cut into byte ranges."""
+    return str(input) != "-" and file_format(input) == ".jsonl" and Path(input).is_file()
+
+
 def splittable(input: str | Path, output: str | Path, rejects: str | Path | None) -> bool:
     """JSON Lines in and out (lines pass through as text), from a file that can be cut up."""
-    if str(input) == "-" or file_format(input) != ".jsonl" or not Path(input).is_file():
-        return False
-    return file_format(output) == ".jsonl" and (rejects is None or file_format(rejects) == ".jsonl")
+    return cuttable(input) and file_format(output) == ".jsonl" and (rejects is None or file_format(rejects) == ".jsonl")
 
 
 def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:
@@ -82,9 +85,10 @@ def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, 
     return splittable(input, output, rejects) and os.path.getsize(input) > 2 * CHUNK_BYTES
 
 
-def ray_ready(input: str | Path, output: str | Path, rejects: str | Path | None = None) -> None:
-    """--executor ray cuts its input into byte ranges: JSON Lines files in and out."""
-    if not splittable(input, output, rejects):
+def ray_ready(input: str | Path, output: str | Path | None = None, rejects: str | Path | None = None) -> None:
+    """--executor ray cuts its input into byte ranges: a JSON Lines file in, and JSON Lines out
+    where the lines pass through as text (`output` given)."""
+    if not (splittable(input, output, rejects) if output is not None else cuttable(input)):
         raise UsageError("--executor ray reads and writes JSON Lines files (.jsonl, not standard input); "
                          "convert the input with curate convert, or use --executor local")
 

@@ -197,11 +197,10 @@ class StageRun:
                     from curate.llm_config import cost_facts
 
                     usage = self.llm.usage
-                    batched = getattr(self.llm.backend, "batch", False)
-                    discount = 0.5 if batched else 1.0  # the Batch API's price: half the live one
-                    self.summary.facts |= cost_facts(usage.prompt_tokens, usage.completion_tokens, price, discount)
-                    if batched:
-                        self.summary.facts["batch_discount"] = "50% (Batch API)"
+                    factor = getattr(self.llm.backend, "price_factor", 1.0)  # the Batch API's: half the live price
+                    self.summary.facts |= cost_facts(usage.prompt_tokens, usage.completion_tokens, price, factor)
+                    if factor != 1.0:
+                        self.summary.facts["batch_discount"] = f"{1 - factor:.0%} (Batch API)"
 
     def _did_something(self) -> bool:
         summary = self.summary

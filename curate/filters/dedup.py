@@ -192,9 +192,7 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
     if config.executor == "ray":
         from curate.parallel import ray_ready
 
-        if config.against is not None:
-            raise UsageError("curate dedup --against cannot run on Ray yet; use --executor local")
-        ray_ready(input, "out.jsonl")  # pass one cuts the input file into byte ranges; the output may be any format
+        ray_ready(input)  # pass one cuts the input file into byte ranges; the output may be any format
     with work_folder(near) as folder:
         work = Path(folder)
         source = _readable_twice(input, work)
@@ -306,6 +304,8 @@ def shingle_set(text: str, ngram: int = 5) -> frozenset[int]:
 def check_usage(config: DedupConfig) -> None:
     if config.against is None and config.match != "minhash":
         raise UsageError("--match applies with --against FILE (decontamination)")
+    if config.against is not None and config.executor == "ray":
+        raise UsageError("curate dedup --against cannot run on Ray yet; use --executor local")
 
 
 __all__ = ["Clusters", "DedupConfig", "clusters", "dedup", "dedup_records", "jaccard",

@@ -22,8 +22,8 @@ from typing import IO, Any
 import numpy as np
 
 from curate.filters.lsh import Sketch, Sketcher, SketchStore
-from curate.io import dump_row, file_format, read_records, record_row
-from curate.parallel import jsonl_chunks, process_pool, read_chunk
+from curate.io import dump_row, read_records, record_row
+from curate.parallel import cuttable, jsonl_chunks, process_pool, read_chunk
 from curate.records import Record
 
 CHUNK_RECORDS = 5_000  # records sketched at a time from an input read here
@@ -147,9 +147,7 @@ def _runs(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[s
 
 
 def _splittable(source: str | Path) -> bool:
-    path = Path(source)
-    return str(source) != "-" and file_format(source) == ".jsonl" and path.is_file() \
-        and path.stat().st_size > 2 * CHUNK_BYTES
+    return cuttable(source) and Path(source).stat().st_size > 2 * CHUNK_BYTES
 
 
 _worker: tuple[Sketcher, Sequence[str], dict[str, str] | None] | None = None
