@@ -115,20 +115,21 @@ def screen_instances(pairs: list[tuple[str, str]], classification: bool) -> tupl
     - label_without_input: a class label the reply names but gives no input for, while its
       other labels have inputs (the label is not among the outputs of any real instance).
     """
-    reasons: dict[int, str] = {}
+    stripped = [(input_.strip(), output.strip()) for input_, output in pairs]
     outputs: dict[str, set[str]] = {}
-    for input_, output in pairs:
-        if input_.strip():
-            outputs.setdefault(input_.strip(), set()).add(output.strip())
-    any_input = any(input_.strip() for input_, _ in pairs)
-    for number, (input_, output) in enumerate(pairs):
-        if input_.strip() == output.strip():
+    for input_, output in stripped:
+        if input_:
+            outputs.setdefault(input_, set()).add(output)
+    any_input = bool(outputs)
+    reasons: dict[int, str] = {}
+    for number, (input_, output) in enumerate(stripped):
+        if input_ == output:
             reasons[number] = "input_equals_output"
-        elif input_.strip().endswith((":", "：")) or output.strip().endswith((":", "：")):
+        elif input_.endswith((":", "：")) or output.endswith((":", "：")):
             reasons[number] = "ends_with_colon"
-        elif input_.strip() and len(outputs[input_.strip()]) > 1:
+        elif input_ and len(outputs[input_]) > 1:
             reasons[number] = "conflicting_outputs"
-        elif classification and any_input and not input_.strip():
+        elif classification and any_input and not input_:
             reasons[number] = "label_without_input"
     kept = [pair for number, pair in enumerate(pairs) if number not in reasons]
     return kept, [(*pairs[number], reason) for number, reason in reasons.items()]
