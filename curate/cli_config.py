@@ -39,13 +39,17 @@ def config_options(config_cls: type[BaseModel]) -> list[inspect.Parameter]:
     for name, field in config_cls.model_fields.items():
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         kind = str if extra.get("cli_text") else _option_type(field.annotation)  # e.g. --seed 3 or --seed none
+        if extra.get("cli_repeat"):
+            kind = list[str]  # a flag given once per value: --reward-model A --reward-model B:0.5
         default = "uniform" if field.default_factory else field.default
-        show = False if kind is bool or default is None else str(default)
+        show = False if kind is bool or default is None or extra.get("cli_repeat") or field.is_required() \
+            else str(default)
         flags = extra.get("cli_flags") or [f"--{name.replace('_', '-')}"]  # e.g. ["--format", "-f"]
         if kind is bool and not name.startswith("no_") and "cli_flags" not in extra:
             flags = [f"{flags[0]}/--no-{name.replace('_', '-')}"]  # a switch that is on by default must turn off
             show = "on" if default else "off"
-        option = typer.Option(*flags, help=field.description or "", show_default=show,
+        described = (field.description or "") + (" Required (here or in --config)." if field.is_required() else "")
+        option = typer.Option(*flags, help=described, show_default=show, metavar=extra.get("cli_metavar"),
                               rich_help_panel="Model and sampling" if name in llm_fields else "Stage")
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                         annotation=Annotated[Optional[kind], option]))
@@ -65,14 +69,18 @@ def load_config(config_cls: type[BaseModel], config_file: Path | None, given: di
             raise UsageError(f"--config {config_file}: expected a mapping of option names to values")
         values = {str(key).replace("-", "_"): value for key, value in loaded.items()}
     values |= {key: value.value if isinstance(value, Enum) else value for key, value in given.items()
-               if value is not None}
+               if value is not None and value != []}  # a repeatable flag never given arrives as []
     try:
         return config_cls.model_validate(values)
     except ValidationError as error:
-        problems = "; ".join(f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: "
-                             f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors())
+        problems = "; ".join(_flag_of(e['loc']) + e['msg'].removeprefix('Value error, ') for e in error.errors())
         source = f" (with --config {config_file})" if config_file else ""
         raise UsageError(problems + source) from None
+
+
+def _flag_of(location: tuple[Any, ...]) -> str:
+    """The flag a validation error is about, or nothing for a check across several fields."""
+    return f"--{'.'.join(map(str, location)).replace('_', '-')}: " if location else ""
 
 
 def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> Callable[[Callable], Callable]:

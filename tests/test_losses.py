@@ -41,3 +41,28 @@ def test_padding_is_ignored():
     ranks = torch.tensor([[0, 1, 2]])
     mask = torch.tensor([[True, True, False]])
     assert torch.allclose(ranking_loss(rewards, ranks, mask), -F.logsigmoid(torch.tensor(1.0)))
+
+
+def test_lm_loss_is_the_mean_negative_log_likelihood_of_each_next_real_token():
+    from train.losses import lm_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 7)
+    ids = torch.tensor([[1, 2, 3, 4], [5, 6, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
+    logp = torch.log_softmax(logits, dim=-1)
+    # by hand: 3 predictions in the first row, 1 in the second (padding predicts nothing, is never predicted)
+    terms = [-logp[0, 0, 2], -logp[0, 1, 3], -logp[0, 2, 4], -logp[1, 0, 6]]
+    assert torch.allclose(lm_loss(logits, ids, mask), torch.stack(terms).mean())
+
+
+def test_lm_loss_falls_as_the_model_predicts_the_text():
+    from train.losses import lm_loss
+
+    ids = torch.tensor([[1, 2, 3]])
+    mask = torch.ones_like(ids)
+    unsure = torch.zeros(1, 3, 5)
+    sure = torch.full((1, 3, 5), -10.0)
+    sure[0, 0, 2] = sure[0, 1, 3] = 10.0
+    assert lm_loss(sure, ids, mask) < 1e-3 < lm_loss(unsure, ids, mask)
+    assert torch.isclose(lm_loss(unsure, ids, mask), torch.log(torch.tensor(5.0)))

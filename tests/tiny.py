@@ -70,3 +70,36 @@ def save_tiny_model(directory):
     build_model(tokenizer).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def save_token_reward_model(directory, tokenizer, token: str, strength: float = 20.0):
+    """A reward model that scores a conversation by how often `token` occurs in it, built by hand.
+
+    One layer whose attention is uniform (zero queries and keys) and whose value reads one
+    embedding coordinate that only `token` sets, so the last position holds the token's share
+    of the sequence; the score head reads that coordinate. Every other weight is zero, except
+    a constant on the other coordinates that keeps the norms steady. Saved like train rm's output.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    (token_id,) = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(token))
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                         pad_token_id=tokenizer.pad_token_id, num_labels=1)
+    model = LlamaForSequenceClassification(config)
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.zero_()
+        embeddings = model.model.embed_tokens.weight
+        embeddings[:, 2:] = 1.0
+        embeddings[token_id, 1] = strength
+        layer = model.model.layers[0]
+        for norm in (layer.input_layernorm, layer.post_attention_layernorm, model.model.norm):
+            norm.weight.fill_(1.0)
+        layer.self_attn.v_proj.weight[0, 1] = 1.0  # head 0 carries coordinate 1 ...
+        layer.self_attn.o_proj.weight[1, 0] = 1.0  # ... back into coordinate 1, averaged over positions
+        model.score.weight[0, 1] = 1.0
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

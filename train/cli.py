@@ -1,4 +1,4 @@
-"""The `train` command: sft, rm, dpo, score and preview, each a thin shell over a Python function.
+"""The `train` command: sft, rm, dpo, rl, score and preview, each a thin shell over a Python function.
 
 Every command is `train COMMAND INPUT -o OUTPUT [--config FILE.yaml] [options]`, its options
 derived from the settings model of its module (curate/cli_config.py).
@@ -16,11 +16,13 @@ from curate.cli_config import config_command
 from curate.summary import stderr
 from train.dpo import DPOSettings
 from train.preview import PreviewSettings
+from train.rl import RLSettings
 from train.rm import RMSettings
 from train.score import ScoreSettings
 from train.sft import SFTSettings
 
-app = cli_support.make_app("train", "Fine-tune on curate's exports: SFT, reward models, DPO; score with a reward model.")
+app = cli_support.make_app("train", "Fine-tune on curate's exports: SFT, reward models, DPO, RL against a reward model; score with a "
+                              "reward model.")
 
 Data = Annotated[Optional[Path], typer.Argument(
     help="Training records: any file curate reads (our records, Alpaca, ShareGPT, messages, TRL rows).",
@@ -66,6 +68,25 @@ def dpo(config: DPOSettings, output: Output, input: Data = None, data: DataAlias
     from train.dpo import dpo as run
 
     _report(run(_data(input, data), output, config), output)
+
+
+@config_command(app, RLSettings, "rl")
+def rl(config: RLSettings, output: Output, input: Data = None, data: DataAlias = None) -> None:
+    """Reinforcement learning from a reward model, InstructGPT's third step: the policy (the SFT
+    checkpoint) samples --num-generations answers per prompt, the reward models and rule rewards
+    score them, and TRL's GRPO (or --method rloo) updates it with a KL pull to the SFT model;
+    --ptx-data/--ptx-coef add the pre-training loss (PPO-ptx). INPUT: prompts, any record file."""
+    from train.rl import rl as run
+
+    trainer = run(_data(input, data), output, config)
+    log = trainer.state.log_history
+
+    def trend(key: str) -> str | None:
+        values = [entry[key] for entry in log if entry.get(key) is not None]
+        return f"{key} {values[0]:.4f} -> {values[-1]:.4f}" if values else None
+
+    said = [text for text in map(trend, ("reward", "kl", "ptx_loss")) if text]
+    stderr.print(f"{'; '.join(said)} over {trainer.state.global_step} steps; saved to {output}")
 
 
 @config_command(app, ScoreSettings, "score")

@@ -1,4 +1,5 @@
-"""Losses TRL does not have: InstructGPT's K-wise ranking loss for reward models."""
+"""Losses TRL does not have: InstructGPT's K-wise ranking loss for reward models, and the ptx term
+of its RL objective."""
 
 from __future__ import annotations
 
@@ -20,3 +21,15 @@ def ranking_loss(rewards: torch.Tensor, ranks: torch.Tensor, mask: torch.Tensor 
     pair_losses = -F.logsigmoid(rewards[:, :, None] - rewards[:, None, :])
     per_prompt = (pair_losses * better).sum(dim=(1, 2)) / better.sum(dim=(1, 2)).clamp(min=1)
     return per_prompt.mean()
+
+
+def lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean next-token negative log-likelihood over the real tokens of a batch: the language-model
+    loss on pre-training text that PPO-ptx adds to the RL objective (Ouyang et al. 2022, eq. 2).
+
+    logits: [B, L, V] for input_ids [B, L]; attention_mask [B, L] is 0 on padding. Each position
+    predicts the next token, so a sequence of n real tokens gives n - 1 terms."""
+    targets = input_ids[:, 1:]
+    counted = attention_mask[:, 1:].bool() & attention_mask[:, :-1].bool()
+    losses = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), reduction="none")
+    return (losses * counted.flatten()).sum() / counted.sum().clamp(min=1)

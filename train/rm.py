@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from curate.formats import prompt_messages
-from curate.records import Preference
+from curate.records import Preference, Record
 if TYPE_CHECKING:  # torch loads when a model trains, not when `train --help` starts
     import torch
 
@@ -26,14 +26,20 @@ class RMSettings(TrainConfig):
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate.")
 
 
-def conversation_ids(tokenizer: Any, record: Preference, response: str, max_length: int) -> list[int]:
-    """Token ids of the prompt and one response, through the chat template, at most max_length.
+def conversation_ids(tokenizer: Any, record: Record, response: str, max_length: int) -> list[int]:
+    """Token ids of a record's prompt and one response: see message_ids."""
+    return message_ids(tokenizer, prompt_messages(record), response, max_length)
+
+
+def message_ids(tokenizer: Any, prompt: list[dict[str, str]], response: str, max_length: int) -> list[int]:
+    """Token ids of a prompt's messages and one response, through the chat template, at most
+    max_length. Training (train rm), scoring (train score) and RL rewards (train rl) all read
+    conversations this way, so a reward model scores what it was trained on.
 
     The score head reads the last token, so the response's end is never cut. A conversation
     that is too long loses its oldest history turns first (the system message stays), then the
     start of what is left of the prompt, and only when the response alone is too long, the
     response's start."""
-    prompt = prompt_messages(record)
     system = prompt[:1] if prompt[0]["role"] == "system" else []
     turns = prompt[len(system):]
     while True:

@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from curate.executors import ExecutorOptions, local_only
+from curate.formats import prompt_messages
 from curate.records import Example, Record
-from curate.summary import Summary
 from curate.runner import Reject, each, run_map
-from train.rm import conversation_ids
+from curate.summary import Summary
+from train.rm import message_ids
 
 
 class ScoreSettings(ExecutorOptions):
@@ -32,42 +33,48 @@ def _answers(record: Record) -> list[str]:
     return record.responses or [record.chosen, record.rejected]
 
 
+def load_reward_model(model_dir: str | Path) -> tuple[Any, Any]:
+    """A reward model from train rm, on the GPU when there is one, and its tokenizer. A LoRA
+    adapter (train rm --lora) is loaded onto its base model with the score head it trained."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if (Path(model_dir) / "adapter_config.json").exists():
+        from peft import AutoPeftModelForSequenceClassification
+
+        model = AutoPeftModelForSequenceClassification.from_pretrained(str(model_dir), num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+    return model.eval().to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+
+
 class Scorer:
+    """Reward-model scores of (prompt messages, answer) pairs; the model loads on first use."""
+
     def __init__(self, model_dir: str | Path, max_length: int = 2048, batch_size: int = 16):
         self.model_dir, self.max_length, self.batch_size = str(model_dir), max_length, batch_size
         self._model: Any = None
         self._tokenizer: Any = None
 
-    def _load(self) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        if (Path(self.model_dir) / "adapter_config.json").exists():  # trained with --lora: base + adapter
-            from peft import AutoPeftModelForSequenceClassification
-
-            model = AutoPeftModelForSequenceClassification.from_pretrained(self.model_dir, num_labels=1)
-            model.config.pad_token_id = self._tokenizer.pad_token_id
-        else:
-            model = AutoModelForSequenceClassification.from_pretrained(self.model_dir)
-        self._model = model.eval()
+    def score_pairs(self, pairs: list[tuple[list[dict[str, str]], str]]) -> list[float]:
         import torch
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        self._model.to(device)
-
-    def scores(self, record: Record, answers: list[str]) -> list[float]:
         if self._model is None:
-            self._load()
-        sequences = [conversation_ids(self._tokenizer, record, answer, self.max_length) for answer in answers]
-        out = []
+            self._model, self._tokenizer = load_reward_model(self.model_dir)
+        sequences = [message_ids(self._tokenizer, prompt, answer, self.max_length) for prompt, answer in pairs]
+        out: list[float] = []
         for start in range(0, len(sequences), self.batch_size):
             batch = self._tokenizer.pad({"input_ids": sequences[start : start + self.batch_size]}, return_tensors="pt")
-            import torch
-
             with torch.no_grad():
                 logits = self._model(**batch.to(self._model.device)).logits.squeeze(-1)
-            out += logits.float().tolist()
+            out += logits.float().reshape(-1).tolist()
         return out
+
+    def scores(self, record: Record, answers: list[str]) -> list[float]:
+        prompt = prompt_messages(record)
+        return self.score_pairs([(prompt, answer) for answer in answers])
 
     def __call__(self, record: Record) -> Record | Reject:
         answers = _answers(record)
