@@ -44,9 +44,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             "emails, phones, SSNs, IBANs, Chinese ID numbers, payment cards (checksums validated), passports and "
             "dates of birth after a cue, US and Chinese addresses, QQ and WeChat ids, IP addresses, URL "
             "credentials, API keys and private keys, and person names. Counts per type go to meta.pii."),
-    "rank": ("curation", CURATE, "Turn scored candidates (respond --n K, then train score) into SFT data (the "
-             "best), preference pairs (best vs worst, with --min-gap) or K-wise rankings: Llama 3's rejection "
-             "sampling."),
+    "rank": ("curation", CURATE, "Turn scored candidates (respond --n K, then train score, or judge --candidates "
+             "with --scores judge) into SFT data (the best), preference pairs (best vs worst, with --min-gap) or "
+             "K-wise rankings: Llama 3's rejection sampling."),
     "split": ("curation", CURATE, "Split by user (InstructGPT): at most --max-per-user records per user, every "
               "user in exactly one split (a stable salted hash of the key), and a report of prompts that leak "
               "from the evaluation splits into train (exact or near duplicates; --drop-leaks removes them)."),

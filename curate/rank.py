@@ -1,9 +1,13 @@
 """`curate rank`: scored candidates -> SFT data, preference pairs or K-wise rankings.
 
 Input records carry candidates in meta.responses.candidates (curate respond --n K) and their
-reward-model scores in meta.reward.candidates (train score). As in Llama 3's rejection
-sampling, the best candidate becomes SFT data, the best against the worst a preference pair
-(when the scores differ by at least --min-gap), and the whole ordering a ranking record.
+scores: a reward model's in meta.reward.candidates (train score), or a judge's 1-5 ratings in
+meta.judge.candidates (curate judge --candidates, with --scores judge). As in Llama 3's
+rejection sampling, the best candidate becomes SFT data, the best against the worst a
+preference pair (when the scores differ by at least --min-gap), and the whole ordering a
+ranking record. A prompt whose candidates all scored the same has nothing to prefer and gives
+no pair or ranking (all_tied). Ranking records keep the scores in meta.rank.scores, so train rm
+gives tied candidates the same rank instead of an order the scores never said.
 
 Memory: one record at a time.
 """
@@ -28,12 +32,15 @@ class RankConfig(ExecutorOptions):
                                                       "output (SFT); pairs: best vs worst; ranking: all candidates "
                                                       "ordered by score (for train rm).")
     min_gap: float = Field(0.0, ge=0, description="pairs: drop prompts whose best and worst scores differ by less.")
+    scores: Literal["reward", "judge"] = Field("reward", description="Whose scores rank the candidates: reward "
+                                               "(meta.reward.candidates, from train score) or judge "
+                                               "(meta.judge.candidates, from curate judge --candidates).")
 
 
-def scored_candidates(record: Example) -> list[tuple[float, str]] | str:
-    """(score, text) best first, or the reason the record cannot be ranked."""
+def scored_candidates(record: Example, scores_from: str = "reward") -> list[tuple[float, str]] | str:
+    """(score, text) best first (ties in candidate order), or the reason the record cannot be ranked."""
     candidates = (record.meta.get("responses") or {}).get("candidates") or []
-    scores = (record.meta.get("reward") or {}).get("candidates") or []
+    scores = (record.meta.get(scores_from) or {}).get("candidates") or []
     if len(candidates) < 2:
         return "too_few_candidates"
     if len(scores) != len(candidates):
@@ -44,10 +51,11 @@ def scored_candidates(record: Example) -> list[tuple[float, str]] | str:
 def rank_record(record: Record, config: RankConfig) -> tuple[Record, str | None]:
     if not isinstance(record, Example):
         return record, "not_an_example"
-    ranked = scored_candidates(record)
+    ranked = scored_candidates(record, config.scores)
     if isinstance(ranked, str):
         return record, ranked
     scores = [score for score, _ in ranked]
+    tied = scores[0] == scores[-1]  # nothing to prefer: every candidate scored the same
     prompt: dict[str, Any] = record.model_dump(include={"instruction", "input", "system", "history", "user_id"})
     meta = {**record.meta, "rank": {"kind": config.kind, "scores": scores}, "parent": record.id}
     if config.kind == "best":
@@ -55,8 +63,12 @@ def rank_record(record: Record, config: RankConfig) -> tuple[Record, str | None]
     if config.kind == "pairs":
         if scores[0] - scores[-1] < config.min_gap:
             return record, "small_gap"
+        if tied:
+            return record, "all_tied"
         return Preference(**prompt, chosen=ranked[0][1], rejected=ranked[-1][1], margin=scores[0] - scores[-1],
                           meta=meta), None
+    if tied:
+        return record, "all_tied"
     return Preference(**prompt, responses=[text for _, text in ranked], ranking=list(range(len(ranked))),
                       meta=meta), None
 

@@ -153,3 +153,21 @@ def test_the_fast_ascii_word_count_is_the_regex_count():
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)]
     assert [word_count(t) for t in texts] == [len(words_of(t)) for t in texts]
     assert word_count("GPT4 has 3rd-party plugins") == 7 and word_count("用一句话 explain 光合作用") == 9
+
+
+def test_judge_candidates_rates_each_one_for_rank(server, tmp_path):
+    server.reply = judged_replies
+    src, out, rejects = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "rej.jsonl"
+    write_records(src, [
+        Example(instruction="Task A", output="fine", meta={"responses": {"candidates": ["fine", "WEAK one", "ok"]}}),
+        Example(instruction="Task B", output="WEAK", meta={"responses": {"candidates": ["WEAK", "WEAK too"]}}),
+        Example(instruction="Task C", output="x", meta={"responses": {"candidates": ["x", "GARBLED"]}}),
+        Example(instruction="Task D", output="alone")])
+    config = JudgeConfig(base_url=server.url, no_cache=True, concurrency=2, structured=False, candidates=True)
+    summary = judge(src, out, config, rejects)
+    (kept,) = read_records(out)
+    assert kept.instruction == "Task A" and kept.meta["judge"]["candidates"] == [4, 2, 4]
+    assert kept.meta["judge"]["reasons"] == ["Solid.", "Weak.", "Solid."]
+    reasons = {r.instruction: r.meta["rejected"]["reason"] for r in read_records(rejects)}
+    assert reasons == {"Task B": "score_below_4", "Task C": "failed:unparseable_score", "Task D": "no_candidates"}
+    assert summary.written == 1

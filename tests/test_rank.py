@@ -39,3 +39,34 @@ def test_cli(tmp_path, run_cli):
     assert [r.meta["rejected"]["reason"] for r in read_records(tmp_path / "rej.jsonl")] == ["small_gap"]
     summary = rank(tmp_path / "scored.jsonl", tmp_path / "best.jsonl")
     assert summary.written == 2
+
+
+def judged(scores, texts=("a", "b", "c")):
+    return Example(instruction="q", meta={"responses": {"candidates": list(texts)}, "judge": {"candidates": scores}})
+
+
+def test_judge_scores_rank_candidates_when_asked():
+    ranking, reason = rank_record(judged([3, 5, 2]), RankConfig(kind="ranking", scores="judge"))
+    assert reason is None and ranking.ranked_responses() == ["b", "a", "c"]
+    assert rank_record(judged([3, 5, 2]), RankConfig(kind="ranking"))[1] == "unscored"  # reward scores by default
+
+
+@pytest.mark.parametrize("kind", ["pairs", "ranking"])
+def test_candidates_that_all_scored_the_same_give_no_preference(kind):
+    assert rank_record(judged([4, 4, 4]), RankConfig(kind=kind, scores="judge"))[1] == "all_tied"
+    best, reason = rank_record(judged([4, 4, 4]), RankConfig(kind="best", scores="judge"))
+    assert reason is None and best.output == "a"
+
+
+def test_tied_candidates_share_a_rank_in_the_reward_model_rows(tiny_tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    from train.rm import ranking_rows
+
+    ranking, _ = rank_record(judged([4, 5, 4, 2], texts=("a", "b", "c", "d")), RankConfig(kind="ranking",
+                                                                                       scores="judge"))
+    assert ranking.ranked_responses() == ["b", "a", "c", "d"]
+    (row,) = ranking_rows([ranking], AutoTokenizer.from_pretrained(tiny_tokenizer_dir), 64)
+    assert row["ranks"] == [0, 1, 1, 3]  # a and c tie: the loss compares neither with the other
+    plain = Preference(instruction="q", responses=["x", "y", "z"], ranking=[2, 0, 1])
+    assert ranking_rows([plain], AutoTokenizer.from_pretrained(tiny_tokenizer_dir), 64)[0]["ranks"] == [1, 2, 0]

@@ -69,7 +69,10 @@ def test_rejection_sampling(server, tmp_path, tiny_model_dir):
 
 
 def test_recipes_say_how_to_run_them():
-    for module in (wizardlm_evol, self_instruct, user_logs, rejection_sampling, backtranslation, teacher_revision):
+    from recipes import instructgpt
+
+    for module in (wizardlm_evol, self_instruct, user_logs, rejection_sampling, backtranslation, teacher_revision,
+                   instructgpt):
         assert module.__doc__ and "Run as:" in module.__doc__ and callable(module.main)
 
 
@@ -95,3 +98,32 @@ def test_teacher_revision(server, tmp_path, tiny_model_dir):
     pairs = list(read_records(out["pairs"]))
     assert len(pairs) == 4 and all(p.chosen.startswith("IMPROVED:") for p in pairs)
     assert (out["dpo"] / "training_args.json").exists()
+
+
+def test_instructgpt_from_seeds_to_an_rl_policy(server, seeds_file, tmp_path, tiny_model_dir):
+    import re
+
+    from tests.fake_server import scripted_reply
+    from recipes import instructgpt
+
+    def varied(prompt, seed):
+        """A judge that rates the server's K variants of an answer apart (the first lowest)."""
+        if "Rate how good the AI assistant's answer" in prompt:
+            variant = re.search(r"\(variant (\d+)\)", prompt.split("Answer:", 1)[1])
+            return f"Fine.\nScore: {2 + int(variant.group(1)) if variant else 2}"
+        return scripted_reply(prompt, seed)
+
+    server.reply = varied
+    out = instructgpt.main(["--seeds", str(seeds_file), "--base-url", server.url, "--work", str(tmp_path),
+                            "--base-model", str(tiny_model_dir), "--rounds", "1", "--k", "3", "--steps", "2",
+                            "--num-generations", "2", "--max-completion-length", "8", "--concurrency", "4"])
+    best, ranking = list(read_records(out["sft_data"])), list(read_records(out["rm_data"]))
+    assert best and ranking and all(len(r.responses) == 3 for r in ranking)
+    for record in ranking:  # ranked by the judge's ratings of each candidate, best first
+        assert record.meta["rank"]["scores"] == [4, 3, 2] and "(variant 2)" in record.responses[0]
+    for name, trainer in (("sft", "sft"), ("rm", "rm"), ("rl", "rl")):
+        saved = json.loads((out[name] / "training_args.json").read_text())
+        assert saved["trainer"] == trainer
+    rl_log = json.loads((out["rl"] / "training_args.json").read_text())
+    assert rl_log["config"]["model"] == str(out["sft"]) and rl_log["config"]["reward_model"] == [str(out["rm"])]
+    assert any("ptx_loss" in entry and "kl" in entry for entry in rl_log["log"])

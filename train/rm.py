@@ -59,14 +59,19 @@ def message_ids(tokenizer: Any, prompt: list[dict[str, str]], response: str, max
 
 
 def ranking_rows(records: list[Preference], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
-    """One row per prompt: the ids of each of its K responses, and each response's rank (0 = best)."""
+    """One row per prompt: the ids of each of its K responses, and each response's rank (0 = best;
+    responses that curate rank scored the same share one)."""
     rows = []
     for record in records:
         responses = record.responses or [record.chosen, record.rejected]
         ranking = record.ranking or [0, 1]
+        scores = (record.meta.get("rank") or {}).get("scores")  # curate rank's, best first
+        if not (isinstance(scores, list) and len(scores) == len(ranking)):
+            scores = None
         ranks = [0] * len(responses)
         for place, index in enumerate(ranking):
-            ranks[index] = place
+            # tied scores share the place of the first of them: no pair is made between them
+            ranks[index] = scores.index(scores[place]) if scores else place
         rows.append({"responses": [conversation_ids(tokenizer, record, r, max_length) for r in responses],
                      "ranks": ranks})
     return rows

@@ -81,8 +81,9 @@ def pii(
 
 @config_command(app, RankConfig, "rank")
 def rank(config: RankConfig, input: Input, output: Output, rejects: Rejects = None, map: Map = None) -> None:
-    """Turn scored candidates (respond --n K, then train score) into SFT data (the best), preference
-    pairs (best vs worst, with --min-gap) or K-wise rankings: Llama 3's rejection sampling."""
+    """Turn scored candidates (respond --n K, then train score, or judge --candidates with --scores
+    judge) into SFT data (the best), preference pairs (best vs worst, with --min-gap) or K-wise
+    rankings: Llama 3's rejection sampling."""
     from curate.rank import rank as run
 
     cli_support.show(run(input, output, config, rejects, parse_mapping(map)))

@@ -14,7 +14,7 @@ records are in flight (curate/runner.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -30,17 +30,38 @@ __all__ = ["JudgeConfig", "judge", "judged", "parse_score"]
 
 
 class JudgeConfig(RatingConfig):
-    min_score: int = Field(4, ge=1, le=5, description="Keep records rated at least this (1-5).")
+    min_score: int = Field(4, ge=1, le=5, description="Keep records rated at least this (1-5); with --candidates, "
+                           "records whose best candidate is rated at least this.")
+    candidates: bool = Field(False, description="Rate every candidate in meta.responses.candidates (curate respond "
+                             "--n K) into meta.judge.candidates, for curate rank --scores judge.")
 
 
 async def judged(record: Example, llm: LLM, config: JudgeConfig) -> Outcome:
     """The record with meta.judge, kept or dropped by its score; a Failure with the raw reply."""
+    if config.candidates:
+        return await _candidates_judged(record, llm, config)
     score, said = await rate(record, llm, config)
     if score is None:
         return Failure(record.model_copy(update={"meta": {**record.meta, "judge": {"raw": said}}}), "unparseable_score")
     info = {"score": score, "reason": said, "model": llm.backend.model}
     rated = record.model_copy(update={"meta": {**record.meta, "judge": info}})
     return rated, None if score >= config.min_score else f"score_below_{config.min_score}"
+
+
+async def _candidates_judged(record: Example, llm: LLM, config: JudgeConfig) -> Outcome:
+    """Each candidate rated as the record's answer: meta.judge.candidates (scores) and .reasons."""
+    import asyncio  # here: `curate filter --help` loads this module, and no event loop
+
+    texts = (record.meta.get("responses") or {}).get("candidates") or []
+    if not texts:
+        return record, "no_candidates"
+    ratings = await asyncio.gather(*(rate(record.model_copy(update={"output": text}), llm, config) for text in texts))
+    info: dict[str, Any] = {"candidates": [score for score, _ in ratings], "reasons": [said for _, said in ratings],
+                            "model": llm.backend.model}
+    rated = record.model_copy(update={"meta": {**record.meta, "judge": info}})
+    if any(score is None for score, _ in ratings):
+        return Failure(rated, "unparseable_score")
+    return rated, None if max(info["candidates"]) >= config.min_score else f"score_below_{config.min_score}"
 
 
 def judge(input: str | Path, output: str | Path, config: JudgeConfig | None = None,
