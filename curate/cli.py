@@ -56,8 +56,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             "text for a decay phase); meta.source says where each row came from."),
     "stats": ("files", FILES, "Counts, and length percentiles of every text field (characters, and tokens with "
               "--tokenizer); with --rejects, what earlier stages dropped, by stage and reason."),
-    "report": ("files", FILES, "An HTML page with plots: instruction and output lengths, judge scores, drops by "
-               "stage and reason, records per split, evolution rounds and operations. Opens from disk."),
+    "report": ("files", FILES, "One self-contained HTML page of a run: the funnel of every stage with examples "
+               "of each reject reason, distributions, evolution lineage, preference pairs and run facts; PNG "
+               "charts too."),
 }
 
 

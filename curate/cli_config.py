@@ -101,6 +101,7 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
             ensure_distinct({_flag(name): value for name, value in files.items()
                              if isinstance(value, Path) and name not in _NOT_FILES})
             config = load_config(config_cls, kwargs.pop("config_file"), kwargs)
+            cli_support.begin_run(name, config, files)
             return fn(config, **files)
 
         summary_param = inspect.Parameter("summary_json", inspect.Parameter.KEYWORD_ONLY, default=None,

@@ -20,11 +20,42 @@ from curate.errors import DataError, EndpointError, UsageError
 
 debug = False
 summary_json: Path | None = None  # --summary-json: where the stage's summary goes, as data
+run_context: dict[str, Any] = {}  # what the command was run with, written beside its summary
 SummaryJson = Annotated[
     Optional[Path],
-    typer.Option("--summary-json", help="Also write the summary (counts by reason, totals in the files, time) "
-                 "as JSON to this file.", show_default=False),
+    typer.Option("--summary-json", help="Also write the summary (counts by reason, totals in the files, time, "
+                 "the files and settings of the run) as JSON to this file; given a folder (or a name with no "
+                 "extension), to FOLDER/OUTPUT.STAGE.summary.json, which curate report reads.", show_default=False),
 ]
+
+
+# older and stage-specific spellings of a command's input and output, by the role they play
+_ROLES = {"seeds": "input", "data": "input", "inputs": "input", "out_dir": "output", "out": "output"}
+
+
+def begin_run(command: str, config: Any, files: dict[str, Any]) -> None:
+    """Remember the command's settings (no secrets) and files for its --summary-json."""
+    from datetime import datetime, timezone
+
+    from curate.run_manifest import public_settings
+
+    given = {_ROLES.get(role, role): path for role, path in files.items() if isinstance(path, Path)}
+    given |= {role: path for role, path in files.items() if role not in _ROLES and isinstance(path, Path)}
+    run_context.clear()
+    run_context.update(command=command, config=public_settings(config),
+                       files={role: str(path.resolve()) for role, path in given.items() if str(path) != "-"},
+                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def summary_path(target: Path, summary: Any) -> Path:
+    """--summary-json FILE as given; a folder (one that exists, or a name with no extension, as
+    `--summary-json run`) gets OUTPUT.STAGE.summary.json inside it."""
+    if not (target.is_dir() or str(target).endswith(("/", os.sep)) or not target.suffix):
+        return target
+    output = summary.files.get("output") or run_context.get("files", {}).get("output") or \
+        run_context.get("files", {}).get("out_dir") or summary.stage
+    target.mkdir(parents=True, exist_ok=True)
+    return target / f"{Path(output).stem}.{summary.stage}.summary.json"
 
 
 class StageFailed(Exception):
@@ -82,8 +113,14 @@ def show(summary: Any) -> None:
     if summary_json is not None:
         from curate.io import atomic_path
 
-        with atomic_path(summary_json) as tmp:
-            tmp.write_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        from datetime import datetime, timezone
+
+        data = summary.as_dict()
+        data["files"] = {**run_context.get("files", {}), **data["files"]}
+        data |= {key: run_context[key] for key in ("command", "config", "started_at") if key in run_context}
+        data["ended_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with atomic_path(summary_path(summary_json, summary)) as tmp:
+            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _terminate(signum: int, frame: Any) -> NoReturn:
@@ -96,6 +133,7 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
     set_debug(False)
     global summary_json
     summary_json = None
+    run_context.clear()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)

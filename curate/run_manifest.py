@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,23 @@ def fingerprint(path: str | Path | None) -> dict[str, Any] | None:
         stream.seek(max(0, size - MIB))
         tail = hashlib.sha256(stream.read(MIB)).hexdigest()
     return {"path": str(file.resolve()), "size": size, "head": head, "tail": tail}
+
+
+def public_settings(config: BaseModel | None) -> dict[str, Any]:
+    """Every setting, as JSON, for a report: secrets left out, credentials cut from URLs."""
+    if config is None:
+        return {}
+    secret = {name for name, field in type(config).model_fields.items() if "Secret" in str(field.annotation)}
+    values = config.model_dump(mode="json", exclude=secret)
+    return {name: _without_credentials(value) for name, value in values.items()}
+
+
+def _without_credentials(value: Any) -> Any:
+    if isinstance(value, str) and "://" in value:
+        return re.sub(r"://[^/@\s]*@", "://", value)  # http://user:password@host -> http://host
+    if isinstance(value, list):
+        return [_without_credentials(item) for item in value]
+    return value
 
 
 def settings_of(config: BaseModel | None) -> dict[str, Any]:

@@ -151,6 +151,7 @@ class StageRun:
         local_only(config, stage)  # the LLM stages do not run on Ray yet
         self.llm = llm
         self.config = config
+        self.summary.files |= {"output": str(Path(output).resolve()), "rejects": str(Path(rejects).resolve())}
         self.journal = Journal(stage, output, rejects, output_key)
         self._manifest = Manifest(stage, fingerprint(input), str(Path(rejects).resolve()), settings_of(config))
         self._progress = Progress(SpinnerColumn(), TextColumn(f"[bold]{stage}[/]"), BarColumn(),

@@ -347,6 +347,9 @@ class Splitter:
                 leaks_exact=kinds[name, "exact"], leaks_near=kinds[name, "near"])
             for name, records in outputs.items()
         }
+        # each split's size and file in the summary, in split order, so that a report shows empty ones too
+        self.summary.counts |= {f"split:{name}": stats[name].records for name in self.config.splits if name in stats}
+        self.summary.files |= {f"split:{name}": str(Path(path).resolve()) for name, path in (files or {}).items()}
         return SplitResult(stats, self.summary, self.reference_split(), self.leaks, files or {},
                            self.config.drop_leaks)
 

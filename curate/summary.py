@@ -39,6 +39,7 @@ class Summary:
     facts: dict[str, Any] = field(default_factory=dict)  # what is not a count: the model, the cost
     totals: Counter[str] | None = None
     stopped: str | None = None  # why the run ended before it had done what it was asked
+    files: dict[str, str] = field(default_factory=dict)  # role (input, output, rejects) -> path, for curate report
     started: float = field(default_factory=time.perf_counter)
 
     def elapsed(self) -> float:
@@ -64,7 +65,7 @@ class Summary:
             "stage": self.stage, "read": self.read, "written": self.written,
             "dropped": dict(self.dropped), "failed": dict(self.failed), "resumed": self.resumed,
             "totals": dict(self.totals) if self.totals is not None else None, "counts": dict(self.counts),
-            "facts": dict(self.facts),
+            "facts": dict(self.facts), "files": dict(self.files),
             "stopped": self.stopped,
             "seconds": round(seconds, 3), "records_per_s": round(self.processed() / seconds, 1) if seconds else None,
         }

@@ -115,20 +115,23 @@ def mix(
 @config_command(app, ReportConfig, "report")
 def report(
     config: ReportConfig,
-    input: Input,
+    inputs: Annotated[list[Path], typer.Argument(
+        help="A run folder (the stages' --summary-json FOLDER files), summary files, or record files.",
+        show_default=False, metavar="INPUT...")],
     output: Folder = None,
     rejects: EarlierRejects = None,
-    splits: Annotated[Optional[Path], typer.Option(help="Folder of `curate split` output, for records per split.",
-                                                   show_default=False)] = None,
+    splits: Annotated[Optional[Path], typer.Option(help="Folder of `curate split` output, for records per split "
+                                                   "when the run has no split summary.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", hidden=True, help="The same as -o (older spelling).",
                                                 show_default=False)] = None,
 ) -> None:
-    """An HTML page with plots: instruction and output lengths, judge scores, drops by stage and
-    reason, records per split, evolution rounds and operations. Opens from disk.
+    """One self-contained HTML page of a run: the funnel of every stage with examples of each
+    reject reason, distributions, evolution lineage, preference pairs and run facts; PNG charts too.
 
-    -o is a folder, for index.html and its PNG plots."""
+    Run each stage with --summary-json RUN (a folder), then: curate report RUN -o report/.
+    -o is a folder, for index.html and its PNG charts. The page opens from disk."""
     from curate.report import report as run
 
     where = folder(output, out, "--out")
-    cli_support.show(run(input, where, rejects or [], splits, config))
+    cli_support.show(run(inputs, where, rejects or [], splits, config))
     stderr.print(f"open {where / 'index.html'}")

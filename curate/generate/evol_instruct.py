@@ -247,6 +247,7 @@ def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | No
     total = len(seed_records) * (config.rounds + 1)
     with own_client(llm, config) as llm, StageRun("evol", output, rejects, total=total, llm=llm, input=seeds,
                                                   config=config, output_key=slot_of) as run:
+        run.summary.counts["seeds"] = len(seed_records)  # what a report's funnel shows going in
         evolver = Evolver(llm, config, run, earlier_survivors(output))  # read once the journal is open
 
         async def main() -> None:
