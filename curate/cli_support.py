@@ -110,17 +110,23 @@ def show(summary: Any) -> None:
     from curate.summary import stderr
 
     stderr.print(summary.table())
-    if summary_json is not None:
-        from curate.io import atomic_path
+    write_summary(summary)
 
-        from datetime import datetime, timezone
 
-        data = summary.as_dict()
-        data["files"] = {**run_context.get("files", {}), **data["files"]}
-        data |= {key: run_context[key] for key in ("command", "config", "started_at") if key in run_context}
-        data["ended_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with atomic_path(summary_path(summary_json, summary)) as tmp:
-            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def write_summary(summary: Any) -> None:
+    """With --summary-json: the summary's numbers, the command's files and settings, and when it ran."""
+    if summary_json is None:
+        return
+    from datetime import datetime, timezone
+
+    from curate.io import atomic_path
+
+    data = summary.as_dict()
+    data["files"] = {**run_context.get("files", {}), **data["files"]}
+    data |= {key: run_context[key] for key in ("command", "config", "started_at") if key in run_context}
+    data["ended_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with atomic_path(summary_path(summary_json, summary)) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _terminate(signum: int, frame: Any) -> NoReturn:

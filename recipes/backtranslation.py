@@ -11,7 +11,7 @@ from pathlib import Path
 from curate.export import ExportConfig, export
 from curate.filters.judge import JudgeConfig, judge
 from curate.generate.backtranslate import BacktranslateConfig, backtranslate
-from recipes.common import llm_options, parser
+from recipes.common import llm_options, parser, run
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -32,4 +32,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    print(main())
+    run(main)

@@ -21,7 +21,7 @@ from curate.filters.judge import JudgeConfig, judge
 from curate.generate.evol_instruct import EvolConfig, evol_instruct
 from curate.generate.respond import RespondConfig, respond
 from curate.rank import RankConfig, rank
-from recipes.common import llm_options, parser
+from recipes.common import llm_options, parser, run
 from train.rl import RLSettings, rl
 from train.rm import RMSettings, rm
 from train.sft import SFTSettings, sft
@@ -69,4 +69,4 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
 
 
 if __name__ == "__main__":
-    print(main())
+    run(main)

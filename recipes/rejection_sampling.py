@@ -11,7 +11,7 @@ from pathlib import Path
 
 from curate.generate.respond import RespondConfig, respond
 from curate.rank import RankConfig, rank
-from recipes.common import llm_options, parser
+from recipes.common import llm_options, parser, run
 from train.dpo import DPOSettings, dpo
 from train.score import ScoreSettings, score
 
@@ -37,4 +37,4 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
 
 
 if __name__ == "__main__":
-    print(main())
+    run(main)

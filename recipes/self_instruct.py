@@ -10,7 +10,7 @@ from pathlib import Path
 from curate.export import ExportConfig, export
 from curate.filters.quality import FilterConfig, filter_records
 from curate.generate.self_instruct import SelfInstructConfig, self_instruct
-from recipes.common import llm_options, parser
+from recipes.common import llm_options, parser, run
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -28,4 +28,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    print(main())
+    run(main)

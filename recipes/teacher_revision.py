@@ -11,7 +11,7 @@ from pathlib import Path
 from curate.export import ExportConfig, export
 from curate.generate.respond import RespondConfig, respond
 from curate.generate.revise import ReviseConfig, revise
-from recipes.common import llm_options, parser
+from recipes.common import llm_options, parser, run
 from train.dpo import DPOSettings, dpo
 
 
@@ -34,4 +34,4 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
 
 
 if __name__ == "__main__":
-    print(main())
+    run(main)

@@ -13,7 +13,7 @@ from curate.filters.dedup import DedupConfig, dedup
 from curate.generate.respond import RespondConfig, respond
 from curate.pii import PiiConfig, scrub
 from curate.split import SplitConfig, split
-from recipes.common import llm_options, parser
+from recipes.common import llm_options, parser, run
 
 
 def main(argv: list[str] | None = None) -> dict[str, Path]:
@@ -41,4 +41,4 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
 
 
 if __name__ == "__main__":
-    print(main())
+    run(main)

@@ -12,7 +12,7 @@ from curate.filters.dedup import DedupConfig, dedup
 from curate.filters.judge import JudgeConfig, judge
 from curate.generate.evol_instruct import EvolConfig, evol_instruct
 from curate.generate.respond import RespondConfig, respond
-from recipes.common import llm_options, parser
+from recipes.common import llm_options, parser, run
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -32,4 +32,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    print(main())
+    run(main)

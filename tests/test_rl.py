@@ -87,7 +87,8 @@ def test_lora_policy_reloads_with_peft(tiny_model_dir, token_reward_model, promp
 
     rl(prompts, tmp_path / "rl", fast(model=str(tiny_model_dir), reward_model=[str(token_reward_model)],
                                       lora=True, lora_rank=4, max_steps=2))
-    assert (tmp_path / "rl" / "adapter_config.json").exists()
+    adapter = json.loads((tmp_path / "rl" / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == str(tiny_model_dir.resolve())  # reloads from anywhere
     policy = AutoPeftModelForCausalLM.from_pretrained(tmp_path / "rl")
     assert any("lora_" in name for name, _ in policy.named_parameters())
 
@@ -141,6 +142,15 @@ def test_long_prompts_lose_their_oldest_exchanges_first():
         prompt_row(tokenizer, Example(instruction="word " * 200), 120)
 
 
+def test_a_prompt_too_long_is_named_by_file_and_record(tmp_path):
+    from train.rl import prompt_rows
+
+    path = tmp_path / "prompts.jsonl"
+    write_records(path, [Example(instruction="short"), Example(instruction="word " * 200)])
+    with pytest.raises(Exception, match=r"prompts.jsonl: record 2 \(id [0-9a-f]+\): its prompt is"):
+        prompt_rows(path, build_tokenizer(), 120)
+
+
 def test_ptx_data_must_be_text_rows(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{"instruction": "not text"}\n')
@@ -151,10 +161,33 @@ def test_ptx_data_must_be_text_rows(tmp_path):
 @pytest.mark.parametrize("args, said", [
     (["--num-generations", "3"], "must be a multiple of --num-generations"),
     (["--ptx-coef", "0.1", "--reward", "format"], "--ptx-coef needs --ptx-data"),
+    (["--ptx-data", "{prompts}", "--reward", "format"], "--ptx-data needs --ptx-coef above 0"),
+    (["--ptx-data", "{tmp}/no.jsonl", "--ptx-coef", "1", "--reward", "format"], "no.jsonl: no such file"),
     (["--max-completion-length", "4096"], "must be below --max-length"),
-    (["--reward", "shiny"], "unknown rule reward")])
+    (["--reward", "shiny"], "unknown rule reward"),
+    (["--reward", "format:nan"], "the weight must be a finite number"),
+    (["--reward-model", "{policy}"], "not a reward model"),
+    (["--model", "./no/such/model", "--reward", "format"], "--model: ./no/such/model: no such directory")])
 def test_wrong_flags_are_clear_errors_and_write_nothing(tiny_model_dir, prompts, tmp_path, run_cli, args, said):
+    args = [a.format(prompts=prompts, tmp=tmp_path, policy=tiny_model_dir) for a in args]
     code, _, err = run_cli("train", "rl", str(prompts), "--model", str(tiny_model_dir), "-o", str(tmp_path / "out"),
                            *args)
     assert code == 2 and said in " ".join(err.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_reward_lists_in_a_config_file_may_be_one_value(tiny_model_dir, token_reward_model):
+    settings = RLSettings.model_validate({"model": str(tiny_model_dir), "reward_model": str(token_reward_model),
+                                          "reward": "format"})
+    assert settings.reward_model == [str(token_reward_model)] and settings.reward == ["format"]
+
+
+def test_train_writes_its_summary_json(tiny_model_dir, token_reward_model, prompts, tmp_path, run_cli):
+    code, _, err = run_cli("train", "rl", str(prompts), "--model", str(tiny_model_dir), "-o", str(tmp_path / "rl"),
+                           "--reward-model", str(token_reward_model), "--batch-size", "4", "--num-generations", "2",
+                           "--max-completion-length", "4", "--max-steps", "2", "--max-length", "64",
+                           "--summary-json", str(tmp_path / "rl.json"))
+    assert code == 0, err
+    data = json.loads((tmp_path / "rl.json").read_text())
+    assert data["stage"] == "rl" and data["counts"]["steps"] == 2 and "reward_last" in data["facts"]
+    assert data["files"]["output"] == str((tmp_path / "rl").resolve())

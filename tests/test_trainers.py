@@ -288,3 +288,41 @@ def test_kwise_collator_and_loss_with_mixed_k_in_one_batch():
         expected.append(sum(-torch.nn.functional.logsigmoid(flat[i] - flat[j]) for i, j in pairs) / len(pairs))
     loss = ranking_loss(rewards, batch["ranks"], batch["response_mask"])
     assert loss.item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-6)
+
+
+def test_a_second_run_into_the_same_directory_needs_overwrite_and_then_leaves_no_stale_files(tiny_model_dir,
+                                                                                          tmp_path, run_cli):
+    from curate.errors import UsageError
+
+    data = tmp_path / "sft.jsonl"
+    write_records(data, [Example(instruction=f"Say {w}", output=f"{w}.") for w in WORDS[:4]])
+    out = tmp_path / "model"
+    SFT = dict(model=str(tiny_model_dir), max_steps=1, batch_size=2)
+    from train.sft import sft
+
+    sft(data, out, SFTSettings(**SFT, lora=True, lora_rank=2))
+    assert (out / "adapter_config.json").exists()
+    with pytest.raises(UsageError, match="already holds files.*--overwrite"):
+        sft(data, out, SFTSettings(**SFT))
+    sft(data, out, SFTSettings(**SFT, overwrite=True))
+    assert not (out / "adapter_config.json").exists() and (out / "model.safetensors").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "sft.jsonl"]  # no work directories left
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli("train", "sft", str(data), "--model", str(tiny_model_dir), "-o", str(tmp_path / "afile"))
+    assert code == 2 and "is a file" in err
+
+
+def test_a_failed_run_leaves_no_output(tiny_model_dir, tmp_path, monkeypatch):
+    import transformers
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("out of memory, say")
+
+    data = tmp_path / "sft.jsonl"
+    write_records(data, [Example(instruction="Say hi", output="hi.")])
+    monkeypatch.setattr(transformers.Trainer, "train", broken)
+    from train.sft import sft
+
+    with pytest.raises(RuntimeError):
+        sft(data, tmp_path / "model", SFTSettings(model=str(tiny_model_dir), max_steps=1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sft.jsonl"]

@@ -7,7 +7,7 @@ derived from the settings model of its module (curate/cli_config.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -37,10 +37,23 @@ def _data(input: Path | None, data: Path | None) -> Path:
     return cli_support.one_of(input, data, "INPUT", "--data", "the training records")
 
 
-def _report(trainer: object, output: Path) -> None:
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]  # type: ignore[attr-defined]
-    if losses:
-        stderr.print(f"loss {losses[0]:.4f} -> {losses[-1]:.4f} over {len(losses)} steps; saved to {output}")
+def _report(trainer: Any, output: Path, kind: str, keys: tuple[str, ...] = ("loss",)) -> None:
+    """One line of how the logged values moved, and with --summary-json the same as data."""
+    from curate.summary import Summary
+
+    log = trainer.state.log_history
+    summary = Summary(kind)
+    summary.counts["steps"] = trainer.state.global_step
+    summary.files["output"] = str(output.resolve())
+    said = []
+    for key in keys:
+        values = [entry[key] for entry in log if entry.get(key) is not None]
+        if values:
+            said.append(f"{key} {values[0]:.4f} -> {values[-1]:.4f}")
+            summary.facts |= {f"{key}_first": values[0], f"{key}_last": values[-1]}
+    stderr.print(f"{'; '.join(said) or 'trained'} over {trainer.state.global_step} steps; saved to {output}",
+                 soft_wrap=True)  # one line, whatever the terminal's width: logs are grepped
+    cli_support.write_summary(summary)
 
 
 @config_command(app, SFTSettings, "sft")
@@ -50,7 +63,7 @@ def sft(config: SFTSettings, output: Output, input: Data = None, data: DataAlias
     examples best-fit-decreasing."""
     from train.sft import sft as run
 
-    _report(run(_data(input, data), output, config), output)
+    _report(run(_data(input, data), output, config), output, "sft")
 
 
 @config_command(app, RMSettings, "rm")
@@ -59,7 +72,7 @@ def rm(config: RMSettings, output: Output, input: Data = None, data: DataAlias =
     responses through InstructGPT's K-wise loss (all pairs of a prompt from K forward passes)."""
     from train.rm import rm as run
 
-    _report(run(_data(input, data), output, config), output)
+    _report(run(_data(input, data), output, config), output, "rm")
 
 
 @config_command(app, DPOSettings, "dpo")
@@ -67,7 +80,7 @@ def dpo(config: DPOSettings, output: Output, input: Data = None, data: DataAlias
     """Direct preference optimisation (TRL DPOTrainer); the reference is the starting checkpoint."""
     from train.dpo import dpo as run
 
-    _report(run(_data(input, data), output, config), output)
+    _report(run(_data(input, data), output, config), output, "dpo")
 
 
 @config_command(app, RLSettings, "rl")
@@ -78,15 +91,7 @@ def rl(config: RLSettings, output: Output, input: Data = None, data: DataAlias =
     --ptx-data/--ptx-coef add the pre-training loss (PPO-ptx). INPUT: prompts, any record file."""
     from train.rl import rl as run
 
-    trainer = run(_data(input, data), output, config)
-    log = trainer.state.log_history
-
-    def trend(key: str) -> str | None:
-        values = [entry[key] for entry in log if entry.get(key) is not None]
-        return f"{key} {values[0]:.4f} -> {values[-1]:.4f}" if values else None
-
-    said = [text for text in map(trend, ("reward", "kl", "ptx_loss")) if text]
-    stderr.print(f"{'; '.join(said)} over {trainer.state.global_step} steps; saved to {output}")
+    _report(run(_data(input, data), output, config), output, "rl", ("reward", "kl", "ptx_loss"))
 
 
 @config_command(app, ScoreSettings, "score")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from curate.errors import DataError
+from curate.errors import DataError, UsageError
 from curate.io import read_records
 from curate.records import Example, Preference, Record
 
@@ -17,6 +19,8 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
 
     model: str = Field(..., description="Starting model: a local directory or a Hugging Face model id.")
+    overwrite: bool = Field(False, description="Replace -o if it already holds files (the new model is written "
+                            "beside it and swapped in only when training has finished).")
     epochs: float = Field(1.0, gt=0, description="Passes over the data.")
     learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate.")
     batch_size: int = Field(8, ge=1, description="Examples per device per step.")
@@ -31,6 +35,18 @@ class TrainConfig(BaseModel):
     lora_alpha: int = Field(32, ge=1, description="LoRA scaling alpha.")
     lora_target_modules: str = Field("all-linear", description="Modules LoRA adapts: all-linear, or a "
                                      "comma-separated list such as q_proj,v_proj.")
+
+
+    @field_validator("model")
+    @classmethod
+    def _local_models_by_absolute_path(cls, value: str) -> str:
+        # a LoRA adapter records its base model as given: a relative path would only reload from here
+        path = Path(value).expanduser()
+        if path.exists():
+            return str(path.resolve())
+        if value.startswith(("/", "./", "../", "~")):
+            raise ValueError(f"{value}: no such directory")
+        return value
 
 
 def trl_arguments(config: TrainConfig, output: Path) -> dict[str, Any]:
@@ -96,9 +112,38 @@ def save(trainer: Any, tokenizer: Any, config: TrainConfig, output: Path, kind: 
     (output / "training_args.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
 
 
+def check_output(output: Path, overwrite: bool) -> None:
+    """-o must be a new or empty directory, or --overwrite given: two runs never mix their files."""
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"-o {output}: is a file; a trainer writes a directory")
+    if output.is_dir() and any(output.iterdir()) and not overwrite:
+        raise UsageError(f"-o {output}: already holds files (a model from an earlier run?); give a new "
+                         "directory, or --overwrite to replace it")
+
+
 def train_and_save(build: Any, data: str | Path, output: str | Path, config: TrainConfig, kind: str) -> Any:
-    """Build a trainer with `build(data, output, config)`, train it and save it; returns the trainer."""
-    trainer, tokenizer = build(data, output, config)
-    trainer.train()
-    save(trainer, tokenizer, config, Path(output), kind)
+    """Build a trainer with `build(data, work, config)`, train it and save it; returns the trainer.
+
+    Everything is written into a work directory beside `output` and renamed into place at the
+    end, so a run that fails or is stopped leaves no output, and --overwrite replaces an old
+    model only with a finished one."""
+    final = Path(output).resolve()
+    check_output(final, config.overwrite)
+    work = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        trainer, tokenizer = build(data, work, config)
+        trainer.train()
+        save(trainer, tokenizer, config, work, kind)
+        _swap_in(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return trainer
+
+
+def _swap_in(work: Path, final: Path) -> None:
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    work.rename(final)
+    shutil.rmtree(old, ignore_errors=True)

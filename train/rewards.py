@@ -14,6 +14,8 @@ its trained score head.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,9 +40,13 @@ def parse_source(text: str, flag: str) -> Source:
     head, _, tail = text.rpartition(":")
     if head:
         try:
-            return Source(head, float(tail))
+            weight = float(tail)
         except ValueError:
             pass
+        else:
+            if not math.isfinite(weight):
+                raise UsageError(f"{flag} {text}: the weight must be a finite number")
+            return Source(head, weight)
     if not text.strip():
         raise UsageError(f"{flag}: empty value; give NAME or NAME:WEIGHT")
     return Source(text, 1.0)
@@ -65,12 +71,28 @@ class RewardModel:
 
         if not Path(model_dir).is_dir():
             raise UsageError(f"--reward-model {model_dir}: no such directory (train one with train rm)")
+        if not _is_reward_model(Path(model_dir)):
+            raise UsageError(f"--reward-model {model_dir}: not a reward model (a one-score sequence classifier, "
+                             "as train rm saves)")
         self.scorer = Scorer(model_dir, max_length, batch_size)
         self.__name__ = f"rm_{Path(model_dir).resolve().name}"  # TRL's log key: rewards/rm_NAME/mean
 
     def __call__(self, prompts: list[Any], completions: list[Any], **_: Any) -> list[float]:
         pairs = [(_prompt_messages(p), completion_text(c)) for p, c in zip(prompts, completions, strict=True)]
         return self.scorer.score_pairs(pairs)
+
+
+def _is_reward_model(directory: Path) -> bool:
+    """A full model saved with one label, or a LoRA adapter for sequence classification."""
+    try:
+        if (directory / "adapter_config.json").exists():
+            return json.loads((directory / "adapter_config.json").read_text()).get("task_type") == "SEQ_CLS"
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    labels = config.get("id2label")
+    return any(str(a).endswith("ForSequenceClassification") for a in config.get("architectures") or []) and \
+        (labels is None or len(labels) == 1)
 
 
 # Lines where a completion starts speaking for the user or opens a new turn: the model did not

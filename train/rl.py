@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from curate.errors import DataError
 from curate.formats import prompt_messages
@@ -65,6 +65,11 @@ class RLSettings(TrainConfig):
                             "needs --ptx-data.")
     ptx_batch_size: int = Field(4, ge=1, description="Pre-training sequences per ptx batch.")
 
+    @field_validator("reward_model", "reward", mode="before")
+    @classmethod
+    def _one_is_a_list_of_one(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # `reward_model: models/rm` in a --config file
+
     @model_validator(mode="after")
     def _check(self) -> RLSettings:
         if (self.batch_size * self.gradient_accumulation) % self.num_generations:
@@ -73,13 +78,17 @@ class RLSettings(TrainConfig):
                              f"({self.num_generations}): each step takes whole groups of completions")
         if self.ptx_coef > 0 and self.ptx_data is None:
             raise ValueError("--ptx-coef needs --ptx-data (pre-training text: curate export --format text)")
+        if self.ptx_data is not None and not self.ptx_coef:
+            raise ValueError("--ptx-data needs --ptx-coef above 0 (InstructGPT's gamma), or the text is not used")
+        if self.ptx_data is not None and not self.ptx_data.is_file():
+            raise ValueError(f"--ptx-data {self.ptx_data}: no such file")
         if self.max_completion_length >= self.max_length:
             raise ValueError(f"--max-completion-length ({self.max_completion_length}) must be below --max-length "
                              f"({self.max_length}): the prompt needs room too")
         return self
 
 
-def prompt_row(tokenizer: Any, record: Record, budget: int) -> dict[str, Any]:
+def prompt_row(tokenizer: Any, record: Record, budget: int, where: str = "") -> dict[str, Any]:
     """The record's conversation up to its answer, as chat messages of at most `budget` tokens:
     the oldest history exchanges go first (the system message stays)."""
     messages = prompt_messages(record)
@@ -91,7 +100,7 @@ def prompt_row(tokenizer: Any, record: Record, budget: int) -> dict[str, Any]:
         if size <= budget:
             return {"prompt": [*system, *turns]}
         if len(turns) <= 1:
-            raise DataError(f"record {record.id}: its prompt is {size} tokens, more than --max-length minus "
+            raise DataError(f"{where or 'record'} (id {record.id}): its prompt is {size} tokens, more than --max-length minus "
                             f"--max-completion-length ({budget}); raise --max-length or shorten the prompt")
         turns = turns[2:]
 
@@ -100,7 +109,8 @@ def prompt_rows(path: str | Path, tokenizer: Any, budget: int) -> list[dict[str,
     records = list(read_records(path))
     if not records:
         raise DataError(f"{path}: no prompts to train on")
-    return [prompt_row(tokenizer, record, budget) for record in records]
+    return [prompt_row(tokenizer, record, budget, f"{path}: record {number}")
+            for number, record in enumerate(records, 1)]
 
 
 def ptx_sequences(path: str | Path, tokenizer: Any, max_length: int) -> list[list[int]]:
@@ -176,6 +186,10 @@ def build_rl_trainer(data: str | Path, output: str | Path, config: RLSettings) -
     tokenizer = load_tokenizer(config)
     rows = Dataset.from_list(prompt_rows(data, tokenizer, config.max_length - config.max_completion_length))
     functions, weights = reward_functions(config.reward_model, config.reward, config.max_length, config.length_target)
+    ptx = None
+    if config.ptx_data is not None:  # read before any model loads: a bad file fails in seconds
+        ptx = ptx_batches(ptx_sequences(config.ptx_data, tokenizer, config.max_length), config.ptx_batch_size,
+                          tokenizer.pad_token_id, config.seed)
     settings = GRPOConfig if config.method == "grpo" else RLOOConfig
     args = settings(**trl_arguments(config, Path(output)), num_generations=config.num_generations,
                     max_completion_length=config.max_completion_length, temperature=config.temperature,
@@ -183,10 +197,7 @@ def build_rl_trainer(data: str | Path, output: str | Path, config: RLSettings) -
     trainer = _trainer_class(config.method)(model=config.model, reward_funcs=functions, args=args,
                                             train_dataset=rows, processing_class=tokenizer,
                                             peft_config=peft_config(config, "CAUSAL_LM"))
-    if config.ptx_data is not None and config.ptx_coef > 0:
-        sequences = ptx_sequences(config.ptx_data, tokenizer, config.max_length)
-        trainer.ptx = ptx_batches(sequences, config.ptx_batch_size, tokenizer.pad_token_id, config.seed)
-        trainer.ptx_coef = config.ptx_coef
+    trainer.ptx, trainer.ptx_coef = ptx, config.ptx_coef
     return trainer, tokenizer
 
 
