@@ -27,23 +27,49 @@ from curate.errors import UsageError
 
 Executor = Literal["local", "ray"]
 
+# filter, pii and dedup as tasks over byte ranges; the LLM stages as one task per shard (ray_stages.py)
+ON_RAY = ("filter", "pii", "dedup", "respond", "judge", "revise", "backtranslate", "evol")
+
 
 class ExecutorOptions(BaseModel):
     """The fields every stage shares for where it runs."""
 
     executor: Executor = Field("local", description="local: processes on this machine (--workers); ray: Ray "
-                               "tasks (--workers at a time), on the cluster of --ray-address or $RAY_ADDRESS, or "
-                               "on a local Ray started for the run. The output is the same either way. Only "
-                               "filter, pii and dedup run on Ray so far; the other stages refuse it.")
+                               "tasks, on the cluster of --ray-address or $RAY_ADDRESS, or on a local Ray started "
+                               "for the run. The output is the same either way. On Ray so far: " + ", ".join(
+                                   ON_RAY) + "; the other stages refuse it.")
     ray_address: str | None = Field(None, description="With --executor ray: the cluster to join, e.g. "
                                     "ray://head:10001 or auto (default: $RAY_ADDRESS, else a local Ray).")
+
+
+class ShardOptions(BaseModel):
+    """The LLM stages' own Ray setting: how many pieces the input is cut into."""
+
+    ray_shards: int | None = Field(None, ge=1, description="With --executor ray: shards the input is cut into, "
+                                   "each a Ray task with its own client (default: one per --base-url replica, at "
+                                   "least 2). Fixed by the first run: a re-run resumes the same shards.")
 
 
 def local_only(config: Any, stage: str) -> None:
     """Stages that do not run on Ray yet say so, rather than silently running here."""
     if getattr(config, "executor", "local") == "ray":
-        raise UsageError(f"curate {stage} cannot run on Ray yet; use --executor local (stages that can: filter, "
-                         "pii, dedup)")
+        raise UsageError(f"curate {stage} cannot run on Ray yet; use --executor local (stages that can: "
+                         f"{', '.join(ON_RAY)})")
+
+
+def start_ray(workers: int, address: str | None) -> tuple[Any, bool]:
+    """Ray, joined to --ray-address / $RAY_ADDRESS or started here with `workers` CPUs; and
+    whether this run started it (then it is shut down with the run)."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--executor ray needs Ray: pip install -e \".[ray]\"") from None
+    started = not ray.is_initialized()
+    if started:
+        address = address or os.environ.get("RAY_ADDRESS")
+        options: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **options)
+    return ray, started
 
 
 class RayPool:
@@ -52,16 +78,8 @@ class RayPool:
 
     def __init__(self, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
                  address: str | None = None):
-        try:
-            import ray
-        except ImportError:
-            raise UsageError("--executor ray needs Ray: pip install -e \".[ray]\"") from None
+        ray, self._started = start_ray(workers, address)
         self._ray = ray
-        self._started = not ray.is_initialized()
-        if self._started:
-            address = address or os.environ.get("RAY_ADDRESS")
-            options: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **options)
         self._setup = ray.put((uuid.uuid4().hex, initializer, initargs))  # sent to each node once
         self._task = ray.remote(num_cpus=1, max_retries=3)(_in_ray_worker)
 

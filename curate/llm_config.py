@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from curate.errors import UsageError
-from curate.executors import ExecutorOptions
+from curate.executors import ExecutorOptions, ShardOptions
 from curate.llm_types import DEFAULT_MODEL, Sampling
 
 if TYPE_CHECKING:  # the client and its backends load when one is built, not with a stage's options
@@ -26,7 +26,7 @@ def default_cache_path() -> Path:
     return Path(root) / "curate" / "requests.sqlite"
 
 
-class RunOptions(ExecutorOptions):
+class RunOptions(ShardOptions, ExecutorOptions):
     """How a resumable stage treats its journals and its failures (not how it samples)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up

@@ -24,7 +24,8 @@ MIB = 1 << 20
 # change them freely (another replica, more concurrency, a new key).
 OPERATIONAL = frozenset({"backend", "base_url", "teacher_base_url", "api_key", "teacher_api_key", "concurrency",
                          "timeout", "max_retries", "max_connection_failures", "cache", "no_cache", "restart",
-                         "allow_failures", "price", "batch", "batch_poll", "batch_file", "batch_results"})
+                         "allow_failures", "price", "batch", "batch_poll", "batch_file", "batch_results",
+                         "executor", "ray_address", "ray_shards"})
 # Settings that only say how much work to do: a journal made with fewer rounds or a smaller pool
 # is the first part of the larger job, so changing them continues it.
 EXTENT = frozenset({"rounds", "num_instructions"})

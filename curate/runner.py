@@ -148,7 +148,7 @@ class StageRun:
         self.total = total
         from curate.executors import local_only
 
-        local_only(config, stage)  # the LLM stages do not run on Ray yet
+        local_only(config, stage)  # a stage sharded on Ray arrives here with executor local (ray_stages.py)
         self.llm = llm
         self.config = config
         self.summary.files |= {"output": str(Path(output).resolve()), "rejects": str(Path(rejects).resolve())}

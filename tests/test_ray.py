@@ -78,14 +78,61 @@ def test_ray_and_local_write_the_same_files(local_ray, corpus, tmp_path, stage, 
         assert sum(local_summary.dropped.values()) > 100  # the real slice has many near copies
 
 
-@pytest.mark.parametrize("stage", ["respond", "split"])
-def test_stages_that_cannot_run_on_ray_say_so(corpus, tmp_path, stage, server):
+@pytest.mark.parametrize("stage", ["self-instruct", "split"])
+def test_stages_that_cannot_run_on_ray_say_so(corpus, tmp_path, stage, server, seeds_file):
+    from curate.generate.self_instruct import SelfInstructConfig, self_instruct
+
     with pytest.raises(UsageError, match=f"curate {stage} cannot run on Ray yet"):
-        if stage == "respond":
-            respond(corpus, tmp_path / "o.jsonl", RespondConfig(base_url=server.url, no_cache=True, executor="ray"))
+        if stage == "self-instruct":
+            self_instruct(seeds_file, tmp_path / "o.jsonl", SelfInstructConfig(base_url=server.url, no_cache=True,
+                                                                               executor="ray"))
         else:
             split(corpus, tmp_path / "splits", SplitConfig(executor="ray"))
     assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "splits").exists()
+
+
+def lines(path):
+    return sorted(path.read_text().splitlines()) if path.exists() else []
+
+
+@pytest.mark.parametrize("stage", ["respond", "judge"])
+def test_llm_stages_on_ray_write_the_records_local_writes_and_resume_by_shard(local_ray, corpus, tmp_path, server,
+                                                                               stage):
+    """One Ray task per shard, each with its own client on its own replica; the joined files hold the
+    records a local run writes (in shard order, not completion order), and a re-run asks nothing."""
+    from curate.filters.judge import JudgeConfig, judge
+
+    small = tmp_path / "in.jsonl"
+    small.write_text("".join(corpus.read_text().splitlines(keepends=True)[:120]))
+    replicas = f"{server.url},{server.url.replace('127.0.0.1', 'localhost')}"  # two endpoints of one server
+
+    def run(executor, out):
+        settings = dict(base_url=replicas, no_cache=True, executor=executor, concurrency=4)
+        if stage == "respond":
+            return respond(small, out, RespondConfig(**settings), tmp_path / f"{out.stem}.rej.jsonl")
+        return judge(small, out, JudgeConfig(**settings, structured=False), tmp_path / f"{out.stem}.rej.jsonl")
+
+    local = run("local", tmp_path / "local.jsonl")
+    asked_locally = len(server.payloads)
+    server.payloads.clear()
+    on_ray = run("ray", tmp_path / "ray.jsonl")
+    assert len(server.payloads) == asked_locally  # every record asked once, on some shard
+    assert lines(tmp_path / "ray.jsonl") == lines(tmp_path / "local.jsonl") and lines(tmp_path / "ray.jsonl")
+    assert lines(tmp_path / "ray.rej.jsonl") == lines(tmp_path / "local.rej.jsonl")
+    assert (on_ray.written, on_ray.dropped) == (local.written, local.dropped)
+    shards = sorted(p.name for p in (tmp_path / "ray.jsonl.shards").glob("part-*.jsonl"))
+    assert len([name for name in shards if "rejects" not in name]) == 2
+    server.payloads.clear()
+    again = run("ray", tmp_path / "ray.jsonl")
+    assert server.payloads == [] and again.resumed == local.read  # every shard resumed, nothing asked twice
+    assert lines(tmp_path / "ray.jsonl") == lines(tmp_path / "local.jsonl")
+
+
+def test_a_local_journal_is_not_continued_on_ray(local_ray, corpus, tmp_path, server):
+    out = tmp_path / "out.jsonl"
+    out.write_text("")
+    with pytest.raises(UsageError, match="written by a run with --executor local"):
+        respond(corpus, out, RespondConfig(base_url=server.url, no_cache=True, executor="ray"))
 
 
 def test_ray_needs_json_lines_files(local_ray, corpus, tmp_path, run_cli):

@@ -71,6 +71,10 @@ def judge(input: str | Path, output: str | Path, config: JudgeConfig | None = No
 
     Memory: the records in flight, and the keys of finished ones (the input streams)."""
     config = config or JudgeConfig()
+    if config.executor == "ray":
+        from curate.ray_stages import run_sharded
+
+        return run_sharded("judge", judge, input, output, config, rejects, llm, mapping=mapping)
     records = read_examples(input, mapping, "judge")
     with own_client(llm, config) as llm:
         return run_per_record("judge", output, rejects, llm, records, lambda record: judged(record, llm, config),

@@ -85,6 +85,10 @@ def backtranslate(docs: str | Path, output: str | Path, config: BacktranslateCon
 
     Memory: the documents in flight, and the keys of finished ones (the input streams)."""
     config = config or BacktranslateConfig()
+    if config.executor == "ray":
+        from curate.ray_stages import run_sharded
+
+        return run_sharded("backtranslate", backtranslate, docs, output, config, rejects, llm)
     pending = documents(docs, config.field)
     with own_client(llm, config) as llm:
         return run_per_record("backtranslate", output, rejects, llm, pending,

@@ -243,6 +243,10 @@ def evol_instruct(seeds: str | Path, output: str | Path, config: EvolConfig | No
                   rejects: str | Path | None = None, llm: LLM | None = None) -> Summary:
     """Evolve every seed for `config.rounds` rounds; resumable, see curate.runner."""
     config = config or EvolConfig()
+    if config.executor == "ray":  # by lineage: each shard evolves its own seeds
+        from curate.ray_stages import run_sharded
+
+        return run_sharded("evol", evol_instruct, seeds, output, config, rejects, llm)
     seed_records = load_seeds(seeds)
     total = len(seed_records) * (config.rounds + 1)
     with own_client(llm, config) as llm, StageRun("evol", output, rejects, total=total, llm=llm, input=seeds,

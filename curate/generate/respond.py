@@ -65,6 +65,10 @@ def respond(input: str | Path, output: str | Path, config: RespondConfig | None 
 
     Memory: the records in flight, and the keys of finished ones (the input streams)."""
     config = config or RespondConfig()
+    if config.executor == "ray":
+        from curate.ray_stages import run_sharded
+
+        return run_sharded("respond", respond, input, output, config, rejects, llm, mapping=mapping)
     records = read_examples(input, mapping, "respond")
     skip = (lambda record: bool(record.output)) if config.skip_answered else None
     with own_client(llm, config) as llm:

@@ -67,6 +67,10 @@ def revise(input: str | Path, output: str | Path, config: ReviseConfig | None = 
 
     Memory: the records in flight, and the keys of finished ones (the input streams)."""
     config = config or ReviseConfig()
+    if config.executor == "ray":
+        from curate.ray_stages import run_sharded
+
+        return run_sharded("revise", revise, input, output, config, rejects, teacher, mapping=mapping)
     records = read_examples(input, mapping, "revise", select=lambda record: bool(record.output.strip()))
     with own_client(teacher, config.teacher()) as teacher:
         return run_per_record("revise", output, rejects, teacher, records,

@@ -1,0 +1,189 @@
+"""The LLM stages on Ray: the input cut into shards, each shard run by the stage itself in a Ray task.
+
+respond, judge, revise and backtranslate work record by record, and evol seed by seed (a
+lineage never looks at another), so a stage's work splits into independent shards. With
+`--executor ray` the input is cut once into `--ray-shards` pieces (kept in OUT.shards/ with the
+plan), and each piece is one Ray task that runs the very same stage function, locally, with
+its own client and concurrency window, on one endpoint of --base-url (shard i talks to replica
+i mod n). Each shard journals into its own OUT.shards/part-NNNNN.jsonl and .rejects.jsonl, so a
+re-run resumes every shard where it stopped and asks nothing twice; when every shard is done,
+the parts are joined, in shard order, into OUT and the rejects file.
+
+The shard files must be on a file system every node sees (as the input must); on a local Ray
+started for the run they are.
+
+Memory: on the driver, the plan (a byte range per shard); on each worker, what the stage keeps
+for one shard (the records in flight and the keys of finished ones).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from curate.errors import UsageError
+from curate.io import atomic_path
+from curate.summary import Summary
+
+PLAN = "plan.json"
+
+
+def shard_folder(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".shards")
+
+
+def shards_of(config: Any) -> int:
+    """--ray-shards, or one per replica of --base-url, at least two."""
+    if getattr(config, "ray_shards", None):
+        return config.ray_shards
+    from curate.llm_config import split_urls
+
+    return max(2, len(split_urls(config.base_url or "")))
+
+
+def plan(input: str | Path, folder: Path, count: int, seeds: bool) -> list[Path]:
+    """The shard inputs: cut on the first run, reused by every re-run of the same input."""
+    from curate.run_manifest import fingerprint
+
+    wanted = {"input": fingerprint(input), "shards": count}
+    saved = folder / PLAN
+    if saved.exists():
+        found = json.loads(saved.read_text(encoding="utf-8"))
+        if found["input"] != wanted["input"]:
+            raise UsageError(f"{folder}: these shards were cut from another input ({found['input']['path']}, "
+                             f"{found['input']['size']:,} bytes); remove the folder to start over")
+        return [folder / name for name in found["parts"]]
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = _cut_seeds(input, folder, count) if seeds else _cut_lines(input, folder, count)
+    with atomic_path(saved) as tmp:
+        tmp.write_text(json.dumps({**wanted, "parts": [p.name for p in parts]}, indent=2) + "\n", encoding="utf-8")
+    return parts
+
+
+def _cut_lines(input: str | Path, folder: Path, count: int) -> list[Path]:
+    """Byte copies of `count` runs of whole lines, about equal in size."""
+    from curate.parallel import jsonl_chunks
+
+    size = Path(input).stat().st_size
+    ranges = list(jsonl_chunks(input, max(1, -(-size // count))))
+    parts = []
+    with open(input, "rb") as source:
+        for number, (start, end) in enumerate(ranges):
+            part = folder / f"input-{number:05d}.jsonl"
+            source.seek(start)
+            with atomic_path(part) as tmp:
+                tmp.write_bytes(source.read(end - start))
+            parts.append(part)
+    return parts
+
+
+def _cut_seeds(input: str | Path, folder: Path, count: int) -> list[Path]:
+    """Seeds (any layout load_seeds reads) dealt round-robin into JSON Lines pieces."""
+    from curate.generate.seeds import load_seeds
+    from curate.io import write_records
+
+    seeds = load_seeds(input)
+    parts = []
+    for number in range(min(count, len(seeds))):
+        part = folder / f"input-{number:05d}.jsonl"
+        write_records(part, seeds[number::count])
+        parts.append(part)
+    return parts
+
+
+def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path, output: str | Path,
+                config: Any, rejects: str | Path | None, client: Any = None, **keywords: Any) -> Summary:
+    """Run `function(part, part_output, shard_config, part_rejects, **keywords)` as one Ray task per
+    shard, then join the parts into `output` and `rejects`. `client`: a caller's own client,
+    which cannot travel to another process."""
+    if client is not None:
+        raise UsageError(f"curate {stage} on Ray makes a client per shard from the settings; pass none")
+    from curate.executors import start_ray
+    from curate.journal import default_rejects
+    from curate.llm_config import split_urls
+    from curate.parallel import ray_ready
+
+    seeds = stage == "evol"
+    if not seeds:
+        ray_ready(input, output, rejects)
+    folder = shard_folder(output)
+    if Path(output).exists() and not (folder / PLAN).exists():
+        raise UsageError(f"{output}: written by a run with --executor local; continue it with --executor local, "
+                         "or give another -o")
+    parts = plan(input, folder, shards_of(config), seeds)
+    urls = split_urls(config.base_url or "") or [None]
+    total = Summary(stage)  # its clock starts now: the run's time is the shards' wall time
+    ray, started = start_ray(len(parts), config.ray_address)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(_run_shard)  # a retry would re-ask; a re-run resumes
+        pending = []
+        for number, part in enumerate(parts):
+            shard_config = config.model_copy(update=_shard_settings(config, urls[number % len(urls)], folder, number))
+            pending.append(task.remote(function, str(part), str(_part_output(folder, number)), shard_config,
+                                       str(_part_rejects(folder, number)), keywords))
+        summaries = ray.get(pending)
+    finally:
+        if started:
+            ray.shutdown()
+    _join([_part_output(folder, n) for n in range(len(parts))], Path(output))
+    _join([_part_rejects(folder, n) for n in range(len(parts))], Path(rejects or default_rejects(output)))
+    return _summed(total, summaries, Path(output), Path(rejects or default_rejects(output)))
+
+
+def _shard_settings(config: Any, url: str | None, folder: Path, number: int) -> dict[str, Any]:
+    settings: dict[str, Any] = {"executor": "local", "base_url": url}
+    if hasattr(config, "teacher_base_url") and config.teacher_base_url:
+        from curate.llm_config import split_urls
+
+        teachers = split_urls(config.teacher_base_url)
+        settings["teacher_base_url"] = teachers[number % len(teachers)]
+    if not config.no_cache and config.cache is None:  # one SQLite file per shard: no writer waits for another
+        settings["cache"] = folder / f"cache-{number:05d}.sqlite"
+    return settings
+
+
+def _part_output(folder: Path, number: int) -> Path:
+    return folder / f"part-{number:05d}.jsonl"
+
+
+def _part_rejects(folder: Path, number: int) -> Path:
+    return folder / f"part-{number:05d}.rejects.jsonl"
+
+
+def _run_shard(function: Callable[..., Summary], part: str, output: str, config: Any, rejects: str,
+               keywords: dict[str, Any]) -> dict[str, Any]:
+    return function(part, output, config, rejects, **keywords).as_dict()
+
+
+def _join(parts: list[Path], target: Path) -> None:
+    """The parts' lines, in shard order, as one file, written whole."""
+    with atomic_path(target) as tmp, open(tmp, "wb") as joined:
+        for part in parts:
+            if part.exists():
+                with open(part, "rb") as source:
+                    shutil.copyfileobj(source, joined)
+
+
+def _summed(total: Summary, summaries: list[dict[str, Any]], output: Path, rejects: Path) -> Summary:
+    totals: Counter[str] = Counter()
+    for part in summaries:
+        total.read += part["read"]
+        total.written += part["written"]
+        total.resumed += part["resumed"]
+        total.dropped.update(part["dropped"])
+        total.failed.update(part["failed"])
+        totals.update(part["totals"] or {})
+        for name, value in part["counts"].items():
+            if isinstance(value, (int, float)):  # concurrency too: the shards' windows together
+                total.counts[name] = total.counts.get(name, 0) + value
+        total.facts |= {k: v for k, v in part["facts"].items() if k != "cost_usd"}
+        if part["facts"].get("cost_usd") is not None:
+            total.facts["cost_usd"] = round(total.facts.get("cost_usd", 0) + part["facts"]["cost_usd"], 6)
+    total.totals = totals
+    total.files |= {"output": str(output.resolve()), "rejects": str(rejects.resolve())}
+    return total
