@@ -19,13 +19,17 @@ for one shard (the records in flight and the keys of finished ones).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from curate.errors import UsageError
+import xxhash
+
+from curate.errors import DataError, UsageError
 from curate.io import atomic_path
 from curate.summary import Summary
 
@@ -66,20 +70,33 @@ def plan(input: str | Path, folder: Path, count: int, seeds: bool) -> list[Path]
 
 
 def _cut_lines(input: str | Path, folder: Path, count: int) -> list[Path]:
-    """Byte copies of `count` runs of whole lines, about equal in size."""
-    from curate.parallel import jsonl_chunks
-
-    size = Path(input).stat().st_size
-    ranges = list(jsonl_chunks(input, max(1, -(-size // count))))
-    parts = []
-    with open(input, "rb") as source:
-        for number, (start, end) in enumerate(ranges):
-            part = folder / f"input-{number:05d}.jsonl"
-            source.seek(start)
-            with atomic_path(part) as tmp:
-                tmp.write_bytes(source.read(end - start))
-            parts.append(part)
+    """The input's lines dealt to `count` pieces by a hash of each line: copies of a line land in
+    one shard, which drops all but the first (duplicate_id) as a local run does."""
+    parts = [folder / f"input-{number:05d}.jsonl" for number in range(count)]
+    with ExitStack() as files:
+        targets = [open(files.enter_context(atomic_path(part)), "wb") for part in parts]
+        for target in targets:
+            files.callback(target.close)
+        with open(input, "rb") as source:
+            for line in source:
+                targets[_shard_of(line, count)].write(line)
     return parts
+
+
+def _shard_of(line: bytes, count: int) -> int:
+    return xxhash.xxh64_intdigest(line.strip()) % count
+
+
+def input_line(input: str | Path, count: int, shard: int, line: int) -> int:
+    """The input's line number of a shard's `line`-th line (for error messages)."""
+    seen = 0
+    with open(input, "rb") as source:
+        for number, text in enumerate(source, 1):
+            if _shard_of(text, count) == shard:
+                seen += 1
+                if seen == line:
+                    return number
+    return 0
 
 
 def _cut_seeds(input: str | Path, folder: Path, count: int) -> list[Path]:
@@ -126,13 +143,48 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
             shard_config = config.model_copy(update=_shard_settings(config, urls[number % len(urls)], folder, number))
             pending.append(task.remote(function, str(part), str(_part_output(folder, number)), shard_config,
                                        str(_part_rejects(folder, number)), keywords))
-        summaries = ray.get(pending)
+        summaries = _results(ray, pending, None if seeds else lambda message: _in_input_terms(message, input,
+                                                                                              len(parts)))
     finally:
         if started:
             ray.shutdown()
-    _join([_part_output(folder, n) for n in range(len(parts))], Path(output))
-    _join([_part_rejects(folder, n) for n in range(len(parts))], Path(rejects or default_rejects(output)))
-    return _summed(total, summaries, Path(output), Path(rejects or default_rejects(output)))
+    rejects = Path(rejects or default_rejects(output))
+    repeated = _join([_part_output(folder, n) for n in range(len(parts))], Path(output), stage, rejects=[
+        _part_rejects(folder, n) for n in range(len(parts))], rejects_target=rejects)
+    summary = _summed(total, summaries, Path(output), rejects)
+    if repeated:  # one record id in two shards (lines that differ but mean the same): the first shard's stays
+        summary.written -= repeated
+        summary.dropped["duplicate_id"] += repeated
+        summary.totals["written"] -= repeated
+        summary.totals["duplicate_id"] += repeated
+    return summary
+
+
+def _results(ray: Any, pending: list[Any], where: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """Every shard's summary; a shard's own error is raised as itself (one line, its exit code),
+    and on Ctrl-C or an error every shard still running is stopped, so that no worker goes on
+    writing a journal that the next run will want."""
+    from ray.exceptions import RayTaskError
+
+    try:
+        return ray.get(pending)
+    except RayTaskError as error:
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, DataError) and where is not None:
+            cause = DataError(where(str(cause)))
+        raise (cause if isinstance(cause, Exception) else error) from None
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)  # a finished task is not affected
+
+
+def _in_input_terms(message: str, input: str | Path, count: int) -> str:
+    """A shard's `.../input-00003.jsonl:17: ...` as the input's own file and line."""
+    found = re.match(r"^(\S*input-(\d{5})\.jsonl):(\d+)(.*)$", message, re.DOTALL)
+    if not found:
+        return message
+    line = input_line(input, count, int(found.group(2)), int(found.group(3)))
+    return f"{input}:{line}{found.group(4)}" if line else message
 
 
 def _shard_settings(config: Any, url: str | None, folder: Path, number: int) -> dict[str, Any]:
@@ -160,13 +212,33 @@ def _run_shard(function: Callable[..., Summary], part: str, output: str, config:
     return function(part, output, config, rejects, **keywords).as_dict()
 
 
-def _join(parts: list[Path], target: Path) -> None:
-    """The parts' lines, in shard order, as one file, written whole."""
+def _join(parts: list[Path], target: Path, stage: str, rejects: list[Path], rejects_target: Path) -> int:
+    """The parts' lines, in shard order, as one file, and their rejects as another, each written
+    whole; a record id already written by an earlier shard goes to the rejects as duplicate_id.
+    Returns how many did. Memory: the ids written (as a local run keeps its journal's keys)."""
+    seen: set[str] = set()
+    repeated = []
     with atomic_path(target) as tmp, open(tmp, "wb") as joined:
         for part in parts:
+            if not part.exists():
+                continue
+            with open(part, "rb") as source:
+                for line in source:
+                    row = json.loads(line)
+                    if row.get("id") in seen:
+                        repeated.append(row)
+                        continue
+                    seen.add(row.get("id"))
+                    joined.write(line)
+    with atomic_path(rejects_target) as tmp, open(tmp, "wb") as joined:
+        for part in rejects:
             if part.exists():
                 with open(part, "rb") as source:
                     shutil.copyfileobj(source, joined)
+        for row in repeated:
+            row.setdefault("meta", {})["rejected"] = {"stage": stage, "reason": "duplicate_id", "key": row["id"]}
+            joined.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+    return len(repeated)
 
 
 def _summed(total: Summary, summaries: list[dict[str, Any]], output: Path, rejects: Path) -> Summary:

@@ -103,7 +103,8 @@ def test_llm_stages_on_ray_write_the_records_local_writes_and_resume_by_shard(lo
     from curate.filters.judge import JudgeConfig, judge
 
     small = tmp_path / "in.jsonl"
-    small.write_text("".join(corpus.read_text().splitlines(keepends=True)[:120]))
+    head = corpus.read_text().splitlines(keepends=True)[:120]
+    small.write_text("".join(head + head[:10]))  # copies: each lands in its first copy's shard, and is dropped
     replicas = f"{server.url},{server.url.replace('127.0.0.1', 'localhost')}"  # two endpoints of one server
 
     def run(executor, out):
@@ -118,14 +119,41 @@ def test_llm_stages_on_ray_write_the_records_local_writes_and_resume_by_shard(lo
     on_ray = run("ray", tmp_path / "ray.jsonl")
     assert len(server.payloads) == asked_locally  # every record asked once, on some shard
     assert lines(tmp_path / "ray.jsonl") == lines(tmp_path / "local.jsonl") and lines(tmp_path / "ray.jsonl")
-    assert lines(tmp_path / "ray.rej.jsonl") == lines(tmp_path / "local.rej.jsonl")
-    assert (on_ray.written, on_ray.dropped) == (local.written, local.dropped)
+    assert reasons(tmp_path / "ray.rej.jsonl") == reasons(tmp_path / "local.rej.jsonl")
+    assert (on_ray.written, on_ray.dropped) == (local.written, local.dropped) and local.dropped["duplicate_id"] == 10
     shards = sorted(p.name for p in (tmp_path / "ray.jsonl.shards").glob("part-*.jsonl"))
     assert len([name for name in shards if "rejects" not in name]) == 2
     server.payloads.clear()
     again = run("ray", tmp_path / "ray.jsonl")
     assert server.payloads == [] and again.resumed == local.read  # every shard resumed, nothing asked twice
     assert lines(tmp_path / "ray.jsonl") == lines(tmp_path / "local.jsonl")
+
+
+def reasons(path):
+    return sorted((row["id"], row["meta"]["rejected"]["reason"]) for row in map(json.loads, path.open()))
+
+
+def test_one_id_in_two_shards_is_written_once(local_ray, tmp_path, server):
+    """Lines that differ but are one record (the same id) may land in two shards: the join keeps one."""
+    rows = [{"instruction": f"Question {i}?"} for i in range(40)]
+    rows += [{"instruction": f"Question  {i}? "} for i in range(40)]  # the same ids once whitespace is normalised
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = respond(tmp_path / "in.jsonl", tmp_path / "out.jsonl", RespondConfig(base_url=server.url, no_cache=True,
+                                                                                   executor="ray", ray_shards=3))
+    ids = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").open()]
+    assert len(ids) == len(set(ids)) == 40 and summary.written == 40 and summary.dropped["duplicate_id"] == 40
+    assert reasons(tmp_path / "out.rejects.jsonl") == sorted((i, "duplicate_id") for i in ids)
+
+
+def test_a_shards_data_error_names_the_input_line(local_ray, tmp_path, server):
+    rows = [json.dumps({"instruction": f"Question {i}?"}) for i in range(30)]
+    rows[17] = "{not json"
+    (tmp_path / "in.jsonl").write_text("\n".join(rows) + "\n")
+    from curate.errors import DataError
+
+    with pytest.raises(DataError, match=r"in\.jsonl:18: "):
+        respond(tmp_path / "in.jsonl", tmp_path / "out.jsonl", RespondConfig(base_url=server.url, no_cache=True,
+                                                                             executor="ray", ray_shards=3))
 
 
 def test_a_local_journal_is_not_continued_on_ray(local_ray, corpus, tmp_path, server):
