@@ -27,8 +27,8 @@ from curate.errors import UsageError
 
 Executor = Literal["local", "ray"]
 
-# filter, pii and dedup as tasks over byte ranges; the LLM stages as one task per shard (ray_stages.py)
-ON_RAY = ("filter", "pii", "dedup", "respond", "judge", "revise", "backtranslate", "evol")
+# filter, pii, dedup and split read byte ranges as tasks; the LLM stages run one task per shard (ray_stages.py)
+ON_RAY = ("filter", "pii", "dedup", "split", "respond", "judge", "revise", "backtranslate", "evol")
 
 
 class ExecutorOptions(BaseModel):

@@ -172,3 +172,26 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
                 for line in rejected_lines:
                     removed.write_line(line)
     return summary
+
+
+def _nothing() -> None:
+    """An initializer for pools whose tasks need no state."""
+
+
+def _records_of_range(path: str, start: int, end: int, mapping: dict[str, str] | None) -> list[Record]:
+    return list(read_chunk(path, start, end, mapping))
+
+
+def records_in_pool(input: str | Path, mapping: dict[str, str] | None, workers: int, executor: str = "local",
+                    ray_address: str | None = None) -> Iterator[Record]:
+    """The input's records in file order, read and validated by the pool's workers a byte range at
+    a time (for a stage that needs every record in one place, such as split)."""
+    with process_pool(workers, _nothing, (), executor, ray_address) as pool:
+        pending: deque[Future[list[Record]]] = deque()
+        ranges = iter(jsonl_chunks(input, CHUNK_BYTES))
+        while True:
+            while len(pending) < 2 * workers and (chunk := next(ranges, None)) is not None:
+                pending.append(pool.submit(_records_of_range, str(input), *chunk, mapping))
+            if not pending:
+                return
+            yield from pending.popleft().result()

@@ -14,7 +14,9 @@ kept at most 200 prompts per user so that a few prolific users do not dominate. 
 Every split gets a file, an empty one included, so a re-run never leaves a stale split from
 an earlier run beside fresh ones. Written records carry `meta.split`: {name, key}, plus
 `leak` {kind, train_id, similarity} when the prompt duplicates one in the reference split.
-All records are held in memory: a group's cap and the leak index need the whole input.
+All records are held in memory: a group's cap and the leak index need the whole input. With
+--executor ray the records are read and validated by Ray tasks, a byte range each, and come
+back in file order, so the splits are the ones a local run writes.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator
 from rich.table import Table
 
-from curate.executors import ExecutorOptions, local_only
+from curate.executors import ExecutorOptions
 from curate.errors import DataError, UsageError
 from curate.filters.dedup import DedupConfig, shingle_set
 from curate.io import display_name, file_format, read_records, write_records
@@ -45,6 +47,8 @@ _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # it becomes a file n
 class SplitConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
+    workers: int = Field(2, ge=1, description="With --executor ray: Ray tasks reading and checking the input at "
+                         "a time (the grouping, caps and leak checks run on this machine, with every record).")
     by: str = Field("user_id", description="Group key: a record field (user_id, id, system, ...) or a dotted "
                     "path into meta, e.g. meta.source.user. A group's records all go to one split.")
     splits: dict[str, float] = Field(dict(DEFAULT_SPLITS), description="Split names and shares of groups, "
@@ -364,12 +368,18 @@ def split(
 ) -> SplitResult:
     """Write `out_dir/{split}{suffix}` for every configured split, and the rejects if asked."""
     config = config or SplitConfig()
-    local_only(config, "split")
     files = output_files(out_dir, config.splits, suffix)
     if rejects:
         file_format(rejects)
     splitter = Splitter(config, source=display_name(input))
-    outputs = splitter(track(read_records(input, mapping), f"splitting {display_name(input)}"))
+    if config.executor == "ray":  # records read and validated by Ray tasks; grouping and capping here
+        from curate.parallel import ray_ready, records_in_pool
+
+        ray_ready(input)
+        records = records_in_pool(input, mapping, config.workers, "ray", config.ray_address)
+    else:
+        records = read_records(input, mapping)
+    outputs = splitter(track(records, f"splitting {display_name(input)}"))
     for name, path in files.items():
         write_records(path, outputs[name])
     if rejects:

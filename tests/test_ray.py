@@ -78,17 +78,32 @@ def test_ray_and_local_write_the_same_files(local_ray, corpus, tmp_path, stage, 
         assert sum(local_summary.dropped.values()) > 100  # the real slice has many near copies
 
 
-@pytest.mark.parametrize("stage", ["self-instruct", "split"])
-def test_stages_that_cannot_run_on_ray_say_so(corpus, tmp_path, stage, server, seeds_file):
+def test_stages_that_cannot_run_on_ray_say_so(tmp_path, server, seeds_file, run_cli):
     from curate.generate.self_instruct import SelfInstructConfig, self_instruct
 
-    with pytest.raises(UsageError, match=f"curate {stage} cannot run on Ray yet"):
-        if stage == "self-instruct":
-            self_instruct(seeds_file, tmp_path / "o.jsonl", SelfInstructConfig(base_url=server.url, no_cache=True,
-                                                                               executor="ray"))
-        else:
-            split(corpus, tmp_path / "splits", SplitConfig(executor="ray"))
-    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "splits").exists()
+    with pytest.raises(UsageError, match="curate self-instruct cannot run on Ray yet"):
+        self_instruct(seeds_file, tmp_path / "o.jsonl", SelfInstructConfig(base_url=server.url, no_cache=True,
+                                                                           executor="ray"))
+    assert not (tmp_path / "o.jsonl").exists()
+    write_records(tmp_path / "r.jsonl", [Example(instruction="q", output="a")])
+    code, _, err = run_cli("curate", "export", str(tmp_path / "r.jsonl"), "-o", str(tmp_path / "e.jsonl"),
+                           "--executor", "ray")
+    assert code == 2 and "curate export cannot run on Ray yet" in err and not (tmp_path / "e.jsonl").exists()
+
+
+def test_split_on_ray_writes_the_splits_local_writes(local_ray, corpus, tmp_path, ray_tasks):
+    users = tmp_path / "users.jsonl"
+    rows = [json.loads(line) for line in corpus.open()]
+    users.write_text("".join(json.dumps({**row, "user_id": f"u{i % 37}"}) + "\n" for i, row in enumerate(rows)))
+    config = dict(max_per_user=30, splits={"train": 0.8, "test": 0.2})
+    local = split(users, tmp_path / "local", SplitConfig(**config), tmp_path / "local.rej.jsonl")
+    assert not ray_tasks
+    on_ray = split(users, tmp_path / "ray", SplitConfig(**config, executor="ray"), tmp_path / "ray.rej.jsonl")
+    assert ray_tasks
+    for name in ("train", "test"):
+        assert (tmp_path / "ray" / f"{name}.jsonl").read_text() == (tmp_path / "local" / f"{name}.jsonl").read_text()
+    assert (tmp_path / "ray.rej.jsonl").read_text() == (tmp_path / "local.rej.jsonl").read_text()
+    assert on_ray.summary.dropped == local.summary.dropped and local.summary.dropped["over_user_cap"] > 0
 
 
 def lines(path):
