@@ -132,14 +132,32 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield where, row
 
 
+def shard_files(path: str | Path) -> list[Path]:
+    """The files an input names: a directory's record files (data/part-*.jsonl, *.parquet), in
+    name order, or the one file."""
+    folder = Path(path)
+    if str(path) == "-" or not folder.is_dir():
+        return [folder]
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in SUFFIXES)
+    if not files:
+        raise UsageError(f"{path}: a directory with no record files in it ({', '.join(SUFFIXES)})")
+    kinds = sorted({f.suffix.lower() for f in files})
+    if len(kinds) > 1:
+        raise UsageError(f"{path}: holds files of several types ({', '.join(kinds)}); give a directory of one type")
+    return files
+
+
 def iter_values(path: str | Path) -> Iterator[tuple[str, Any]]:
-    """Like iter_rows, but any JSON value may stand where a row does (seed files list strings)."""
+    """Like iter_rows, but any JSON value may stand where a row does (seed files list strings).
+    A directory is read file by file, in name order."""
+    if str(path) != "-" and Path(path).is_dir():
+        for file in shard_files(path):
+            yield from iter_values(file)
+        return
     suffix = file_format(path)
     name = display_name(path)
     if name != "<stdin>" and not Path(path).exists():
         raise UsageError(f"{path}: no such file")
-    if Path(path).is_dir():
-        raise UsageError(f"{path}: is a directory, not a file")
     readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
     count = 0
     for count, (where, row) in enumerate(readers[suffix](path, name), 1):

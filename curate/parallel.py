@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import DataError, UsageError
-from curate.io import RowSink, dump_row, file_format, jsonl_lines, records_of
+from curate.io import RowSink, dump_row, file_format, jsonl_lines, records_of, shard_files
 from curate.records import Record
 from curate.summary import Summary, track
 
@@ -70,9 +70,24 @@ def _lines_before(path: str | Path, offset: int) -> int:
     return count
 
 
+def input_chunks(input: str | Path, size: int) -> Iterator[tuple[str, int, int]]:
+    """(file, start, end): jsonl_chunks of the input file, or of each file of an input directory."""
+    for file in shard_files(input):
+        for start, end in jsonl_chunks(file, size):
+            yield str(file), start, end
+
+
+def input_size(input: str | Path) -> int:
+    return sum(os.path.getsize(file) for file in shard_files(input))
+
+
 def cuttable(input: str | Path) -> bool:
-    """A JSON Lines file (not standard input): it can be cut into byte ranges."""
-    return str(input) != "-" and file_format(input) == ".jsonl" and Path(input).is_file()
+    """JSON Lines files (a file or a directory of them, not standard input): they can be cut into
+    byte ranges."""
+    if str(input) == "-" or not Path(input).exists():
+        return False
+    files = shard_files(input)
+    return all(file.is_file() and file.suffix.lower() == ".jsonl" for file in files)
 
 
 def splittable(input: str | Path, output: str | Path, rejects: str | Path | None) -> bool:
@@ -82,7 +97,7 @@ def splittable(input: str | Path, output: str | Path, rejects: str | Path | None
 
 def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:
     """Splittable, and a file of several chunks."""
-    return splittable(input, output, rejects) and os.path.getsize(input) > 2 * CHUNK_BYTES
+    return splittable(input, output, rejects) and input_size(input) > 2 * CHUNK_BYTES
 
 
 def ray_ready(input: str | Path, output: str | Path | None = None, rejects: str | Path | None = None) -> None:
@@ -152,7 +167,7 @@ def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], i
 def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
                      rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
                      workers: int, executor: str = "local", ray_address: str | None = None) -> Summary:
-    chunks = list(jsonl_chunks(input, CHUNK_BYTES))
+    chunks = list(input_chunks(input, CHUNK_BYTES))
     with ExitStack() as stack:
         out = stack.enter_context(RowSink(output))
         removed = stack.enter_context(RowSink(rejects)) if rejects else None
@@ -161,7 +176,7 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
         todo = iter(chunks)
         for _ in track(range(len(chunks)), f"{stage} {input} ({workers} processes)"):
             while len(pending) < 2 * workers and (chunk := next(todo, None)) is not None:
-                pending.append(pool.submit(_map_chunk, str(input), *chunk))
+                pending.append(pool.submit(_map_chunk, *chunk))
             kept, rejected_lines, read, dropped = pending.popleft().result()
             summary.read += read
             summary.written += len(kept)
@@ -188,10 +203,10 @@ def records_in_pool(input: str | Path, mapping: dict[str, str] | None, workers: 
     a time (for a stage that needs every record in one place, such as split)."""
     with process_pool(workers, _nothing, (), executor, ray_address) as pool:
         pending: deque[Future[list[Record]]] = deque()
-        ranges = iter(jsonl_chunks(input, CHUNK_BYTES))
+        ranges = iter(input_chunks(input, CHUNK_BYTES))
         while True:
             while len(pending) < 2 * workers and (chunk := next(ranges, None)) is not None:
-                pending.append(pool.submit(_records_of_range, str(input), *chunk, mapping))
+                pending.append(pool.submit(_records_of_range, *chunk, mapping))
             if not pending:
                 return
             yield from pending.popleft().result()

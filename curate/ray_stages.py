@@ -30,7 +30,7 @@ from typing import Any
 import xxhash
 
 from curate.errors import DataError, UsageError
-from curate.io import atomic_path
+from curate.io import atomic_path, shard_files
 from curate.summary import Summary
 
 PLAN = "plan.json"
@@ -77,9 +77,10 @@ def _cut_lines(input: str | Path, folder: Path, count: int) -> list[Path]:
         targets = [open(files.enter_context(atomic_path(part)), "wb") for part in parts]
         for target in targets:
             files.callback(target.close)
-        with open(input, "rb") as source:
-            for line in source:
-                targets[_shard_of(line, count)].write(line)
+        for file in shard_files(input):
+            with open(file, "rb") as source:
+                for line in source:
+                    targets[_shard_of(line, count)].write(line)
     return parts
 
 
@@ -87,16 +88,17 @@ def _shard_of(line: bytes, count: int) -> int:
     return xxhash.xxh64_intdigest(line.strip()) % count
 
 
-def input_line(input: str | Path, count: int, shard: int, line: int) -> int:
-    """The input's line number of a shard's `line`-th line (for error messages)."""
+def input_line(input: str | Path, count: int, shard: int, line: int) -> str:
+    """Where in the input a shard's `line`-th line is: `file:line` (for error messages)."""
     seen = 0
-    with open(input, "rb") as source:
-        for number, text in enumerate(source, 1):
-            if _shard_of(text, count) == shard:
-                seen += 1
-                if seen == line:
-                    return number
-    return 0
+    for file in shard_files(input):
+        with open(file, "rb") as source:
+            for number, text in enumerate(source, 1):
+                if _shard_of(text, count) == shard:
+                    seen += 1
+                    if seen == line:
+                        return f"{file}:{number}"
+    return ""
 
 
 def _cut_seeds(input: str | Path, folder: Path, count: int) -> list[Path]:
@@ -183,8 +185,8 @@ def _in_input_terms(message: str, input: str | Path, count: int) -> str:
     found = re.match(r"^(\S*input-(\d{5})\.jsonl):(\d+)(.*)$", message, re.DOTALL)
     if not found:
         return message
-    line = input_line(input, count, int(found.group(2)), int(found.group(3)))
-    return f"{input}:{line}{found.group(4)}" if line else message
+    where = input_line(input, count, int(found.group(2)), int(found.group(3)))
+    return f"{where}{found.group(4)}" if where else message
 
 
 def _shard_settings(config: Any, url: str | None, folder: Path, number: int) -> dict[str, Any]:

@@ -39,6 +39,11 @@ def manifest_path(output: str | Path) -> Path:
 def fingerprint(path: str | Path | None) -> dict[str, Any] | None:
     """Size and hashes of the first and last MiB: cheap for any size, and it changes when rows
     are added, removed or edited at either end (a full hash of a 100 GB input would not be)."""
+    if path is not None and str(path) != "-" and Path(path).is_dir():  # a directory of shards: each file's
+        from curate.io import shard_files
+
+        files = [fingerprint(file) for file in shard_files(path)]
+        return {"path": str(Path(path).resolve()), "size": sum(f["size"] for f in files if f), "files": files}
     if path is None or str(path) == "-" or not Path(path).is_file():
         return None
     file = Path(path)

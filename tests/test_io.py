@@ -201,3 +201,24 @@ def test_an_empty_input_to_an_llm_stage_writes_an_empty_output(tmp_path, run_cli
                            "--base-url", "http://127.0.0.1:9/v1")  # nothing to ask: the server is never needed
     assert code == 0, err
     assert (tmp_path / "out.jsonl").read_bytes() == b""
+
+
+def test_a_directory_of_shards_reads_as_its_files_in_name_order(tmp_path):
+    import pytest
+
+    from curate.errors import UsageError
+    from curate.io import read_records, write_records
+    from curate.records import Example
+
+    records = [Example(instruction=f"Question {i}?", output=f"Answer {i}.") for i in range(30)]
+    (tmp_path / "jsonl").mkdir()
+    (tmp_path / "parquet").mkdir()
+    for number, start in enumerate(range(0, 30, 10)):
+        write_records(tmp_path / "jsonl" / f"part-{number:03d}.jsonl", records[start : start + 10])
+        write_records(tmp_path / "parquet" / f"part-{number:03d}.parquet", records[start : start + 10])
+    (tmp_path / "jsonl" / "notes.txt").write_text("not a record file")  # other files are not shards
+    for folder in ("jsonl", "parquet"):
+        assert [r.id for r in read_records(tmp_path / folder)] == [r.id for r in records]
+    (tmp_path / "jsonl" / "extra.csv").write_text("instruction\nhello\n")
+    with pytest.raises(UsageError, match="several types"):
+        list(read_records(tmp_path / "jsonl"))

@@ -186,3 +186,15 @@ def test_ray_needs_json_lines_files(local_ray, corpus, tmp_path, run_cli):
     code, _, err = run_cli("curate", "dedup", str(tmp_path / "in.json"), "-o", str(tmp_path / "d.jsonl"),
                            "--executor", "ray")
     assert code == 2 and "JSON Lines" in err
+
+
+def test_a_directory_of_json_lines_shards_on_ray_is_the_file_they_were_cut_from(local_ray, corpus, tmp_path):
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    lines = corpus.read_text().splitlines(keepends=True)
+    for number, start in enumerate(range(0, len(lines), 400)):
+        (folder / f"part-{number:03d}.jsonl").write_text("".join(lines[start : start + 400]))
+    filter_records(corpus, tmp_path / "file.jsonl", FilterConfig(), tmp_path / "file.rej.jsonl")
+    filter_records(folder, tmp_path / "dir.jsonl", FilterConfig(executor="ray", workers=2), tmp_path / "dir.rej.jsonl")
+    assert (tmp_path / "dir.jsonl").read_text() == (tmp_path / "file.jsonl").read_text()
+    assert (tmp_path / "dir.rej.jsonl").read_text() == (tmp_path / "file.rej.jsonl").read_text()

@@ -23,7 +23,7 @@ import numpy as np
 
 from curate.filters.lsh import Sketch, Sketcher, SketchStore
 from curate.io import dump_row, read_records, record_row
-from curate.parallel import cuttable, jsonl_chunks, process_pool, read_chunk
+from curate.parallel import cuttable, input_chunks, input_size, process_pool, read_chunk
 from curate.records import Record
 
 CHUNK_RECORDS = 5_000  # records sketched at a time from an input read here
@@ -147,7 +147,7 @@ def _runs(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[s
 
 
 def _splittable(source: str | Path) -> bool:
-    return cuttable(source) and Path(source).stat().st_size > 2 * CHUNK_BYTES
+    return cuttable(source) and input_size(source) > 2 * CHUNK_BYTES
 
 
 _worker: tuple[Sketcher, Sequence[str], dict[str, str] | None] | None = None
@@ -169,10 +169,10 @@ def _runs_in_processes(source: str | Path, mapping: dict[str, str] | None, field
                        ray_address: str | None = None) -> Iterator[Run]:
     with process_pool(workers, _start, (sketcher, list(fields), mapping), executor, ray_address) as pool:
         pending: deque[Future[Run]] = deque()
-        todo = iter(jsonl_chunks(source, CHUNK_BYTES))
+        todo = iter(input_chunks(source, CHUNK_BYTES))
         while True:
             while len(pending) < 2 * workers and (chunk := next(todo, None)) is not None:
-                pending.append(pool.submit(_sketch_range, str(source), *chunk))
+                pending.append(pool.submit(_sketch_range, *chunk))
             if not pending:
                 return
             yield pending.popleft().result()
