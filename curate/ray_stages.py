@@ -155,10 +155,11 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
         _part_rejects(folder, n) for n in range(len(parts))], rejects_target=rejects)
     summary = _summed(total, summaries, Path(output), rejects)
     if repeated:  # one record id in two shards (lines that differ but mean the same): the first shard's stays
-        summary.written -= repeated
-        summary.dropped["duplicate_id"] += repeated
         summary.totals["written"] -= repeated
         summary.totals["duplicate_id"] += repeated
+        this_run = min(repeated, summary.written)  # a resumed run wrote fewer of them, maybe none
+        summary.written -= this_run
+        summary.dropped["duplicate_id"] += this_run
     return summary
 
 
