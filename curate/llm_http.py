@@ -15,23 +15,14 @@ import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from curate.concurrency import OVERLOAD_STATUSES, Limit
 from curate.errors import EndpointError
 from curate.llm_types import Messages, Reply, RequestFailed, Sampling
+from curate.run_manifest import redact_url
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524})
 PREFLIGHT_TIMEOUT = 10.0  # seconds the check before the first request may take
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password or a query string (either may hold a key), for messages
-    and cache keys."""
-    parts = urlsplit(url)._replace(query="", fragment="")
-    if parts.username or parts.password:
-        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
-    return urlunsplit(parts)
 
 
 def server_message(raw: bytes) -> str:

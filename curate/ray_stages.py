@@ -12,8 +12,14 @@ the parts are joined, in shard order, into OUT and the rejects file.
 The shard files must be on a file system every node sees (as the input must); on a local Ray
 started for the run they are.
 
-Memory: on the driver, the plan (a byte range per shard); on each worker, what the stage keeps
-for one shard (the records in flight and the keys of finished ones).
+Lines are dealt to shards by a hash of the line, so copies of a line share a shard, which drops
+them (duplicate_id) as a local run does. Two lines that differ but are one record (the same id
+after normalisation) may land in two shards: both are asked, and the join keeps the copy of the
+lower shard, which may not be the first in the file.
+
+Memory: on the driver, the plan and, while joining, the ids written (as a local journal keeps
+its keys); on each worker, what the stage keeps for one shard (the records in flight and the
+keys of finished ones).
 """
 
 from __future__ import annotations
@@ -79,8 +85,8 @@ def _cut_lines(input: str | Path, folder: Path, count: int) -> list[Path]:
             files.callback(target.close)
         for file in shard_files(input):
             with open(file, "rb") as source:
-                for line in source:
-                    targets[_shard_of(line, count)].write(line)
+                for line in source:  # a file's last line may lack its newline: the next file's would join it
+                    targets[_shard_of(line, count)].write(line if line.endswith(b"\n") else line + b"\n")
     return parts
 
 
@@ -131,18 +137,25 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
     if not seeds:
         ray_ready(input, output, rejects)
     folder = shard_folder(output)
+    if getattr(config, "restart", False):  # start over: the shards and their plan go too
+        shutil.rmtree(folder, ignore_errors=True)
+        for path in (Path(output), Path(rejects or default_rejects(output))):
+            path.unlink(missing_ok=True)
     if Path(output).exists() and not (folder / PLAN).exists():
         raise UsageError(f"{output}: written by a run with --executor local; continue it with --executor local, "
                          "or give another -o")
     parts = plan(input, folder, shards_of(config), seeds)
     urls = split_urls(config.base_url or "") or [None]
     total = Summary(stage)  # its clock starts now: the run's time is the shards' wall time
+    outputs = [_part_output(folder, n) for n in range(len(parts))]
+    before = [path.stat().st_size if path.exists() else 0 for path in outputs]  # what earlier runs wrote
     ray, started = start_ray(len(parts), config.ray_address)
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(_run_shard)  # a retry would re-ask; a re-run resumes
         pending = []
         for number, part in enumerate(parts):
-            shard_config = config.model_copy(update=_shard_settings(config, urls[number % len(urls)], folder, number))
+            shard_config = config.model_copy(update=_shard_settings(config, urls[number % len(urls)], folder, number,
+                                                                    restart=False))
             pending.append(task.remote(function, str(part), str(_part_output(folder, number)), shard_config,
                                        str(_part_rejects(folder, number)), keywords))
         summaries = _results(ray, pending, None if seeds else lambda message: _in_input_terms(message, input,
@@ -151,15 +164,16 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
         if started:
             ray.shutdown()
     rejects = Path(rejects or default_rejects(output))
-    repeated = _join([_part_output(folder, n) for n in range(len(parts))], Path(output), stage, rejects=[
-        _part_rejects(folder, n) for n in range(len(parts))], rejects_target=rejects)
+    repeated, repeated_now = _join(outputs, before, Path(output), stage, [_part_rejects(folder, n)
+                                                                          for n in range(len(parts))], rejects)
     summary = _summed(total, summaries, Path(output), rejects)
-    if repeated:  # one record id in two shards (lines that differ but mean the same): the first shard's stays
+    # one record id in two shards (lines that differ but mean the same): the first shard's copy stays
+    if repeated:
         summary.totals["written"] -= repeated
         summary.totals["duplicate_id"] += repeated
-        this_run = min(repeated, summary.written)  # a resumed run wrote fewer of them, maybe none
-        summary.written -= this_run
-        summary.dropped["duplicate_id"] += this_run
+    if repeated_now:
+        summary.written -= repeated_now
+        summary.dropped["duplicate_id"] += repeated_now
     return summary
 
 
@@ -190,8 +204,8 @@ def _in_input_terms(message: str, input: str | Path, count: int) -> str:
     return f"{where}{found.group(4)}" if where else message
 
 
-def _shard_settings(config: Any, url: str | None, folder: Path, number: int) -> dict[str, Any]:
-    settings: dict[str, Any] = {"executor": "local", "base_url": url}
+def _shard_settings(config: Any, url: str | None, folder: Path, number: int, restart: bool) -> dict[str, Any]:
+    settings: dict[str, Any] = {"executor": "local", "base_url": url, "restart": restart}
     if hasattr(config, "teacher_base_url") and config.teacher_base_url:
         from curate.llm_config import split_urls
 
@@ -215,33 +229,38 @@ def _run_shard(function: Callable[..., Summary], part: str, output: str, config:
     return function(part, output, config, rejects, **keywords).as_dict()
 
 
-def _join(parts: list[Path], target: Path, stage: str, rejects: list[Path], rejects_target: Path) -> int:
+def _join(parts: list[Path], before: list[int], target: Path, stage: str, rejects: list[Path],
+          rejects_target: Path) -> tuple[int, int]:
     """The parts' lines, in shard order, as one file, and their rejects as another, each written
-    whole; a record id already written by an earlier shard goes to the rejects as duplicate_id.
-    Returns how many did. Memory: the ids written (as a local run keeps its journal's keys)."""
+    whole; a record id an earlier shard wrote goes to the rejects as duplicate_id instead.
+    Returns how many did, and how many of those this run wrote (past `before`, each part's size
+    when it started). Memory: the ids written (as a local run keeps its journal's keys)."""
     seen: set[str] = set()
-    repeated = []
-    with atomic_path(target) as tmp, open(tmp, "wb") as joined:
-        for part in parts:
-            if not part.exists():
-                continue
-            with open(part, "rb") as source:
-                for line in source:
-                    row = json.loads(line)
-                    if row.get("id") in seen:
-                        repeated.append(row)
-                        continue
-                    seen.add(row.get("id"))
-                    joined.write(line)
-    with atomic_path(rejects_target) as tmp, open(tmp, "wb") as joined:
+    repeated = repeated_now = 0
+    with atomic_path(target) as kept_path, atomic_path(rejects_target) as removed_path, \
+            open(kept_path, "wb") as kept, open(removed_path, "wb") as removed:
         for part in rejects:
             if part.exists():
                 with open(part, "rb") as source:
-                    shutil.copyfileobj(source, joined)
-        for row in repeated:
-            row.setdefault("meta", {})["rejected"] = {"stage": stage, "reason": "duplicate_id", "key": row["id"]}
-            joined.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
-    return len(repeated)
+                    shutil.copyfileobj(source, removed)
+        for part, size in zip(parts, before):
+            if not part.exists():
+                continue
+            with open(part, "rb") as source:
+                offset = 0
+                for line in source:
+                    row = json.loads(line)
+                    if row.get("id") in seen:
+                        repeated += 1
+                        repeated_now += offset >= size
+                        row.setdefault("meta", {})["rejected"] = {"stage": stage, "reason": "duplicate_id",
+                                                                  "key": row["id"]}
+                        removed.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+                    else:
+                        seen.add(row.get("id"))
+                        kept.write(line)
+                    offset += len(line)
+    return repeated, repeated_now
 
 
 def _summed(total: Summary, summaries: list[dict[str, Any]], output: Path, rejects: Path) -> Summary:

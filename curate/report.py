@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -66,7 +67,8 @@ def _inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
 
 def collect(inputs: Iterable[str | Path], rejects: Iterable[str | Path] = (), splits: str | Path | None = None,
             config: ReportConfig | None = None) -> dict[str, Any]:
-    """Everything the page shows, as JSON-ready data."""
+    """Everything the page shows, as JSON-ready data. Each stage's output and rejects are read
+    once, the final file once more, and evol's files once more for the lineage trees."""
     from curate import report_data as rd
 
     config = config or ReportConfig()
@@ -77,29 +79,38 @@ def collect(inputs: Iterable[str | Path], rejects: Iterable[str | Path] = (), sp
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
-    stages = [rd.stage_details(s, config.seed, tokenizer) for s in summaries]
+    counters = rd.Counters(config.seed)
+    stages = [rd.stage_details(s, config.seed, tokenizer, counters) for s in summaries]
     funnel = [rd.funnel_row(s) for s in summaries]
-    extra = drops_by_stage(Path(p) for p in rejects)  # rejects files given on their own
-    for (stage, reason), count in sorted(extra.items()):
-        funnel.append({"stage": stage, "command": f"{stage} (--rejects)", "in": None, "out": None, "dropped": count,
-                       "share_dropped": 0.0, "reasons": [{"reason": reason, "count": count, "share": 0.0}]})
-        stages.append(rd.stage_details({"files": {"rejects": None}}, config.seed, None))
+    for path in rejects:  # rejects files given on their own: one row per stage they name
+        for stage, dropped in _drops_by_stage(Path(path)).items():
+            funnel.append(rd.funnel_row({"stage": stage, "command": f"{stage} (--rejects {Path(path).name})",
+                                         "read": None, "written": 0, "dropped": dropped, "failed": {},
+                                         "totals": None}))
+            stages.append(rd.stage_details({"stage": stage, "files": {"rejects": str(path)}}, config.seed,
+                                           tokenizer, counters))
     final = record_files[-1] if record_files else _last_output(summaries)
-    by_stage = {s["stage"]: s.get("files", {}) for s in summaries}
-    judged = [by_stage["judge"].get(role) for role in ("output", "rejects")] if "judge" in by_stage else [final]
-    evol = by_stage.get("evol", {})
+    outputs = {s.get("files", {}).get("output") for s in summaries}
+    evol = [s.get("files", {}) for s in summaries if s["stage"] == "evol"]
     return {
         "title": final.name if final else "run", "bins": config.bins, "tokens": tokenizer is not None,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "funnel": funnel, "stages": stages, "final": _final(final, config, tokenizer),
-        "judge_scores": rd.judge_scores(judged),
-        "dedup_clusters": rd.dedup_cluster_sizes(by_stage.get("dedup", {}).get("output")),
+        "funnel": funnel, "stages": stages,
+        "final": _final(final, config, tokenizer, counters if str(final) not in outputs else None),
+        "judge_scores": counters.judge_scores(), "dedup_clusters": counters.dedup_clusters(),
         "pii": _pii_counts(summaries), "splits": _splits(summaries, splits),
-        "lineage": rd.lineage(evol.get("output"), evol.get("rejects"), config.seed) if evol else
+        "lineage": rd.lineage(evol[-1].get("output"), evol[-1].get("rejects"), config.seed) if evol else
         rd.lineage(final, None, config.seed),
-        "preferences": rd.preferences([*{s.get("files", {}).get("output") for s in summaries}, final], config.seed),
+        "preferences": counters.preferences.items(),
         "facts": [rd.run_facts(s) for s in summaries],
     }
+
+
+def _drops_by_stage(path: Path) -> dict[str, dict[str, int]]:
+    by_stage: dict[str, Counter[str]] = {}
+    for (stage, reason), count in drops_by_stage([path]).items():
+        by_stage.setdefault(stage, Counter())[reason] += count
+    return {stage: dict(counts) for stage, counts in by_stage.items()}
 
 
 def _last_output(summaries: list[dict[str, Any]]) -> Path | None:
@@ -116,26 +127,37 @@ def _last_output(summaries: list[dict[str, Any]]) -> Path | None:
     return None
 
 
-def _final(path: Path | None, config: ReportConfig, tokenizer: Any) -> dict[str, Any]:
+def _final(path: Path | None, config: ReportConfig, tokenizer: Any, counters: Any) -> dict[str, Any]:
+    """The final file in one pass: lengths, language mix, evolution rounds and operations, and the
+    records the search box looks through. `counters`: the run's, when no stage's pass saw this file."""
     from curate import report_data as rd
 
     if path is None:
         return {"name": "-", "records": 0, "lengths": {}, "language": {}, "search": [], "rounds": {},
                 "operations": {}}
     side = rd.Side(config.seed, tokenizer is not None)
+    search = rd.Sample(rd.SEARCH_SAMPLE, config.seed)
     rounds: Counter[str] = Counter()
     operations: Counter[str] = Counter()
+    language: Counter[str] = Counter()
     count = 0
     for record in read_records(path):
         count += 1
         side.add(record)
+        search.offer(record.id, lambda record=record: rd.example_row(record))
+        share = rd.cjk_share(rd.prompt_text(record) + rd.answer_text(record))
+        language["mostly CJK (> 50%)" if share > 0.5 else "some CJK" if share > 0 else "no CJK"] += 1
         evol = record.meta.get("evol") or {}
         if evol:
             rounds[str(evol.get("round", 0))] += 1
             if evol.get("operation"):
                 operations[evol["operation"]] += 1
+        if counters is not None:
+            counters.add(record, "", kept=True)
     return {"name": path.name, "path": str(path), "records": count, "lengths": side.lengths(tokenizer),
-            "language": rd.language_mix(path), "search": rd.search_sample(path, config.seed),
+            "language": {name: language[name] for name in ("no CJK", "some CJK", "mostly CJK (> 50%)")
+                         if name in language},
+            "search": search.items(),
             "rounds": dict(sorted(rounds.items(), key=lambda item: int(item[0]))), "operations": dict(operations)}
 
 
@@ -193,9 +215,20 @@ def _summary_line(data: dict[str, Any]) -> str:
 
 def embedded_json(data: Any) -> str:
     """JSON that cannot end its <script> element: every < becomes \\u003c (and the two line
-    separators JavaScript once rejected are escaped too)."""
-    text = json.dumps(data, ensure_ascii=False, default=str)
+    separators JavaScript once rejected are escaped too), with no NaN that JSON.parse refuses."""
+    text = json.dumps(_finite(data), ensure_ascii=False, default=str, allow_nan=False)
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _finite(value: Any) -> Any:
+    """NaN and the infinities as strings: JSON.parse refuses them, and one would blank the page."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def page(data: dict[str, Any]) -> str:

@@ -51,6 +51,8 @@ class Sample:
         self._heap: list[tuple[int, str]] = []  # (-rank, key): the largest kept rank on top
 
     def offer(self, key: str, item: Any) -> None:
+        """Keep `item` if its key ranks among the k smallest; a callable item is called only then
+        (building a record's row for every record of a large file would cost more than reading it)."""
         if key in self._items:
             return
         rank = _rank(self.seed, key)
@@ -61,7 +63,7 @@ class Sample:
             del self._items[dropped]
         else:
             return
-        self._items[key] = (rank, item)
+        self._items[key] = (rank, item() if callable(item) else item)
 
     def items(self) -> list[Any]:
         return [item for _, item in sorted(self._items.values(), key=lambda pair: pair[0])]
@@ -118,7 +120,8 @@ def funnel_row(summary: dict[str, Any]) -> dict[str, Any]:
         dropped = {**summary.get("dropped", {}), **{f"failed:{r}": n for r, n in summary.get("failed", {}).items()}}
     handled = kept + sum(dropped.values())
     return {"stage": summary["stage"], "command": summary.get("command", summary["stage"]),
-            "in": summary.get("read") or (summary.get("counts") or {}).get("seeds", 0), "out": kept, "dropped": sum(dropped.values()),
+            "in": None if summary.get("read", 0) is None else  # a rejects file alone: nothing is known
+            summary.get("read") or (summary.get("counts") or {}).get("seeds", 0), "out": kept, "dropped": sum(dropped.values()),
             "share_dropped": sum(dropped.values()) / handled if handled else 0.0,
             "reasons": [{"reason": r, "count": n, "share": n / handled if handled else 0.0}
                         for r, n in sorted(dropped.items(), key=lambda item: -item[1])]}
@@ -178,53 +181,63 @@ def example_row(record: Record) -> dict[str, Any]:
     return record_row(record)
 
 
-def stage_details(summary: dict[str, Any], seed: int, tokenizer: Any) -> dict[str, Any]:
-    """Examples of the kept records and of each reject reason, and lengths on both sides."""
+@dataclass
+class Counters:
+    """What the whole run's records add up to, gathered while each file is read once."""
+
+    seed: int
+    judge: Counter[int] = field(default_factory=Counter)
+    cluster_sizes: Counter[int] = field(default_factory=Counter)
+    preferences: Sample | None = None
+
+    def __post_init__(self) -> None:
+        self.preferences = Sample(PREFERENCE_SAMPLE, self.seed)
+
+    def add(self, record: Record, stage: str, kept: bool) -> None:
+        meta = record.meta
+        if stage == "judge":  # everything judged: the kept and the dropped
+            judge = meta.get("judge") or {}
+            scores = [judge.get("score"), *(judge.get("candidates") or [])]
+            self.judge.update(score for score in scores if isinstance(score, int))
+        if stage == "dedup" and kept and isinstance((meta.get("dedup") or {}).get("size"), int):
+            self.cluster_sizes[meta["dedup"]["size"]] += 1  # a kept record stands for its cluster
+        if kept and isinstance(record, Preference):
+            self.preferences.offer(record.id, lambda: preference_row(record))
+
+    def judge_scores(self) -> dict[str, int]:
+        return {str(s): self.judge[s] for s in range(1, 6)} if self.judge else {}
+
+    def dedup_clusters(self) -> dict[str, int]:
+        return {str(size): self.cluster_sizes[size] for size in sorted(self.cluster_sizes)}
+
+
+def preference_row(record: Preference) -> dict[str, Any]:
+    """Chosen and rejected side by side, with the scores that decided them."""
+    responses = record.ranked_responses()
+    meta = record.meta
+    scores = (meta.get("revise") or {}).get("scores") or (meta.get("rank") or {}).get("scores")
+    return {"id": record.id, "prompt": prompt_text(record), "chosen": responses[0], "rejected": responses[-1],
+            "responses": len(responses), "margin": record.margin, "scores": scores}
+
+
+def stage_details(summary: dict[str, Any], seed: int, tokenizer: Any, counters: Counters) -> dict[str, Any]:
+    """One pass over a stage's output and one over its rejects: examples of the kept records and
+    of each reject reason, lengths on both sides, and the run's counters."""
     files = summary.get("files", {})
+    stage = summary.get("stage", "")
     kept, dropped = Sample(EXAMPLES, seed), {}
     kept_side, dropped_side = Side(seed, tokenizer is not None), Side(seed, tokenizer is not None)
     for record in _records(files.get("output")):
-        kept.offer(record.id, example_row(record))
+        kept.offer(record.id, lambda record=record: example_row(record))
         kept_side.add(record)
+        counters.add(record, stage, kept=True)
     for record in _records(files.get("rejects")):
         reason = (record.meta.get("rejected") or {}).get("reason", "?")
-        dropped.setdefault(reason, Sample(EXAMPLES, seed)).offer(record.id, example_row(record))
+        dropped.setdefault(reason, Sample(EXAMPLES, seed)).offer(record.id, lambda record=record: example_row(record))
         dropped_side.add(record)
+        counters.add(record, stage, kept=False)
     return {"kept_examples": kept.items(), "examples": {r: s.items() for r, s in dropped.items()},
             "lengths": {"kept": kept_side.lengths(tokenizer), "dropped": dropped_side.lengths(tokenizer)}}
-
-
-def judge_scores(paths: Iterable[str | Path | None]) -> dict[str, int]:
-    """1-5 scores of every judged record in these files (a judge's output and its rejects)."""
-    scores: Counter[int] = Counter()
-    for path in paths:
-        for record in _records(path):
-            judge = record.meta.get("judge") or {}
-            if isinstance(judge.get("score"), int):
-                scores[judge["score"]] += 1
-            for score in judge.get("candidates") or []:
-                if isinstance(score, int):
-                    scores[score] += 1
-    return {str(s): scores[s] for s in range(1, 6)} if scores else {}
-
-
-def dedup_cluster_sizes(path: str | Path | None) -> dict[str, int]:
-    """How many clusters have each size, from the kept records (one per cluster)."""
-    sizes: Counter[int] = Counter()
-    for record in _records(path):
-        size = (record.meta.get("dedup") or {}).get("size")
-        if isinstance(size, int):
-            sizes[size] += 1
-    return {str(size): sizes[size] for size in sorted(sizes)}
-
-
-def language_mix(path: str | Path | None) -> dict[str, int]:
-    """Records by script: mostly CJK characters, some, or none."""
-    mix: Counter[str] = Counter()
-    for record in _records(path):
-        share = cjk_share(prompt_text(record) + answer_text(record))
-        mix["mostly CJK (> 50%)" if share > 0.5 else "some CJK" if share > 0 else "no CJK"] += 1
-    return {name: mix[name] for name in ("no CJK", "some CJK", "mostly CJK (> 50%)") if name in mix}
 
 
 def lineage(evol_output: str | Path | None, evol_rejects: str | Path | None, seed: int) -> list[dict[str, Any]]:
@@ -254,28 +267,6 @@ def _rows(path: str | Path | None) -> Iterator[tuple[str, dict[str, Any]]]:
     if not path or not Path(path).is_file() or Path(path).stat().st_size == 0:
         return iter(())
     return iter_rows(path)
-
-
-def preferences(paths: Iterable[str | Path | None], seed: int) -> list[dict[str, Any]]:
-    """Chosen and rejected side by side, with the scores that decided them."""
-    sample = Sample(PREFERENCE_SAMPLE, seed)
-    for path in paths:
-        for record in _records(path):
-            if isinstance(record, Preference):
-                responses = record.ranked_responses()
-                meta = record.meta
-                scores = (meta.get("revise") or {}).get("scores") or (meta.get("rank") or {}).get("scores")
-                sample.offer(record.id, {"id": record.id, "prompt": prompt_text(record), "chosen": responses[0],
-                                         "rejected": responses[-1], "responses": len(responses),
-                                         "margin": record.margin, "scores": scores})
-    return sample.items()
-
-
-def search_sample(path: str | Path | None, seed: int) -> list[dict[str, Any]]:
-    sample = Sample(SEARCH_SAMPLE, seed)
-    for record in _records(path):
-        sample.offer(record.id, example_row(record))
-    return sample.items()
 
 
 def run_facts(summary: dict[str, Any]) -> dict[str, Any]:

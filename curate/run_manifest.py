@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
@@ -65,11 +65,24 @@ def public_settings(config: BaseModel | None) -> dict[str, Any]:
 
 
 def _without_credentials(value: Any) -> Any:
+    """URLs without user:password or a query string (either may hold a key), comma-separated
+    lists of them (--base-url replicas) included."""
     if isinstance(value, str) and "://" in value:
-        return re.sub(r"://[^/@\s]*@", "://", value)  # http://user:password@host -> http://host
+        return ",".join(redact_url(url.strip()) if "://" in url else url for url in value.split(","))
     if isinstance(value, list):
         return [_without_credentials(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _without_credentials(item) for key, item in value.items()}
     return value
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password or a query string (either may hold a key), for messages,
+    cache keys and summaries."""
+    parts = urlsplit(url)._replace(query="", fragment="")
+    if parts.username or parts.password:
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
+    return urlunsplit(parts)
 
 
 def settings_of(config: BaseModel | None) -> dict[str, Any]:

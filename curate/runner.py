@@ -15,6 +15,8 @@ see curate/journal.py for what "done" means and how failures are retried.
 
 from __future__ import annotations
 
+import shutil
+
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
@@ -128,6 +130,21 @@ def by_id(row: dict[str, Any]) -> str:
     return row["id"]
 
 
+def _not_a_ray_output(output: str | Path, config: BaseModel | None) -> None:
+    """An output joined from Ray shards is continued on Ray (its journals are the shards'), or
+    started over with --restart, which removes the shards too."""
+    from curate.ray_stages import PLAN, shard_folder
+
+    folder = shard_folder(output)
+    if not (folder / PLAN).exists():
+        return
+    if getattr(config, "restart", False):
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    raise UsageError(f"{output}: written by a run with --executor ray (its journals are in {folder}); continue it "
+                     "with --executor ray, or start over with --restart")
+
+
 class StageRun:
     """Output and rejects journals, a progress bar with failures, and the summary.
 
@@ -144,6 +161,7 @@ class StageRun:
                 raise UsageError(f"{path}: a generating stage writes .jsonl, appending as it goes, "
                                  "so that a re-run can resume")
         ensure_distinct({"the input": input, "--output": output, "--rejects": rejects})
+        _not_a_ray_output(output, config)
         self.summary = Summary(stage)
         self.total = total
         from curate.executors import local_only

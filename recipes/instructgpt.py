@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
         rank(w / "judged.jsonl", w / f"{kind}.jsonl", RankConfig(kind=kind, scores="judge"),
              w / f"rank_{kind}_rejects.jsonl")
 
-    steps = {"max_steps": args.steps}
+    steps = {"max_steps": args.steps, "overwrite": True}  # the work folder is the recipe's: a re-run retrains
     sft(w / "best.jsonl", w / "sft", SFTSettings(model=args.base_model, **steps))
     rm(w / "ranking.jsonl", w / "rm", RMSettings(model=str(w / "sft"), **steps))
     ptx = args.ptx_data

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     outputs = {kind: w / f"{kind}.jsonl" for kind in ("best", "pairs", "ranking")}
     for kind, path in outputs.items():
         rank(w / "scored.jsonl", path, RankConfig(kind=kind, min_gap=args.min_gap), w / f"rank_{kind}_rejects.jsonl")
-    dpo(outputs["pairs"], w / "dpo", DPOSettings(model=args.policy, max_steps=args.dpo_steps))
+    dpo(outputs["pairs"], w / "dpo", DPOSettings(model=args.policy, max_steps=args.dpo_steps, overwrite=True))
     return {**outputs, "dpo": w / "dpo"}
 
 

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
            ReviseConfig(teacher_base_url=args.teacher_base_url, teacher_model=args.teacher_model, **llm),
            w / "revise_rejects.jsonl")
     export(w / "pairs.jsonl", w / "dpo.jsonl", ExportConfig(format="trl"))
-    dpo(w / "dpo.jsonl", w / "dpo_model", DPOSettings(model=args.policy, max_steps=args.dpo_steps))
+    dpo(w / "dpo.jsonl", w / "dpo_model", DPOSettings(model=args.policy, max_steps=args.dpo_steps, overwrite=True))
     return {"pairs": w / "pairs.jsonl", "dpo": w / "dpo_model"}
 
 

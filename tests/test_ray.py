@@ -198,3 +198,38 @@ def test_a_directory_of_json_lines_shards_on_ray_is_the_file_they_were_cut_from(
     filter_records(folder, tmp_path / "dir.jsonl", FilterConfig(executor="ray", workers=2), tmp_path / "dir.rej.jsonl")
     assert (tmp_path / "dir.jsonl").read_text() == (tmp_path / "file.jsonl").read_text()
     assert (tmp_path / "dir.rej.jsonl").read_text() == (tmp_path / "file.rej.jsonl").read_text()
+
+
+def test_a_resumed_run_counts_only_its_own_work(local_ray, tmp_path, server):
+    rows = [{"instruction": f"Question {i}?"} for i in range(40)] + [{"instruction": f"Question  {i}? "} for i in range(40)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = RespondConfig(base_url=server.url, no_cache=True, executor="ray", ray_shards=3)
+    first = respond(tmp_path / "in.jsonl", tmp_path / "out.jsonl", config)
+    again = respond(tmp_path / "in.jsonl", tmp_path / "out.jsonl", config)
+    assert (first.written, first.dropped["duplicate_id"]) == (40, 40)
+    assert again.written == 0 and not again.dropped and again.totals["written"] == 40
+    assert again.totals["duplicate_id"] == 40
+
+
+def test_directory_shards_without_a_final_newline_are_not_glued(local_ray, tmp_path, server):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for number in range(2):
+        (folder / f"part-{number}.jsonl").write_text("\n".join(json.dumps({"instruction": f"Q{number}-{i}?"})
+                                                               for i in range(20)))  # no newline at the end
+    summary = respond(folder, tmp_path / "out.jsonl", RespondConfig(base_url=server.url, no_cache=True,
+                                                                    executor="ray", ray_shards=3))
+    assert summary.written == 40
+
+
+def test_restart_on_ray_starts_over_with_a_new_input(local_ray, tmp_path, server):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"instruction": f"Q{i}?"}) + "\n" for i in range(10)))
+    config = dict(base_url=server.url, no_cache=True, executor="ray")
+    respond(source, tmp_path / "out.jsonl", RespondConfig(**config))
+    source.write_text("".join(json.dumps({"instruction": f"New {i}?"}) + "\n" for i in range(5)))
+    with pytest.raises(UsageError, match="cut from another input"):
+        respond(source, tmp_path / "out.jsonl", RespondConfig(**config))
+    assert respond(source, tmp_path / "out.jsonl", RespondConfig(**config, restart=True)).written == 5
+    with pytest.raises(UsageError, match="written by a run with --executor ray"):
+        respond(source, tmp_path / "out.jsonl", RespondConfig(base_url=server.url, no_cache=True))

@@ -124,6 +124,10 @@ def test_instructgpt_from_seeds_to_an_rl_policy(server, seeds_file, tmp_path, ti
     for name, trainer in (("sft", "sft"), ("rm", "rm"), ("rl", "rl")):
         saved = json.loads((out[name] / "training_args.json").read_text())
         assert saved["trainer"] == trainer
+    again = instructgpt.main(["--seeds", str(seeds_file), "--base-url", server.url, "--work", str(tmp_path),
+                              "--base-model", str(tiny_model_dir), "--rounds", "1", "--k", "3", "--steps", "2",
+                              "--num-generations", "2", "--max-completion-length", "8", "--concurrency", "4"])
+    assert again == out  # a re-run resumes the data stages and trains again into the same folders
     rl_log = json.loads((out["rl"] / "training_args.json").read_text())
     assert rl_log["config"]["model"] == str(out["sft"]) and rl_log["config"]["reward_model"] == [str(out["rm"])]
     assert any("ptx_loss" in entry and "kl" in entry for entry in rl_log["log"])

@@ -113,3 +113,31 @@ def test_credentials_in_urls_are_cut_from_the_settings():
 
     settings = public_settings(LLMConfig(base_url="https://user:hunter2@example.com/v1", api_key="sk-1"))
     assert settings["base_url"] == "https://example.com/v1" and "api_key" not in settings
+
+
+def test_not_a_number_in_a_record_does_not_blank_the_page(tmp_path):
+    path = tmp_path / "scored.jsonl"
+    path.write_text(json.dumps({"instruction": "q", "output": "a", "meta": {"reward": {"candidates": [float("nan"), 1.0]}}})
+                    + "\n")
+    text = embedded_json(collect([path]))
+    assert "NaN" not in text.replace('"nan"', "") and json.loads(text)  # strict JSON, as JSON.parse reads it
+
+
+def test_keys_in_url_query_strings_are_cut_too():
+    from curate.run_manifest import public_settings
+    from curate.llm_config import LLMConfig
+
+    settings = public_settings(LLMConfig(base_url="https://a.example/v1?api-key=SECRET1,https://b.example/v1?key=S2"))
+    assert settings["base_url"] == "https://a.example/v1,https://b.example/v1"
+
+
+def test_a_rejects_file_alone_gets_its_funnel_row_and_examples(tmp_path):
+    rejects = tmp_path / "rej.jsonl"
+    write_records(rejects, [Example(instruction=f"r{i}", meta={"rejected": {"stage": "filter", "reason": "too_short"}})
+                            for i in range(3)])
+    final = tmp_path / "final.jsonl"
+    write_records(final, [Example(instruction="kept", output="yes")])
+    data = collect([final], rejects=[rejects])
+    (row,) = data["funnel"]
+    assert row["in"] is None and row["dropped"] == 3 and row["reasons"][0]["reason"] == "too_short"
+    assert len(data["stages"][0]["examples"]["too_short"]) == 3

@@ -191,3 +191,29 @@ def test_train_writes_its_summary_json(tiny_model_dir, token_reward_model, promp
     data = json.loads((tmp_path / "rl.json").read_text())
     assert data["stage"] == "rl" and data["counts"]["steps"] == 2 and "reward_last" in data["facts"]
     assert data["files"]["output"] == str((tmp_path / "rl").resolve())
+
+
+@pytest.mark.parametrize("method, divided", [("grpo", True), ("rloo", False)])
+def test_ptx_is_scaled_as_the_trainer_scales_its_own_loss(method, divided):
+    """GRPO divides its loss by the accumulation steps itself, RLOO leaves that to the Trainer:
+    the ptx term must follow, so that every optimisation step adds gamma x the LM loss once."""
+    import types
+
+    import torch
+
+    from train.losses import lm_loss
+    from train.rl import _trainer_class
+
+    trainer = object.__new__(_trainer_class(method))
+    logits = torch.randn(1, 4, 7)
+    batch = {"input_ids": torch.tensor([[1, 2, 3, 4]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
+    trainer.ptx, trainer.ptx_coef = iter([batch]), 0.5
+    trainer.accelerator = types.SimpleNamespace(device="cpu", is_main_process=True)
+    trainer._metrics = {"train": {"ptx_loss": []}}
+    trainer.current_gradient_accumulation_steps = 2
+    trainer._compute_loss = lambda model, inputs: torch.tensor(1.0)
+    model = lambda **_: types.SimpleNamespace(logits=logits)  # noqa: E731
+    loss = trainer.compute_loss(model, {})
+    ptx = lm_loss(logits, batch["input_ids"], batch["attention_mask"])
+    assert torch.isclose(loss, 1.0 + 0.5 * ptx / (2 if divided else 1))
+    assert trainer._metrics["train"]["ptx_loss"] == [pytest.approx(ptx.item())]

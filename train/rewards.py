@@ -121,6 +121,16 @@ def length_penalty(target: int) -> RewardFunction:
     return length_penalty
 
 
+class Named:
+    """A reward function under another name (TRL logs each source as rewards/NAME/mean)."""
+
+    def __init__(self, function: RewardFunction, name: str):
+        self.function, self.__name__ = function, name
+
+    def __call__(self, *args: Any, **keywords: Any) -> list[float]:
+        return self.function(*args, **keywords)
+
+
 RULES = {"format": lambda target: format_reward, "length": length_penalty}
 
 
@@ -131,11 +141,7 @@ def reward_functions(models: list[str], rules: list[str], max_length: int,
     weights: list[float] = []
     for text in models:
         source = parse_source(text, "--reward-model")
-        model = RewardModel(source.name, max_length)
-        named = [getattr(f, "__name__", "") for f in functions]
-        if model.__name__ in named:  # two directories of one name: keep their logs apart
-            model.__name__ += f"_{len(functions) + 1}"
-        functions.append(model)
+        functions.append(RewardModel(source.name, max_length))
         weights.append(source.weight)
     for text in rules:
         source = parse_source(text, "--reward")
@@ -144,6 +150,13 @@ def reward_functions(models: list[str], rules: list[str], max_length: int,
                              f"choose from {', '.join(sorted(RULES))}")
         functions.append(RULES[source.name](length_target))
         weights.append(source.weight)
+    named: list[RewardFunction] = []
+    for function in functions:  # two sources of one name (two rm/ folders, a rule twice): logs kept apart
+        name = function.__name__
+        if name in [f.__name__ for f in named]:
+            name = f"{name}_{len(named) + 1}"
+        named.append(function if name == function.__name__ else Named(function, name))
+    functions = named
     if not functions:
         raise UsageError("no reward: pass --reward-model DIR (from train rm) and/or --reward format|length")
     return functions, weights

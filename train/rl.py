@@ -21,6 +21,7 @@ reference) and every reward model.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -72,9 +73,10 @@ class RLSettings(TrainConfig):
 
     @model_validator(mode="after")
     def _check(self) -> RLSettings:
-        if (self.batch_size * self.gradient_accumulation) % self.num_generations:
-            raise ValueError(f"--batch-size x --gradient-accumulation ({self.batch_size} x "
-                             f"{self.gradient_accumulation}) must be a multiple of --num-generations "
+        processes = int(os.environ.get("WORLD_SIZE", "1"))  # under accelerate/torchrun, every GPU's batch counts
+        if (self.batch_size * self.gradient_accumulation * processes) % self.num_generations:
+            raise ValueError(f"--batch-size x --gradient-accumulation x processes ({self.batch_size} x "
+                             f"{self.gradient_accumulation} x {processes}) must be a multiple of --num-generations "
                              f"({self.num_generations}): each step takes whole groups of completions")
         if self.ptx_coef > 0 and self.ptx_data is None:
             raise ValueError("--ptx-coef needs --ptx-data (pre-training text: curate export --format text)")
@@ -113,8 +115,11 @@ def prompt_rows(path: str | Path, tokenizer: Any, budget: int) -> list[dict[str,
             for number, record in enumerate(records, 1)]
 
 
-def ptx_sequences(path: str | Path, tokenizer: Any, max_length: int) -> list[list[int]]:
-    """Each text's token ids (end-of-text token added), cut into pieces of at most max_length."""
+def ptx_sequences(path: str | Path, tokenizer: Any, max_length: int) -> list[Any]:
+    """Each text's token ids (end-of-text token added), cut into pieces of at most max_length,
+    as int32 arrays (4 bytes a token, not a Python int's 28 and more)."""
+    import numpy as np
+
     pieces = []
     for where, row in iter_rows(path):
         text = row.get("text")
@@ -124,18 +129,19 @@ def ptx_sequences(path: str | Path, tokenizer: Any, max_length: int) -> list[lis
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         if tokenizer.eos_token_id is not None:
             ids.append(tokenizer.eos_token_id)
-        pieces += [ids[start : start + max_length] for start in range(0, len(ids), max_length) if
-                   len(ids[start : start + max_length]) > 1]  # one token predicts nothing
+        pieces += [np.asarray(ids[start : start + max_length], dtype=np.int32) for start in
+                   range(0, len(ids), max_length) if len(ids[start : start + max_length]) > 1]  # one predicts nothing
     if not pieces:
         raise DataError(f"{path}: no pre-training text for --ptx-data")
     return pieces
 
 
-def ptx_batches(sequences: list[list[int]], batch_size: int, pad_id: int, seed: int) -> Iterator[dict[str, Any]]:
-    """Padded batches of the sequences, reshuffled (seeded) on each pass, without end."""
+def ptx_batches(sequences: list[Any], batch_size: int, pad_id: int, seed: int) -> Iterator[dict[str, Any]]:
+    """Padded batches of the sequences, reshuffled (seeded) on each pass, without end. Each
+    process (GPU) of a distributed run draws its own order."""
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed + int(os.environ.get("RANK", "0")))
     while True:
         order = torch.randperm(len(sequences), generator=generator).tolist()
         for start in range(0, len(order), batch_size):
@@ -144,7 +150,7 @@ def ptx_batches(sequences: list[list[int]], batch_size: int, pad_id: int, seed: 
             ids = torch.full((len(chosen), length), pad_id)
             mask = torch.zeros((len(chosen), length), dtype=torch.long)
             for row, sequence in enumerate(chosen):
-                ids[row, : len(sequence)] = torch.tensor(sequence)
+                ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
                 mask[row, : len(sequence)] = 1
             yield {"input_ids": ids, "attention_mask": mask}
 
