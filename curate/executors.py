@@ -27,8 +27,8 @@ from curate.errors import UsageError
 
 Executor = Literal["local", "ray"]
 
-# filter, pii, dedup and split read byte ranges as tasks; the LLM stages run one task per shard (ray_stages.py)
-ON_RAY = ("filter", "pii", "dedup", "split", "respond", "judge", "revise", "backtranslate", "evol")
+# filter, pii, dedup, rank and split read byte ranges as tasks; the LLM stages run one task per shard (ray_stages.py)
+ON_RAY = ("filter", "pii", "dedup", "rank", "split", "respond", "judge", "revise", "backtranslate", "evol")
 
 
 class ExecutorOptions(BaseModel):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from curate.executors import ExecutorOptions, local_only
+from curate.executors import ExecutorOptions
 from curate.records import Example, Preference, Record
 from curate.summary import Summary
 from curate.runner import Reject, each, run_map
@@ -32,6 +32,8 @@ class RankConfig(ExecutorOptions):
                                                       "output (SFT); pairs: best vs worst; ranking: all candidates "
                                                       "ordered by score (for train rm).")
     min_gap: float = Field(0.0, ge=0, description="pairs: drop prompts whose best and worst scores differ by less.")
+    workers: int = Field(1, ge=1, description="Processes (or Ray tasks) that read, check and rank a large JSON "
+                         "Lines input at once; the output is the same.")
     scores: Literal["reward", "judge"] = Field("reward", description="Whose scores rank the candidates: reward "
                                                "(meta.reward.candidates, from train score) or judge "
                                                "(meta.judge.candidates, from curate judge --candidates).")
@@ -77,10 +79,10 @@ def rank(input: str | Path, output: str | Path, config: RankConfig | None = None
          rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
     """Best answers, pairs or rankings from scored candidates. Memory: one record at a time."""
     config = config or RankConfig()
-    local_only(config, "rank")
 
     def step(record: Record) -> Record | Reject:
         result, reason = rank_record(record, config)
         return Reject(record, reason) if reason else result
 
-    return run_map("rank", input, output, each(step), rejects=rejects, mapping=mapping)
+    return run_map("rank", input, output, each(step), rejects=rejects, mapping=mapping, step=step,
+                   workers=config.workers, executor=config.executor, ray_address=config.ray_address)

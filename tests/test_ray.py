@@ -57,9 +57,27 @@ def ray_tasks(monkeypatch):
     return sent
 
 
-@pytest.mark.parametrize("stage", ["filter", "pii", "dedup"])
-def test_ray_and_local_write_the_same_files(local_ray, corpus, tmp_path, stage, ray_tasks):
+@pytest.fixture(scope="module")
+def scored(corpus, tmp_path_factory):
+    """The corpus with scored candidates, some tied, for rank."""
+    path = tmp_path_factory.mktemp("scored") / "scored.jsonl"
+    rows = []
+    for i, line in enumerate(corpus.open(encoding="utf-8")):
+        row = json.loads(line)
+        row["meta"] = {"responses": {"candidates": ["a", "b", "c"]},
+                       "reward": {"candidates": [1.0, 1.0, 1.0] if i % 5 == 0 else [i % 3, (i + 1) % 3, 0.5]}}
+        rows.append(json.dumps(row) + "\n")
+    path.write_text("".join(rows * 3))  # a few chunks' worth
+    return path
+
+
+@pytest.mark.parametrize("stage", ["filter", "pii", "dedup", "rank"])
+def test_ray_and_local_write_the_same_files(local_ray, corpus, scored, tmp_path, stage, ray_tasks):
+    from curate.rank import RankConfig, rank
+
     def run(executor):
+        if stage == "rank":
+            return lambda out, rej: rank(scored, out, RankConfig(kind="pairs", executor=executor, workers=2), rej)
         if stage == "filter":
             return lambda out, rej: filter_records(corpus, out, FilterConfig(executor=executor, workers=2), rej)
         if stage == "pii":
