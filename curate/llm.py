@@ -166,6 +166,7 @@ class LLM:
         """
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+            self._loop.set_exception_handler(quiet_interrupts)
         loop = self._loop
         main = asyncio.ensure_future(awaitable, loop=loop)
         try:
@@ -184,6 +185,15 @@ class LLM:
             self._loop.run_until_complete(self.aclose())
             self._loop.close()
             self._loop = None
+
+
+def quiet_interrupts(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's error handler: a Ctrl-C that landed inside a task (an HTTP write, say) leaves
+    that task finished with KeyboardInterrupt, and asyncio would print its traceback as "never
+    retrieved" after the run has said it was interrupted. Everything else is reported as usual."""
+    if isinstance(context.get("exception"), (KeyboardInterrupt, SystemExit)):
+        return
+    loop.default_exception_handler(context)
 
 
 def _limit_for(backend: Backend, concurrency: int | str) -> Any:

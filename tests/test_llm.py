@@ -180,3 +180,22 @@ def test_transformers_backend_generates_in_process(tiny_model_dir):
     assert len(first.texts) == 2 and len(second.texts) == 2
     assert first.completion_tokens > 0 and first.finish_reasons[0] in ("stop", "length")
     llm.close()
+
+
+def test_a_ctrl_c_inside_a_task_is_not_printed_as_a_traceback(capsys, caplog):
+    """Ctrl-C can land in an HTTP write: that task ends with KeyboardInterrupt, and asyncio would
+    report it as "never retrieved" after the run already said it was interrupted."""
+    import asyncio
+    import logging
+
+    from curate.llm import quiet_interrupts
+
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            quiet_interrupts(loop, {"message": "Task exception was never retrieved", "exception": KeyboardInterrupt()})
+            assert not caplog.records
+            quiet_interrupts(loop, {"message": "Task exception was never retrieved", "exception": ValueError("real")})
+            assert caplog.records and "never retrieved" in caplog.records[0].getMessage()
+    finally:
+        loop.close()
