@@ -68,6 +68,29 @@ def set_debug(value: bool) -> None:
     debug = value or os.environ.get("CURATE_DEBUG", "") not in ("", "0")
 
 
+def _fold_help_columns() -> None:
+    """--help on a narrow terminal: rich cuts what does not fit with an ellipsis, so long option
+    names (--gradient-accumulation) and paths in help lost their ends at 80 columns. Typer builds
+    its help with rich's Table and Columns; here its tables fold such words onto the next line."""
+    from rich.console import Group
+    from rich.table import Table
+    from typer import rich_utils
+
+    class FoldingTable(Table):
+        def add_row(self, *renderables: Any, **options: Any) -> None:
+            super().add_row(*renderables, **options)
+            for column in self.columns:
+                column.overflow = "fold"
+
+    def stacked(renderables: Any = None, *args: Any, **options: Any) -> Group:
+        # an option's help, default and environment variable one under the other: rich's Columns
+        # lays them out in a grid of its own, which cuts long words (paths, URLs) again
+        return Group(*(renderables or []))
+
+    rich_utils.Table = FoldingTable  # type: ignore[misc]
+    rich_utils.Columns = stacked  # type: ignore[misc]
+
+
 def make_app(name: str, help: str, group: type | None = None) -> typer.Typer:
     """A typer app with the shared conventions: -h, markdown help, and a --debug option."""
     app = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,
@@ -140,6 +163,9 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
     global summary_json
     summary_json = None
     run_context.clear()
+    given = sys.argv[1:] if argv is None else argv
+    if not given or "--help" in given or "-h" in given:  # only help needs it, and it costs an import
+        _fold_help_columns()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)

@@ -195,3 +195,13 @@ def test_seeds_are_the_input_and_folders_are_dash_o(server, seeds_file, tmp_path
     assert code == 0 and (tmp_path / "splits" / "train.jsonl").exists(), err
     code, _, err = run_cli("curate", "report", str(src), "-o", str(tmp_path / "report"))
     assert code == 0 and (tmp_path / "report" / "index.html").exists(), err
+
+
+@pytest.mark.parametrize("prog, command", [*(("curate", name) for name in all_commands("curate")),
+                                           *(("train", name) for name in all_commands("train"))])
+def test_help_at_80_columns_cuts_nothing(run_cli, monkeypatch, prog, command):
+    """A pipe or a small terminal gets 80 columns: long option names (--gradient-accumulation)
+    and paths in help fold onto the next line instead of ending in an ellipsis."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run_cli(prog, command, "--help")
+    assert code == 0 and "…" not in out
