@@ -80,6 +80,8 @@ def collect(inputs: Iterable[str | Path], rejects: Iterable[str | Path] = (), sp
 
         tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
     counters = rd.Counters(config.seed)
+    trainers = [s for s in summaries if rd.is_trainer(s)]
+    summaries = [s for s in summaries if not rd.is_trainer(s)]
     stages = [rd.stage_details(s, config.seed, tokenizer, counters) for s in summaries]
     funnel = [rd.funnel_row(s) for s in summaries]
     for path in rejects:  # rejects files given on their own: one row per stage they name
@@ -102,7 +104,7 @@ def collect(inputs: Iterable[str | Path], rejects: Iterable[str | Path] = (), sp
         "lineage": rd.lineage(evol[-1].get("output"), evol[-1].get("rejects"), config.seed) if evol else
         rd.lineage(final, None, config.seed),
         "preferences": counters.preferences.items(),
-        "facts": [rd.run_facts(s) for s in summaries],
+        "facts": [rd.run_facts(s) for s in summaries + trainers],
     }
 
 

@@ -276,4 +276,11 @@ def run_facts(summary: dict[str, Any]) -> dict[str, Any]:
             "endpoints": endpoints, "started_at": summary.get("started_at"), "ended_at": summary.get("ended_at"),
             "seconds": summary.get("seconds"), "counts": summary.get("counts") or {},
             "cost_usd": (summary.get("facts") or {}).get("cost_usd"), "config": config,
-            "files": summary.get("files") or {}}
+            "files": summary.get("files") or {}, "facts": summary.get("facts") or {}}
+
+
+TRAINERS = frozenset({"sft", "rm", "dpo", "rl"})  # they write a model, not records: facts, no funnel row
+
+
+def is_trainer(summary: dict[str, Any]) -> bool:
+    return summary.get("stage") in TRAINERS and summary.get("command") in TRAINERS

@@ -176,11 +176,11 @@ function lineage() {
 
 function facts() {
   if (!data.facts.length) return;
-  const table = el("table", { id: "facts-table" }, el("tr", {}, ...["stage", "model", "endpoints", "started", "ended", "seconds", "requests", "tokens in / out", "cost (USD)", "settings"].map((h) => el("th", {}, h))));
+  const table = el("table", { id: "facts-table" }, el("tr", {}, ...["stage", "model", "endpoints", "started", "ended", "seconds", "requests", "tokens in / out", "cost (USD)", "settings and results"].map((h) => el("th", {}, h))));
   for (const row of data.facts) {
     const counts = row.counts || {};
     const tokens = counts.prompt_tokens !== undefined ? `${number(counts.prompt_tokens)} / ${number(counts.completion_tokens)}` : "-";
-    table.append(el("tr", {}, el("td", {}, row.stage), el("td", {}, row.model || "-"), el("td", {}, row.endpoints.join(", ") || "-"), el("td", {}, when(row.started_at)), el("td", {}, when(row.ended_at)), el("td", { class: "n" }, row.seconds === undefined ? "-" : row.seconds), el("td", { class: "n" }, number(counts.requests)), el("td", { class: "n" }, tokens), el("td", { class: "n" }, row.cost_usd === undefined || row.cost_usd === null ? "-" : row.cost_usd), el("td", {}, el("details", { class: "facts" }, el("summary", {}, "config and files"), el("pre", {}, JSON.stringify({ config: row.config, files: row.files }, null, 2))))));
+    table.append(el("tr", {}, el("td", {}, row.stage), el("td", {}, row.model || "-"), el("td", {}, row.endpoints.join(", ") || "-"), el("td", {}, when(row.started_at)), el("td", {}, when(row.ended_at)), el("td", { class: "n" }, row.seconds === undefined ? "-" : row.seconds), el("td", { class: "n" }, number(counts.requests)), el("td", { class: "n" }, tokens), el("td", { class: "n" }, row.cost_usd === undefined || row.cost_usd === null ? "-" : row.cost_usd), el("td", {}, el("details", { class: "facts" }, el("summary", {}, "config, files, results"), el("pre", {}, JSON.stringify({ results: row.facts, config: row.config, files: row.files }, null, 2))))));
   }
   section("facts", "Run facts", el("p", { class: "note" }, "What each stage ran with; keys are never recorded."), table);
 }
