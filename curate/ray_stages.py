@@ -66,7 +66,7 @@ def plan(input: str | Path, folder: Path, count: int, seeds: bool) -> list[Path]
         found = json.loads(saved.read_text(encoding="utf-8"))
         if found["input"] != wanted["input"]:
             raise UsageError(f"{folder}: these shards were cut from another input ({found['input']['path']}, "
-                             f"{found['input']['size']:,} bytes); remove the folder to start over")
+                             f"{found['input']['size']:,} bytes); start over with --restart")
         return [folder / name for name in found["parts"]]
     folder.mkdir(parents=True, exist_ok=True)
     parts = _cut_seeds(input, folder, count) if seeds else _cut_lines(input, folder, count)
