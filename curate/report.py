@@ -195,6 +195,7 @@ def report(inputs: Iterable[str | Path] | str | Path, out_dir: str | Path, rejec
     local_only(config, "report")
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    summary = Summary("report")  # its clock starts here
     data = collect(inputs, rejects, splits, config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -202,7 +203,6 @@ def report(inputs: Iterable[str | Path] | str | Path, out_dir: str | Path, rejec
     data["summary"] = _summary_line(data)
     with atomic_path(out / "index.html") as tmp:
         tmp.write_text(page(data), encoding="utf-8")
-    summary = Summary("report")
     summary.read = summary.written = data["final"]["records"]
     summary.counts = {"stages": len(data["facts"]), "examples": sum(len(s["kept_examples"]) + sum(map(
         len, s["examples"].values())) for s in data["stages"])}
