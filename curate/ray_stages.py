@@ -178,21 +178,30 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
 
 
 def _results(ray: Any, pending: list[Any], where: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
-    """Every shard's summary; a shard's own error is raised as itself (one line, its exit code),
-    and on Ctrl-C or an error every shard still running is stopped, so that no worker goes on
-    writing a journal that the next run will want."""
+    """Every shard's summary. A shard's own error is raised as itself (one line, its exit code),
+    and the shards still running are asked to stop, so that none goes on writing a journal the
+    next run will want; on Ctrl-C or SIGTERM they are killed. Only unfinished shards are
+    cancelled: cancelling one that is finishing at that moment trips a check in Ray 2.60's core
+    worker that aborts the whole driver process."""
     from ray.exceptions import RayTaskError
 
     try:
         return ray.get(pending)
     except RayTaskError as error:
+        _stop(ray, pending, force=False)  # a stopped stage checkpoints its journal, as on Ctrl-C
         cause = getattr(error, "cause", None)
         if isinstance(cause, DataError) and where is not None:
             cause = DataError(where(str(cause)))
         raise (cause if isinstance(cause, Exception) else error) from None
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)  # a finished task is not affected
+    except BaseException:
+        _stop(ray, pending, force=True)
+        raise
+
+
+def _stop(ray: Any, pending: list[Any], force: bool) -> None:
+    _, running = ray.wait(pending, num_returns=len(pending), timeout=0)
+    for ref in running:
+        ray.cancel(ref, force=force)
 
 
 def _in_input_terms(message: str, input: str | Path, count: int) -> str:
