@@ -6,6 +6,7 @@ preference on each of its responses.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,9 @@ def load_reward_model(model_dir: str | Path) -> tuple[Any, Any]:
         model.config.pad_token_id = tokenizer.pad_token_id
     else:
         model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
-    return model.eval().to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+    # each process of a multi-GPU run (train rl under accelerate/torchrun) scores on its own GPU
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
+    return model.eval().to(device), tokenizer
 
 
 class Scorer:
