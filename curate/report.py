@@ -31,7 +31,6 @@ from pydantic import ConfigDict, Field
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions, local_only
 from curate.io import atomic_path, read_records
-from curate.stats import drops_by_stage
 from curate.summary import Summary
 
 
@@ -85,12 +84,11 @@ def collect(inputs: Iterable[str | Path], rejects: Iterable[str | Path] = (), sp
     stages = [rd.stage_details(s, config.seed, tokenizer, counters) for s in summaries]
     funnel = [rd.funnel_row(s) for s in summaries]
     for path in rejects:  # rejects files given on their own: one row per stage they name
-        for stage, dropped in _drops_by_stage(Path(path)).items():
+        for stage, (dropped, details) in rd.rejects_details(path, config.seed, tokenizer, counters).items():
             funnel.append(rd.funnel_row({"stage": stage, "command": f"{stage} (--rejects {Path(path).name})",
-                                         "read": None, "written": 0, "dropped": dropped, "failed": {},
+                                         "read": None, "written": 0, "dropped": dict(dropped), "failed": {},
                                          "totals": None}))
-            stages.append(rd.stage_details({"stage": stage, "files": {"rejects": str(path)}}, config.seed,
-                                           tokenizer, counters))
+            stages.append(details)
     final = record_files[-1] if record_files else _last_output(summaries)
     outputs = {s.get("files", {}).get("output") for s in summaries}
     evol = [s.get("files", {}) for s in summaries if s["stage"] == "evol"]
@@ -106,13 +104,6 @@ def collect(inputs: Iterable[str | Path], rejects: Iterable[str | Path] = (), sp
         "preferences": counters.preferences.items(),
         "facts": [rd.run_facts(s) for s in summaries + trainers],
     }
-
-
-def _drops_by_stage(path: Path) -> dict[str, dict[str, int]]:
-    by_stage: dict[str, Counter[str]] = {}
-    for (stage, reason), count in drops_by_stage([path]).items():
-        by_stage.setdefault(stage, Counter())[reason] += count
-    return {stage: dict(counts) for stage, counts in by_stage.items()}
 
 
 def _last_output(summaries: list[dict[str, Any]]) -> Path | None:

@@ -220,24 +220,59 @@ def preference_row(record: Preference) -> dict[str, Any]:
             "responses": len(responses), "margin": record.margin, "scores": scores}
 
 
+@dataclass
+class Dropped:
+    """What a stage rejected: how many for each reason, examples of each, and their lengths."""
+
+    seed: int
+    tokens: bool
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, Sample] = field(default_factory=dict)
+    side: Side | None = None
+
+    def __post_init__(self) -> None:
+        self.side = Side(self.seed, self.tokens)
+
+    def add(self, record: Record) -> None:
+        reason = (record.meta.get("rejected") or {}).get("reason", "?")
+        self.reasons[reason] += 1
+        self.examples.setdefault(reason, Sample(EXAMPLES, self.seed)).offer(record.id, lambda: example_row(record))
+        self.side.add(record)
+
+
 def stage_details(summary: dict[str, Any], seed: int, tokenizer: Any, counters: Counters) -> dict[str, Any]:
     """One pass over a stage's output and one over its rejects: examples of the kept records and
     of each reject reason, lengths on both sides, and the run's counters."""
     files = summary.get("files", {})
     stage = summary.get("stage", "")
-    kept, dropped = Sample(EXAMPLES, seed), {}
-    kept_side, dropped_side = Side(seed, tokenizer is not None), Side(seed, tokenizer is not None)
+    kept, kept_side = Sample(EXAMPLES, seed), Side(seed, tokenizer is not None)
     for record in _records(files.get("output")):
         kept.offer(record.id, lambda record=record: example_row(record))
         kept_side.add(record)
         counters.add(record, stage, kept=True)
+    dropped = Dropped(seed, tokenizer is not None)
     for record in _records(files.get("rejects")):
-        reason = (record.meta.get("rejected") or {}).get("reason", "?")
-        dropped.setdefault(reason, Sample(EXAMPLES, seed)).offer(record.id, lambda record=record: example_row(record))
-        dropped_side.add(record)
+        dropped.add(record)
         counters.add(record, stage, kept=False)
-    return {"kept_examples": kept.items(), "examples": {r: s.items() for r, s in dropped.items()},
-            "lengths": {"kept": kept_side.lengths(tokenizer), "dropped": dropped_side.lengths(tokenizer)}}
+    return _details(kept.items(), kept_side, dropped, tokenizer)
+
+
+def rejects_details(path: str | Path, seed: int, tokenizer: Any,
+                    counters: Counters) -> dict[str, tuple[Counter[str], dict[str, Any]]]:
+    """A rejects file given on its own, in one pass: for each stage it names, the count of each
+    reason and that stage's details (examples and lengths of what it dropped)."""
+    by_stage: dict[str, Dropped] = {}
+    for record in _records(path):
+        stage = (record.meta.get("rejected") or {}).get("stage", "?")
+        by_stage.setdefault(stage, Dropped(seed, tokenizer is not None)).add(record)
+        counters.add(record, stage, kept=False)
+    return {stage: (dropped.reasons, _details([], Side(seed, False), dropped, tokenizer))
+            for stage, dropped in by_stage.items()}
+
+
+def _details(kept: list[Any], kept_side: Side, dropped: Dropped, tokenizer: Any) -> dict[str, Any]:
+    return {"kept_examples": kept, "examples": {r: s.items() for r, s in dropped.examples.items()},
+            "lengths": {"kept": kept_side.lengths(tokenizer), "dropped": dropped.side.lengths(tokenizer)}}
 
 
 def lineage(evol_output: str | Path | None, evol_rejects: str | Path | None, seed: int) -> list[dict[str, Any]]:

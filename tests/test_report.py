@@ -141,3 +141,17 @@ def test_a_rejects_file_alone_gets_its_funnel_row_and_examples(tmp_path):
     (row,) = data["funnel"]
     assert row["in"] is None and row["dropped"] == 3 and row["reasons"][0]["reason"] == "too_short"
     assert len(data["stages"][0]["examples"]["too_short"]) == 3
+
+
+def test_a_rejects_file_of_two_stages_gives_each_its_own_examples(tmp_path):
+    rejects = tmp_path / "rej.jsonl"
+    write_records(rejects, [Example(instruction=f"f{i}", meta={"rejected": {"stage": "filter", "reason": "too_short"}})
+                            for i in range(2)] +
+                  [Example(instruction=f"d{i}", meta={"rejected": {"stage": "dedup", "reason": "near_duplicate"}})
+                   for i in range(3)])
+    final = tmp_path / "final.jsonl"
+    write_records(final, [Example(instruction="kept", output="yes")])
+    data = collect([final], rejects=[rejects])
+    rows = {row["stage"]: (row, details) for row, details in zip(data["funnel"], data["stages"])}
+    assert rows["filter"][0]["dropped"] == 2 and set(rows["filter"][1]["examples"]) == {"too_short"}
+    assert rows["dedup"][0]["dropped"] == 3 and set(rows["dedup"][1]["examples"]) == {"near_duplicate"}
