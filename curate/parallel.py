@@ -167,17 +167,13 @@ def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], i
 def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
                      rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
                      workers: int, executor: str = "local", ray_address: str | None = None) -> Summary:
-    chunks = list(input_chunks(input, CHUNK_BYTES))
     with ExitStack() as stack:
         out = stack.enter_context(RowSink(output))
         removed = stack.enter_context(RowSink(rejects)) if rejects else None
         pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping), executor, ray_address))
-        pending: deque[Future[Any]] = deque()
-        todo = iter(chunks)
-        for _ in track(range(len(chunks)), f"{stage} {input} ({workers} processes)"):
-            while len(pending) < 2 * workers and (chunk := next(todo, None)) is not None:
-                pending.append(pool.submit(_map_chunk, *chunk))
-            kept, rejected_lines, read, dropped = pending.popleft().result()
+        calls = ((_map_chunk, chunk) for chunk in input_chunks(input, CHUNK_BYTES))
+        for kept, rejected_lines, read, dropped in track(in_order(pool, workers, calls),
+                                                          f"{stage} {input} ({workers} processes)"):
             summary.read += read
             summary.written += len(kept)
             summary.dropped.update(dropped)
@@ -197,16 +193,22 @@ def _records_of_range(path: str, start: int, end: int, mapping: dict[str, str] |
     return list(read_chunk(path, start, end, mapping))
 
 
+def in_order(pool: Any, workers: int, calls: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]) -> Iterator[Any]:
+    """Each (function, args) call's result, in the order given, with 2 x workers calls in flight."""
+    pending: deque[Future[Any]] = deque()
+    while True:
+        while len(pending) < 2 * workers and (call := next(calls, None)) is not None:
+            pending.append(pool.submit(call[0], *call[1]))
+        if not pending:
+            return
+        yield pending.popleft().result()
+
+
 def records_in_pool(input: str | Path, mapping: dict[str, str] | None, workers: int, executor: str = "local",
                     ray_address: str | None = None) -> Iterator[Record]:
     """The input's records in file order, read and validated by the pool's workers a byte range at
     a time (for a stage that needs every record in one place, such as split)."""
     with process_pool(workers, _nothing, (), executor, ray_address) as pool:
-        pending: deque[Future[list[Record]]] = deque()
-        ranges = iter(input_chunks(input, CHUNK_BYTES))
-        while True:
-            while len(pending) < 2 * workers and (chunk := next(ranges, None)) is not None:
-                pending.append(pool.submit(_records_of_range, *chunk, mapping))
-            if not pending:
-                return
-            yield from pending.popleft().result()
+        calls = ((_records_of_range, (*chunk, mapping)) for chunk in input_chunks(input, CHUNK_BYTES))
+        for records in in_order(pool, workers, calls):
+            yield from records

@@ -11,9 +11,7 @@ Memory: 2 x workers runs in flight, and Facts' arrays (about 20 bytes a record).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 
 from curate.filters.lsh import Sketch, Sketcher, SketchStore
 from curate.io import dump_row, read_records, record_row
-from curate.parallel import cuttable, input_chunks, input_size, process_pool, read_chunk
+from curate.parallel import cuttable, in_order, input_chunks, input_size, process_pool, read_chunk
 from curate.records import Record
 
 CHUNK_RECORDS = 5_000  # records sketched at a time from an input read here
@@ -168,11 +166,4 @@ def _runs_in_processes(source: str | Path, mapping: dict[str, str] | None, field
                        sketcher: Sketcher, workers: int, executor: str = "local",
                        ray_address: str | None = None) -> Iterator[Run]:
     with process_pool(workers, _start, (sketcher, list(fields), mapping), executor, ray_address) as pool:
-        pending: deque[Future[Run]] = deque()
-        todo = iter(input_chunks(source, CHUNK_BYTES))
-        while True:
-            while len(pending) < 2 * workers and (chunk := next(todo, None)) is not None:
-                pending.append(pool.submit(_sketch_range, *chunk))
-            if not pending:
-                return
-            yield pending.popleft().result()
+        yield from in_order(pool, workers, ((_sketch_range, chunk) for chunk in input_chunks(source, CHUNK_BYTES)))
