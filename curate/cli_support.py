@@ -39,8 +39,10 @@ def begin_run(command: str, config: Any, files: dict[str, Any]) -> None:
 
     from curate.run_manifest import public_settings
 
-    given = {_ROLES.get(role, role): path for role, path in files.items() if isinstance(path, Path)}
-    given |= {role: path for role, path in files.items() if role not in _ROLES and isinstance(path, Path)}
+    given = {role: path for role, path in files.items() if isinstance(path, Path) and role not in _ROLES}
+    for role, path in files.items():  # an older spelling counts only where the usual one was not given
+        if isinstance(path, Path) and role in _ROLES:
+            given.setdefault(_ROLES[role], path)
     run_context.clear()
     run_context.update(command=command, config=public_settings(config),
                        files={role: str(path.resolve()) for role, path in given.items() if str(path) != "-"},
@@ -50,10 +52,9 @@ def begin_run(command: str, config: Any, files: dict[str, Any]) -> None:
 def summary_path(target: Path, summary: Any) -> Path:
     """--summary-json FILE as given; a folder (one that exists, or a name with no extension, as
     `--summary-json run`) gets OUTPUT.STAGE.summary.json inside it."""
-    if not (target.is_dir() or str(target).endswith(("/", os.sep)) or not target.suffix):
+    if not (target.is_dir() or not target.suffix):
         return target
-    output = summary.files.get("output") or run_context.get("files", {}).get("output") or \
-        run_context.get("files", {}).get("out_dir") or summary.stage
+    output = summary.files.get("output") or run_context.get("files", {}).get("output") or summary.stage
     target.mkdir(parents=True, exist_ok=True)
     return target / f"{Path(output).stem}.{summary.stage}.summary.json"
 

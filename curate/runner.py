@@ -16,7 +16,6 @@ see curate/journal.py for what "done" means and how failures are retried.
 from __future__ import annotations
 
 import shutil
-
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
