@@ -36,7 +36,7 @@ from typing import Any
 import xxhash
 
 from curate.errors import DataError, UsageError
-from curate.io import atomic_path, shard_files
+from curate.io import atomic_path, dump_row, shard_files
 from curate.summary import Summary
 
 PLAN = "plan.json"
@@ -147,25 +147,24 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
     parts = plan(input, folder, shards_of(config), seeds)
     urls = split_urls(config.base_url or "") or [None]
     total = Summary(stage)  # its clock starts now: the run's time is the shards' wall time
-    outputs = [_part_output(folder, n) for n in range(len(parts))]
+    outputs = [folder / f"part-{n:05d}.jsonl" for n in range(len(parts))]
+    part_rejects = [folder / f"part-{n:05d}.rejects.jsonl" for n in range(len(parts))]
     before = [path.stat().st_size if path.exists() else 0 for path in outputs]  # what earlier runs wrote
     ray, started = start_ray(len(parts), config.ray_address)
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(_run_shard)  # a retry would re-ask; a re-run resumes
         pending = []
         for number, part in enumerate(parts):
-            shard_config = config.model_copy(update=_shard_settings(config, urls[number % len(urls)], folder, number,
-                                                                    restart=False))
-            pending.append(task.remote(function, str(part), str(_part_output(folder, number)), shard_config,
-                                       str(_part_rejects(folder, number)), keywords))
+            shard_config = config.model_copy(update=_shard_settings(config, urls[number % len(urls)], folder, number))
+            pending.append(task.remote(function, str(part), str(outputs[number]), shard_config,
+                                       str(part_rejects[number]), keywords))
         summaries = _results(ray, pending, None if seeds else lambda message: _in_input_terms(message, input,
                                                                                               len(parts)))
     finally:
         if started:
             ray.shutdown()
     rejects = Path(rejects or default_rejects(output))
-    repeated, repeated_now = _join(outputs, before, Path(output), stage, [_part_rejects(folder, n)
-                                                                          for n in range(len(parts))], rejects)
+    repeated, repeated_now = _join(outputs, before, Path(output), stage, part_rejects, rejects)
     summary = _summed(total, summaries, Path(output), rejects)
     # one record id in two shards (lines that differ but mean the same): the first shard's copy stays
     if repeated:
@@ -213,8 +212,9 @@ def _in_input_terms(message: str, input: str | Path, count: int) -> str:
     return f"{where}{found.group(4)}" if where else message
 
 
-def _shard_settings(config: Any, url: str | None, folder: Path, number: int, restart: bool) -> dict[str, Any]:
-    settings: dict[str, Any] = {"executor": "local", "base_url": url, "restart": restart}
+def _shard_settings(config: Any, url: str | None, folder: Path, number: int) -> dict[str, Any]:
+    # --restart was carried out above, once, for every shard
+    settings: dict[str, Any] = {"executor": "local", "base_url": url, "restart": False}
     if hasattr(config, "teacher_base_url") and config.teacher_base_url:
         from curate.llm_config import split_urls
 
@@ -223,14 +223,6 @@ def _shard_settings(config: Any, url: str | None, folder: Path, number: int, res
     if not config.no_cache and config.cache is None:  # one SQLite file per shard: no writer waits for another
         settings["cache"] = folder / f"cache-{number:05d}.sqlite"
     return settings
-
-
-def _part_output(folder: Path, number: int) -> Path:
-    return folder / f"part-{number:05d}.jsonl"
-
-
-def _part_rejects(folder: Path, number: int) -> Path:
-    return folder / f"part-{number:05d}.rejects.jsonl"
 
 
 def _run_shard(function: Callable[..., Summary], part: str, output: str, config: Any, rejects: str,
@@ -264,7 +256,7 @@ def _join(parts: list[Path], before: list[int], target: Path, stage: str, reject
                         repeated_now += offset >= size
                         row.setdefault("meta", {})["rejected"] = {"stage": stage, "reason": "duplicate_id",
                                                                   "key": row["id"]}
-                        removed.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+                        removed.write((dump_row(row) + "\n").encode("utf-8"))
                     else:
                         seen.add(row.get("id"))
                         kept.write(line)
