@@ -94,3 +94,29 @@ def test_fields_all_scrubs_user_ids_and_kept_columns(tmp_path):
     assert everything.user_id == "<EMAIL>"
     assert everything.meta["extra"] == {"caller": "Hi, I'm <PERSON>, call me on <PHONE>", "duration": 31}
     assert {item.field for item in found} == {"user_id", "meta.extra.caller"}
+
+
+def test_a_whole_phone_run_is_what_phonenumbers_matcher_finds(monkeypatch):
+    """The quick whole-run parse stands in for phonenumbers' matcher: wherever it accepts a
+    run, the matcher finds that same whole run, on every phone the corpus holds."""
+    import phonenumbers
+
+    import curate.pii_detect as detect
+
+    runs = []
+    quick = detect._whole_number
+
+    def recorded(candidate, region, formatted):
+        accepted = quick(candidate, region, formatted)
+        runs.append((candidate, region, formatted, accepted))
+        return accepted
+
+    monkeypatch.setattr(detect, "_whole_number", recorded)
+    for sample in corpus(2000, seed=5):
+        find_pii(sample.text)
+    accepted = [run for run in runs if run[3]]
+    assert len(accepted) > 300
+    for candidate, region, formatted, _ in accepted:
+        leniency = phonenumbers.Leniency.POSSIBLE if formatted else phonenumbers.Leniency.VALID
+        matches = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(candidate, region, leniency=leniency)]
+        assert matches == [(0, len(candidate))], candidate
