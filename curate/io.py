@@ -2,7 +2,9 @@
 
 Reading validates every row and reports the first bad one as `file:line: field 'x': why`.
 Writing is atomic: rows go to a temporary file beside the target, renamed over it only
-when every row was written, so an error or Ctrl-C never leaves a half-written output.
+when every row was written, so an error or Ctrl-C never leaves a half-written output. An
+output may be a directory of parts (`out/`, `out/*.parquet`: see output_directory), written
+the same way into a temporary folder.
 Resumable stages append instead, to a journal (curate/journal.py).
 """
 
@@ -49,6 +51,37 @@ def file_format(path: str | Path) -> str:
     if suffix not in SUFFIXES:
         raise UsageError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
     return suffix
+
+
+PART_ROWS = 1_000_000  # rows per part of a directory output (a Parquet part is gathered in memory: ~1 GB at most)
+PART_SUFFIXES = (".jsonl", ".parquet")
+
+
+def output_directory(path: str | Path) -> tuple[Path, str] | None:
+    """(folder, part suffix) when an output names a directory of shards: a path with no
+    extension, `DIR/` or an existing directory (JSON Lines parts), or `DIR/*.jsonl` /
+    `DIR/*.parquet`; None for one file."""
+    text = str(path)
+    if text == "-":
+        return None
+    pattern = Path(text)
+    if text.endswith(("/", os.sep)) or pattern.is_dir() or (not pattern.suffix and not pattern.exists()):
+        return pattern, ".jsonl"
+    if pattern.stem == "*" and pattern.suffix.lower() in PART_SUFFIXES:
+        return pattern.parent, pattern.suffix.lower()
+    if "*" in pattern.name:
+        raise UsageError(f"{path}: a directory output is DIR/, DIR/*.jsonl or DIR/*.parquet")
+    return None
+
+
+def sink_format(path: str | Path) -> str:
+    """The format rows written to `path` take: its extension's, or its parts' for a directory."""
+    folder = output_directory(path)
+    return folder[1] if folder is not None else file_format(path)
+
+
+def part_name(index: int, suffix: str) -> str:
+    return f"part-{index:05d}{suffix}"
 
 
 def ensure_distinct(files: dict[str, str | Path | None]) -> None:
@@ -339,16 +372,23 @@ class RowSink:
 
     def __init__(self, path: str | Path):
         self.path = path
-        self.suffix = file_format(path)
+        self.suffix = sink_format(path)
         self.count = 0
         self._stream: IO[str] | None = None
         self._buffer: list[dict[str, Any]] = []
         self._atomic: Any = None
         self._tmp: Path | None = None
+        folder = output_directory(path)
+        self._parts = DirectoryParts(folder[0], self.suffix) if folder is not None else None
 
     def __enter__(self) -> RowSink:
         if str(self.path) == "-":
             self._stream = sys.stdout
+            return self
+        if self._parts is not None:
+            self._atomic = self._parts
+            self._tmp = self._parts.__enter__()
+            self._stream = self._parts.stream
             return self
         self._atomic = atomic_path(Path(self.path))
         self._tmp = self._atomic.__enter__()
@@ -363,10 +403,14 @@ class RowSink:
         assert self.suffix == ".jsonl" and self._stream is not None
         self.count += 1
         self._stream.write(line)
+        if self._parts is not None and self.count % PART_ROWS == 0:
+            self._stream = self._parts.next_part()
 
     def write(self, row: dict[str, Any]) -> None:
         self.count += 1
-        if self._stream is None:
+        if self._parts is not None:
+            self._write_part_row(row)
+        elif self._stream is None:
             self._buffer.append(row)
         elif self.suffix == ".json" and str(self.path) != "-":
             # one record per line inside the array: valid JSON that still diffs and greps well
@@ -384,9 +428,22 @@ class RowSink:
             if self._atomic is not None:
                 self._atomic.__exit__(exc_type, exc, tb)  # renames into place, or removes the temporary file
 
+    def _write_part_row(self, row: dict[str, Any]) -> None:
+        assert self._parts is not None
+        if self.suffix == ".parquet":
+            self._buffer.append(row)
+        else:
+            self._stream.write(dump_row(row) + "\n")  # type: ignore[union-attr]
+        if self.count % PART_ROWS == 0:
+            self._stream = self._parts.next_part(self._buffer)
+            self._buffer = []
+
     def _finish(self) -> None:
         if self._stream is sys.stdout:
             sys.stdout.flush()
+            return
+        if self._parts is not None:
+            self._parts.last_part(self._buffer, self.count % PART_ROWS != 0 or not self.count)
             return
         assert self._tmp is not None
         if self.suffix == ".parquet":
@@ -400,6 +457,81 @@ class RowSink:
         assert self._stream is not None
         self._stream.flush()
         os.fsync(self._stream.fileno())
+
+
+class DirectoryParts:
+    """The parts of a directory output (part-00000.jsonl, ...), written into a temporary folder
+    beside it that replaces the directory only when every row was written. A directory that
+    holds anything but parts is never replaced: that is refused before a row is written."""
+
+    def __init__(self, folder: Path, suffix: str):
+        self.folder, self.suffix = folder, suffix
+        self.index = 0
+        self.stream: IO[str] | None = None
+        if folder.exists():
+            strangers = sorted(f.name for f in folder.iterdir() if not _is_part(f.name))
+            if strangers:
+                raise UsageError(f"{folder}: this output directory holds files that are not parts of an output "
+                                 f"({', '.join(strangers[:3])}); give an empty or new directory")
+
+    def __enter__(self) -> Path:
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".tmp", dir=self.folder.parent))
+        self._open()
+        return self.tmp
+
+    def _open(self) -> None:
+        if self.suffix == ".jsonl":
+            self.stream = open(self.tmp / part_name(self.index, self.suffix), "w", encoding="utf-8", newline="")
+
+    def _close(self, rows: list[dict[str, Any]]) -> None:
+        if self.stream is not None:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            self.stream = None
+        else:
+            _write_parquet(self.tmp / part_name(self.index, self.suffix), rows)
+
+    def next_part(self, rows: list[dict[str, Any]] | None = None) -> IO[str] | None:
+        """Close the part being written (with `rows`, for Parquet) and start the next."""
+        self._close(rows or [])
+        self.index += 1
+        self._open()
+        return self.stream
+
+    def last_part(self, rows: list[dict[str, Any]], write: bool) -> None:
+        """Close the last part; an empty one is removed unless it is the only one (an output
+        with no rows is still a directory a later stage can read)."""
+        if write:
+            self._close(rows)
+        elif self.stream is not None:
+            self.stream.close()
+            self.stream = None
+            (self.tmp / part_name(self.index, self.suffix)).unlink()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        import shutil
+
+        if self.stream is not None:
+            self.stream.close()
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        for part in self.tmp.iterdir():
+            os.chmod(part, 0o666 & ~_UMASK)
+        os.chmod(self.tmp, 0o777 & ~_UMASK)
+        if self.folder.exists():  # an earlier output of parts: moved aside, then removed
+            old = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".old", dir=self.folder.parent))
+            os.replace(self.folder, old / self.folder.name)
+            os.replace(self.tmp, self.folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.folder)
+
+
+def _is_part(name: str) -> bool:
+    return name.startswith("part-") and Path(name).suffix in PART_SUFFIXES
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import DataError, UsageError
-from curate.io import RowSink, dump_row, file_format, jsonl_lines, records_of, shard_files
+from curate.io import RowSink, dump_row, jsonl_lines, records_of, shard_files, sink_format
 from curate.records import Record
 from curate.summary import Summary, track
 
@@ -92,7 +92,7 @@ def cuttable(input: str | Path) -> bool:
 
 def splittable(input: str | Path, output: str | Path, rejects: str | Path | None) -> bool:
     """JSON Lines in and out (lines pass through as text), from a file that can be cut up."""
-    return cuttable(input) and file_format(output) == ".jsonl" and (rejects is None or file_format(rejects) == ".jsonl")
+    return cuttable(input) and sink_format(output) == ".jsonl" and (rejects is None or sink_format(rejects) == ".jsonl")
 
 
 def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:

@@ -26,7 +26,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from curate.io import RowSink, ensure_distinct, file_format
+from curate.io import RowSink, ensure_distinct, sink_format
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
@@ -324,9 +324,9 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
     `config.drop` goes, scrubbed like every other, to `rejects` instead of the output.
     """
     config = config or PiiConfig()
-    file_format(output)
+    sink_format(output)
     if report is not None:
-        file_format(report)
+        sink_format(report)
         if str(report) == "-" and str(output) == "-":
             raise UsageError("the report and the output cannot both go to stdout")
     ensure_distinct({"INPUT": input, "--output": output, "--report": report, "--rejects": rejects})

@@ -222,3 +222,80 @@ def test_a_directory_of_shards_reads_as_its_files_in_name_order(tmp_path):
     (tmp_path / "jsonl" / "extra.csv").write_text("instruction\nhello\n")
     with pytest.raises(UsageError, match="several types"):
         list(read_records(tmp_path / "jsonl"))
+
+
+# ---------------------------------------------------------------- directory outputs
+
+
+def _lines(folder):
+    return "".join(part.read_text() for part in sorted(folder.iterdir()))
+
+
+def test_a_directory_output_is_the_file_output_cut_into_parts(tmp_path, run_cli, monkeypatch):
+    import curate.io
+
+    records = [Example(instruction=f"Question number {i}, asked plainly?", output=f"Answer {i}.") for i in range(25)]
+    src = tmp_path / "in.jsonl"
+    write_records(src, records)
+    code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / "one.jsonl"))
+    assert code == 0, err
+    monkeypatch.setattr(curate.io, "PART_ROWS", 10)
+    for spelling in ("parts/", "bare"):  # a trailing slash, or no extension at all
+        code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / spelling))
+        assert code == 0, err
+        folder = tmp_path / spelling.rstrip("/")
+        assert sorted(p.name for p in folder.iterdir()) == ["part-00000.jsonl", "part-00001.jsonl", "part-00002.jsonl"]
+        assert _lines(folder) == (tmp_path / "one.jsonl").read_text()
+    code, _, err = run_cli("curate", "filter", str(tmp_path / "parts"), "-o", str(tmp_path / "pq" / "*.parquet"))
+    assert code == 0, err
+    assert len(list((tmp_path / "pq").glob("part-*.parquet"))) == 3
+    assert [r.id for r in read_records(tmp_path / "pq")] == [r.id for r in read_records(tmp_path / "one.jsonl")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_a_directory_output_replaces_its_old_parts_only_when_the_run_succeeds(tmp_path, run_cli, monkeypatch):
+    import curate.io
+
+    monkeypatch.setattr(curate.io, "PART_ROWS", 4)
+    big, small, bad = tmp_path / "big.jsonl", tmp_path / "small.jsonl", tmp_path / "bad.jsonl"
+    write_records(big, [Example(instruction=f"A question that is long enough {i}?", output="Yes.") for i in range(10)])
+    write_records(small, [Example(instruction="One more question, and only one?", output="Yes.")])
+    bad.write_text(small.read_text() + "{not json\n")
+    out = tmp_path / "out"
+    assert run_cli("curate", "filter", str(big), "-o", str(out))[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(before) == 3
+    code, _, err = run_cli("curate", "filter", str(bad), "-o", str(out))
+    assert code != 0 and "bad.jsonl:2" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # a failed run changes nothing
+    assert run_cli("curate", "filter", str(small), "-o", str(out))[0] == 0
+    assert [p.name for p in out.iterdir()] == ["part-00000.jsonl"]  # the old parts are gone, not mixed in
+    assert [r.instruction for r in read_records(out)] == ["One more question, and only one?"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_directory_output_never_replaces_other_files(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Is this a question of some length?", output="Yes.")])
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    code, _, err = run_cli("curate", "filter", str(src), "-o", str(out))
+    assert code == 2 and "notes.txt" in err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_an_empty_directory_output_is_still_readable(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Hi", output="x")])  # too short: filtered out
+    assert run_cli("curate", "filter", str(src), "-o", str(tmp_path / "out/"))[0] == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["part-00000.jsonl"]
+    assert list(read_records(tmp_path / "out")) == []
+
+
+def test_a_generating_stage_refuses_a_directory_output(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Is this a question of some length?")])
+    code, _, err = run_cli("curate", "respond", str(src), "-o", str(tmp_path / "out/"),
+                           "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 2 and "writes .jsonl" in err

@@ -96,6 +96,23 @@ def test_ray_and_local_write_the_same_files(local_ray, corpus, scored, tmp_path,
         assert sum(local_summary.dropped.values()) > 100  # the real slice has many near copies
 
 
+@pytest.mark.parametrize("stage", ["pii", "dedup"])
+def test_ray_writes_a_directory_of_parts_equal_to_the_local_file(local_ray, corpus, tmp_path, stage, monkeypatch):
+    import curate.io
+
+    def run(out, executor):
+        if stage == "pii":
+            return scrub(corpus, out, PiiConfig(executor=executor, workers=2))
+        return dedup(corpus, out, DedupConfig(executor=executor, workers=2))
+
+    run(tmp_path / "local.jsonl", "local")
+    monkeypatch.setattr(curate.io, "PART_ROWS", 500)
+    run(tmp_path / "parts", "ray")
+    parts = sorted((tmp_path / "parts").iterdir())
+    assert len(parts) >= 2 and [p.name for p in parts][0] == "part-00000.jsonl"
+    assert "".join(p.read_text() for p in parts) == (tmp_path / "local.jsonl").read_text()
+
+
 def test_stages_that_cannot_run_on_ray_say_so(tmp_path, server, seeds_file, run_cli):
     from curate.generate.self_instruct import SelfInstructConfig, self_instruct
 

@@ -31,7 +31,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions
-from curate.io import RowSink, display_name, ensure_distinct, file_format
+from curate.io import RowSink, display_name, ensure_distinct, sink_format
 from curate.records import Record
 from curate.summary import Summary, counting, track
 
@@ -183,9 +183,9 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
     config = config or DedupConfig()
     check_usage(config)
     ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects, "--against": config.against})
-    file_format(output)
+    sink_format(output)
     if rejects is not None:
-        file_format(rejects)
+        sink_format(rejects)
     from curate.filters.lsh import work_folder
 
     near = config.work_dir or (Path(output).resolve().parent if str(output) != "-" else None)
