@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from curate.errors import DataError, UsageError
 from curate.io import RowSink, dump_row, jsonl_lines, records_of, shard_files, sink_format
@@ -90,20 +90,24 @@ def cuttable(input: str | Path) -> bool:
     return all(file.is_file() and file.suffix.lower() == ".jsonl" for file in files)
 
 
-def splittable(input: str | Path, output: str | Path, rejects: str | Path | None) -> bool:
-    """JSON Lines in and out (lines pass through as text), from a file that can be cut up."""
-    return cuttable(input) and sink_format(output) == ".jsonl" and (rejects is None or sink_format(rejects) == ".jsonl")
+def splittable(input: str | Path, output: str | Path, *others: str | Path | None) -> bool:
+    """JSON Lines in and out (lines pass through as text), from a file that can be cut up;
+    `others` are the stage's other outputs (rejects, a report), if given."""
+    outputs = [output, *(other for other in others if other is not None)]
+    return cuttable(input) and all(sink_format(path) == ".jsonl" for path in outputs)
 
 
-def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int) -> bool:
+def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int,
+             side: str | Path | None = None) -> bool:
     """Splittable, and a file of several chunks."""
-    return splittable(input, output, rejects) and input_size(input) > 2 * CHUNK_BYTES
+    return splittable(input, output, rejects, side) and input_size(input) > 2 * CHUNK_BYTES
 
 
-def ray_ready(input: str | Path, output: str | Path | None = None, rejects: str | Path | None = None) -> None:
+def ray_ready(input: str | Path, output: str | Path | None = None, rejects: str | Path | None = None,
+              side: str | Path | None = None) -> None:
     """--executor ray cuts its input into byte ranges: a JSON Lines file in, and JSON Lines out
     where the lines pass through as text (`output` given)."""
-    if not (splittable(input, output, rejects) if output is not None else cuttable(input)):
+    if not (splittable(input, output, rejects, side) if output is not None else cuttable(input)):
         raise UsageError("--executor ray reads and writes JSON Lines files (.jsonl, not standard input); "
                          "convert the input with curate convert, or use --executor local")
 
@@ -144,44 +148,59 @@ def _start(step: Callable[[Record], Any], stage: str, mapping: dict[str, str] | 
     _step, _stage, _mapping = step, stage, mapping
 
 
-def _map_chunk(path: str, start: int, end: int) -> tuple[list[str], list[str], int, Counter[str]]:
-    """(kept lines, rejected lines, records read, drops by reason) of one byte range."""
-    from curate.runner import Reject, output_rows, reject_row  # the worker's copy of the class the step returns
+class Mapped(NamedTuple):
+    """What a worker makes of one byte range: the lines for each file, and the counts."""
+
+    kept: list[str]
+    removed: list[str]
+    side: list[str]  # rows of the stage's side file (pii's --report)
+    read: int
+    dropped: Counter[str]
+    counts: Counter[str]
+
+
+def _map_chunk(path: str, start: int, end: int) -> Mapped:
+    from curate.runner import Noted, Reject, output_rows, reject_row  # the worker's copies of the classes
 
     assert _step is not None, "worker used before _start"
-    kept: list[str] = []
-    removed: list[str] = []
-    dropped: Counter[str] = Counter()
+    done = Mapped([], [], [], 0, Counter(), Counter())
     read = 0
     for record in read_chunk(path, start, end, _mapping):
         read += 1
         result = _step(record)
+        if isinstance(result, Noted):
+            if result.side is not None:
+                done.side.append(dump_row(result.side) + "\n")
+            done.counts.update(result.counts)
+            result = result.result
         if isinstance(result, Reject):
-            dropped[result.reason] += 1
-            removed.append(dump_row(reject_row(result, _stage)) + "\n")
+            done.dropped[result.reason] += 1
+            done.removed.append(dump_row(reject_row(result, _stage)) + "\n")
             continue
-        kept.extend(dump_row(row) + "\n" for row in output_rows(result))
-    return kept, removed, read, dropped
+        done.kept.extend(dump_row(row) + "\n" for row in output_rows(result))
+    return done._replace(read=read)
 
 
 def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
                      rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
-                     workers: int, executor: str = "local", ray_address: str | None = None) -> Summary:
+                     workers: int, executor: str = "local", ray_address: str | None = None,
+                     side: str | Path | None = None) -> Summary:
     with ExitStack() as stack:
         out = stack.enter_context(RowSink(output))
         removed = stack.enter_context(RowSink(rejects)) if rejects else None
+        side_rows = stack.enter_context(RowSink(side)) if side else None
         pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping), executor, ray_address))
         calls = ((_map_chunk, chunk) for chunk in input_chunks(input, CHUNK_BYTES))
-        for kept, rejected_lines, read, dropped in track(in_order(pool, workers, calls),
-                                                          f"{stage} {input} ({workers} processes)"):
-            summary.read += read
-            summary.written += len(kept)
-            summary.dropped.update(dropped)
-            for line in kept:
-                out.write_line(line)
-            if removed is not None:
-                for line in rejected_lines:
-                    removed.write_line(line)
+        for done in track(in_order(pool, workers, calls), f"{stage} {input} ({workers} processes)"):
+            summary.read += done.read
+            summary.written += len(done.kept)
+            summary.dropped.update(done.dropped)
+            for name, count in done.counts.items():
+                summary.counts[name] = summary.counts.get(name, 0) + count
+            for sink, lines in ((out, done.kept), (removed, done.removed), (side_rows, done.side)):
+                if sink is not None:
+                    for line in lines:
+                        sink.write_line(line)
     return summary
 
 

@@ -6,7 +6,8 @@ records where something was found; a record with nothing found passes through un
 (no `pii` key is added). The record keeps its id, so a report line joins with the input line.
 No found value is ever written anywhere: not to the report, meta, logs or errors.
 
-Memory: a bounded read-ahead of chunks per worker (see scrub_records); output and report stream.
+Memory: 2 x workers chunks in flight (4 MB byte ranges of a JSON Lines file, or CHUNK records
+of any other input); output, rejects and report stream.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import hashlib
 import hmac
 import unicodedata
 from array import array
-from collections import Counter, deque
-from contextlib import ExitStack
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
@@ -26,12 +26,12 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from curate.io import RowSink, ensure_distinct, sink_format
+from curate.io import ensure_distinct, sink_format
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.records import Example, Preference, Record
-from curate.runner import Reject, run_map
+from curate.runner import Noted, Reject, run_map
 from curate.summary import Summary
 
 __all__ = ["TYPES", "Found", "PiiConfig", "PiiScrubber", "Span", "find_pii", "scrub", "scrub_records"]
@@ -322,6 +322,11 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
     `report` gets one line per record where something was found: its id, counts by type,
     and each span's field, type and offsets in the original text. A record with a type of
     `config.drop` goes, scrubbed like every other, to `rejects` instead of the output.
+
+    A JSON Lines file of several chunks is cut into byte ranges, each read, validated,
+    scrubbed and written out as lines by one of `config.workers` processes (or Ray tasks);
+    any other input is read here, with detection in the workers (scrub_records). Both run
+    the same PiiScrubber and `noted`, so they write the same files.
     """
     config = config or PiiConfig()
     sink_format(output)
@@ -330,31 +335,41 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
         if str(report) == "-" and str(output) == "-":
             raise UsageError("the report and the output cannot both go to stdout")
     ensure_distinct({"INPUT": input, "--output": output, "--report": report, "--rejects": rejects})
-    dropping = [kind for kind in TYPES if kind in (config.drop or ())]
-    counts: Counter[str] = Counter()
-    found_in = 0
-    with ExitStack() as files:
-        report_rows = files.enter_context(RowSink(report)) if report is not None else None
-
-        def scrubbed(records: Iterable[Record]) -> Iterator[Record | Reject]:
-            nonlocal found_in
-            for record, found in scrub_records(records, config):
-                if found:
-                    found_in += 1
-                    counts.update(item.type for item in found)
-                    if report_rows is not None:
-                        report_rows.write(report_row(record.id, found))
-                    kinds = {item.type for item in found}
-                    removing = next((kind for kind in dropping if kind in kinds), None)
-                    if removing is not None:
-                        yield Reject(record, f"pii:{removing}")
-                        continue
-                yield record
-
-        summary = run_map("pii", input, output, scrubbed, mapping=mapping, rejects=rejects)
-    summary.counts["records_with_pii"] = found_in
-    summary.counts |= {f"replaced:{kind}": counts[kind] for kind in TYPES if counts[kind]}
+    step = ScrubStep(config, report is not None)
+    if config.workers > 1 and "PERSON" in config.wanted() and config.executor == "local":
+        warm_up()  # load jieba once, here, for the forked workers to share
+    summary = run_map("pii", input, output, step.over, mapping=mapping, rejects=rejects, step=step,
+                      workers=config.workers, executor=config.executor, ray_address=config.ray_address, side=report)
+    counts = summary.counts
+    summary.counts = {"records_with_pii": counts.get("records_with_pii", 0)} | {
+        f"replaced:{kind}": counts[f"replaced:{kind}"] for kind in TYPES if counts.get(f"replaced:{kind}")}
     return summary
+
+
+class ScrubStep:
+    """One record in, its scrubbed record (or Reject) out, with its report row and counts; the
+    step of `curate pii`, picklable for worker processes and Ray tasks."""
+
+    def __init__(self, config: PiiConfig, reporting: bool):
+        self.scrubber, self.reporting = PiiScrubber(config), reporting
+        self.dropping = [kind for kind in TYPES if kind in (config.drop or ())]
+
+    def __call__(self, record: Record) -> Noted:
+        return self.noted(*self.scrubber(record))
+
+    def over(self, records: Iterable[Record]) -> Iterator[Noted]:
+        """The same for a stream read in this process, with detection in worker processes."""
+        for record, found in scrub_records(records, self.scrubber.config):
+            yield self.noted(record, found)
+
+    def noted(self, record: Record, found: list[Found]) -> Noted:
+        if not found:
+            return Noted(record)
+        kinds = {item.type for item in found}
+        removing = next((kind for kind in self.dropping if kind in kinds), None)
+        result: Record | Reject = Reject(record, f"pii:{removing}") if removing is not None else record
+        side = report_row(record.id, found) if self.reporting else None
+        return Noted(result, side, ("records_with_pii", *(f"replaced:{item.type}" for item in found)))
 
 
 def report_row(record_id: str, found: list[Found]) -> dict[str, Any]:

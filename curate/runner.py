@@ -48,7 +48,16 @@ class Reject(NamedTuple):
     reason: str
 
 
-MapResult = Record | dict[str, Any] | list[Record | dict[str, Any]] | Reject
+class Noted(NamedTuple):
+    """A map result with what else a stage keeps of its record: a row for the stage's side file
+    (pii's --report) and names to count once each in the summary (pii's replaced:EMAIL)."""
+
+    result: Record | dict[str, Any] | list[Record | dict[str, Any]] | Reject
+    side: dict[str, Any] | None = None
+    counts: tuple[str, ...] = ()
+
+
+MapResult = Record | dict[str, Any] | list[Record | dict[str, Any]] | Reject | Noted
 Transform = Callable[[Iterable[Record]], Iterable[MapResult]]
 
 
@@ -73,27 +82,29 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
             rejects: str | Path | None = None, mapping: dict[str, str] | None = None,
             summary: Summary | None = None, records: Iterable[Record] | None = None,
             step: Callable[[Record], MapResult] | None = None, workers: int = 1, executor: str = "local",
-            ray_address: str | None = None) -> Summary:
+            ray_address: str | None = None, side: str | Path | None = None) -> Summary:
     """Stream `input` (or `records`) through `transform` into `output`: a record or row (or a
-    list of them) is written as it comes, a Reject goes to `rejects` with {stage, reason}.
-    Both files appear whole at the end; an error leaves neither.
+    list of them) is written as it comes, a Reject goes to `rejects` with {stage, reason}, and
+    a Noted result's side row goes to `side`. The files appear whole at the end; an error
+    leaves none.
 
     A stage whose work is a pure `step` may pass it with `workers` > 1: a JSON Lines file
     larger than a few chunks is then read, validated and mapped in that many processes, chunk
     by chunk, and written in input order (curate/parallel.py)."""
-    ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects})
+    ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects, "--report": side})
     summary = summary or Summary(stage)
     if executor == "ray":  # the same step, as Ray tasks over the same byte ranges
         from curate.parallel import map_in_processes, ray_ready
 
         assert step is not None and records is None, f"{stage}: only a pure step runs on Ray"
-        ray_ready(input, output, rejects)
-        return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, executor, ray_address)
+        ray_ready(input, output, rejects, side)
+        return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, executor, ray_address,
+                                side)
     if step is not None and workers > 1 and records is None:
         from curate.parallel import map_in_processes, worth_it
 
-        if worth_it(input, output, rejects, workers):
-            return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers)
+        if worth_it(input, output, rejects, workers, side):
+            return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, side=side)
 
     def counted(source: Iterable[Record]) -> Iterable[Record]:
         for record in track(source, f"{stage} {display_name(input)}"):
@@ -103,7 +114,14 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
     with ExitStack() as files:
         out = files.enter_context(RowSink(output))
         removed = files.enter_context(RowSink(rejects)) if rejects else None
+        side_rows = files.enter_context(RowSink(side)) if side is not None else None
         for result in transform(counted(records if records is not None else read_records(input, mapping))):
+            if isinstance(result, Noted):
+                if result.side is not None and side_rows is not None:
+                    side_rows.write(result.side)
+                for name in result.counts:
+                    summary.counts[name] = summary.counts.get(name, 0) + 1
+                result = result.result
             if isinstance(result, Reject):
                 summary.dropped[result.reason] += 1
                 if removed is not None:

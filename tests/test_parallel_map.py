@@ -78,3 +78,37 @@ def test_workers_die_with_their_parent_even_on_sigkill():
     while time.monotonic() < deadline and any(_running(pid) for pid in workers):
         time.sleep(0.1)
     assert not any(_running(pid) for pid in workers), "a worker outlived its parent"
+
+
+def test_pii_in_processes_writes_what_one_process_writes(tmp_path, small_chunks, monkeypatch):
+    """pii on byte ranges (each worker reads, scrubs and serialises) against one process: the
+    output, rejects and report are the same bytes and the summary the same counts."""
+    from curate.pii import PiiConfig, scrub
+    from tests.pii_corpus import corpus
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"instruction": sample.text, "output": "Noted."}, ensure_ascii=False) + "\n"
+                           for sample in corpus(600, seed=3)))
+    runs = {}
+    for workers in (1, 2):
+        files = {name: tmp_path / f"{name}{workers}.jsonl" for name in ("out", "rej", "report")}
+        summary = scrub(src, files["out"], PiiConfig(workers=workers, drop=["SSN"]), report=files["report"],
+                        rejects=files["rej"])
+        runs[workers] = summary, {name: path.read_bytes() for name, path in files.items()}
+    (one, one_files), (two, two_files) = runs[1], runs[2]
+    assert one_files == two_files and one_files["report"] and one_files["rej"]
+    assert (one.read, one.written, one.dropped, one.counts) == (two.read, two.written, two.dropped, two.counts)
+    assert list(two.counts)[0] == "records_with_pii" and two.counts["replaced:PHONE"] > 50
+    assert two.dropped["pii:SSN"] > 0
+
+
+def test_pii_spreads_over_byte_ranges_when_the_file_is_large(tmp_path, small_chunks, monkeypatch):
+    from curate.pii import PiiConfig, scrub
+
+    sent = []
+    submit = parallel.ProcessPoolExecutor.submit
+    monkeypatch.setattr(parallel.ProcessPoolExecutor, "submit", lambda self, fn, *a: sent.append(fn) or submit(self, fn, *a))
+    src = tmp_path / "in.jsonl"
+    write_rows(src, 300)
+    scrub(src, tmp_path / "out.jsonl", PiiConfig(workers=2))
+    assert sent and all(fn is parallel._map_chunk for fn in sent)
