@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future
 from typing import Any, Literal
 
@@ -70,6 +71,21 @@ def start_ray(workers: int, address: str | None) -> tuple[Any, bool]:
         options: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **options)
     return ray, started
+
+
+@contextmanager
+def ray_session(executor: str, workers: int, address: str | None) -> Iterator[None]:
+    """One Ray for all the pools of a run that uses several in turn (dedup: sketching, then
+    verifying), started once instead of once a pool; shut down at the end if started here."""
+    if executor != "ray":
+        yield
+        return
+    ray, started = start_ray(workers, address)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
 
 
 class RayPool:

@@ -204,7 +204,7 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
     return summary
 
 
-def _nothing() -> None:
+def no_setup() -> None:
     """An initializer for pools whose tasks need no state."""
 
 
@@ -227,7 +227,7 @@ def records_in_pool(input: str | Path, mapping: dict[str, str] | None, workers: 
                     ray_address: str | None = None) -> Iterator[Record]:
     """The input's records in file order, read and validated by the pool's workers a byte range at
     a time (for a stage that needs every record in one place, such as split)."""
-    with process_pool(workers, _nothing, (), executor, ray_address) as pool:
+    with process_pool(workers, no_setup, (), executor, ray_address) as pool:
         calls = ((_records_of_range, (*chunk, mapping)) for chunk in input_chunks(input, CHUNK_BYTES))
         for records in in_order(pool, workers, calls):
             yield from records

@@ -1,4 +1,5 @@
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +167,11 @@ def test_cli_writes_kept_rejects_and_summary(tmp_path, run_cli):
     removed = {r.output: r.meta["rejected"]["reason"] for r in read_records(tmp_path / "rejects.jsonl")}
     assert removed == {"b": "exact_duplicate", "c": "near_duplicate"}
     assert "dropped: exact_duplicate" in err and "dropped: near_duplicate" in err
+
+
+def test_a_worker_without_the_work_folder_says_where_it_must_be(tmp_path):
+    from curate.errors import UsageError
+    from curate.filters.lsh import Verifier
+
+    with pytest.raises(UsageError, match="--work-dir on a file system every node shares"):
+        Verifier.open(str(tmp_path / "elsewhere"), 10, 128, 0.8, 0.1)

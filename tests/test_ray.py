@@ -113,6 +113,17 @@ def test_ray_writes_a_directory_of_parts_equal_to_the_local_file(local_ray, corp
     assert "".join(p.read_text() for p in parts) == (tmp_path / "local.jsonl").read_text()
 
 
+def test_dedup_verifies_pairs_in_ray_tasks_and_writes_the_local_file(local_ray, corpus, tmp_path, ray_tasks,
+                                                                    monkeypatch):
+    import curate.filters.lsh as lsh
+
+    dedup(corpus, tmp_path / "local.jsonl", DedupConfig(workers=1))
+    monkeypatch.setattr(lsh, "VERIFY_IN_POOL", 4)
+    dedup(corpus, tmp_path / "ray.jsonl", DedupConfig(executor="ray", workers=2))
+    assert ray_tasks.count(lsh._similar_part) >= 5
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+
+
 def test_stages_that_cannot_run_on_ray_say_so(tmp_path, server, seeds_file, run_cli):
     from curate.generate.self_instruct import SelfInstructConfig, self_instruct
 

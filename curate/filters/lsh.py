@@ -18,7 +18,9 @@ linked cost nothing, unrelated texts one comparison per leader.
 A comparison is decided from the signatures where the estimate is clear (more than 3.5
 standard deviations from the threshold: 0.124 at 0.8 and 128 permutations; about one pair in
 2,000 right at the threshold is decided wrongly this way) and by the exact Jaccard of the two
-shingle sets otherwise. tests/test_dedup_real.py measures recall on real templated prompts
+shingle sets otherwise (`Verifier`; on Ray, large batches are cut into parts verified by tasks,
+which map the same files: verdicts are a pure function of the pair, so the clusters are the
+same wherever they ran). tests/test_dedup_real.py measures recall on real templated prompts
 against truth built without any banding; bench/dedup.py --real on the whole T0 file.
 """
 
@@ -30,10 +32,11 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from curate.errors import UsageError
 from curate.filters.minhash import choose_bands, permutations, shingle_hashes, signatures, text_hashes
 from curate.text import duplicate_key
 
@@ -116,6 +119,8 @@ class SketchStore:
         self.sets: np.ndarray | None = None
         self.set_offsets: np.ndarray | None = None
         self.exact: np.ndarray | None = None
+        self.pool: Any = None
+        self.pool_workers = 1
 
     def append(self, sketch: Sketch) -> None:
         """Write a chunk's sketches after those of the chunks before it."""
@@ -135,10 +140,12 @@ class SketchStore:
             stream.close()
         sizes = np.concatenate(self._set_sizes) if self._set_sizes else np.zeros(0, np.int64)
         self.set_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.set_offsets.tofile(self.folder / "set_offsets.bin")  # for workers that verify pairs (Verifier.open)
         self.exact = np.concatenate(self._exact) if self._exact else np.zeros(0, np.uint64)
         self._set_sizes, self._exact = [], []
         self.signature = self._map("signatures", np.uint32, (self.count, self.num_perm))
         self.sets = self._map("sets", np.uint32, (int(self.set_offsets[-1]),))
+        self.verifier = Verifier(self.signature, self.sets, self.set_offsets, self.threshold, self.margin)
 
     def band(self, band: int) -> np.ndarray:
         return self._map(f"band{band}", np.uint64, (self.count,))
@@ -155,14 +162,69 @@ class SketchStore:
     # -- comparing two texts
 
     def similar(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """For each pair (a[k], b[k]): is their Jaccard >= the threshold? Large batches are cut
+        into parts verified by the pool's workers, when one is attached (attach_pool)."""
+        if self.pool is None or len(a) < 2 * VERIFY_IN_POOL:
+            return self.verifier.similar(a, b)
+        from curate.parallel import in_order
+
+        where = (str(self.folder), self.count, self.num_perm, self.threshold, self.margin)
+        part = max(VERIFY_IN_POOL, -(-len(a) // self.pool_workers))  # one part per worker, none tiny
+        calls = ((_similar_part, (where, a[at:at + part], b[at:at + part])) for at in range(0, len(a), part))
+        return np.concatenate(list(in_order(self.pool, self.pool_workers, calls)))
+
+    def jaccards(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.verifier.jaccards(a, b)
+
+    def attach_pool(self, pool: Any, workers: int) -> None:
+        """Verify large batches of pairs in `pool` (a process pool or RayPool; its workers
+        open this store's files, so on a cluster the work folder must be on a shared disk)."""
+        self.pool, self.pool_workers = pool, workers
+
+
+VERIFY_IN_POOL = 2_000  # pairs: a batch of twice this is cut into one part per worker (none smaller),
+# as pairs cost 1-20 us each to verify and a part ~0.5 ms (a process) or ~2 ms (a Ray task) to send
+_opened: dict[str, Verifier] = {}  # a worker's verifiers, by work folder: each maps its files once
+
+
+def _similar_part(where: tuple[str, int, int, float, float], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    folder = where[0]
+    if folder not in _opened:
+        _opened.clear()  # one dedup run's store at a time
+        _opened[folder] = Verifier.open(*where)
+    return _opened[folder].similar(a, b)
+
+
+class Verifier:
+    """Decides whether pairs of texts are near duplicates, from their signatures and shingle
+    sets (memory-mapped); the one thing a worker that verifies pairs needs of a store."""
+
+    def __init__(self, signature: np.ndarray, sets: np.ndarray, set_offsets: np.ndarray, threshold: float,
+                 margin: float):
+        self.signature, self.sets, self.set_offsets = signature, sets, set_offsets
+        self.threshold, self.margin = threshold, margin
+
+    @classmethod
+    def open(cls, folder: str, count: int, num_perm: int, threshold: float, margin: float) -> Verifier:
+        path = Path(folder)
+        if not (path / "set_offsets.bin").exists():
+            raise UsageError(f"dedup's work folder {folder} is not on this machine ({socket.gethostname()}): "
+                             "on a cluster give --work-dir on a file system every node shares")
+        offsets = np.fromfile(path / "set_offsets.bin", np.int64)
+        mapped = lambda name, dtype, shape: (np.memmap(path / name, dtype, "r", shape=shape)  # noqa: E731
+                                             if 0 not in shape else np.zeros(shape, dtype))
+        return cls(mapped("signatures.bin", np.uint32, (count, num_perm)),
+                   mapped("sets.bin", np.uint32, (int(offsets[-1]),)), offsets, threshold, margin)
+
+    def similar(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """For each pair (a[k], b[k]): is their Jaccard >= the threshold?"""
         if len(a) == 0:
             return np.zeros(0, bool)
-        assert self.signature is not None
         estimate = np.empty(len(a))
         for start in range(0, len(a), 65536):  # bounded gathers from the mapped signatures
             part = slice(start, start + 65536)
-            estimate[part] = (self.signature[a[part]] == self.signature[b[part]]).mean(axis=1)
+            estimate[part] = np.count_nonzero(self.signature[a[part]] == self.signature[b[part]], axis=1)
+        estimate /= self.signature.shape[1]
         verdict = estimate >= self.threshold + self.margin
         unsure = np.flatnonzero(np.abs(estimate - self.threshold) < self.margin)
         if len(unsure):
@@ -171,7 +233,6 @@ class SketchStore:
 
     def jaccards(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Exact Jaccard of the shingle sets of each pair, in batches of bounded size."""
-        assert self.sets is not None and self.set_offsets is not None
         out = np.empty(len(a))
         sizes = np.diff(self.set_offsets)
         elements = np.cumsum(sizes[a] + sizes[b])
@@ -184,7 +245,6 @@ class SketchStore:
         return out
 
     def _jaccard_batch(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        assert self.sets is not None and self.set_offsets is not None
         pair = np.arange(len(a), dtype=np.uint64)
         keyed = []
         for side in (a, b):
@@ -200,6 +260,7 @@ class SketchStore:
         shared = np.bincount((left[hit] >> np.uint64(32)).astype(np.int64), minlength=len(a))
         union = left_sizes + right_sizes - shared
         return np.divide(shared, union, out=np.zeros(len(a)), where=union > 0)
+
 
 
 class Components:
