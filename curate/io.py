@@ -551,8 +551,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds one per call (~2 us)
+
+
 def dump_row(row: dict[str, Any]) -> str:
-    return json.dumps(row, ensure_ascii=False)
+    return _ROW_ENCODER.encode(row)
 
 
 def _write_csv(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:

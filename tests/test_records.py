@@ -95,3 +95,19 @@ def test_record_class_by_fields():
 
 def test_content_id_is_order_sensitive():
     assert content_id("a", "b") != content_id("b", "a")
+
+
+def test_normalised_text_is_nfkc_with_whitespace_runs_collapsed():
+    """The quick ASCII path gives exactly `" ".join(NFKC(text).split())`, which ids hash: every
+    character str.split() splits on, in runs, at the ends, beside letters and non-ASCII ones."""
+    import random
+    import unicodedata
+
+    from curate.text import normalize_text
+
+    rng = random.Random(7)
+    pieces = ["\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", " ", "  ", "a", "Bc", "1", "é", "\u3000", "ｆ"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        assert normalize_text(text) == " ".join(unicodedata.normalize("NFKC", text).split()), repr(text)
+    assert Example(instruction="Say\t hi\n\n now ").id == Example(instruction="Say hi now").id
