@@ -45,8 +45,17 @@ def begin_run(command: str, config: Any, files: dict[str, Any]) -> None:
             given.setdefault(_ROLES[role], path)
     run_context.clear()
     run_context.update(command=command, config=public_settings(config),
-                       files={role: str(path.resolve()) for role, path in given.items() if str(path) != "-"},
+                       files={role: _recorded(path) for role, path in given.items() if str(path) != "-"},
                        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _recorded(path: Path) -> str:
+    """A file as the summary names it: absolute; a directory of parts (`out/*.parquet`) as the
+    directory, which is what a later stage or the report reads."""
+    from curate.io import output_directory
+
+    folder = output_directory(path)
+    return str((folder[0] if folder is not None else path).resolve())
 
 
 def summary_path(target: Path, summary: Any) -> Path:

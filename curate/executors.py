@@ -100,7 +100,21 @@ class RayPool:
         self._task = ray.remote(num_cpus=1, max_retries=3)(_in_ray_worker)
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self._task.remote(self._setup, function, args).future()
+        """A future of the task's result; a task's own error comes back as itself, as from a
+        process pool (Ray wraps it in RayTaskError, whose text is a coloured traceback)."""
+        task = self._task.remote(self._setup, function, args).future()
+        result: Future[Any] = Future()
+
+        def settle(done: Future[Any]) -> None:
+            error = done.exception()
+            if error is None:
+                result.set_result(done.result())
+            else:
+                cause = getattr(error, "cause", None)
+                result.set_exception(cause if isinstance(cause, Exception) else error)
+
+        task.add_done_callback(settle)
+        return result
 
     def __enter__(self) -> RayPool:
         return self

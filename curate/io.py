@@ -49,7 +49,8 @@ def file_format(path: str | Path) -> str:
         return ".jsonl"
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
-        raise UsageError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
+        raise UsageError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)} "
+                         "(a map stage also writes a directory of parts: DIR/*.jsonl or DIR/*.parquet)")
     return suffix
 
 
@@ -85,16 +86,20 @@ def part_name(index: int, suffix: str) -> str:
 
 
 def ensure_distinct(files: dict[str, str | Path | None]) -> None:
-    """Refuse, before anything is opened, two of a command's files that are one file: a stage
+    """Refuse, before anything is opened, two of a command's files that are one file, or a file
+    inside a directory another one names (a directory output replaces all it holds): a stage
     would read, or journal into, what it is overwriting. Keys are the flags, for the message."""
     seen: list[tuple[str, Path]] = []
     for flag, path in files.items():
         if path is None or str(path) == "-":
             continue
-        resolved = Path(path).expanduser().resolve()
+        folder = output_directory(path) if flag != "INPUT" else None
+        resolved = (folder[0] if folder is not None else Path(path)).expanduser().resolve()
         for other_flag, other in seen:
             if resolved == other or (resolved.exists() and other.exists() and os.path.samefile(resolved, other)):
                 raise UsageError(f"{other_flag} and {flag} name the same file ({path}); give each its own file")
+            if resolved in other.parents or other in resolved.parents:
+                raise UsageError(f"{other_flag} and {flag}: one is inside the other ({path}); give each its own place")
         seen.append((flag, resolved))
 
 
@@ -421,7 +426,11 @@ class RowSink:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         try:
             if exc_type is None:
-                self._finish()
+                try:
+                    self._finish()
+                except BaseException as error:  # a last Parquet write or fsync failed: publish nothing
+                    exc_type, exc, tb = type(error), error, error.__traceback__
+                    raise
         finally:
             if self._stream is not None and self._stream is not sys.stdout:
                 self._stream.close()

@@ -98,16 +98,16 @@ def splittable(input: str | Path, output: str | Path, *others: str | Path | None
 
 
 def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, workers: int,
-             side: str | Path | None = None) -> bool:
+             report: str | Path | None = None) -> bool:
     """Splittable, and a file of several chunks."""
-    return splittable(input, output, rejects, side) and input_size(input) > 2 * CHUNK_BYTES
+    return splittable(input, output, rejects, report) and input_size(input) > 2 * CHUNK_BYTES
 
 
 def ray_ready(input: str | Path, output: str | Path | None = None, rejects: str | Path | None = None,
-              side: str | Path | None = None) -> None:
+              report: str | Path | None = None) -> None:
     """--executor ray cuts its input into byte ranges: a JSON Lines file in, and JSON Lines out
     where the lines pass through as text (`output` given)."""
-    if not (splittable(input, output, rejects, side) if output is not None else cuttable(input)):
+    if not (splittable(input, output, rejects, report) if output is not None else cuttable(input)):
         raise UsageError("--executor ray reads and writes JSON Lines files (.jsonl, not standard input); "
                          "convert the input with curate convert, or use --executor local")
 
@@ -153,26 +153,25 @@ class Mapped(NamedTuple):
 
     kept: list[str]
     removed: list[str]
-    side: list[str]  # rows of the stage's side file (pii's --report)
+    report: list[str]  # rows of the stage's report file (pii's --report)
     read: int
     dropped: Counter[str]
     counts: Counter[str]
 
 
 def _map_chunk(path: str, start: int, end: int) -> Mapped:
-    from curate.runner import Noted, Reject, output_rows, reject_row  # the worker's copies of the classes
+    from curate.runner import Reject, output_rows, reject_row, unnoted  # the worker's copies of the classes
 
     assert _step is not None, "worker used before _start"
     done = Mapped([], [], [], 0, Counter(), Counter())
     read = 0
     for record in read_chunk(path, start, end, _mapping):
         read += 1
-        result = _step(record)
-        if isinstance(result, Noted):
-            if result.side is not None:
-                done.side.append(dump_row(result.side) + "\n")
-            done.counts.update(result.counts)
-            result = result.result
+        noted = unnoted(_step(record))
+        result = noted.result
+        if noted.report is not None:
+            done.report.append(dump_row(noted.report) + "\n")
+        done.counts.update(noted.counts)
         if isinstance(result, Reject):
             done.dropped[result.reason] += 1
             done.removed.append(dump_row(reject_row(result, _stage)) + "\n")
@@ -184,11 +183,11 @@ def _map_chunk(path: str, start: int, end: int) -> Mapped:
 def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
                      rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
                      workers: int, executor: str = "local", ray_address: str | None = None,
-                     side: str | Path | None = None) -> Summary:
+                     report: str | Path | None = None) -> Summary:
     with ExitStack() as stack:
         out = stack.enter_context(RowSink(output))
         removed = stack.enter_context(RowSink(rejects)) if rejects else None
-        side_rows = stack.enter_context(RowSink(side)) if side else None
+        report_rows = stack.enter_context(RowSink(report)) if report else None
         pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping), executor, ray_address))
         calls = ((_map_chunk, chunk) for chunk in input_chunks(input, CHUNK_BYTES))
         for done in track(in_order(pool, workers, calls), f"{stage} {input} ({workers} processes)"):
@@ -197,7 +196,7 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
             summary.dropped.update(done.dropped)
             for name, count in done.counts.items():
                 summary.counts[name] = summary.counts.get(name, 0) + count
-            for sink, lines in ((out, done.kept), (removed, done.removed), (side_rows, done.side)):
+            for sink, lines in ((out, done.kept), (removed, done.removed), (report_rows, done.report)):
                 if sink is not None:
                     for line in lines:
                         sink.write_line(line)

@@ -325,8 +325,8 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
 
     A JSON Lines file of several chunks is cut into byte ranges, each read, validated,
     scrubbed and written out as lines by one of `config.workers` processes (or Ray tasks);
-    any other input is read here, with detection in the workers (scrub_records). Both run
-    the same PiiScrubber and `noted`, so they write the same files.
+    any other input is read here, with detection in the workers or Ray tasks (scrub_records).
+    Both run the same PiiScrubber and `noted`, so they write the same files.
     """
     config = config or PiiConfig()
     sink_format(output)
@@ -338,8 +338,14 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
     step = ScrubStep(config, report is not None)
     if config.workers > 1 and "PERSON" in config.wanted() and config.executor == "local":
         warm_up()  # load jieba once, here, for the forked workers to share
+    from curate.parallel import splittable
+
+    # Ray tasks take byte ranges of JSON Lines in and out; any other input or output is read and
+    # written here, with detection in Ray tasks (step.over, through scrub_records)
+    ranges = config.executor == "ray" and splittable(input, output, rejects, report)
     summary = run_map("pii", input, output, step.over, mapping=mapping, rejects=rejects, step=step,
-                      workers=config.workers, executor=config.executor, ray_address=config.ray_address, side=report)
+                      workers=config.workers, executor="ray" if ranges else "local", ray_address=config.ray_address,
+                      report=report)
     counts = summary.counts
     summary.counts = {"records_with_pii": counts.get("records_with_pii", 0)} | {
         f"replaced:{kind}": counts[f"replaced:{kind}"] for kind in TYPES if counts.get(f"replaced:{kind}")}

@@ -68,6 +68,7 @@ _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
 _PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"
                         r"whatsapp|number|电话|手机|座机|打|联系方式|致电)[^\n\d]{0,12}$")
+_AREA_IN_BRACKETS = re.compile(r"(?:\+\d{1,3}[ .-]?)?\(\+?\d{1,5}\)")  # the one bracket pair a quick parse takes
 _DATE_TIME = re.compile(r"(?:19|20)\d\d-\d\d-\d\d(?:[ T]\d\d(?::\d\d)*)?")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 # Chinese text often types digits and @ full width (１３８, ＠); detect on the ASCII twins.
@@ -220,11 +221,13 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
 def _whole_number(candidate: str, region: str | None, formatted: bool) -> bool:
     """Is the whole digit run one possible (formatted) or valid (bare) number? phonenumbers'
     matcher answers the same for such a run but costs ~5x more, as it also looks for numbers
-    inside it; it is asked only when this says no. Unpaired brackets go to the matcher too,
-    which then finds the number without them."""
+    inside it; it is asked only when this says no. Brackets anywhere but one pair round the
+    area code at the front ("(445)243-6001", "+1 (445) 243 6001") go to the matcher too: it may
+    find a number inside (1-800 (555) 1234) or none."""
     import phonenumbers
 
-    if candidate.count("(") != candidate.count(")") or candidate.find(")") < candidate.find("("):
+    if ("(" in candidate or ")" in candidate) and not (
+            candidate.count("(") == candidate.count(")") == 1 and _AREA_IN_BRACKETS.match(candidate)):
         return False
     try:
         number = phonenumbers.parse(candidate, region)

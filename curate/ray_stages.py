@@ -133,6 +133,9 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
     from curate.llm_config import split_urls
     from curate.parallel import ray_ready
 
+    from curate.runner import check_journals
+
+    check_journals(output, rejects or default_rejects(output))
     seeds = stage == "evol"
     if not seeds:
         ray_ready(input, output, rejects)

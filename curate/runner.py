@@ -49,12 +49,17 @@ class Reject(NamedTuple):
 
 
 class Noted(NamedTuple):
-    """A map result with what else a stage keeps of its record: a row for the stage's side file
-    (pii's --report) and names to count once each in the summary (pii's replaced:EMAIL)."""
+    """A map result with what else a stage keeps of its record: a row for the stage's report
+    file (pii's --report) and names to count once each in the summary (pii's replaced:EMAIL)."""
 
     result: Record | dict[str, Any] | list[Record | dict[str, Any]] | Reject
-    side: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
     counts: tuple[str, ...] = ()
+
+
+def unnoted(result: MapResult) -> Noted:
+    """Any map result as a Noted one (with no report row and nothing to count if it was not)."""
+    return result if isinstance(result, Noted) else Noted(result)
 
 
 MapResult = Record | dict[str, Any] | list[Record | dict[str, Any]] | Reject | Noted
@@ -82,29 +87,29 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
             rejects: str | Path | None = None, mapping: dict[str, str] | None = None,
             summary: Summary | None = None, records: Iterable[Record] | None = None,
             step: Callable[[Record], MapResult] | None = None, workers: int = 1, executor: str = "local",
-            ray_address: str | None = None, side: str | Path | None = None) -> Summary:
+            ray_address: str | None = None, report: str | Path | None = None) -> Summary:
     """Stream `input` (or `records`) through `transform` into `output`: a record or row (or a
     list of them) is written as it comes, a Reject goes to `rejects` with {stage, reason}, and
-    a Noted result's side row goes to `side`. The files appear whole at the end; an error
+    a Noted result's report row goes to `report`. The files appear whole at the end; an error
     leaves none.
 
     A stage whose work is a pure `step` may pass it with `workers` > 1: a JSON Lines file
     larger than a few chunks is then read, validated and mapped in that many processes, chunk
     by chunk, and written in input order (curate/parallel.py)."""
-    ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects, "--report": side})
+    ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects, "--report": report})
     summary = summary or Summary(stage)
     if executor == "ray":  # the same step, as Ray tasks over the same byte ranges
         from curate.parallel import map_in_processes, ray_ready
 
         assert step is not None and records is None, f"{stage}: only a pure step runs on Ray"
-        ray_ready(input, output, rejects, side)
+        ray_ready(input, output, rejects, report)
         return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, executor, ray_address,
-                                side)
+                                report)
     if step is not None and workers > 1 and records is None:
         from curate.parallel import map_in_processes, worth_it
 
-        if worth_it(input, output, rejects, workers, side):
-            return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, side=side)
+        if worth_it(input, output, rejects, workers, report):
+            return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, report=report)
 
     def counted(source: Iterable[Record]) -> Iterable[Record]:
         for record in track(source, f"{stage} {display_name(input)}"):
@@ -114,14 +119,13 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
     with ExitStack() as files:
         out = files.enter_context(RowSink(output))
         removed = files.enter_context(RowSink(rejects)) if rejects else None
-        side_rows = files.enter_context(RowSink(side)) if side is not None else None
-        for result in transform(counted(records if records is not None else read_records(input, mapping))):
-            if isinstance(result, Noted):
-                if result.side is not None and side_rows is not None:
-                    side_rows.write(result.side)
-                for name in result.counts:
-                    summary.counts[name] = summary.counts.get(name, 0) + 1
-                result = result.result
+        report_rows = files.enter_context(RowSink(report)) if report is not None else None
+        for noted in map(unnoted, transform(counted(records if records is not None else read_records(input, mapping)))):
+            result = noted.result
+            if noted.report is not None and report_rows is not None:
+                report_rows.write(noted.report)
+            for name in noted.counts:
+                summary.counts[name] = summary.counts.get(name, 0) + 1
             if isinstance(result, Reject):
                 summary.dropped[result.reason] += 1
                 if removed is not None:
@@ -162,6 +166,14 @@ def _not_a_ray_output(output: str | Path, config: BaseModel | None) -> None:
                      "with --executor ray, or start over with --restart")
 
 
+def check_journals(*paths: str | Path) -> None:
+    """A generating stage's output and rejects are its journals: one .jsonl file each."""
+    for path in paths:
+        if str(path) == "-" or Path(path).suffix != ".jsonl":
+            raise UsageError(f"{path}: a generating stage writes .jsonl, appending as it goes, "
+                             "so that a re-run can resume")
+
+
 class StageRun:
     """Output and rejects journals, a progress bar with failures, and the summary.
 
@@ -173,10 +185,7 @@ class StageRun:
                  total: int | None = None, llm: LLM | None = None, input: str | Path | None = None,
                  config: BaseModel | None = None, output_key: OutputKey = by_id):
         rejects = rejects or default_rejects(output)
-        for path in (output, rejects):
-            if str(path) == "-" or Path(path).suffix != ".jsonl":
-                raise UsageError(f"{path}: a generating stage writes .jsonl, appending as it goes, "
-                                 "so that a re-run can resume")
+        check_journals(output, rejects)
         ensure_distinct({"the input": input, "--output": output, "--rejects": rejects})
         _not_a_ray_output(output, config)
         self.summary = Summary(stage)

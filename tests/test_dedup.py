@@ -175,3 +175,15 @@ def test_a_worker_without_the_work_folder_says_where_it_must_be(tmp_path):
 
     with pytest.raises(UsageError, match="--work-dir on a file system every node shares"):
         Verifier.open(str(tmp_path / "elsewhere"), 10, 128, 0.8, 0.1)
+
+
+def test_dedup_runs_again_into_its_own_directory_of_parts(tmp_path):
+    """The sketches go beside the output directory, never inside it (where they would be a
+    stranger the directory output refuses)."""
+    from curate.filters.dedup import dedup
+
+    source = Path(__file__).parent / "data" / "t0_slice.jsonl"
+    for _ in range(2):
+        dedup(source, tmp_path / "out" / "*.parquet", DedupConfig(work_dir=None))
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["part-00000.parquet"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -299,3 +299,45 @@ def test_a_generating_stage_refuses_a_directory_output(tmp_path, run_cli):
     code, _, err = run_cli("curate", "respond", str(src), "-o", str(tmp_path / "out/"),
                            "--base-url", "http://127.0.0.1:9/v1")
     assert code == 2 and "writes .jsonl" in err
+
+
+def test_a_failure_while_finishing_publishes_nothing(tmp_path, monkeypatch):
+    """The last Parquet part (or a single Parquet file) is written when the rows end; if that
+    fails, the old output stays and no new one, whole or partial, appears."""
+    import curate.io
+
+    from curate.io import RowSink
+
+    monkeypatch.setattr(curate.io, "PART_ROWS", 3)
+    for target in (tmp_path / "keep" / "*.parquet", tmp_path / "single.parquet"):
+        write_rows(target, [{"instruction": "old", "output": "rows"}])
+        before = sorted(p.read_bytes() for p in tmp_path.rglob("*.parquet"))
+        with pytest.raises(Exception):
+            with RowSink(target) as sink:
+                for row in [{"x": 1}] * 4 + [{"x": "text"}]:  # Arrow cannot make one column of both
+                    sink.write(row)
+        assert sorted(p.read_bytes() for p in tmp_path.rglob("*.parquet")) == before
+        assert not [p for p in tmp_path.rglob(".*")]
+
+
+@pytest.mark.parametrize("flags", [
+    ["-o", "{tmp}/out/", "--report", "{tmp}/out/*.jsonl"],
+    ["-o", "{tmp}/out", "--rejects", "{tmp}/out/rejects.jsonl"],
+    ["-o", "{tmp}"],  # the input lies in the output directory
+])
+def test_files_inside_an_output_directory_are_refused(tmp_path, run_cli, flags):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Call me at (445) 243-6001 about it, please.", output="Yes.")])
+    code, _, err = run_cli("curate", "pii", str(src), *[flag.format(tmp=tmp_path) for flag in flags])
+    assert code == 2 and ("inside the other" in err or "name the same file" in err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_directory_output_is_named_by_its_directory_in_the_summary(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Is this a question of some length?", output="Yes.")])
+    code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / "kept" / "*.parquet"),
+                           "--summary-json", str(tmp_path / "run"))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "run" / "kept.filter.summary.json").read_text())
+    assert summary["files"]["output"] == str(tmp_path / "kept")

@@ -120,3 +120,12 @@ def test_a_whole_phone_run_is_what_phonenumbers_matcher_finds(monkeypatch):
         leniency = phonenumbers.Leniency.POSSIBLE if formatted else phonenumbers.Leniency.VALID
         matches = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(candidate, region, leniency=leniency)]
         assert matches == [(0, len(candidate))], candidate
+
+
+@pytest.mark.parametrize("run", ["1-800 (555) 1234", "+1-800 (555) 1234", "(1)2)(3(4567", "555) 123-4567"])
+def test_brackets_inside_a_run_are_left_to_phonenumbers_matcher(run):
+    """The matcher finds a number inside such a run, or none; the quick parse would take it whole."""
+    from curate.pii_detect import _whole_number
+
+    assert not _whole_number(run, "US", formatted=True)
+    assert _whole_number("+1 (445) 243-6001", None, formatted=True)

@@ -7,7 +7,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
-from curate.errors import UsageError  # noqa: E402
+from curate.errors import DataError, UsageError  # noqa: E402
 from curate.filters.dedup import DedupConfig, dedup  # noqa: E402
 from curate.filters.quality import FilterConfig, filter_records  # noqa: E402
 from curate.generate.respond import RespondConfig, respond  # noqa: E402
@@ -122,6 +122,38 @@ def test_dedup_verifies_pairs_in_ray_tasks_and_writes_the_local_file(local_ray, 
     dedup(corpus, tmp_path / "ray.jsonl", DedupConfig(executor="ray", workers=2))
     assert ray_tasks.count(lsh._similar_part) >= 5
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+
+
+def test_pii_on_ray_reads_and_writes_other_formats_with_detection_in_tasks(local_ray, corpus, tmp_path, ray_tasks):
+    from curate.pii import _detect_chunk
+
+    scrub(corpus, tmp_path / "local.parquet", PiiConfig(workers=2), report=tmp_path / "local.csv")
+    scrub(corpus, tmp_path / "ray.parquet", PiiConfig(executor="ray", workers=2), report=tmp_path / "ray.csv")
+    assert ray_tasks and set(ray_tasks) == {_detect_chunk}
+    assert (tmp_path / "ray.csv").read_text() == (tmp_path / "local.csv").read_text()
+    from curate.io import read_records
+
+    assert list(read_records(tmp_path / "ray.parquet")) == list(read_records(tmp_path / "local.parquet"))
+
+
+def test_a_bad_line_on_ray_is_named_as_locally(local_ray, corpus, tmp_path, monkeypatch):
+    import curate.parallel
+
+    monkeypatch.setattr(curate.parallel, "CHUNK_BYTES", 20_000)
+    bad = tmp_path / "bad.jsonl"
+    lines = corpus.read_bytes().split(b"\n")  # not splitlines: a record may hold U+2028
+    bad.write_bytes(b"\n".join(lines[:700] + [b'{"instruction": 5}'] + lines[700:]))
+    messages = []
+    for executor in ("local", "ray"):
+        with pytest.raises(DataError) as error:
+            filter_records(bad, tmp_path / f"{executor}.jsonl", FilterConfig(executor=executor, workers=2))
+        messages.append(str(error.value))
+    assert messages[0] == messages[1] and "bad.jsonl:701" in messages[1] and "Traceback" not in messages[1]
+
+
+def test_a_generating_stage_on_ray_writes_one_jsonl_file(local_ray, corpus, tmp_path, server):
+    with pytest.raises(UsageError, match="writes .jsonl"):
+        respond(corpus, tmp_path / "answers", RespondConfig(base_url=server.url, executor="ray"))
 
 
 def test_stages_that_cannot_run_on_ray_say_so(tmp_path, server, seeds_file, run_cli):

@@ -20,7 +20,9 @@ Output = Annotated[
     Path,
     typer.Option("--output", "-o", help="Output file; its extension picks the format "
                  "(.jsonl .json .csv .parquet); `-` writes JSON Lines to stdout. "
-                 "Written atomically: an error leaves no partial file.", show_default=False),
+                 "Written atomically: an error leaves no partial file. filter, pii, dedup and rank "
+                 "also write a directory of parts: `DIR/*.jsonl` (or DIR with no extension) or "
+                 "`DIR/*.parquet`.", show_default=False),
 ]
 Folder = Annotated[
     Optional[Path],

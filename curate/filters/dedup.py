@@ -32,7 +32,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions
-from curate.io import RowSink, display_name, ensure_distinct, sink_format
+from curate.io import RowSink, display_name, ensure_distinct, output_directory, sink_format
 from curate.records import Record
 from curate.summary import Summary, counting, track
 
@@ -209,7 +209,7 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
         sink_format(rejects)
     from curate.filters.lsh import work_folder
 
-    near = config.work_dir or (Path(output).resolve().parent if str(output) != "-" else None)
+    near = config.work_dir or _beside(output)
     if config.executor == "ray":
         from curate.parallel import ray_ready
 
@@ -224,6 +224,15 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
 
             return decontaminate(source, input, output, rejects, mapping, config, work)
         return _dedup(source, input, output, rejects, mapping, config, work)
+
+
+def _beside(output: str | Path) -> Path | None:
+    """The folder the output goes in (for a directory of parts, the one holding it), where the
+    sketches go by default: not /tmp, often memory-backed, and never inside the output."""
+    if str(output) == "-":
+        return None
+    folder = output_directory(output)
+    return (folder[0] if folder is not None else Path(output)).resolve().parent
 
 
 def _readable_twice(input: str | Path, work: Path) -> str | Path:

@@ -74,6 +74,13 @@ def unique_sorted_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.concatenate([[0], np.cumsum(counts)])
 
 
+def mapped(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only memory map of an array file (an empty array for an empty shape)."""
+    if 0 in shape:
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+
+
 class Sketch(NamedTuple):
     signature: np.ndarray  # [texts x num_perm] uint32
     sets: np.ndarray  # every text's sorted shingle set, flat uint32
@@ -119,6 +126,7 @@ class SketchStore:
         self.sets: np.ndarray | None = None
         self.set_offsets: np.ndarray | None = None
         self.exact: np.ndarray | None = None
+        self.verifier: Verifier | None = None  # made by finish()
         self.pool: Any = None
         self.pool_workers = 1
 
@@ -140,7 +148,6 @@ class SketchStore:
             stream.close()
         sizes = np.concatenate(self._set_sizes) if self._set_sizes else np.zeros(0, np.int64)
         self.set_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.set_offsets.tofile(self.folder / "set_offsets.bin")  # for workers that verify pairs (Verifier.open)
         self.exact = np.concatenate(self._exact) if self._exact else np.zeros(0, np.uint64)
         self._set_sizes, self._exact = [], []
         self.signature = self._map("signatures", np.uint32, (self.count, self.num_perm))
@@ -151,9 +158,7 @@ class SketchStore:
         return self._map(f"band{band}", np.uint64, (self.count,))
 
     def _map(self, name: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
-        if 0 in shape:
-            return np.zeros(shape, dtype)
-        return np.memmap(self.folder / f"{name}.bin", dtype=dtype, mode="r", shape=shape)
+        return mapped(self.folder / f"{name}.bin", dtype, shape)
 
     def has_shingles(self) -> np.ndarray:
         assert self.set_offsets is not None
@@ -164,6 +169,7 @@ class SketchStore:
     def similar(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """For each pair (a[k], b[k]): is their Jaccard >= the threshold? Large batches are cut
         into parts verified by the pool's workers, when one is attached (attach_pool)."""
+        assert self.verifier is not None, "similar before finish"
         if self.pool is None or len(a) < 2 * VERIFY_IN_POOL:
             return self.verifier.similar(a, b)
         from curate.parallel import in_order
@@ -174,25 +180,26 @@ class SketchStore:
         return np.concatenate(list(in_order(self.pool, self.pool_workers, calls)))
 
     def jaccards(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        assert self.verifier is not None, "jaccards before finish"
         return self.verifier.jaccards(a, b)
 
     def attach_pool(self, pool: Any, workers: int) -> None:
         """Verify large batches of pairs in `pool` (a process pool or RayPool; its workers
         open this store's files, so on a cluster the work folder must be on a shared disk)."""
+        assert self.set_offsets is not None, "attach_pool before finish"
+        if pool is not None and not (self.folder / "set_offsets.bin").exists():
+            self.set_offsets.tofile(self.folder / "set_offsets.bin")  # what else Verifier.open needs
         self.pool, self.pool_workers = pool, workers
 
 
 VERIFY_IN_POOL = 2_000  # pairs: a batch of twice this is cut into one part per worker (none smaller),
 # as pairs cost 1-20 us each to verify and a part ~0.5 ms (a process) or ~2 ms (a Ray task) to send
-_opened: dict[str, Verifier] = {}  # a worker's verifiers, by work folder: each maps its files once
 
 
 def _similar_part(where: tuple[str, int, int, float, float], a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    folder = where[0]
-    if folder not in _opened:
-        _opened.clear()  # one dedup run's store at a time
-        _opened[folder] = Verifier.open(*where)
-    return _opened[folder].similar(a, b)
+    # the files are mapped anew for each part (a few system calls) and unmapped after it, so a
+    # worker that outlives the run (on a cluster it joined) holds no deleted file open
+    return Verifier.open(*where).similar(a, b)
 
 
 class Verifier:
@@ -210,11 +217,9 @@ class Verifier:
         if not (path / "set_offsets.bin").exists():
             raise UsageError(f"dedup's work folder {folder} is not on this machine ({socket.gethostname()}): "
                              "on a cluster give --work-dir on a file system every node shares")
-        offsets = np.fromfile(path / "set_offsets.bin", np.int64)
-        mapped = lambda name, dtype, shape: (np.memmap(path / name, dtype, "r", shape=shape)  # noqa: E731
-                                             if 0 not in shape else np.zeros(shape, dtype))
-        return cls(mapped("signatures.bin", np.uint32, (count, num_perm)),
-                   mapped("sets.bin", np.uint32, (int(offsets[-1]),)), offsets, threshold, margin)
+        offsets = mapped(path / "set_offsets.bin", np.int64, (count + 1,))
+        return cls(mapped(path / "signatures.bin", np.uint32, (count, num_perm)),
+                   mapped(path / "sets.bin", np.uint32, (int(offsets[-1]),)), offsets, threshold, margin)
 
     def similar(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """For each pair (a[k], b[k]): is their Jaccard >= the threshold?"""
