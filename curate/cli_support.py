@@ -181,6 +181,10 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         code = 130
+    except SystemExit as stop:  # SIGTERM, raised by _terminate once the files were cleaned up
+        if stop.code != 128 + signal.SIGTERM:
+            raise
+        code = stop.code
     except UsageError as error:
         code = _fail(prog_name, error, 2)
     except (DataError, StageFailed) as error:
@@ -194,7 +198,19 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
         else:
             code = _fail(prog_name, error, 1, unexpected=True)
     if code == 130 and not isinstance(code, bool):  # typer turns Ctrl-C into a quiet exit code 130
-        print(f"{prog_name}: interrupted; run the same command again to continue", file=sys.stderr)
+        journal = sys.modules.get("curate.journal")
+        if journal is not None and journal.opened:
+            print(f"{prog_name}: interrupted; run the same command again to continue", file=sys.stderr)
+        else:  # a map stage or trainer: its outputs appear only whole, at the end
+            print(f"{prog_name}: interrupted; nothing was written (the outputs appear only when a run ends)",
+                  file=sys.stderr)
+    if argv is None and code in (130, 128 + signal.SIGTERM):
+        # the console script, stopped: every file is already cleaned up (the with-blocks unwound);
+        # the interpreter's exit would still join worker-pool threads that a stopped worker can
+        # leave waiting forever, so leave at once
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from concurrent.futures import Future
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from curate.errors import UsageError
 
@@ -41,6 +41,12 @@ class ExecutorOptions(BaseModel):
                                    ON_RAY) + "; the other stages refuse it.")
     ray_address: str | None = Field(None, description="With --executor ray: the cluster to join, e.g. "
                                     "ray://head:10001 or auto (default: $RAY_ADDRESS, else a local Ray).")
+
+    @model_validator(mode="after")
+    def _address_needs_ray(self) -> ExecutorOptions:
+        if self.ray_address and self.executor != "ray":
+            raise ValueError("--ray-address applies with --executor ray; add --executor ray, or leave it out")
+        return self
 
 
 class ShardOptions(BaseModel):
@@ -69,7 +75,11 @@ def start_ray(workers: int, address: str | None) -> tuple[Any, bool]:
     if started:
         address = address or os.environ.get("RAY_ADDRESS")
         options: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **options)
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **options)
+        except BaseException:  # Ctrl-C while Ray starts: stop what it started (its agents outlive us otherwise)
+            ray.shutdown()
+            raise
     return ray, started
 
 

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -540,7 +541,11 @@ class DirectoryParts:
 
 
 def _is_part(name: str) -> bool:
-    return name.startswith("part-") and Path(name).suffix in PART_SUFFIXES
+    """Only the parts this writes (part-00000.jsonl): a Spark part-00000-<uuid>.parquet is not."""
+    return _PART_NAME.fullmatch(name) is not None
+
+
+_PART_NAME = re.compile(r"part-\d{5,}\.(?:jsonl|parquet)")
 
 
 @contextmanager

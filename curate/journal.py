@@ -121,6 +121,9 @@ def _last_newline_end(stream: IO[bytes], size: int, block: int = 1 << 16) -> int
     return 0
 
 
+opened = False  # has this process opened a journal: then an interrupted run continues where it stopped
+
+
 class Journal:
     """Output and rejects of one stage run: what is done, what to retry, and the totals."""
 
@@ -142,6 +145,8 @@ class Journal:
     # -- opening
 
     def open(self, manifest: Manifest, restart: bool = False) -> None:
+        global opened
+        opened = True
         for path in (self.output_path, self.rejects_path):
             self._locks.append(take_lock(path))
         if restart:

@@ -128,14 +128,40 @@ def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple
 
         return RayPool(workers, initializer, initargs, ray_address)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(os.getpid(), initializer, initargs))
+    return WorkerPool(workers, mp_context=context, initializer=_start_worker,
+                      initargs=(os.getpid(), initializer, initargs))
+
+
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool that, left by an error or Ctrl-C, stops its workers at once instead of
+    waiting for their chunks in flight. (A worker stopped while sending a result can leave the
+    pool's reader thread waiting for the rest; the console script therefore ends an interrupted
+    run with os._exit, after every file was cleaned up: see cli_support.run.)"""
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> bool | None:
+        if exc_type is None:
+            return super().__exit__(exc_type, *exc)
+        processes, queue = list((self._processes or {}).values()), self._call_queue
+        self.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+        if queue is not None:  # tasks queued for the dead workers must not hold the exit
+            queue.cancel_join_thread()
+        return None
 
 
 def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent stops the workers (WorkerPool), which
+    # would otherwise each print a KeyboardInterrupt traceback from wherever they were; and
+    # SIGTERM (how it stops them) ends a worker at once, not through the CLI's handler
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform == "linux":
         import ctypes
-        import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the parent died before the line above took effect

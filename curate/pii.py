@@ -55,7 +55,7 @@ class PiiConfig(ExecutorOptions):
                         "turn off to keep names, or for speed.")
     spacy_model: str | None = Field(None, description="Also find names with this installed spaCy NER model "
                                     "(e.g. en_core_web_sm); slow, off by default.")
-    workers: int = Field(2, ge=1, description="Processes to scrub in (2 meets 10k records/s on 2 cores); output order is kept.")
+    workers: int = Field(2, ge=1, description="Processes to scrub in; output order is kept.")
     fields: Literal["text", "all"] = Field("text", description="text: every text of the conversation (system, "
                                            "history, instruction, input, output, responses); all: also user_id and "
                                            "the string values of meta.extra (columns kept from a foreign file).")

@@ -120,7 +120,10 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
         out = files.enter_context(RowSink(output))
         removed = files.enter_context(RowSink(rejects)) if rejects else None
         report_rows = files.enter_context(RowSink(report)) if report is not None else None
-        for noted in map(unnoted, transform(counted(records if records is not None else read_records(input, mapping)))):
+        results = transform(counted(records if records is not None else read_records(input, mapping)))
+        # a generator holding worker processes (pii's) is closed on an error or Ctrl-C, so they stop now
+        files.callback(getattr(results, "close", lambda: None))
+        for noted in map(unnoted, results):
             result = noted.result
             if noted.report is not None and report_rows is not None:
                 report_rows.write(noted.report)
@@ -169,9 +172,9 @@ def _not_a_ray_output(output: str | Path, config: BaseModel | None) -> None:
 def check_journals(*paths: str | Path) -> None:
     """A generating stage's output and rejects are its journals: one .jsonl file each."""
     for path in paths:
-        if str(path) == "-" or Path(path).suffix != ".jsonl":
-            raise UsageError(f"{path}: a generating stage writes .jsonl, appending as it goes, "
-                             "so that a re-run can resume")
+        if str(path) == "-" or Path(path).suffix != ".jsonl" or "*" in Path(path).name:
+            raise UsageError(f"{path}: a generating stage writes one .jsonl file, appending as it goes, so that "
+                             "a re-run can resume (directories of parts are for filter, pii, dedup and rank)")
 
 
 class StageRun:

@@ -147,7 +147,7 @@ def test_cli_with_yaml_config(server, seeds_file, tmp_path, run_cli):
 def test_generating_stages_need_a_jsonl_journal(server, seeds_file, tmp_path, run_cli):
     code, _, err = run_cli("curate", "evol", "--seeds", str(seeds_file), "-o", str(tmp_path / "out.json"),
                            "--base-url", server.url, "--no-cache")
-    assert code == 2 and "writes .jsonl" in err
+    assert code == 2 and "writes one .jsonl file" in err
 
 
 @pytest.mark.parametrize("judgement, equal", [

@@ -298,7 +298,7 @@ def test_a_generating_stage_refuses_a_directory_output(tmp_path, run_cli):
     write_records(src, [Example(instruction="Is this a question of some length?")])
     code, _, err = run_cli("curate", "respond", str(src), "-o", str(tmp_path / "out/"),
                            "--base-url", "http://127.0.0.1:9/v1")
-    assert code == 2 and "writes .jsonl" in err
+    assert code == 2 and "writes one .jsonl file" in err
 
 
 def test_a_failure_while_finishing_publishes_nothing(tmp_path, monkeypatch):
@@ -341,3 +341,21 @@ def test_a_directory_output_is_named_by_its_directory_in_the_summary(tmp_path, r
     assert code == 0, err
     summary = json.loads((tmp_path / "run" / "kept.filter.summary.json").read_text())
     assert summary["files"]["output"] == str(tmp_path / "kept")
+
+
+def test_only_its_own_part_names_are_replaced(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Is this a question of some length?", output="Yes.")])
+    for name in ("part-1.jsonl", "part-00000-3f2a.parquet"):  # another tool's parts are not ours to delete
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        (folder / name).write_text("theirs")
+        code, _, err = run_cli("curate", "filter", str(src), "-o", str(folder))
+        assert code == 2 and name in err and (folder / name).read_text() == "theirs"
+
+
+def test_ray_address_without_the_ray_executor_is_a_usage_error(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    write_records(src, [Example(instruction="Is this a question of some length?", output="Yes.")])
+    code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / "o.jsonl"), "--ray-address", "auto")
+    assert code == 2 and "--executor ray" in err and not (tmp_path / "o.jsonl").exists()

@@ -58,3 +58,27 @@ def test_killed_run_resumes_exactly(server, seeds_file, tmp_path, signum):
     # nothing finished was asked for again: no finished record was answered a second time
     rerun_questions = {p["messages"][-1]["content"] for p in server.payloads[asked_before:]}
     assert not rerun_questions & {row["instruction"] for row in finished}
+
+
+@pytest.mark.parametrize("stage", ["dedup", "pii"])
+def test_ctrl_c_stops_a_map_stage_with_its_workers_at_once(tmp_path, stage):
+    """Ctrl-C reaches the whole process group: the run ends with 130 within seconds, with one
+    line and no worker's traceback, and leaves no output and no temporary folder."""
+    from pathlib import Path
+
+    slice_lines = (Path(__file__).parent / "data" / "t0_slice.jsonl").read_bytes()
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(slice_lines * 12)  # ~25 MB: several byte ranges for the two workers
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "curate.cli", stage, str(source), "-o", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(2.5)  # into pass one: the workers are reading and sketching (or scrubbing)
+    os.killpg(run.pid, signal.SIGINT)
+    try:
+        _, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "interrupted; nothing was written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]

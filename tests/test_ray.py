@@ -152,7 +152,7 @@ def test_a_bad_line_on_ray_is_named_as_locally(local_ray, corpus, tmp_path, monk
 
 
 def test_a_generating_stage_on_ray_writes_one_jsonl_file(local_ray, corpus, tmp_path, server):
-    with pytest.raises(UsageError, match="writes .jsonl"):
+    with pytest.raises(UsageError, match="writes one .jsonl file"):
         respond(corpus, tmp_path / "answers", RespondConfig(base_url=server.url, executor="ray"))
 
 

@@ -12,6 +12,7 @@ Memory: 2 x workers runs in flight, and Facts' arrays (about 20 bytes a record).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -124,12 +125,14 @@ def sketch_input(source: str | Path, mapping: dict[str, str] | None, fields: Seq
                  facts: Facts, spool: IO[str], workers: int, progress: Any = None, executor: str = "local",
                  ray_address: str | None = None) -> None:
     """Pass one over a file: every record into the store, the spool and the facts, in order."""
-    for run in _runs(source, mapping, fields, store.sketcher, workers, executor, ray_address):
-        store.append(run.sketch)
-        facts.add(run)
-        spool.writelines(run.lines)
-        if progress is not None:
-            progress(len(run.ids))
+    # closed on an error or Ctrl-C, so its worker pool stops now, not at exit (where it can hang)
+    with closing(_runs(source, mapping, fields, store.sketcher, workers, executor, ray_address)) as runs:
+        for run in runs:
+            store.append(run.sketch)
+            facts.add(run)
+            spool.writelines(run.lines)
+            if progress is not None:
+                progress(len(run.ids))
     store.finish()
     facts.finish()
 
