@@ -409,8 +409,7 @@ class RowSink:
         assert self.suffix == ".jsonl" and self._stream is not None
         self.count += 1
         self._stream.write(line)
-        if self._parts is not None and self.count % PART_ROWS == 0:
-            self._stream = self._parts.next_part()
+        self._next_part_if_full()
 
     def write(self, row: dict[str, Any]) -> None:
         self.count += 1
@@ -439,13 +438,15 @@ class RowSink:
                 self._atomic.__exit__(exc_type, exc, tb)  # renames into place, or removes the temporary file
 
     def _write_part_row(self, row: dict[str, Any]) -> None:
-        assert self._parts is not None
         if self.suffix == ".parquet":
             self._buffer.append(row)
         else:
             self._stream.write(dump_row(row) + "\n")  # type: ignore[union-attr]
-        if self.count % PART_ROWS == 0:
-            self._stream = self._parts.next_part(self._buffer)
+        self._next_part_if_full()
+
+    def _next_part_if_full(self) -> None:
+        if self._parts is not None and self.count % PART_ROWS == 0:
+            self._stream = self._parts.next_part(self._buffer)  # a Parquet part's rows; none for JSON Lines
             self._buffer = []
 
     def _finish(self) -> None:
