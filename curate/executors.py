@@ -84,15 +84,16 @@ def start_ray(workers: int, address: str | None) -> tuple[Any, bool]:
 
 
 @contextmanager
-def ray_session(executor: str, workers: int, address: str | None) -> Iterator[None]:
-    """One Ray for all the pools of a run that uses several in turn (dedup: sketching, then
-    verifying), started once instead of once a pool; shut down at the end if started here."""
+def ray_session(executor: str, workers: int, address: str | None) -> Iterator[Any]:
+    """Ray (None unless `executor` is ray) for the whole of a run: one for all the pools of a
+    run that uses several in turn (dedup: sketching, then verifying), started once instead of
+    once a pool; shut down at the end if started here, and left running if joined."""
     if executor != "ray":
-        yield
+        yield None
         return
     ray, started = start_ray(workers, address)
     try:
-        yield
+        yield ray
     finally:
         if started:
             ray.shutdown()

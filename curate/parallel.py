@@ -221,7 +221,7 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
             summary.written += len(done.kept)
             summary.dropped.update(done.dropped)
             for name, count in done.counts.items():
-                summary.counts[name] = summary.counts.get(name, 0) + count
+                summary.count(name, count)
             for sink, lines in ((out, done.kept), (removed, done.removed), (report_rows, done.report)):
                 if sink is not None:
                     for line in lines:

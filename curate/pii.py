@@ -374,8 +374,8 @@ class ScrubStep:
         kinds = {item.type for item in found}
         removing = next((kind for kind in self.dropping if kind in kinds), None)
         result: Record | Reject = Reject(record, f"pii:{removing}") if removing is not None else record
-        side = report_row(record.id, found) if self.reporting else None
-        return Noted(result, side, ("records_with_pii", *(f"replaced:{item.type}" for item in found)))
+        report = report_row(record.id, found) if self.reporting else None
+        return Noted(result, report, ("records_with_pii", *(f"replaced:{item.type}" for item in found)))
 
 
 def report_row(record_id: str, found: list[Found]) -> dict[str, Any]:

@@ -128,7 +128,7 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
             if noted.report is not None and report_rows is not None:
                 report_rows.write(noted.report)
             for name in noted.counts:
-                summary.counts[name] = summary.counts.get(name, 0) + 1
+                summary.count(name)
             if isinstance(result, Reject):
                 summary.dropped[result.reason] += 1
                 if removed is not None:

@@ -45,6 +45,10 @@ class Summary:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def count(self, name: str, by: float = 1) -> None:
+        """Add to one of the stage's own numbers (`counts`), starting it at 0."""
+        self.counts[name] = self.counts.get(name, 0) + by
+
     def processed(self) -> int:
         """Items this run finished: what its speed is measured by (resumed ones cost nothing)."""
         if self.read:

@@ -267,7 +267,6 @@ class Verifier:
         return np.divide(shared, union, out=np.zeros(len(a)), where=union > 0)
 
 
-
 class Components:
     """Union-find over array indices, vectorised: `union` takes arrays of pairs."""
 
