@@ -52,7 +52,7 @@ def begin_run(command: str, config: Any, files: dict[str, Any]) -> None:
 def _recorded(path: Path) -> str:
     """A file as the summary names it: absolute; a directory of parts (`out/*.parquet`) as the
     directory, which is what a later stage or the report reads."""
-    from curate.io import output_directory
+    from curate.outputs import output_directory
 
     folder = output_directory(path)
     return str((folder[0] if folder is not None else path).resolve())
@@ -152,7 +152,7 @@ def write_summary(summary: Any) -> None:
         return
     from datetime import datetime, timezone
 
-    from curate.io import atomic_path
+    from curate.outputs import atomic_path
 
     data = summary.as_dict()
     data["files"] = {**run_context.get("files", {}), **data["files"]}

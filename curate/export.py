@@ -11,7 +11,8 @@ from pydantic import ConfigDict, Field
 from curate.executors import ExecutorOptions, local_only
 from curate.errors import DataError, FieldError, UsageError
 from curate.formats import FORMATS, PAIR_MODES, SFT_FORMATS, dataset_info_entry, export_rows
-from curate.io import atomic_path, display_name, file_format
+from curate.io import display_name, file_format
+from curate.outputs import atomic_path
 from curate.records import Example, Preference, Record
 from curate.runner import Reject, each, run_map
 from curate.summary import Summary

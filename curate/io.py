@@ -1,10 +1,10 @@
 """Record files: .jsonl .json .csv .parquet by extension, and `-` for stdin/stdout JSONL.
 
 Reading validates every row and reports the first bad one as `file:line: field 'x': why`.
-Writing is atomic: rows go to a temporary file beside the target, renamed over it only
-when every row was written, so an error or Ctrl-C never leaves a half-written output. An
-output may be a directory of parts (`out/`, `out/*.parquet`: see output_directory), written
-the same way into a temporary folder.
+Writing is atomic (curate/outputs.py): rows go to a temporary file beside the target, renamed
+over it only when every row was written, so an error or Ctrl-C never leaves a half-written
+output. An output may be a directory of parts (`out/`, `out/*.parquet`), written the same way
+into a temporary folder, PART_ROWS rows a part.
 Resumable stages append instead, to a journal (curate/journal.py).
 """
 
@@ -15,11 +15,9 @@ import csv
 import io
 import json
 import os
-import re
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -27,6 +25,7 @@ from pydantic import ValidationError
 
 from curate.errors import DataError, FieldError, UsageError
 from curate.formats import to_record
+from curate.outputs import DirectoryParts, atomic_path, output_directory
 from curate.records import Example, Record
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
@@ -36,8 +35,6 @@ ROW_ORDER = ("id", "instruction", "input", "output", "chosen", "rejected", "resp
 JSON_COLUMNS = frozenset({"history", "meta", "responses", "ranking", "conversations", "messages"})
 # Columns that are plain text in some layouts and message objects in others.
 MESSAGE_COLUMNS = frozenset({"prompt", "completion", "chosen", "rejected"})
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def display_name(path: str | Path) -> str:
@@ -56,34 +53,10 @@ def file_format(path: str | Path) -> str:
 
 
 PART_ROWS = 1_000_000  # rows per part of a directory output (a Parquet part is gathered in memory: ~1 GB at most)
-PART_SUFFIXES = (".jsonl", ".parquet")
-
-
-def output_directory(path: str | Path) -> tuple[Path, str] | None:
-    """(folder, part suffix) when an output names a directory of shards: a path with no
-    extension, `DIR/` or an existing directory (JSON Lines parts), or `DIR/*.jsonl` /
-    `DIR/*.parquet`; None for one file."""
-    text = str(path)
-    if text == "-":
-        return None
-    pattern = Path(text)
-    if text.endswith(("/", os.sep)) or pattern.is_dir() or (not pattern.suffix and not pattern.exists()):
-        return pattern, ".jsonl"
-    if pattern.stem == "*" and pattern.suffix.lower() in PART_SUFFIXES:
-        return pattern.parent, pattern.suffix.lower()
-    if "*" in pattern.name:
-        raise UsageError(f"{path}: a directory output is DIR/, DIR/*.jsonl or DIR/*.parquet")
-    return None
-
-
 def sink_format(path: str | Path) -> str:
     """The format rows written to `path` take: its extension's, or its parts' for a directory."""
     folder = output_directory(path)
     return folder[1] if folder is not None else file_format(path)
-
-
-def part_name(index: int, suffix: str) -> str:
-    return f"part-{index:05d}{suffix}"
 
 
 def ensure_distinct(files: dict[str, str | Path | None]) -> None:
@@ -385,7 +358,7 @@ class RowSink:
         self._atomic: Any = None
         self._tmp: Path | None = None
         folder = output_directory(path)
-        self._parts = DirectoryParts(folder[0], self.suffix) if folder is not None else None
+        self._parts = DirectoryParts(folder[0], self.suffix, _write_parquet) if folder is not None else None
 
     def __enter__(self) -> RowSink:
         if str(self.path) == "-":
@@ -468,102 +441,6 @@ class RowSink:
         assert self._stream is not None
         self._stream.flush()
         os.fsync(self._stream.fileno())
-
-
-class DirectoryParts:
-    """The parts of a directory output (part-00000.jsonl, ...), written into a temporary folder
-    beside it that replaces the directory only when every row was written. A directory that
-    holds anything but parts is never replaced: that is refused before a row is written."""
-
-    def __init__(self, folder: Path, suffix: str):
-        self.folder, self.suffix = folder, suffix
-        self.index = 0
-        self.stream: IO[str] | None = None
-        if folder.exists():
-            strangers = sorted(f.name for f in folder.iterdir() if not _is_part(f.name))
-            if strangers:
-                raise UsageError(f"{folder}: this output directory holds files that are not parts of an output "
-                                 f"({', '.join(strangers[:3])}); give an empty or new directory")
-
-    def __enter__(self) -> Path:
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".tmp", dir=self.folder.parent))
-        self._open()
-        return self.tmp
-
-    def _open(self) -> None:
-        if self.suffix == ".jsonl":
-            self.stream = open(self.tmp / part_name(self.index, self.suffix), "w", encoding="utf-8", newline="")
-
-    def _close(self, rows: list[dict[str, Any]]) -> None:
-        if self.stream is not None:
-            self.stream.flush()
-            os.fsync(self.stream.fileno())
-            self.stream.close()
-            self.stream = None
-        else:
-            _write_parquet(self.tmp / part_name(self.index, self.suffix), rows)
-
-    def next_part(self, rows: list[dict[str, Any]] | None = None) -> IO[str] | None:
-        """Close the part being written (with `rows`, for Parquet) and start the next."""
-        self._close(rows or [])
-        self.index += 1
-        self._open()
-        return self.stream
-
-    def last_part(self, rows: list[dict[str, Any]], write: bool) -> None:
-        """Close the last part; an empty one is removed unless it is the only one (an output
-        with no rows is still a directory a later stage can read)."""
-        if write:
-            self._close(rows)
-        elif self.stream is not None:
-            self.stream.close()
-            self.stream = None
-            (self.tmp / part_name(self.index, self.suffix)).unlink()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        import shutil
-
-        if self.stream is not None:
-            self.stream.close()
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        for part in self.tmp.iterdir():
-            os.chmod(part, 0o666 & ~_UMASK)
-        os.chmod(self.tmp, 0o777 & ~_UMASK)
-        if self.folder.exists():  # an earlier output of parts: moved aside, then removed
-            old = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".old", dir=self.folder.parent))
-            os.replace(self.folder, old / self.folder.name)
-            os.replace(self.tmp, self.folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.folder)
-
-
-def _is_part(name: str) -> bool:
-    """Only the parts this writes (part-00000.jsonl): a Spark part-00000-<uuid>.parquet is not."""
-    return _PART_NAME.fullmatch(name) is not None
-
-
-_PART_NAME = re.compile(r"part-\d{5,}\.(?:jsonl|parquet)")
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed over it only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it 0600; outputs get normal modes
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 _ROW_ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds one per call (~2 us)

@@ -36,7 +36,8 @@ from typing import Any
 import xxhash
 
 from curate.errors import DataError, UsageError
-from curate.io import atomic_path, dump_row, shard_files
+from curate.io import dump_row, shard_files
+from curate.outputs import atomic_path, part_name
 from curate.summary import Summary
 
 PLAN = "plan.json"
@@ -128,11 +129,10 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
     which cannot travel to another process."""
     if client is not None:
         raise UsageError(f"curate {stage} on Ray makes a client per shard from the settings; pass none")
-    from curate.executors import start_ray
+    from curate.executors import ray_session
     from curate.journal import default_rejects
     from curate.llm_config import split_urls
     from curate.parallel import ray_ready
-
     from curate.runner import check_journals
 
     check_journals(output, rejects or default_rejects(output))
@@ -150,11 +150,10 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
     parts = plan(input, folder, shards_of(config), seeds)
     urls = split_urls(config.base_url or "") or [None]
     total = Summary(stage)  # its clock starts now: the run's time is the shards' wall time
-    outputs = [folder / f"part-{n:05d}.jsonl" for n in range(len(parts))]
-    part_rejects = [folder / f"part-{n:05d}.rejects.jsonl" for n in range(len(parts))]
+    outputs = [folder / part_name(n, ".jsonl") for n in range(len(parts))]
+    part_rejects = [folder / part_name(n, ".rejects.jsonl") for n in range(len(parts))]
     before = [path.stat().st_size if path.exists() else 0 for path in outputs]  # what earlier runs wrote
-    ray, started = start_ray(len(parts), config.ray_address)
-    try:
+    with ray_session("ray", len(parts), config.ray_address) as ray:
         task = ray.remote(num_cpus=1, max_retries=0)(_run_shard)  # a retry would re-ask; a re-run resumes
         pending = []
         for number, part in enumerate(parts):
@@ -163,9 +162,6 @@ def run_sharded(stage: str, function: Callable[..., Summary], input: str | Path,
                                        str(part_rejects[number]), keywords))
         summaries = _results(ray, pending, None if seeds else lambda message: _in_input_terms(message, input,
                                                                                               len(parts)))
-    finally:
-        if started:
-            ray.shutdown()
     rejects = Path(rejects or default_rejects(output))
     repeated, repeated_now = _join(outputs, before, Path(output), stage, part_rejects, rejects)
     summary = _summed(total, summaries, Path(output), rejects)
@@ -278,7 +274,7 @@ def _summed(total: Summary, summaries: list[dict[str, Any]], output: Path, rejec
         totals.update(part["totals"] or {})
         for name, value in part["counts"].items():
             if isinstance(value, (int, float)):  # concurrency too: the shards' windows together
-                total.counts[name] = total.counts.get(name, 0) + value
+                total.count(name, value)
         total.facts |= {k: v for k, v in part["facts"].items() if k != "cost_usd"}
         if part["facts"].get("cost_usd") is not None:
             total.facts["cost_usd"] = round(total.facts.get("cost_usd", 0) + part["facts"]["cost_usd"], 6)

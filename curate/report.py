@@ -30,7 +30,8 @@ from pydantic import ConfigDict, Field
 
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions, local_only
-from curate.io import atomic_path, read_records
+from curate.io import read_records
+from curate.outputs import atomic_path
 from curate.summary import Summary
 
 

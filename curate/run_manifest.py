@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
-from curate.io import atomic_path
+from curate.outputs import atomic_path
 
 MIB = 1 << 20
 # Settings that change how a run talks to the model, not which records it makes: a re-run may

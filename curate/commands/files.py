@@ -71,7 +71,7 @@ def stats(
 ) -> None:
     """Counts, and length percentiles of every text field (characters, and tokens with --tokenizer);
     with --rejects, what earlier stages dropped, by stage and reason."""
-    from curate.io import atomic_path
+    from curate.outputs import atomic_path
     from curate.stats import stats as collect, stats_tables
 
     result = collect(input, config, rejects or [], parse_mapping(map))

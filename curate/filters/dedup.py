@@ -32,7 +32,8 @@ from pydantic import ConfigDict, Field, field_validator
 
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions
-from curate.io import RowSink, display_name, ensure_distinct, output_directory, sink_format
+from curate.io import RowSink, display_name, ensure_distinct, sink_format
+from curate.outputs import output_directory
 from curate.records import Record
 from curate.summary import Summary, counting, track
 

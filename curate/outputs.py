@@ -1,0 +1,138 @@
+"""Outputs that appear whole, or not at all: a file written beside its target and renamed over
+it (`atomic_path`), or a directory of parts (part-00000.jsonl, ...) written into a folder beside
+it that replaces it (`DirectoryParts`). An error or Ctrl-C leaves the old output as it was and
+no temporary file or folder behind. Which of the two an output path names: `output_directory`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, Any
+
+from curate.errors import UsageError
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+PART_SUFFIXES = (".jsonl", ".parquet")
+
+
+def output_directory(path: str | Path) -> tuple[Path, str] | None:
+    """(folder, part suffix) when an output names a directory of shards: a path with no
+    extension, `DIR/` or an existing directory (JSON Lines parts), or `DIR/*.jsonl` /
+    `DIR/*.parquet`; None for one file."""
+    text = str(path)
+    if text == "-":
+        return None
+    pattern = Path(text)
+    if text.endswith(("/", os.sep)) or pattern.is_dir() or (not pattern.suffix and not pattern.exists()):
+        return pattern, ".jsonl"
+    if pattern.stem == "*" and pattern.suffix.lower() in PART_SUFFIXES:
+        return pattern.parent, pattern.suffix.lower()
+    if "*" in pattern.name:
+        raise UsageError(f"{path}: a directory output is DIR/, DIR/*.jsonl or DIR/*.parquet")
+    return None
+
+
+def part_name(index: int, suffix: str) -> str:
+    return f"part-{index:05d}{suffix}"
+
+
+class DirectoryParts:
+    """The parts of a directory output (part-00000.jsonl, ...), written into a temporary folder
+    beside it that replaces the directory only when every row was written. A directory that
+    holds anything but parts is never replaced: that is refused before a row is written."""
+
+    def __init__(self, folder: Path, suffix: str, write_parquet: Callable[[Path, list[dict[str, Any]]], Any]):
+        self.folder, self.suffix, self._write_parquet = folder, suffix, write_parquet
+        self.index = 0
+        self.stream: IO[str] | None = None
+        if folder.exists():
+            strangers = sorted(f.name for f in folder.iterdir() if not _is_part(f.name))
+            if strangers:
+                raise UsageError(f"{folder}: this output directory holds files that are not parts of an output "
+                                 f"({', '.join(strangers[:3])}); give an empty or new directory")
+
+    def __enter__(self) -> Path:
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".tmp", dir=self.folder.parent))
+        self._open()
+        return self.tmp
+
+    def _open(self) -> None:
+        if self.suffix == ".jsonl":
+            self.stream = open(self.tmp / part_name(self.index, self.suffix), "w", encoding="utf-8", newline="")
+
+    def _close(self, rows: list[dict[str, Any]]) -> None:
+        if self.stream is not None:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            self.stream = None
+        else:
+            self._write_parquet(self.tmp / part_name(self.index, self.suffix), rows)
+
+    def next_part(self, rows: list[dict[str, Any]] | None = None) -> IO[str] | None:
+        """Close the part being written (with `rows`, for Parquet) and start the next."""
+        self._close(rows or [])
+        self.index += 1
+        self._open()
+        return self.stream
+
+    def last_part(self, rows: list[dict[str, Any]], write: bool) -> None:
+        """Close the last part; an empty one is removed unless it is the only one (an output
+        with no rows is still a directory a later stage can read)."""
+        if write:
+            self._close(rows)
+        elif self.stream is not None:
+            self.stream.close()
+            self.stream = None
+            (self.tmp / part_name(self.index, self.suffix)).unlink()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if self.stream is not None:
+            self.stream.close()
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        for part in self.tmp.iterdir():
+            os.chmod(part, 0o666 & ~_UMASK)
+        os.chmod(self.tmp, 0o777 & ~_UMASK)
+        if self.folder.exists():  # an earlier output of parts: moved aside, then removed
+            old = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".old", dir=self.folder.parent))
+            os.replace(self.folder, old / self.folder.name)
+            os.replace(self.tmp, self.folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.folder)
+
+
+def _is_part(name: str) -> bool:
+    """Only the parts this writes (part-00000.jsonl): a Spark part-00000-<uuid>.parquet is not."""
+    return _PART_NAME.fullmatch(name) is not None
+
+
+_PART_NAME = re.compile(r"part-\d{5,}\.(?:jsonl|parquet)")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed over it only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it 0600; outputs get normal modes
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
