@@ -5,20 +5,19 @@ not an object) goes to the rejects file as it was, with meta.rejected = {stage, 
 where, problem}, instead of stopping the run: real logs are messy, and one bad row should not
 cost the other million. Rows that are not JSON at all still stop it, with file and line.
 
-Memory: one record at a time.
+Memory: one record at a time (with --workers, 2 x workers chunks of the input).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import ConfigDict, Field
 
-from curate.executors import ExecutorOptions, local_only
-from curate.io import InvalidRow, iter_values, records_of
+from curate.executors import ExecutorOptions
+from curate.io import InvalidRow
 from curate.records import Record
-from curate.runner import Reject, run_map
+from curate.runner import Reject, each, run_map
 from curate.summary import Summary
 
 
@@ -29,22 +28,22 @@ class ConvertConfig(ExecutorOptions):
                              "--no-keep-extra drops them.")
     skip_invalid: bool = Field(False, description="Write rows that are not valid records to --rejects (reason "
                                "invalid, with the line and the problem) and go on, instead of stopping.")
+    workers: int = Field(1, ge=1, description="Processes (or Ray tasks) that read and check a large JSON Lines "
+                         "file in parallel (output order is input order).")
 
 
 def convert(input: str | Path, output: str | Path, config: ConvertConfig | None = None,
             rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
     config = config or ConvertConfig()
-    local_only(config, "convert")
+    keep_extra = config.keep_extra
 
-    def converted(items: Iterable[Record | InvalidRow]) -> Iterator[Record | Reject]:
-        for item in items:
-            if isinstance(item, InvalidRow):
-                yield Reject(item, "invalid")  # type: ignore[arg-type]
-            elif not config.keep_extra and "extra" in item.meta:
-                yield item.model_copy(update={"meta": {k: v for k, v in item.meta.items() if k != "extra"}})
-            else:
-                yield item
+    def step(item: Record | InvalidRow) -> Record | Reject:
+        if isinstance(item, InvalidRow):
+            return Reject(item, "invalid")  # type: ignore[arg-type]
+        if not keep_extra and "extra" in item.meta:
+            return item.model_copy(update={"meta": {k: v for k, v in item.meta.items() if k != "extra"}})
+        return item
 
-    records = records_of(iter_values(input), mapping, invalid_ok=config.skip_invalid)
-    return run_map("convert", input, output, converted, rejects=rejects, records=records)
-
+    return run_map("convert", input, output, each(step), rejects=rejects, mapping=mapping, step=step,
+                   workers=config.workers, executor=config.executor, ray_address=config.ray_address,
+                   invalid_ok=config.skip_invalid)

@@ -17,6 +17,18 @@ class FieldError(ValueError):
         self.field = field
 
 
+class RecordError(DataError):
+    """A valid record that a map step cannot take (export's --format preference given an example):
+    the runner, which knows where the record is, adds the file and record number."""
+
+    def __init__(self, record_id: str, message: str):
+        super().__init__(message)
+        self.record_id = record_id
+
+    def at(self, where: str) -> DataError:
+        return DataError(f"{where} (id {self.record_id}): {self}")
+
+
 class EndpointError(Exception):
     """The model endpoint cannot serve this run at all (unreachable, refused key, unknown model):
     the run stops at once with one line that names the URL, the server's words and the flag to

@@ -28,8 +28,9 @@ from curate.errors import UsageError
 
 Executor = Literal["local", "ray"]
 
-# filter, pii, dedup, rank and split read byte ranges as tasks; the LLM stages run one task per shard (ray_stages.py)
-ON_RAY = ("filter", "pii", "dedup", "rank", "split", "respond", "judge", "revise", "backtranslate", "evol")
+# the map stages, dedup and split read byte ranges as tasks; the LLM stages run one task per shard (ray_stages.py)
+ON_RAY = ("filter", "pii", "dedup", "rank", "export", "convert", "score", "split", "respond", "judge", "revise",
+          "backtranslate", "evol")
 
 
 class ExecutorOptions(BaseModel):
@@ -104,11 +105,12 @@ class RayPool:
     process before its first task of this pool; each `submit` is one task."""
 
     def __init__(self, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
-                 address: str | None = None):
+                 address: str | None = None, gpus: float = 0):
         ray, self._started = start_ray(workers, address)
         self._ray = ray
         self._setup = ray.put((uuid.uuid4().hex, initializer, initargs))  # sent to each node once
-        self._task = ray.remote(num_cpus=1, max_retries=3)(_in_ray_worker)
+        # a task that asks for no GPU sees none (Ray empties CUDA_VISIBLE_DEVICES): it runs on CPUs
+        self._task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=3)(_in_ray_worker)
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         """A future of the task's result; a task's own error comes back as itself, as from a

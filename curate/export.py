@@ -8,13 +8,13 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from curate.executors import ExecutorOptions, local_only
-from curate.errors import DataError, FieldError, UsageError
+from curate.executors import ExecutorOptions
+from curate.errors import DataError, FieldError, RecordError, UsageError
 from curate.formats import FORMATS, PAIR_MODES, SFT_FORMATS, dataset_info_entry, export_rows
 from curate.io import display_name, file_format
 from curate.outputs import atomic_path
-from curate.records import Example, Preference, Record
-from curate.runner import Reject, each, run_map
+from curate.records import Example, Record
+from curate.runner import Noted, Reject, each, run_map
 from curate.summary import Summary
 
 
@@ -33,26 +33,29 @@ class ExportConfig(ExecutorOptions):
                                      "file's stem).")
     tokenizer: str | None = Field(None, description="text format: render through this tokenizer's chat "
                                   "template instead of our plain one.")
+    workers: int = Field(1, ge=1, description="Processes (or Ray tasks) that read, check and export a large JSON "
+                         "Lines file in parallel (output order is input order).")
 
 
 def export(input: str | Path, output: str | Path, config: ExportConfig | None = None,
            rejects: str | Path | None = None, mapping: dict[str, str] | None = None) -> Summary:
     """Convert a record file to `config.format`; optionally register it in dataset_info.json.
 
-    Memory: one record at a time, and the kinds of record seen."""
+    Memory: one record at a time (with --workers, 2 x workers chunks of the input)."""
     config = config or ExportConfig()
-    local_only(config, "export")
     _check_options(output, config.dataset_info, config.format, rejects)
     template = None
     if config.tokenizer:
         from transformers import AutoTokenizer
 
         template = AutoTokenizer.from_pretrained(config.tokenizer)
-    exporter = Exporter(config.format, config.pairs, one_kind=config.dataset_info and config.format not in ("text", "kto"),
-                        source=display_name(input), tokenizer=template)
-    summary = run_map("export", input, output, each(exporter), rejects=rejects, mapping=mapping)
+    exporter = Exporter(config.format, config.pairs, tokenizer=template)
+    one_kind = config.dataset_info and config.format not in ("text", "kto")
+    summary = run_map("export", input, output, each(exporter), rejects=rejects, mapping=mapping, step=exporter,
+                      workers=config.workers, executor=config.executor, ray_address=config.ray_address,
+                      finish=_one_kind(display_name(input)) if one_kind else None)
     if config.dataset_info:
-        entry = dataset_info_entry(config.format, Preference in exporter.kinds, Path(output).name)
+        entry = dataset_info_entry(config.format, summary.counts.get(PREFERENCES, 0) > 0, Path(output).name)
         write_dataset_info(Path(output).parent / "dataset_info.json", config.dataset_name or Path(output).stem,
                            entry)
     return summary
@@ -69,31 +72,35 @@ def _check_options(output: str | Path, dataset_info: bool, fmt: str, rejects: An
         dataset_info_entry(fmt, False, "")  # raises for formats LLaMA-Factory cannot load
 
 
+EXAMPLES, PREFERENCES = "examples", "preferences"  # each record counts as one kind in the summary
+
+
 class Exporter:
     """A record in, its export rows out; an example with no output is dropped from SFT formats.
-    Memory: the kinds of record seen (for dataset_info.json)."""
+    A pure step (it runs in worker processes and Ray tasks too): each result counts its
+    record's kind, and the run's counts say what dataset_info.json's entry describes."""
 
-    def __init__(self, fmt: str, pairs: str = "all", one_kind: bool = False, source: str = "input",
-                 tokenizer: Any = None):
-        self.fmt, self.pairs, self.one_kind, self.source, self.tokenizer = fmt, pairs, one_kind, source, tokenizer
-        self.kinds: set[type] = set()
-        self.number = 0
+    def __init__(self, fmt: str, pairs: str = "all", tokenizer: Any = None):
+        self.fmt, self.pairs, self.tokenizer = fmt, pairs, tokenizer
 
-    def __call__(self, record: Record) -> list[dict[str, Any]] | Reject:
-        self.number += 1
-        self._note_kind(record, self.number)
+    def __call__(self, record: Record) -> Noted:
+        kind = (EXAMPLES if isinstance(record, Example) else PREFERENCES,)
         if self.fmt in (*SFT_FORMATS, "kto") and isinstance(record, Example) and not record.output.strip():
-            return Reject(record, "no_output")
+            return Noted(Reject(record, "no_output"), counts=kind)
         try:
-            return export_rows(record, self.fmt, self.pairs, self.tokenizer)
+            return Noted(export_rows(record, self.fmt, self.pairs, self.tokenizer), counts=kind)
         except FieldError as error:
-            raise DataError(f"{self.source}: record {self.number} (id {record.id}): {error}") from None
+            raise RecordError(record.id, str(error)) from None
 
-    def _note_kind(self, record: Record, number: int) -> None:
-        self.kinds.add(type(record))
-        if self.one_kind and len(self.kinds) > 1:
-            raise DataError(f"{self.source}: record {number} (id {record.id}): the file mixes examples and "
-                            "preferences, but a dataset_info.json entry describes one kind")
+
+def _one_kind(source: str) -> Any:
+    def check(summary: Summary) -> None:
+        examples, preferences = summary.counts.get(EXAMPLES, 0), summary.counts.get(PREFERENCES, 0)
+        if examples and preferences:
+            raise DataError(f"{source}: the file mixes {examples:,} examples and {preferences:,} preferences, but "
+                            "a dataset_info.json entry describes one kind; export each kind to its own file, or "
+                            "leave out --dataset-info")
+    return check
 
 
 def write_dataset_info(path: Path, name: str, entry: dict[str, Any]) -> None:

@@ -80,8 +80,12 @@ def ensure_distinct(files: dict[str, str | Path | None]) -> None:
 # ---------------------------------------------------------------- reading
 
 
-def read_records(path: str | Path, mapping: dict[str, str] | None = None) -> Iterator[Record]:
-    """Validated records from a file, in file order; raises DataError at the first bad row."""
+def read_records(path: str | Path, mapping: dict[str, str] | None = None,
+                 invalid_ok: bool = False) -> Iterator[Record]:
+    """Validated records from a file, in file order; raises DataError at the first bad row, or,
+    with `invalid_ok`, yields it as an InvalidRow (any JSON value may then stand for a row)."""
+    if invalid_ok:
+        return records_of(iter_values(path), mapping, invalid_ok=True)
     return records_of(iter_rows(path), mapping)
 
 
@@ -378,8 +382,12 @@ class RowSink:
         return self
 
     def write_line(self, line: str) -> None:
-        """A row already serialised as one JSON line (JSON Lines sinks only)."""
-        assert self.suffix == ".jsonl" and self._stream is not None
+        """A row already serialised as one JSON line: copied as text into JSON Lines, parsed
+        back for any other format (a worker's lines, on their way to a .json or .parquet)."""
+        if self.suffix != ".jsonl":
+            self.write(json.loads(line))
+            return
+        assert self._stream is not None
         self.count += 1
         self._stream.write(line)
         self._next_part_if_full()

@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from curate.errors import DataError, UsageError
+from curate.errors import DataError, RecordError, UsageError
 from curate.io import RowSink, dump_row, jsonl_lines, records_of, shard_files, sink_format
 from curate.records import Record
 from curate.summary import Summary, track
@@ -29,6 +29,7 @@ CHUNK_BYTES = 4 << 20
 _step: Callable[[Record], Any] | None = None
 _stage = ""
 _mapping: dict[str, str] | None = None
+_invalid_ok = False  # rows that are not records reach the step as InvalidRow (curate convert --skip-invalid)
 
 
 def jsonl_chunks(path: str | Path, size: int) -> Iterator[tuple[int, int]]:
@@ -45,19 +46,27 @@ def jsonl_chunks(path: str | Path, size: int) -> Iterator[tuple[int, int]]:
             start = end
 
 
-def read_chunk(path: str | Path, start: int, end: int, mapping: dict[str, str] | None = None) -> Iterator[Record]:
-    """The records of one byte range of a JSON Lines file (see jsonl_chunks). Line numbers in
-    errors count from the top of the file: they are worked out only when there is an error."""
+def read_chunk(path: str | Path, start: int, end: int, mapping: dict[str, str] | None = None,
+               invalid_ok: bool = False) -> Iterator[Record]:
+    """The records of one byte range of a JSON Lines file (see jsonl_chunks); with `invalid_ok`,
+    a row that is not a record comes as an InvalidRow. Line numbers (in errors, and an InvalidRow's
+    place) count from the top of the file: they are worked out only when they are needed."""
     with open(path, "rb") as stream:
         stream.seek(start)
         data = stream.read(end - start)
+
+    def records(first_line: int) -> Iterator[Record]:
+        return records_of(jsonl_lines(io.BytesIO(data), str(path), first_line=first_line), mapping, invalid_ok)
+
+    if invalid_ok and start:  # an InvalidRow names its line: count the lines before this range once
+        yield from records(_lines_before(path, start) + 1)
+        return
     try:
-        yield from records_of(jsonl_lines(io.BytesIO(data), str(path), first_line=2 if start else 1), mapping)
+        yield from records(2 if start else 1)
     except DataError:
         if not start:
             raise
-        list(records_of(jsonl_lines(io.BytesIO(data), str(path), first_line=_lines_before(path, start) + 1),
-                         mapping))  # the same error again, now with the file's own line number
+        list(records(_lines_before(path, start) + 1))  # the same error again, now with the file's own line number
         raise
 
 
@@ -105,15 +114,16 @@ def worth_it(input: str | Path, output: str | Path, rejects: str | Path | None, 
 
 def ray_ready(input: str | Path, output: str | Path | None = None, rejects: str | Path | None = None,
               report: str | Path | None = None) -> None:
-    """--executor ray cuts its input into byte ranges: a JSON Lines file in, and JSON Lines out
-    where the lines pass through as text (`output` given)."""
+    """--executor ray cuts its input into byte ranges: a JSON Lines file in; and JSON Lines out
+    where `output` is given (the LLM stages' outputs are their journals)."""
     if not (splittable(input, output, rejects, report) if output is not None else cuttable(input)):
-        raise UsageError("--executor ray reads and writes JSON Lines files (.jsonl, not standard input); "
-                         "convert the input with curate convert, or use --executor local")
+        what = "reads and writes JSON Lines files" if output is not None else "reads JSON Lines files"
+        raise UsageError(f"--executor ray {what} (.jsonl, not standard input); convert the input with "
+                         "curate convert, or use --executor local")
 
 
 def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
-                 executor: str = "local", ray_address: str | None = None) -> Any:
+                 executor: str = "local", ray_address: str | None = None, gpus: float = 0) -> Any:
     """The worker processes every parallel stage uses (map stages, pii, dedup's pass one); with
     executor "ray", Ray tasks of the same shape (curate/executors.py).
 
@@ -122,11 +132,13 @@ def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple
     ProcessPoolExecutor, not Pool: a worker killed by the OOM killer fails the run
     (BrokenProcessPool) instead of leaving it waiting for a lost chunk. And on Linux each worker
     dies with the process that started it, even when that one is killed with SIGKILL: an
-    orphaned worker would otherwise wait for work forever, holding its memory."""
+    orphaned worker would otherwise wait for work forever, holding its memory.
+
+    `gpus`: what each Ray task asks for (train score's model); local workers share this machine's."""
     if executor == "ray":
         from curate.executors import RayPool
 
-        return RayPool(workers, initializer, initargs, ray_address)
+        return RayPool(workers, initializer, initargs, ray_address, gpus)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     return WorkerPool(workers, mp_context=context, initializer=_start_worker,
                       initargs=(os.getpid(), initializer, initargs))
@@ -169,9 +181,9 @@ def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple
     initializer(*initargs)
 
 
-def _start(step: Callable[[Record], Any], stage: str, mapping: dict[str, str] | None) -> None:
-    global _step, _stage, _mapping
-    _step, _stage, _mapping = step, stage, mapping
+def _start(step: Callable[[Record], Any], stage: str, mapping: dict[str, str] | None, invalid_ok: bool) -> None:
+    global _step, _stage, _mapping, _invalid_ok
+    _step, _stage, _mapping, _invalid_ok = step, stage, mapping, invalid_ok
 
 
 class Mapped(NamedTuple):
@@ -191,9 +203,12 @@ def _map_chunk(path: str, start: int, end: int) -> Mapped:
     assert _step is not None, "worker used before _start"
     done = Mapped([], [], [], 0, Counter(), Counter())
     read = 0
-    for record in read_chunk(path, start, end, _mapping):
+    for record in read_chunk(path, start, end, _mapping, _invalid_ok):
         read += 1
-        noted = unnoted(_step(record))
+        try:
+            noted = unnoted(_step(record))
+        except RecordError as error:  # every line of a range is a record: count the lines before it
+            raise error.at(f"{path}: record {_lines_before(path, start) + read}") from None
         result = noted.result
         if noted.report is not None:
             done.report.append(dump_row(noted.report) + "\n")
@@ -209,12 +224,17 @@ def _map_chunk(path: str, start: int, end: int) -> Mapped:
 def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Callable[[Record], Any],
                      rejects: str | Path | None, mapping: dict[str, str] | None, summary: Summary,
                      workers: int, executor: str = "local", ray_address: str | None = None,
-                     report: str | Path | None = None) -> Summary:
+                     report: str | Path | None = None, invalid_ok: bool = False, gpus: float = 0,
+                     finish: Callable[[Summary], None] | None = None) -> Summary:
+    """The step over every byte range of the input in `workers` processes (or Ray tasks); the
+    lines they send back are written in input order. `finish` sees the summary before the
+    files are published, and may refuse them by raising."""
     with ExitStack() as stack:
         out = stack.enter_context(RowSink(output))
         removed = stack.enter_context(RowSink(rejects)) if rejects else None
         report_rows = stack.enter_context(RowSink(report)) if report else None
-        pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping), executor, ray_address))
+        pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping, invalid_ok), executor,
+                                                ray_address, gpus))
         calls = ((_map_chunk, chunk) for chunk in input_chunks(input, CHUNK_BYTES))
         for done in track(in_order(pool, workers, calls), f"{stage} {input} ({workers} processes)"):
             summary.read += done.read
@@ -226,6 +246,8 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
                 if sink is not None:
                     for line in lines:
                         sink.write_line(line)
+        if finish is not None:
+            finish(summary)
     return summary
 
 

@@ -27,7 +27,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeRemainingColumn)
 from rich.text import Text
 
-from curate.errors import UsageError
+from curate.errors import RecordError, UsageError
 from curate.io import InvalidRow, RowSink, display_name, ensure_distinct, read_records, record_row
 from curate.journal import Journal, JsonlAppender, OutputKey, default_rejects
 from curate.records import Example, Record
@@ -87,7 +87,8 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
             rejects: str | Path | None = None, mapping: dict[str, str] | None = None,
             summary: Summary | None = None, records: Iterable[Record] | None = None,
             step: Callable[[Record], MapResult] | None = None, workers: int = 1, executor: str = "local",
-            ray_address: str | None = None, report: str | Path | None = None) -> Summary:
+            ray_address: str | None = None, report: str | Path | None = None, invalid_ok: bool = False,
+            gpus: float = 0, finish: Callable[[Summary], None] | None = None) -> Summary:
     """Stream `input` (or `records`) through `transform` into `output`: a record or row (or a
     list of them) is written as it comes, a Reject goes to `rejects` with {stage, reason}, and
     a Noted result's report row goes to `report`. The files appear whole at the end; an error
@@ -95,21 +96,27 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
 
     A stage whose work is a pure `step` may pass it with `workers` > 1: a JSON Lines file
     larger than a few chunks is then read, validated and mapped in that many processes, chunk
-    by chunk, and written in input order (curate/parallel.py)."""
+    by chunk, and written in input order (curate/parallel.py); with executor "ray", in Ray tasks
+    (asking for `gpus` each), into any output format.
+
+    `invalid_ok`: rows that are not records reach the transform as InvalidRow. `finish` sees the
+    summary before the files are published, and may refuse them by raising (export checks that
+    a dataset_info.json entry describes one kind of record)."""
     ensure_distinct({"INPUT": input, "--output": output, "--rejects": rejects, "--report": report})
     summary = summary or Summary(stage)
     if executor == "ray":  # the same step, as Ray tasks over the same byte ranges
         from curate.parallel import map_in_processes, ray_ready
 
         assert step is not None and records is None, f"{stage}: only a pure step runs on Ray"
-        ray_ready(input, output, rejects, report)
+        ray_ready(input)  # cut into byte ranges; what the tasks send back is written here, in any format
         return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, executor, ray_address,
-                                report)
+                                report, invalid_ok, gpus, finish)
     if step is not None and workers > 1 and records is None:
         from curate.parallel import map_in_processes, worth_it
 
         if worth_it(input, output, rejects, workers, report):
-            return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, report=report)
+            return map_in_processes(stage, input, output, step, rejects, mapping, summary, workers, report=report,
+                                    invalid_ok=invalid_ok, finish=finish)
 
     def counted(source: Iterable[Record]) -> Iterable[Record]:
         for record in track(source, f"{stage} {display_name(input)}"):
@@ -120,23 +127,28 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
         out = files.enter_context(RowSink(output))
         removed = files.enter_context(RowSink(rejects)) if rejects else None
         report_rows = files.enter_context(RowSink(report)) if report is not None else None
-        results = transform(counted(records if records is not None else read_records(input, mapping)))
+        results = transform(counted(records if records is not None else read_records(input, mapping, invalid_ok)))
         # a generator holding worker processes (pii's) is closed on an error or Ctrl-C, so they stop now
         files.callback(getattr(results, "close", lambda: None))
-        for noted in map(unnoted, results):
-            result = noted.result
-            if noted.report is not None and report_rows is not None:
-                report_rows.write(noted.report)
-            for name in noted.counts:
-                summary.count(name)
-            if isinstance(result, Reject):
-                summary.dropped[result.reason] += 1
-                if removed is not None:
-                    removed.write(reject_row(result, stage))
-                continue
-            for row in output_rows(result):
-                out.write(row)
-                summary.written += 1
+        try:
+            for noted in map(unnoted, results):
+                result = noted.result
+                if noted.report is not None and report_rows is not None:
+                    report_rows.write(noted.report)
+                for name in noted.counts:
+                    summary.count(name)
+                if isinstance(result, Reject):
+                    summary.dropped[result.reason] += 1
+                    if removed is not None:
+                        removed.write(reject_row(result, stage))
+                    continue
+                for row in output_rows(result):
+                    out.write(row)
+                    summary.written += 1
+        except RecordError as error:  # records are mapped one at a time: the last one read is the one
+            raise error.at(f"{display_name(input)}: record {summary.read}") from None
+        if finish is not None:
+            finish(summary)
     return summary
 
 

@@ -164,9 +164,83 @@ def test_stages_that_cannot_run_on_ray_say_so(tmp_path, server, seeds_file, run_
                                                                            executor="ray"))
     assert not (tmp_path / "o.jsonl").exists()
     write_records(tmp_path / "r.jsonl", [Example(instruction="q", output="a")])
-    code, _, err = run_cli("curate", "export", str(tmp_path / "r.jsonl"), "-o", str(tmp_path / "e.jsonl"),
+    code, _, err = run_cli("curate", "stats", str(tmp_path / "r.jsonl"), "-o", str(tmp_path / "s.json"),
                            "--executor", "ray")
-    assert code == 2 and "curate export cannot run on Ray yet" in err and not (tmp_path / "e.jsonl").exists()
+    assert code == 2 and "curate stats cannot run on Ray yet" in err and not (tmp_path / "s.json").exists()
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    import curate.parallel
+
+    monkeypatch.setattr(curate.parallel, "CHUNK_BYTES", 20_000)  # a few dozen byte ranges: many tasks
+
+
+def test_export_on_ray_writes_the_local_files(local_ray, corpus, tmp_path, ray_tasks, small_chunks):
+    from curate.export import ExportConfig, export
+
+    for executor in ("local", "ray"):
+        folder = tmp_path / executor
+        folder.mkdir()
+        summary = export(corpus, folder / "sft.json", ExportConfig(format="sharegpt", dataset_info=True,
+                                                                   executor=executor))  # local: one process
+        assert summary.counts == {"examples": summary.read}
+    assert ray_tasks
+    assert (tmp_path / "ray" / "sft.json").read_text() == (tmp_path / "local" / "sft.json").read_text()
+    assert (tmp_path / "ray" / "dataset_info.json").read_text() == (tmp_path / "local" / "dataset_info.json").read_text()
+
+
+def test_export_on_ray_refuses_mixed_kinds_for_one_dataset_info_entry(local_ray, corpus, tmp_path, small_chunks):
+    from curate.export import ExportConfig, export
+    from curate.records import Preference
+
+    mixed = tmp_path / "mixed.jsonl"
+    write_records(mixed, [Example(instruction=f"q{i}", output="a") for i in range(300)]
+                  + [Preference(instruction="p", chosen="good", rejected="bad")])
+    with pytest.raises(DataError, match="mixes 300 examples and 1 preferences"):
+        export(mixed, tmp_path / "o.json", ExportConfig(format="sharegpt", dataset_info=True, executor="ray"))
+    assert not (tmp_path / "o.json").exists() and not (tmp_path / "dataset_info.json").exists()
+
+
+def test_convert_on_ray_sets_invalid_rows_aside_where_local_does(local_ray, corpus, tmp_path, small_chunks):
+    from curate.convert import ConvertConfig, convert
+
+    messy = tmp_path / "messy.jsonl"
+    lines = corpus.read_bytes().split(b"\n")[:-1]
+    for at in (3, 400, 1200):  # in the first byte range and in later ones
+        lines.insert(at, b'{"instruction": 5, "user": "u1"}' if at != 400 else b'["not", "an", "object"]')
+    messy.write_bytes(b"\n".join(line for line in lines) + b"\n")
+    runs = {"one": ("local", 1), "processes": ("local", 2), "ray": ("ray", 2)}
+    for name, (executor, workers) in runs.items():
+        convert(messy, tmp_path / f"{name}.jsonl", ConvertConfig(skip_invalid=True, keep_extra=False,
+                                                                 executor=executor, workers=workers),
+                tmp_path / f"{name}.rej.jsonl")
+    for name in ("processes", "ray"):
+        assert (tmp_path / f"{name}.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
+        assert (tmp_path / f"{name}.rej.jsonl").read_text() == (tmp_path / "one.rej.jsonl").read_text()
+    rejected = (tmp_path / "ray.rej.jsonl").read_text()
+    assert [json.loads(row)["meta"]["rejected"]["where"] for row in rejected.splitlines()] == [
+        f"{messy}:{line}" for line in (4, 401, 1201)]
+
+
+def test_score_on_ray_writes_the_local_scores(local_ray, tmp_path, ray_tasks, small_chunks):
+    from tests.tiny import build_tokenizer, save_token_reward_model
+    from train.score import ScoreSettings, score
+
+    model = save_token_reward_model(tmp_path / "rm", build_tokenizer(), " sleep")
+    answers = tmp_path / "answers.jsonl"
+    write_records(answers, [Example(instruction=f"How do I rest, {i}?" + " filler" * 200,
+                                    output=" sleep" * (i % 4) + " walk", meta={"responses": {"candidates": ["a", " sleep"]}})
+                            for i in range(60)] + [Example(instruction="unanswered")])
+    for executor in ("local", "ray"):
+        score(answers, tmp_path / f"{executor}.jsonl", ScoreSettings(model=str(model), executor=executor, workers=2),
+              tmp_path / f"{executor}.rej.jsonl")
+    assert ray_tasks
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "local.jsonl").read_text()
+    assert (tmp_path / "ray.rej.jsonl").read_text() == (tmp_path / "local.rej.jsonl").read_text()
+    scores = [json.loads(line)["meta"]["reward"]["score"] for line in (tmp_path / "ray.jsonl").open()]
+    by_count = [[s for i, s in enumerate(scores) if i % 4 == count] for count in range(4)]
+    assert all(max(fewer) < min(more) for fewer, more in zip(by_count, by_count[1:]))  # more " sleep", more reward
 
 
 def test_split_on_ray_writes_the_splits_local_writes(local_ray, corpus, tmp_path, ray_tasks):
@@ -256,9 +330,16 @@ def test_a_local_journal_is_not_continued_on_ray(local_ray, corpus, tmp_path, se
         respond(corpus, out, RespondConfig(base_url=server.url, no_cache=True, executor="ray"))
 
 
-def test_ray_needs_json_lines_files(local_ray, corpus, tmp_path, run_cli):
-    code, _, err = run_cli("curate", "filter", str(corpus), "-o", str(tmp_path / "out.json"), "--executor", "ray")
-    assert code == 2 and "JSON Lines" in err and not (tmp_path / "out.json").exists()
+def test_ray_reads_json_lines_and_writes_any_format(local_ray, corpus, tmp_path, run_cli):
+    for executor in ("local", "ray"):
+        code, _, err = run_cli("curate", "filter", str(corpus), "-o", str(tmp_path / f"{executor}.json"),
+                               "--rejects", str(tmp_path / f"{executor}.rej.parquet"), "--executor", executor)
+        assert code == 0, err
+    assert (tmp_path / "ray.json").read_text() == (tmp_path / "local.json").read_text()
+    from curate.io import read_records
+
+    rejected = list(read_records(tmp_path / "ray.rej.parquet"))
+    assert rejected and rejected == list(read_records(tmp_path / "local.rej.parquet"))
     rows = [json.loads(line) for line, _ in zip(corpus.open(encoding="utf-8"), range(10))]
     (tmp_path / "in.json").write_text(json.dumps(rows))
     code, _, err = run_cli("curate", "dedup", str(tmp_path / "in.json"), "-o", str(tmp_path / "d.jsonl"),
@@ -311,3 +392,21 @@ def test_restart_on_ray_starts_over_with_a_new_input(local_ray, tmp_path, server
     assert respond(source, tmp_path / "out.jsonl", RespondConfig(**config, restart=True)).written == 5
     with pytest.raises(UsageError, match="written by a run with --executor ray"):
         respond(source, tmp_path / "out.jsonl", RespondConfig(base_url=server.url, no_cache=True))
+
+
+def test_a_record_export_cannot_take_is_named_on_ray_as_locally(local_ray, tmp_path, small_chunks):
+    from curate.export import ExportConfig, export
+    from curate.records import Preference
+
+    records = [Preference(instruction=f"Which is better, {i}?" + " padding" * 20, chosen="this", rejected="that")
+               for i in range(1000)]
+    records.insert(899, Example(instruction="An example among preferences", output="a"))
+    write_records(tmp_path / "prefs.jsonl", records)
+    messages = []
+    for executor in ("local", "ray"):
+        with pytest.raises(DataError) as error:
+            export(tmp_path / "prefs.jsonl", tmp_path / f"{executor}.jsonl",
+                   ExportConfig(format="preference", executor=executor, workers=2))
+        messages.append(str(error.value))
+        assert not (tmp_path / f"{executor}.jsonl").exists()
+    assert messages[0] == messages[1] and f"prefs.jsonl: record 900 (id {records[899].id})" in messages[0]

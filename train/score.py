@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
-from curate.executors import ExecutorOptions, local_only
+from curate.executors import ExecutorOptions
 from curate.formats import prompt_messages
 from curate.records import Example, Record
 from curate.runner import Reject, each, run_map
@@ -26,6 +26,16 @@ class ScoreSettings(ExecutorOptions):
     model: str = Field(..., description="A reward model directory (from train rm).")
     max_length: int = Field(2048, ge=8, description="Longest sequence in tokens.")
     batch_size: int = Field(16, ge=1, description="Answers scored per forward pass.")
+    workers: int = Field(1, ge=1, description="Processes (or Ray tasks) that score a large JSON Lines file in "
+                         "parallel, each with its own copy of the model (output order is input order).")
+    ray_gpus: float = Field(0, ge=0, description="With --executor ray: GPUs each scoring task asks for (1 puts one "
+                            "model on each GPU of the cluster; 0 scores on CPUs).")
+
+    @model_validator(mode="after")
+    def _gpus_need_ray(self) -> ScoreSettings:
+        if self.ray_gpus and self.executor != "ray":
+            raise ValueError("--ray-gpus applies with --executor ray; add --executor ray, or leave it out")
+        return self
 
 
 def _answers(record: Record) -> list[str]:
@@ -60,11 +70,17 @@ class Scorer:
         self.model_dir, self.max_length, self.batch_size = str(model_dir), max_length, batch_size
         self._model: Any = None
         self._tokenizer: Any = None
+        self._made_in = os.getpid()
 
     def score_pairs(self, pairs: list[tuple[list[dict[str, str]], str]]) -> list[float]:
         import torch
 
         if self._model is None:
+            if os.getpid() != self._made_in:
+                # a worker process (or Ray task) of a parallel run: one thread each, as the workers
+                # share the CPUs; and a forked worker's OpenMP pool is the parent's, whose threads
+                # did not survive the fork: with more than one thread its first matmul waits forever
+                torch.set_num_threads(1)
             self._model, self._tokenizer = load_reward_model(self.model_dir)
         sequences = [message_ids(self._tokenizer, prompt, answer, self.max_length) for prompt, answer in pairs]
         out: list[float] = []
@@ -97,7 +113,10 @@ class Scorer:
 def score(data: str | Path, output: str | Path, config: ScoreSettings, rejects: str | Path | None = None,
           mapping: dict[str, str] | None = None) -> Summary:
     """meta.reward for every record with something to score; records without an output or
-    candidates go to `rejects` (no_output). Memory: the model, and one record at a time."""
-    local_only(config, "score")
+    candidates go to `rejects` (no_output). Memory: the model, and one record at a time (with
+    --workers, a model in each worker, and 2 x workers chunks of the input). The scorer loads
+    its model on first use, so each worker process or Ray task's process loads its own."""
     scorer = Scorer(config.model, config.max_length, config.batch_size)
-    return run_map("score", data, output, each(scorer), rejects=rejects, mapping=mapping)
+    return run_map("score", data, output, each(scorer), rejects=rejects, mapping=mapping, step=scorer,
+                   workers=config.workers, executor=config.executor, ray_address=config.ray_address,
+                   gpus=config.ray_gpus)
