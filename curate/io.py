@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -87,6 +88,17 @@ def read_records(path: str | Path, mapping: dict[str, str] | None = None,
     if invalid_ok:
         return records_of(iter_values(path), mapping, invalid_ok=True)
     return records_of(iter_rows(path), mapping)
+
+
+def readable_twice(input: str | Path, folder: Path) -> str | Path:
+    """The input, or for standard input (readable once) a copy of it in `folder`: for stages
+    that read their input twice (dedup, split)."""
+    if str(input) != "-":
+        return input
+    copy = folder / "stdin.jsonl"
+    with copy.open("wb") as stream:
+        shutil.copyfileobj(sys.stdin.buffer, stream)
+    return copy
 
 
 class InvalidRow(NamedTuple):

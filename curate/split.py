@@ -6,7 +6,8 @@ kept at most 200 prompts per user so that a few prolific users do not dominate. 
 - A group's split comes from a salted SHA-256 of its key alone, so a user lands in the same
   split on every run and machine, whatever else is in the file and in whatever order.
 - Over the cap, the records kept are those with the lowest salted hash of (key, record id),
-  not the first in the file, so re-ordering or appending records never changes the choice.
+  not the first in the file, so re-ordering or appending records never changes the choice
+  (records of one key with one id tie, and a hash of their content decides).
 - Prompts of the evaluation splits (all but the reference split: `train`, else the first)
   that duplicate a reference prompt exactly or nearly (MinHash LSH, then the exact Jaccard
   of the shingle sets) are reported, or dropped with `drop_leaks`.
@@ -14,9 +15,13 @@ kept at most 200 prompts per user so that a few prolific users do not dominate. 
 Every split gets a file, an empty one included, so a re-run never leaves a stale split from
 an earlier run beside fresh ones. Written records carry `meta.split`: {name, key}, plus
 `leak` {kind, train_id, similarity} when the prompt duplicates one in the reference split.
-All records are held in memory: a group's cap and the leak index need the whole input. With
---executor ray the records are read and validated by Ray tasks, a byte range each, and come
-back in file order, so the splits are the ones a local run writes.
+The input is read twice, and no record is held: pass one keeps a few numbers a record (its
+split, a hash of its key, its place in the cap order) and sketches its prompt to disk; the caps
+(a sort of those numbers by key) and the leaks (curate/filters/contamination.py) are decided on
+them; pass two tags each record and writes it to its split or the rejects. Memory: under 100
+bytes a record (Splitter's docstring). With --executor ray the records are read and validated by Ray
+tasks, a byte range each, in both passes, and come back in file order, so the splits are the
+ones a local run writes.
 """
 
 from __future__ import annotations
@@ -25,20 +30,24 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 from rich.table import Table
 
 from curate.executors import ExecutorOptions
 from curate.errors import DataError, UsageError
-from curate.filters.dedup import DedupConfig, shingle_set
-from curate.io import display_name, file_format, read_records, write_records
+from curate.filters.dedup import shingle_set
+from curate.io import display_name, file_format, read_records
 from curate.records import FIELDS, Record, normalize_text
 from curate.summary import Summary, rejected, track
+
+if TYPE_CHECKING:  # numpy loads when split runs, not when the CLI starts
+    import numpy as np
 
 DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # it becomes a file name
@@ -48,7 +57,7 @@ class SplitConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
     workers: int = Field(2, ge=1, description="With --executor ray: Ray tasks reading and checking the input at "
-                         "a time (the grouping, caps and leak checks run on this machine, with every record).")
+                         "a time (the caps and leak checks run on this machine, on a few numbers a record).")
     by: str = Field("user_id", description="Group key: a record field (user_id, id, system, ...) or a dotted "
                     "path into meta, e.g. meta.source.user. A group's records all go to one split.")
     splits: dict[str, float] = Field(dict(DEFAULT_SPLITS), description="Split names and shares of groups, "
@@ -168,13 +177,6 @@ def key_of(record: Record, by: str) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _cap_order(salt: str, key: str, record: Record) -> tuple[bytes, str]:
-    # records of one user with the same id (same prompt, other output) tie on the hash;
-    # their content breaks the tie, so the choice still ignores file order
-    digest = hashlib.sha256(f"{salt}\0{key}\0{record.id}".encode("utf-8")).digest()
-    return digest, json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-
-
 # ---------------------------------------------------------------- leaks
 
 
@@ -204,17 +206,6 @@ class Leak:
 
     def meta(self) -> dict[str, Any]:
         return {"kind": self.kind, "train_id": self.train_id, "similarity": round(self.similarity, 4)}
-
-
-def find_leaks(evaluation: list[Record], reference: list[Record],
-               threshold: float) -> dict[int, tuple[Literal["exact", "near"], str, float]]:
-    """{evaluation index: (kind, reference id, Jaccard)} for the evaluation prompts that
-    duplicate a reference prompt, found with the same machinery as `curate dedup`."""
-    from curate.filters.contamination import cross_duplicates  # numpy loads when leaks are looked for
-
-    config = DedupConfig(threshold=threshold)
-    found = cross_duplicates([prompt_text(r) for r in evaluation], [prompt_text(r) for r in reference], config)
-    return {index: (kind, reference[ref].id, similarity) for index, (kind, ref, similarity) in found.items()}
 
 
 # ---------------------------------------------------------------- results
@@ -257,102 +248,218 @@ class SplitResult:
 
 # ---------------------------------------------------------------- the stage
 
+KEPT, MISSING, OVER_CAP = 0, 1, 2  # a record's fate after pass one
+CHUNK = 20_000  # prompts sketched at a time
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+
+
+@dataclass
+class Plan:
+    """What pass one learns of every record, by input position: its split, its group (a 128-bit
+    hash of its key), its fate after the cap, and whether its prompt leaks (and from which
+    reference record); the prompts' sketches and the record ids stay on disk. About 45 bytes a
+    record in memory, with the store's offsets and exact-text hashes."""
+
+    split: np.ndarray  # int8 index into config.splits; -1 for a record with no key
+    group: np.ndarray  # [records x 2] uint64: sha256 of the key
+    blank: np.ndarray  # an empty prompt leaks nothing
+    ids: Any  # curate.filters.sketching.Ids
+    store: Any  # curate.filters.lsh.SketchStore of the prompts
+    status: np.ndarray  # KEPT, MISSING or OVER_CAP
+    written: np.ndarray  # set by pass two
+    leaks: dict[int, tuple[str, int, float]] = field(default_factory=dict)  # position: (kind, reference, Jaccard)
+
 
 class Splitter:
-    """Records in, records per split out; `removed` and `summary` say what was left out and why."""
+    """Records in, records per split out, in two passes over the input: the first learns each
+    record's group, split and cap order and sketches its prompt (`plan`); the caps and leaks are
+    then decided on arrays; the second tags each record and says where it goes (`placed`).
+    `removed` (in memory use), `leaks` and `summary` say what was left out and why.
+
+    Memory: the Plan's arrays (about 45 bytes a record, and about 40 more while the caps are
+    sorted: 8.5 GB at 100M records), never the records; the prompts' sketches (about 1.3 KB a
+    record) are on disk, as in `curate dedup`."""
 
     def __init__(self, config: SplitConfig | None = None, source: str = "input"):
         self.config = config or SplitConfig()
         self.source = source
+        self.names = list(self.config.splits)
         self.summary = Summary("split")
         self.leaks: list[Leak] = []
-        self._removed: list[tuple[int, Record]] = []
-
-    @property
-    def removed(self) -> list[Record]:
-        """Rejected copies of the records left out, in input order."""
-        return [record for _, record in sorted(self._removed, key=lambda item: item[0])]
+        self.removed: list[Record] = []  # rejected copies, in input order (filled by __call__)
+        self._records: dict[str, int] = {name: 0 for name in self.names}  # written to each split (finish)
+        self._users: dict[str, int] = {name: 0 for name in self.names}
 
     def __call__(self, records: Iterable[Record]) -> dict[str, list[Record]]:
-        config = self.config
-        placed: dict[str, list[tuple[int, Record, str]]] = {name: [] for name in config.splits}
-        for key, members in self._group(records).items():
-            name = assign_split(key, config.splits, config.salt)
-            if config.max_per_user is not None and len(members) > config.max_per_user:
-                members = sorted(members, key=lambda member: _cap_order(config.salt, key, member[1]))
-                for position, record in members[config.max_per_user:]:
-                    self._remove(position, record, "over_user_cap", {"name": name, "key": key})
-                members = members[: config.max_per_user]
-            placed[name] += [(position, record, key) for position, record in members]
-        for members in placed.values():
-            members.sort(key=lambda member: member[0])  # output keeps input order
-        leaks = self._find_leaks(placed)
-        outputs: dict[str, list[Record]] = {name: [] for name in config.splits}
-        for name, members in placed.items():
-            for position, record, key in members:
-                tag: dict[str, Any] = {"name": name, "key": key}
-                leak = leaks.get(position)
-                if leak is not None:
-                    tag["leak"] = leak.meta()
-                    if config.drop_leaks:
-                        self._remove(position, record, f"leak_{leak.kind}", tag)
-                        continue
-                outputs[name].append(record.model_copy(update={"meta": {**record.meta, "split": tag}}))
-        self.summary.written = sum(map(len, outputs.values()))
+        """In memory, for scripts and tests: the records of each split, in input order."""
+        from curate.filters.lsh import work_folder
+
+        records = records if isinstance(records, Sequence) else list(records)
+        outputs: dict[str, list[Record]] = {name: [] for name in self.names}
+        with work_folder(None) as folder:
+            plan = self.plan(records, Path(folder))
+            for name, record in self.placed(records, plan):
+                (outputs[name] if name is not None else self.removed).append(record)
+            self.finish(plan)
         return outputs
 
-    def _group(self, records: Iterable[Record]) -> dict[str, list[tuple[int, Record]]]:
-        groups: dict[str, list[tuple[int, Record]]] = {}
-        for position, record in enumerate(records, 1):
-            self.summary.read += 1
-            key = key_of(record, self.config.by)
-            if key is None:
-                if self.config.missing == "error":
-                    raise DataError(f"{self.source}: record {position} (id {record.id}): no {self.config.by} to "
-                                    "split by; set missing to 'drop' or 'singleton' to keep going")
-                if self.config.missing == "drop":
-                    self._remove(position, record, "missing_key")
-                    continue
-                key = record.id
-            groups.setdefault(key, []).append((position, record))
-        return groups
+    # -- pass one
 
-    def _remove(self, position: int, record: Record, reason: str, tag: dict[str, Any] | None = None) -> None:
+    def plan(self, records: Iterable[Record], folder: Path) -> Plan:
+        """Pass one: every record's facts (see Plan), a chunk at a time into arrays, then the
+        caps and the leaks."""
+        import numpy as np
+
+        from curate.filters.dedup import DedupConfig, sketcher_of
+        from curate.filters.lsh import SketchStore
+        from curate.filters.sketching import Ids
+
+        store = SketchStore(folder, sketcher_of(DedupConfig(threshold=self.config.leak_threshold)))
+        ids = Ids(folder / "ids.bin")
+        columns: list[list[np.ndarray]] = [[] for _ in range(6)]
+        numbered = enumerate(records, 1)
+        while chunk := list(islice(numbered, CHUNK)):
+            self.summary.read += len(chunk)
+            split, hi, lo, cap, tie, blank, texts, chunk_ids = zip(*(self._facts(*item) for item in chunk))
+            for column, values, dtype in zip(columns, (split, hi, lo, cap, tie, blank),
+                                             (np.int8, np.uint64, np.uint64, np.uint64, np.uint64, bool)):
+                column.append(np.array(values, dtype))
+            store.add(list(texts))
+            ids.add(chunk_ids)
+        store.finish()
+        ids.finish()
+        split, hi, lo, cap, tie, blank = (np.concatenate(column) if column else np.zeros(0, dtype) for column, dtype
+                                          in zip(columns, (np.int8, np.uint64, np.uint64, np.uint64, np.uint64, bool)))
+        plan = Plan(split, np.stack([hi, lo], axis=1), blank, ids, store,
+                    status=np.where(split < 0, MISSING, KEPT).astype(np.int8), written=np.zeros(len(split), bool))
+        if self.config.max_per_user is not None:
+            self._cap(plan, cap, tie, self.config.max_per_user)
+        self._find_leaks(plan)
+        return plan
+
+    def _facts(self, position: int, record: Record) -> tuple[int, int, int, int, int, bool, str, str]:
+        """(split, group hash high and low, cap hash, tie hash, blank prompt, prompt, id)."""
+        config = self.config
+        text = prompt_text(record)
+        key = self._key(position, record)
+        if key is None:
+            return -1, 0, 0, 0, 0, not text.strip(), text, record.id
+        group = hashlib.sha256(key.encode("utf-8")).digest()
+        # records of one user with one id (the same prompt, another output) tie on the cap hash;
+        # their content breaks the tie, so the choice still ignores file order
+        tie = _hash64(json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)) \
+            if config.max_per_user else 0
+        return (self.names.index(assign_split(key, config.splits, config.salt)),
+                int.from_bytes(group[:8], "big"), int.from_bytes(group[8:16], "big"),
+                _hash64(f"{config.salt}\0{key}\0{record.id}"), tie, not text.strip(), text, record.id)
+
+    def _key(self, position: int, record: Record) -> str | None:
+        key = key_of(record, self.config.by)
+        if key is not None or self.config.missing == "drop":
+            return key
+        if self.config.missing == "error":
+            raise DataError(f"{self.source}: record {position} (id {record.id}): no {self.config.by} to "
+                            "split by; set missing to 'drop' or 'singleton' to keep going")
+        return record.id  # singleton: a group of its own
+
+    @staticmethod
+    def _cap(plan: Plan, cap_hash: np.ndarray, tie_hash: np.ndarray, cap: int) -> None:
+        """Over the cap, a group keeps the records lowest in (cap hash, tie hash, position): one
+        sort of the keyed records by (group, cap hash, tie hash, position)."""
+        import numpy as np
+
+        from curate.filters.lsh import run_starts
+
+        keyed = np.flatnonzero(plan.status == KEPT)
+        order = keyed[np.lexsort((keyed, tie_hash[keyed], cap_hash[keyed], plan.group[keyed, 1],
+                                  plan.group[keyed, 0]))]
+        starts = np.flatnonzero(run_starts(plan.group[order, 0], plan.group[order, 1]))
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+        plan.status[order[rank >= cap]] = OVER_CAP
+
+    def reference_split(self) -> str:
+        return "train" if "train" in self.config.splits else self.names[0]
+
+    def _find_leaks(self, plan: Plan) -> None:
+        """Every kept evaluation record whose prompt duplicates a kept reference prompt: exactly
+        (the same normalised text) or nearly (Jaccard >= leak_threshold, as `curate dedup`)."""
+        import numpy as np
+
+        from curate.filters.contamination import ExactIndex, near_matches
+
+        kept = plan.status == KEPT
+        reference = kept & (plan.split == self.names.index(self.reference_split()))
+        query = kept & (plan.split >= 0) & ~reference
+        if not reference.any() or not query.any():
+            return
+        references, queries = np.flatnonzero(reference), np.flatnonzero(query & ~plan.blank)
+        assert plan.store.exact is not None
+        found = ExactIndex(plan.store.exact[references]).first_equal(plan.store.exact[queries])
+        exact = found >= 0
+        plan.leaks = {int(index): ("exact", int(ref), 1.0) for index, ref in zip(queries[exact], references[found[exact]])}
+        for index, (_, ref, similarity) in near_matches(plan.store, reference, query).items():
+            plan.leaks.setdefault(index, ("near", ref, similarity))  # an exact match beats a near one
+
+    # -- pass two
+
+    def placed(self, records: Iterable[Record], plan: Plan) -> Iterator[tuple[str | None, Record]]:
+        """Pass two: (split name, the record tagged with meta.split) for each record written, and
+        (None, its rejected copy) for each left out, in input order."""
+        for position, record in enumerate(records):
+            status = plan.status[position]
+            if status == MISSING:
+                yield None, self._rejected(record, "missing_key")
+                continue
+            key = key_of(record, self.config.by) or record.id
+            name = self.names[plan.split[position]]
+            tag: dict[str, Any] = {"name": name, "key": key}
+            if status == OVER_CAP:
+                yield None, self._rejected(record, "over_user_cap", tag)
+                continue
+            if position in plan.leaks:
+                kind, ref, similarity = plan.leaks[position]
+                leak = Leak(name, record.id, kind, plan.ids[ref], float(similarity))  # type: ignore[arg-type]
+                self.leaks.append(leak)
+                tag["leak"] = leak.meta()
+                if self.config.drop_leaks:
+                    yield None, self._rejected(record, f"leak_{kind}", tag)
+                    continue
+            self.summary.written += 1
+            plan.written[position] = True
+            yield name, record.model_copy(update={"meta": {**record.meta, "split": tag}})
+
+    def _rejected(self, record: Record, reason: str, tag: dict[str, Any] | None = None) -> Record:
         self.summary.dropped[reason] += 1
         if tag is not None:  # where it would have gone helps when reading the rejects
             record = record.model_copy(update={"meta": {**record.meta, "split": tag}})
-        self._removed.append((position, rejected(record, "split", reason)))
+        return rejected(record, "split", reason)
 
-    def reference_split(self) -> str:
-        return "train" if "train" in self.config.splits else next(iter(self.config.splits))
+    def finish(self, plan: Plan) -> None:
+        """After pass two: the distinct keys among each split's written records."""
+        import numpy as np
 
-    def _find_leaks(self, placed: dict[str, list[tuple[int, Record, str]]]) -> dict[int, Leak]:
-        """Leaks by input position, for every evaluation record that duplicates a reference prompt."""
-        reference = self.reference_split()
-        evaluation = [name for name in placed if name != reference]
-        if not evaluation or not placed[reference]:
-            return {}
-        queued = [(position, name, record) for name in evaluation for position, record, _ in placed[name]]
-        matches = find_leaks([record for _, _, record in queued], [record for _, record, _ in placed[reference]],
-                             self.config.leak_threshold)
-        split_of = {position: (name, record.id) for position, name, record in queued}
-        found_by_position = {queued[i][0]: match for i, match in matches.items()}
-        found = {position: Leak(*split_of[position], *match) for position, match in sorted(found_by_position.items())}
-        self.leaks = list(found.values())
-        return found
+        for index, name in enumerate(self.names):
+            written = plan.written & (plan.split == index)
+            self._records[name] = int(written.sum())
+            self._users[name] = len(np.unique(plan.group[written], axis=0))
 
-    def result(self, outputs: dict[str, list[Record]], files: dict[str, Path] | None = None) -> SplitResult:
-        total = sum(map(len, outputs.values()))
+    def result(self, files: dict[str, Path] | None = None) -> SplitResult:
+        """The splits' sizes, users and leaks (after `finish`)."""
+        records = self._records
+        total = sum(records.values())
         kinds = Counter((leak.split, leak.kind) for leak in self.leaks)
         stats = {
             name: SplitStats(
-                target=self.config.splits[name], users=len({r.meta["split"]["key"] for r in records}),
-                records=len(records), ratio=len(records) / total if total else 0.0,
+                target=self.config.splits[name], users=self._users[name], records=records[name],
+                ratio=records[name] / total if total else 0.0,
                 leaks_exact=kinds[name, "exact"], leaks_near=kinds[name, "near"])
-            for name, records in outputs.items()
+            for name in self.names
         }
         # each split's size and file in the summary, in split order, so that a report shows empty ones too
-        self.summary.counts |= {f"split:{name}": stats[name].records for name in self.config.splits if name in stats}
+        self.summary.counts |= {f"split:{name}": stats[name].records for name in self.names}
         self.summary.files |= {f"split:{name}": str(Path(path).resolve()) for name, path in (files or {}).items()}
         return SplitResult(stats, self.summary, self.reference_split(), self.leaks, files or {},
                            self.config.drop_leaks)
@@ -366,25 +473,46 @@ def split(
     mapping: dict[str, str] | None = None,
     suffix: str = ".jsonl",
 ) -> SplitResult:
-    """Write `out_dir/{split}{suffix}` for every configured split, and the rejects if asked."""
+    """Write `out_dir/{split}{suffix}` for every configured split, and the rejects if asked.
+    The input is read twice (standard input is first copied beside the output)."""
+    from contextlib import ExitStack
+
+    from curate.executors import ray_session
+    from curate.filters.lsh import work_folder
+    from curate.io import RowSink, readable_twice, record_row
+
     config = config or SplitConfig()
     files = output_files(out_dir, config.splits, suffix)
     if rejects:
         file_format(rejects)
-    splitter = Splitter(config, source=display_name(input))
-    if config.executor == "ray":  # records read and validated by Ray tasks; grouping and capping here
-        from curate.parallel import ray_ready, records_in_pool
+    if config.executor == "ray":
+        from curate.parallel import ray_ready
 
         ray_ready(input)
-        records = records_in_pool(input, mapping, config.workers, "ray", config.ray_address)
-    else:
-        records = read_records(input, mapping)
-    outputs = splitter(track(records, f"splitting {display_name(input)}"))
-    for name, path in files.items():
-        write_records(path, outputs[name])
-    if rejects:
-        write_records(rejects, splitter.removed)
-    return splitter.result(outputs, files)
+    splitter = Splitter(config, source=display_name(input))
+    near = Path(out_dir).resolve().parent  # the sketches go on the output's disk, not in /tmp
+    with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
+        source = readable_twice(input, Path(folder))
+        plan = splitter.plan(track(_records(source, mapping, config), f"splitting {display_name(input)}"),
+                             Path(folder))
+        with ExitStack() as stack:
+            sinks = {name: stack.enter_context(RowSink(path)) for name, path in files.items()}
+            removed = stack.enter_context(RowSink(rejects)) if rejects else None
+            placed = splitter.placed(track(_records(source, mapping, config), f"writing {out_dir}"), plan)
+            for name, record in placed:
+                sink = sinks[name] if name is not None else removed
+                if sink is not None:
+                    sink.write(record_row(record))
+        splitter.finish(plan)
+    return splitter.result(files)
+
+
+def _records(source: str | Path, mapping: dict[str, str] | None, config: SplitConfig) -> Iterator[Record]:
+    if config.executor == "ray":  # read and validated by Ray tasks, a byte range each, in file order
+        from curate.parallel import records_in_pool
+
+        return records_in_pool(source, mapping, config.workers, "ray", config.ray_address)
+    return read_records(source, mapping)
 
 
 def output_files(out_dir: str | Path, splits: dict[str, float], suffix: str) -> dict[str, Path]:

@@ -131,7 +131,8 @@ def test_assign_split_is_the_documented_hash():
 def test_ratios_are_achieved_on_many_users():
     records = [Example(instruction=f"question number {i}", user_id=f"user-{i}") for i in range(5000)]
     splitter = Splitter()
-    result = splitter.result(splitter(records))
+    splitter(records)
+    result = splitter.result()
     for name, target in DEFAULT_SPLITS.items():
         stats = result.splits[name]
         assert stats.users == stats.records
@@ -377,5 +378,24 @@ def test_leaks_are_checked_against_the_first_split_when_none_is_train():
     a, b = user_in("fit", splits), user_in("holdout", splits)
     records = [Example(instruction="Same prompt here.", user_id=a), Example(instruction="same prompt here.", user_id=b)]
     splitter = Splitter(SplitConfig(splits=splits))
-    result = splitter.result(splitter(records))
+    splitter(records)
+    result = splitter.result()
     assert result.reference == "fit" and result.splits["holdout"].leaks_exact == 1
+
+
+def test_standard_input_is_split_as_the_file_is(tmp_path):
+    """The input is read twice (facts, then records): standard input is copied first."""
+    import subprocess
+    import sys
+
+    records = [Example(instruction=f"{LONG} {i % 7}", user_id=f"user{i % 11}") for i in range(120)]
+    write_records(tmp_path / "in.jsonl", records)
+    split(tmp_path / "in.jsonl", tmp_path / "from_file", SplitConfig(max_per_user=5))
+    with (tmp_path / "in.jsonl").open("rb") as stdin:
+        done = subprocess.run([sys.executable, "-m", "curate.cli", "split", "-", "-o", str(tmp_path / "from_stdin"),
+                               "--max-per-user", "5"], stdin=stdin, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in DEFAULT_SPLITS:
+        assert (tmp_path / "from_stdin" / f"{name}.jsonl").read_text() == (tmp_path / "from_file" / f"{name}.jsonl").read_text()
+    assert sum(len(_read(tmp_path / "from_stdin" / f"{name}.jsonl")) for name in DEFAULT_SPLITS) == 55
+    assert not list(tmp_path.glob(".curate-*"))  # the work folder (and the copy) went with the run

@@ -85,21 +85,22 @@ def ngram_matches(reference: list[str], queries: Iterable[str], n: int) -> Itera
                 yield None
 
 
-def near_matches(store: SketchStore, references: int) -> dict[int, Match]:
-    """{query index: match} for the texts of `store` after its first `references`, each with the
-    reference text of highest Jaccard among those it was found to clear the threshold with."""
+def near_matches(store: SketchStore, reference: np.ndarray, query: np.ndarray) -> dict[int, Match]:
+    """{query: match} for the texts of `store` flagged in `query` (a mask), each with the text
+    flagged in `reference` of highest Jaccard among those it was found to clear the threshold
+    with; both as indices into the store. Texts in neither are left out."""
     from curate.filters.lsh import band_buckets
 
     best: dict[int, tuple[float, int]] = {}
-    present = np.flatnonzero(store.has_shingles())
+    present = np.flatnonzero(store.has_shingles() & (reference | query))
     for band in range(store.bands):
         bucket, members = band_buckets(store, band, present)
-        is_reference = members < references
+        is_reference = reference[members]
         size = int(bucket.max(initial=-1)) + 1
         mixed = (np.bincount(bucket[is_reference], minlength=size) > 0) & (
             np.bincount(bucket[~is_reference], minlength=size) > 0)
         _match_in_buckets(store, bucket, members, is_reference, mixed, best)
-    return {query - references: ("near", ref, similarity) for query, (similarity, ref) in best.items()}
+    return {found: ("near", ref, similarity) for found, (similarity, ref) in best.items()}
 
 
 def _match_in_buckets(store: SketchStore, bucket: np.ndarray, members: np.ndarray, is_reference: np.ndarray,
@@ -124,21 +125,10 @@ def _match_in_buckets(store: SketchStore, bucket: np.ndarray, members: np.ndarra
         round_ += 1
 
 
-def cross_duplicates(queries: list[str], reference: list[str], config: DedupConfig) -> dict[int, Match]:
-    """For each query that duplicates a reference text: (kind, reference index, similarity).
-
-    Exact beats near, then the higher Jaccard, then the earlier reference text. Empty queries
-    duplicate nothing."""
-    from curate.filters.dedup import sketched
-    from curate.filters.lsh import work_folder
-
-    found: dict[int, Match] = {index: match for index, match in enumerate(exact_matches(reference, queries))
-                               if match is not None}
-    with work_folder(config.work_dir) as folder:
-        store = sketched([*reference, *queries], Path(folder), config)
-        for index, match in near_matches(store, len(reference)).items():
-            found.setdefault(index, match)
-    return found
+def first_and_rest(count: int, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the first `first` of `count` texts (the references), and of the others."""
+    reference = np.arange(count) < first
+    return reference, ~reference
 
 
 def decontaminate(source: str | Path, input: str | Path, output: str | Path, rejects: str | Path | None,
@@ -167,7 +157,8 @@ def decontaminate(source: str | Path, input: str | Path, output: str | Path, rej
         for chunk in _chunks(chain(eval_texts, texts())):
             store.add(chunk)
         store.finish()
-        near = near_matches(store, len(eval_texts))
+        near = {index - len(eval_texts): match
+                for index, match in near_matches(store, *first_and_rest(store.count, len(eval_texts))).items()}
         assert store.exact is not None
         exact = ExactIndex(store.exact[: len(eval_texts)]).first_equal(store.exact[len(eval_texts) :])
         empty = ~store.has_shingles()[len(eval_texts) :]
@@ -198,4 +189,4 @@ def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-__all__ = ["ExactIndex", "cross_duplicates", "decontaminate", "exact_matches", "ngram_matches", "near_matches"]
+__all__ = ["ExactIndex", "decontaminate", "exact_matches", "ngram_matches", "near_matches"]

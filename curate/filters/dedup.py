@@ -20,8 +20,6 @@ removed instead, as `contaminated`, with the matched id in meta.dedup.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions
-from curate.io import RowSink, display_name, ensure_distinct, sink_format
+from curate.io import RowSink, display_name, ensure_distinct, readable_twice, sink_format
 from curate.outputs import output_directory
 from curate.records import Record
 from curate.summary import Summary, counting, track
@@ -219,7 +217,7 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
 
     with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
         work = Path(folder)
-        source = _readable_twice(input, work)
+        source = readable_twice(input, work)
         if config.against is not None:
             from curate.filters.contamination import decontaminate
 
@@ -234,15 +232,6 @@ def _beside(output: str | Path) -> Path | None:
         return None
     folder = output_directory(output)
     return (folder[0] if folder is not None else Path(output)).resolve().parent
-
-
-def _readable_twice(input: str | Path, work: Path) -> str | Path:
-    if str(input) != "-":
-        return input
-    copy = work / "stdin.jsonl"
-    with copy.open("wb") as stream:
-        shutil.copyfileobj(sys.stdin.buffer, stream)
-    return copy
 
 
 def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: str | Path | None,

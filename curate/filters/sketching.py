@@ -87,38 +87,55 @@ def with_meta(head: str, meta: str, added: dict[str, str]) -> str:
     return f'{head[:-1]}, "meta": {meta}}}\n'
 
 
-class Facts:
-    """Per record, what choosing the kept record needs: text length and judge score; and its id,
-    on disk (ids can be long)."""
+class Ids:
+    """Record ids, by position, in a file (ids can be long): 8 bytes a record in memory."""
 
-    def __init__(self, folder: Path):
-        self._lengths: list[np.ndarray] = []
-        self._scores: list[np.ndarray] = []
-        self._ids = open(folder / "ids.bin", "wb")
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = open(path, "wb")
         self._ends: list[np.ndarray] = []
         self._written = 0
-        self.path = folder / "ids.bin"
-        self.lengths = self.scores = self.id_ends = np.zeros(0)
+        self.ends = np.zeros(0, np.int64)
 
-    def add(self, run: Run) -> None:
-        self._lengths.append(run.lengths)
-        self._scores.append(run.scores)
-        data = [identifier.encode("utf-8") for identifier in run.ids]
-        self._ids.write(b"".join(data))
+    def add(self, ids: Sequence[str]) -> None:
+        data = [identifier.encode("utf-8") for identifier in ids]
+        self._file.write(b"".join(data))
         ends = self._written + np.cumsum([len(d) for d in data], dtype=np.int64)
         self._ends.append(ends)
         self._written = int(ends[-1]) if len(ends) else self._written
 
     def finish(self) -> None:
-        self._ids.close()
-        join = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
-        self.lengths, self.scores = join(self._lengths, np.int64), join(self._scores, np.float64)
-        self.id_ends = join(self._ends, np.int64)
+        self._file.close()
+        self.ends = np.concatenate(self._ends) if self._ends else np.zeros(0, np.int64)
+        self._ends = []
         self._data = np.memmap(self.path, np.uint8, "r") if self._written else np.zeros(0, np.uint8)
 
+    def __getitem__(self, index: int) -> str:
+        start = int(self.ends[index - 1]) if index else 0
+        return bytes(self._data[start : int(self.ends[index])]).decode("utf-8")
+
+
+class Facts:
+    """Per record, what choosing the kept record needs: text length and judge score; and its id."""
+
+    def __init__(self, folder: Path):
+        self._lengths: list[np.ndarray] = []
+        self._scores: list[np.ndarray] = []
+        self.ids = Ids(folder / "ids.bin")
+        self.lengths = self.scores = np.zeros(0)
+
+    def add(self, run: Run) -> None:
+        self._lengths.append(run.lengths)
+        self._scores.append(run.scores)
+        self.ids.add(run.ids)
+
+    def finish(self) -> None:
+        self.ids.finish()
+        join = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
+        self.lengths, self.scores = join(self._lengths, np.int64), join(self._scores, np.float64)
+
     def id(self, index: int) -> str:
-        start = int(self.id_ends[index - 1]) if index else 0
-        return bytes(self._data[start : int(self.id_ends[index])]).decode("utf-8")
+        return self.ids[index]
 
 
 def sketch_input(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str], store: SketchStore,
