@@ -258,11 +258,12 @@ class Verifier:
             flat = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
             keyed.append(((np.repeat(pair, lengths) << np.uint64(32)) | self.sets[flat].astype(np.uint64), lengths))
         (left, left_sizes), (right, right_sizes) = keyed
-        # each set is sorted and pairs are in order, so (pair, value) keys are sorted already:
-        # one binary search per element of the left sets finds what the right sets share
-        at = np.minimum(np.searchsorted(right, left), max(len(right) - 1, 0))
-        hit = right[at] == left if len(right) else np.zeros(len(left), bool)
-        shared = np.bincount((left[hit] >> np.uint64(32)).astype(np.int64), minlength=len(a))
+        # each set is sorted and pairs are in order, so the (pair, value) keys of each side are
+        # sorted already: a stable sort of both (timsort: one linear merge of the two runs) puts
+        # each shared value beside its twin; a set holds a value once, so twins are one a side
+        merged = np.sort(np.concatenate([left, right]), kind="stable")
+        twins = merged[1:][merged[1:] == merged[:-1]]
+        shared = np.bincount((twins >> np.uint64(32)).astype(np.int64), minlength=len(a))
         union = left_sizes + right_sizes - shared
         return np.divide(shared, union, out=np.zeros(len(a)), where=union > 0)
 
@@ -339,19 +340,22 @@ def band_buckets(store: SketchStore, band: int, members: np.ndarray) -> tuple[np
 
 
 def _link_all_pairs(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray) -> int:
-    """Every pair of a small bucket whose two texts are not yet in one component."""
+    """Every pair of a small bucket whose two texts are not yet in one component, verified in
+    one batch for the whole band (a call per bucket size cost more than the checks)."""
     sizes = np.bincount(bucket)
-    compared = 0
+    pairs = []
     for size in np.unique(sizes[sizes > 1]).tolist():
         rows = members[sizes[bucket] == size].reshape(-1, size)  # buckets are contiguous runs
         i, j = np.triu_indices(size, 1)
-        a, b = rows[:, i].ravel(), rows[:, j].ravel()
-        apart = components.roots(a) != components.roots(b)
-        a, b = a[apart], b[apart]
-        match = store.similar(a, b)
-        compared += len(a)
-        components.union(a[match], b[match])
-    return compared
+        pairs.append((rows[:, i].ravel(), rows[:, j].ravel()))
+    if not pairs:
+        return 0
+    a, b = (np.concatenate(side) for side in zip(*pairs))
+    apart = components.roots(a) != components.roots(b)
+    a, b = a[apart], b[apart]
+    match = store.similar(a, b)
+    components.union(a[match], b[match])
+    return len(a)
 
 
 def _link_buckets(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray,
