@@ -108,6 +108,11 @@ class RayPool:
                  address: str | None = None, gpus: float = 0):
         ray, self._started = start_ray(workers, address)
         self._ray = ray
+        if gpus and ray.cluster_resources().get("GPU", 0) < gpus:  # its tasks would wait forever
+            have = ray.cluster_resources().get("GPU", 0)
+            self.__exit__()
+            raise UsageError(f"--ray-gpus {gpus:g}: the Ray cluster has {have:g} GPUs, so no task could start; "
+                             "leave out --ray-gpus to run on CPUs, or join a cluster with GPUs (--ray-address)")
         self._setup = ray.put((uuid.uuid4().hex, initializer, initargs))  # sent to each node once
         # a task that asks for no GPU sees none (Ray empties CUDA_VISIBLE_DEVICES): it runs on CPUs
         self._task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=3)(_in_ray_worker)

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from curate.executors import ExecutorOptions
 from curate.errors import DataError, FieldError, RecordError, UsageError
 from curate.formats import FORMATS, PAIR_MODES, SFT_FORMATS, dataset_info_entry, export_rows
-from curate.io import display_name, file_format
+from curate.io import display_name, sink_format
 from curate.outputs import atomic_path
 from curate.records import Example, Record
 from curate.runner import Noted, Reject, each, run_map
@@ -63,9 +63,9 @@ def export(input: str | Path, output: str | Path, config: ExportConfig | None = 
 
 def _check_options(output: str | Path, dataset_info: bool, fmt: str, rejects: Any) -> None:
     """Fail on bad usage before any work is done."""
-    file_format(output)
+    sink_format(output)  # a file, or a directory of parts
     if rejects:
-        file_format(rejects)
+        sink_format(rejects)
     if dataset_info:
         if str(output) == "-":
             raise UsageError("--dataset-info needs an output file, not stdout")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from curate.errors import DataError, RecordError, UsageError
-from curate.io import RowSink, dump_row, jsonl_lines, records_of, shard_files, sink_format
+from curate.io import InvalidRow, RowSink, display_name, dump_row, jsonl_lines, records_of, shard_files, sink_format
 from curate.records import Record
 from curate.summary import Summary, track
 
@@ -49,8 +49,9 @@ def jsonl_chunks(path: str | Path, size: int) -> Iterator[tuple[int, int]]:
 def read_chunk(path: str | Path, start: int, end: int, mapping: dict[str, str] | None = None,
                invalid_ok: bool = False) -> Iterator[Record]:
     """The records of one byte range of a JSON Lines file (see jsonl_chunks); with `invalid_ok`,
-    a row that is not a record comes as an InvalidRow. Line numbers (in errors, and an InvalidRow's
-    place) count from the top of the file: they are worked out only when they are needed."""
+    a row that is not a record comes as an InvalidRow, whose line number is right only in the
+    first range (map_in_processes puts the others right: it knows how many lines came before).
+    Line numbers in errors count from the top of the file: they are worked out only then."""
     with open(path, "rb") as stream:
         stream.seek(start)
         data = stream.read(end - start)
@@ -58,9 +59,6 @@ def read_chunk(path: str | Path, start: int, end: int, mapping: dict[str, str] |
     def records(first_line: int) -> Iterator[Record]:
         return records_of(jsonl_lines(io.BytesIO(data), str(path), first_line=first_line), mapping, invalid_ok)
 
-    if invalid_ok and start:  # an InvalidRow names its line: count the lines before this range once
-        yield from records(_lines_before(path, start) + 1)
-        return
     try:
         yield from records(2 if start else 1)
     except DataError:
@@ -118,8 +116,9 @@ def ray_ready(input: str | Path, output: str | Path | None = None, rejects: str 
     where `output` is given (the LLM stages' outputs are their journals)."""
     if not (splittable(input, output, rejects, report) if output is not None else cuttable(input)):
         what = "reads and writes JSON Lines files" if output is not None else "reads JSON Lines files"
-        raise UsageError(f"--executor ray {what} (.jsonl, not standard input); convert the input with "
-                         "curate convert, or use --executor local")
+        raise UsageError(f"{display_name(input)}: --executor ray {what} (.jsonl, or a directory of them; not "
+                         "standard input); use --executor local, or first turn the input into JSON Lines "
+                         "(curate convert IN -o IN.jsonl)")
 
 
 def process_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
@@ -192,16 +191,18 @@ class Mapped(NamedTuple):
     kept: list[str]
     removed: list[str]
     report: list[str]  # rows of the stage's report file (pii's --report)
-    read: int
+    read: int  # records (and invalid rows): lines of the range
     dropped: Counter[str]
     counts: Counter[str]
+    path: str
+    invalid: list[tuple[int, int]]  # (index in removed, line within the range) of rows that are not records
 
 
 def _map_chunk(path: str, start: int, end: int) -> Mapped:
     from curate.runner import Reject, output_rows, reject_row, unnoted  # the worker's copies of the classes
 
     assert _step is not None, "worker used before _start"
-    done = Mapped([], [], [], 0, Counter(), Counter())
+    done = Mapped([], [], [], 0, Counter(), Counter(), path, [])
     read = 0
     for record in read_chunk(path, start, end, _mapping, _invalid_ok):
         read += 1
@@ -214,6 +215,8 @@ def _map_chunk(path: str, start: int, end: int) -> Mapped:
             done.report.append(dump_row(noted.report) + "\n")
         done.counts.update(noted.counts)
         if isinstance(result, Reject):
+            if isinstance(result.record, InvalidRow):
+                done.invalid.append((len(done.removed), read))
             done.dropped[result.reason] += 1
             done.removed.append(dump_row(reject_row(result, _stage)) + "\n")
             continue
@@ -236,7 +239,11 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
         pool = stack.enter_context(process_pool(workers, _start, (step, stage, mapping, invalid_ok), executor,
                                                 ray_address, gpus))
         calls = ((_map_chunk, chunk) for chunk in input_chunks(input, CHUNK_BYTES))
+        lines_before: Counter[str] = Counter()  # of each file, in the ranges already written
         for done in track(in_order(pool, workers, calls), f"{stage} {input} ({workers} processes)"):
+            for index, line in done.invalid:  # a range knows its own lines only: its place in the file is known here
+                done.removed[index] = _at_line(done.removed[index], f"{done.path}:{lines_before[done.path] + line}")
+            lines_before[done.path] += done.read
             summary.read += done.read
             summary.written += len(done.kept)
             summary.dropped.update(done.dropped)
@@ -249,6 +256,15 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
         if finish is not None:
             finish(summary)
     return summary
+
+
+def _at_line(reject_line: str, where: str) -> str:
+    """A rejects line of a row that was not a record, naming the line it was on."""
+    import json
+
+    row = json.loads(reject_line)
+    row["meta"]["rejected"]["where"] = where
+    return dump_row(row) + "\n"
 
 
 def no_setup() -> None:

@@ -7,13 +7,14 @@ kept at most 200 prompts per user so that a few prolific users do not dominate. 
   split on every run and machine, whatever else is in the file and in whatever order.
 - Over the cap, the records kept are those with the lowest salted hash of (key, record id),
   not the first in the file, so re-ordering or appending records never changes the choice
-  (records of one key with one id tie, and a hash of their content decides).
+  (records of one key with one id tie on it, and their content as JSON decides).
 - Prompts of the evaluation splits (all but the reference split: `train`, else the first)
   that duplicate a reference prompt exactly or nearly (MinHash LSH, then the exact Jaccard
   of the shingle sets) are reported, or dropped with `drop_leaks`.
 
-Every split gets a file, an empty one included, so a re-run never leaves a stale split from
-an earlier run beside fresh ones. Written records carry `meta.split`: {name, key}, plus
+Every split gets a file, an empty one included, so a re-run with the same splits never leaves a
+stale split from an earlier run beside fresh ones (record files of other splits already in the
+folder are left as they were, with a warning that names them). Written records carry `meta.split`: {name, key}, plus
 `leak` {kind, train_id, similarity} when the prompt duplicates one in the reference split.
 The input is read twice, and no record is held: pass one keeps a few numbers a record (its
 split, a hash of its key, its place in the cap order) and sketches its prompt to disk; the caps
@@ -29,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -266,7 +268,7 @@ class Plan:
     split: np.ndarray  # int8 index into config.splits; -1 for a record with no key
     group: np.ndarray  # [records x 2] uint64: sha256 of the key
     blank: np.ndarray  # an empty prompt leaks nothing
-    ids: Any  # curate.filters.sketching.Ids
+    ids: Any  # curate.filters.sketching.Texts
     store: Any  # curate.filters.lsh.SketchStore of the prompts
     status: np.ndarray  # KEPT, MISSING or OVER_CAP
     written: np.ndarray  # set by pass two
@@ -280,8 +282,9 @@ class Splitter:
     `removed` (in memory use), `leaks` and `summary` say what was left out and why.
 
     Memory: the Plan's arrays (about 45 bytes a record, and about 40 more while the caps are
-    sorted: 8.5 GB at 100M records), never the records; the prompts' sketches (about 1.3 KB a
-    record) are on disk, as in `curate dedup`."""
+    sorted: 8.5 GB at 100M records), plus about 0.5 KB for each leaking record (its Leak and
+    its place in Plan.leaks), never the records; the prompts' sketches (about 1.3 KB a record)
+    and, with a cap, the records as JSON (read back only to break ties) are on disk."""
 
     def __init__(self, config: SplitConfig | None = None, source: str = "input"):
         self.config = config or SplitConfig()
@@ -315,46 +318,47 @@ class Splitter:
 
         from curate.filters.dedup import DedupConfig, sketcher_of
         from curate.filters.lsh import SketchStore
-        from curate.filters.sketching import Ids
+        from curate.filters.sketching import Texts
 
         store = SketchStore(folder, sketcher_of(DedupConfig(threshold=self.config.leak_threshold)))
-        ids = Ids(folder / "ids.bin")
-        columns: list[list[np.ndarray]] = [[] for _ in range(6)]
+        ids, contents = Texts(folder / "ids.bin"), Texts(folder / "contents.bin")
+        columns: list[list[np.ndarray]] = [[] for _ in range(5)]
         numbered = enumerate(records, 1)
         while chunk := list(islice(numbered, CHUNK)):
             self.summary.read += len(chunk)
-            split, hi, lo, cap, tie, blank, texts, chunk_ids = zip(*(self._facts(*item) for item in chunk))
-            for column, values, dtype in zip(columns, (split, hi, lo, cap, tie, blank),
-                                             (np.int8, np.uint64, np.uint64, np.uint64, np.uint64, bool)):
+            split, hi, lo, cap, blank, texts, chunk_ids, content = zip(*(self._facts(*item) for item in chunk))
+            for column, values, dtype in zip(columns, (split, hi, lo, cap, blank),
+                                             (np.int8, np.uint64, np.uint64, np.uint64, bool)):
                 column.append(np.array(values, dtype))
             store.add(list(texts))
             ids.add(chunk_ids)
-        store.finish()
-        ids.finish()
-        split, hi, lo, cap, tie, blank = (np.concatenate(column) if column else np.zeros(0, dtype) for column, dtype
-                                          in zip(columns, (np.int8, np.uint64, np.uint64, np.uint64, np.uint64, bool)))
+            contents.add(content)
+        for done in (store, ids, contents):
+            done.finish()
+        split, hi, lo, cap, blank = (np.concatenate(column) if column else np.zeros(0, dtype) for column, dtype
+                                     in zip(columns, (np.int8, np.uint64, np.uint64, np.uint64, bool)))
         plan = Plan(split, np.stack([hi, lo], axis=1), blank, ids, store,
                     status=np.where(split < 0, MISSING, KEPT).astype(np.int8), written=np.zeros(len(split), bool))
         if self.config.max_per_user is not None:
-            self._cap(plan, cap, tie, self.config.max_per_user)
+            self._cap(plan, cap, contents, self.config.max_per_user)
         self._find_leaks(plan)
         return plan
 
-    def _facts(self, position: int, record: Record) -> tuple[int, int, int, int, int, bool, str, str]:
-        """(split, group hash high and low, cap hash, tie hash, blank prompt, prompt, id)."""
+    def _facts(self, position: int, record: Record) -> tuple[int, int, int, int, bool, str, str, str]:
+        """(split, group hash high and low, cap hash, blank prompt, prompt, id, content). The
+        content (the record as JSON, keys sorted: on disk, read only to break ties on the cap)
+        is left empty without a cap."""
         config = self.config
         text = prompt_text(record)
         key = self._key(position, record)
         if key is None:
-            return -1, 0, 0, 0, 0, not text.strip(), text, record.id
+            return -1, 0, 0, 0, not text.strip(), text, record.id, ""
         group = hashlib.sha256(key.encode("utf-8")).digest()
-        # records of one user with one id (the same prompt, another output) tie on the cap hash;
-        # their content breaks the tie, so the choice still ignores file order
-        tie = _hash64(json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)) \
-            if config.max_per_user else 0
+        content = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) \
+            if config.max_per_user else ""
         return (self.names.index(assign_split(key, config.splits, config.salt)),
                 int.from_bytes(group[:8], "big"), int.from_bytes(group[8:16], "big"),
-                _hash64(f"{config.salt}\0{key}\0{record.id}"), tie, not text.strip(), text, record.id)
+                _hash64(f"{config.salt}\0{key}\0{record.id}"), not text.strip(), text, record.id, content)
 
     def _key(self, position: int, record: Record) -> str | None:
         key = key_of(record, self.config.by)
@@ -362,22 +366,32 @@ class Splitter:
             return key
         if self.config.missing == "error":
             raise DataError(f"{self.source}: record {position} (id {record.id}): no {self.config.by} to "
-                            "split by; set missing to 'drop' or 'singleton' to keep going")
+                            "split by; --missing drop or --missing singleton keeps going")
         return record.id  # singleton: a group of its own
 
     @staticmethod
-    def _cap(plan: Plan, cap_hash: np.ndarray, tie_hash: np.ndarray, cap: int) -> None:
-        """Over the cap, a group keeps the records lowest in (cap hash, tie hash, position): one
-        sort of the keyed records by (group, cap hash, tie hash, position)."""
+    def _cap(plan: Plan, cap_hash: np.ndarray, contents: Any, cap: int) -> None:
+        """Over the cap, a group keeps the records lowest in (cap hash, content, position): one
+        sort of the keyed records by (group, cap hash, position), then, where records of one key
+        and one id (the same prompt, another output) tie on the cap hash across the cap, their
+        content as JSON decides, as in a sort by (hash, content): still blind to file order."""
         import numpy as np
 
         from curate.filters.lsh import run_starts
 
         keyed = np.flatnonzero(plan.status == KEPT)
-        order = keyed[np.lexsort((keyed, tie_hash[keyed], cap_hash[keyed], plan.group[keyed, 1],
-                                  plan.group[keyed, 0]))]
-        starts = np.flatnonzero(run_starts(plan.group[order, 0], plan.group[order, 1]))
+        if not len(keyed):
+            return
+        order = keyed[np.lexsort((keyed, cap_hash[keyed], plan.group[keyed, 1], plan.group[keyed, 0]))]
+        high, low, hashes = plan.group[order, 0], plan.group[order, 1], cap_hash[order]
+        starts = np.flatnonzero(run_starts(high, low))
         rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+        ties = np.flatnonzero(run_starts(high, low, hashes))
+        ends = np.append(ties[1:], len(order))
+        across = (rank[ties] < cap) & (rank[ends - 1] >= cap)
+        for start, end in zip(ties[across].tolist(), ends[across].tolist()):
+            members = order[start:end].tolist()
+            order[start:end] = sorted(members, key=lambda position: (contents[position], position))
         plan.status[order[rank >= cap]] = OVER_CAP
 
     def reference_split(self) -> str:
@@ -485,26 +499,46 @@ def split(
     files = output_files(out_dir, config.splits, suffix)
     if rejects:
         file_format(rejects)
-    if config.executor == "ray":
+    if config.executor == "ray" and str(input) != "-":  # standard input is copied to a file first
         from curate.parallel import ray_ready
 
         ray_ready(input)
     splitter = Splitter(config, source=display_name(input))
+    folder_was_there = Path(out_dir).exists()
     near = Path(out_dir).resolve().parent  # the sketches go on the output's disk, not in /tmp
-    with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
-        source = readable_twice(input, Path(folder))
-        plan = splitter.plan(track(_records(source, mapping, config), f"splitting {display_name(input)}"),
-                             Path(folder))
-        with ExitStack() as stack:
-            sinks = {name: stack.enter_context(RowSink(path)) for name, path in files.items()}
-            removed = stack.enter_context(RowSink(rejects)) if rejects else None
-            placed = splitter.placed(track(_records(source, mapping, config), f"writing {out_dir}"), plan)
-            for name, record in placed:
-                sink = sinks[name] if name is not None else removed
-                if sink is not None:
-                    sink.write(record_row(record))
-        splitter.finish(plan)
+    try:
+        with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
+            source = readable_twice(input, Path(folder))
+            plan = splitter.plan(track(_records(source, mapping, config), f"splitting {display_name(input)}"),
+                                 Path(folder))
+            _warn_of_other_files(Path(out_dir), files, rejects)
+            with ExitStack() as stack:
+                sinks = {name: stack.enter_context(RowSink(path)) for name, path in files.items()}
+                removed = stack.enter_context(RowSink(rejects)) if rejects else None
+                placed = splitter.placed(track(_records(source, mapping, config), f"writing {out_dir}"), plan)
+                for name, record in placed:
+                    sink = sinks[name] if name is not None else removed
+                    if sink is not None:
+                        sink.write(record_row(record))
+            splitter.finish(plan)
+    except BaseException:
+        if not folder_was_there and Path(out_dir).is_dir() and not any(Path(out_dir).iterdir()):
+            Path(out_dir).rmdir()  # made for the split files, none of which appeared
+        raise
     return splitter.result(files)
+
+
+def _warn_of_other_files(folder: Path, files: dict[str, Path], rejects: str | Path | None) -> None:
+    from curate.io import SUFFIXES
+
+    if not folder.is_dir():
+        return
+    ours = {path.resolve() for path in files.values()} | ({Path(rejects).resolve()} if rejects else set())
+    others = sorted(f.name for f in folder.iterdir() if f.is_file() and f.suffix.lower() in SUFFIXES
+                    and f.resolve() not in ours)
+    if others:
+        print(f"curate: warning: {folder} also holds {', '.join(others)}, which this run's splits "
+              f"({', '.join(files)}) do not replace: left as they were", file=sys.stderr)
 
 
 def _records(source: str | Path, mapping: dict[str, str] | None, config: SplitConfig) -> Iterator[Record]:

@@ -112,3 +112,20 @@ def test_pii_spreads_over_byte_ranges_when_the_file_is_large(tmp_path, small_chu
     write_rows(src, 300)
     scrub(src, tmp_path / "out.jsonl", PiiConfig(workers=2))
     assert sent and all(fn is parallel._map_chunk for fn in sent)
+
+
+def test_invalid_rows_of_a_late_range_cost_no_read_from_the_top(tmp_path, monkeypatch):
+    """convert --skip-invalid on byte ranges: a range does not count the lines before it (that
+    would read the file from the top once a range); the parent, which knows them, names the line."""
+    import curate.parallel as parallel
+    from curate.io import InvalidRow
+
+    rows = [json.dumps({"instruction": f"q{i}"}) for i in range(2000)]
+    rows[1500] = '{"instruction": 7}'
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    counted = []
+    monkeypatch.setattr(parallel, "_lines_before", lambda *args: counted.append(args) or 0)
+    start = len("\n".join(rows[:1000])) + 1
+    items = list(parallel.read_chunk(path, start, path.stat().st_size, invalid_ok=True))
+    assert len(items) == 1000 and isinstance(items[500], InvalidRow) and not counted

@@ -410,3 +410,27 @@ def test_a_record_export_cannot_take_is_named_on_ray_as_locally(local_ray, tmp_p
         messages.append(str(error.value))
         assert not (tmp_path / f"{executor}.jsonl").exists()
     assert messages[0] == messages[1] and f"prefs.jsonl: record 900 (id {records[899].id})" in messages[0]
+
+
+def test_score_asking_for_gpus_a_cluster_lacks_is_a_usage_error(local_ray, tmp_path, run_cli):
+    write_records(tmp_path / "a.jsonl", [Example(instruction="q", output="a")])
+    code, _, err = run_cli("train", "score", str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "s.jsonl"), "--model",
+                           str(tmp_path), "--executor", "ray", "--ray-gpus", "1")
+    assert code == 2 and "the Ray cluster has 0 GPUs" in err and not (tmp_path / "s.jsonl").exists()
+    code, _, err = run_cli("train", "score", str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "s.jsonl"), "--model",
+                           str(tmp_path), "--executor", "ray", "--ray-gpus", "1.5")
+    assert code == 2 and "whole number" in err
+
+
+def test_split_on_ray_reads_standard_input(local_ray, corpus, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    users = tmp_path / "users.jsonl"
+    rows = [json.loads(line) for line in corpus.open()]
+    users.write_text("".join(json.dumps({**row, "user_id": f"u{i % 37}"}) + "\n" for i, row in enumerate(rows)))
+    split(users, tmp_path / "local", SplitConfig(max_per_user=30))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(users.read_bytes())))
+    split("-", tmp_path / "ray", SplitConfig(max_per_user=30, executor="ray"))
+    for name in ("train", "validation", "test"):
+        assert (tmp_path / "ray" / f"{name}.jsonl").read_text() == (tmp_path / "local" / f"{name}.jsonl").read_text()

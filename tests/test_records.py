@@ -106,8 +106,13 @@ def test_normalised_text_is_nfkc_with_whitespace_runs_collapsed():
     from curate.text import normalize_text
 
     rng = random.Random(7)
-    pieces = ["\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", " ", "  ", "a", "Bc", "1", "é", "\u3000", "ｆ"]
-    for _ in range(20000):
+    pieces = ["\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", " ", "  ", "a", "Bc", "1", "é", "\u3000", "ｆ",
+              "\x85", "\xa0", "\u1680", "\u2003", "\u2028", "\u2029", "\u202f", "李", "Å", "ﬁ", "\u0301"]
+    for _ in range(30000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        assert normalize_text(text) == " ".join(unicodedata.normalize("NFKC", text).split()), repr(text)
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]  # every one str.split() knows
+    for space in spaces:
+        text = f"é{space}x {space}{space}李"
         assert normalize_text(text) == " ".join(unicodedata.normalize("NFKC", text).split()), repr(text)
     assert Example(instruction="Say\t hi\n\n now ").id == Example(instruction="Say hi now").id

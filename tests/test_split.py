@@ -201,6 +201,16 @@ def test_same_prompt_twice_for_one_user_ties_without_order():
     assert keep == again and len(keep[0]) == 1
 
 
+def test_twins_over_the_cap_are_chosen_by_their_content_not_its_hash():
+    """Records of one user with one id (the same prompt, other outputs) tie on the cap hash; the
+    lowest content as JSON stays, as a sort by (hash, content) keeps it, in any file order."""
+    twins = [Example(instruction="same prompt", output=answer, user_id="u") for answer in "fbeadc"]
+    for cap, kept in ((1, ["a"]), (2, ["a", "b"]), (4, ["a", "b", "c", "d"])):
+        for order in (twins, twins[::-1], twins[2:] + twins[:2]):
+            outputs = Splitter(SplitConfig(max_per_user=cap))(order)
+            assert sorted(r.output for rs in outputs.values() for r in rs) == kept, (cap, [r.output for r in order])
+
+
 # ---------------------------------------------------------------- keys
 
 
@@ -399,3 +409,27 @@ def test_standard_input_is_split_as_the_file_is(tmp_path):
         assert (tmp_path / "from_stdin" / f"{name}.jsonl").read_text() == (tmp_path / "from_file" / f"{name}.jsonl").read_text()
     assert sum(len(_read(tmp_path / "from_stdin" / f"{name}.jsonl")) for name in DEFAULT_SPLITS) == 55
     assert not list(tmp_path.glob(".curate-*"))  # the work folder (and the copy) went with the run
+
+
+def test_files_of_other_splits_are_left_with_a_warning(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"q{i}", "user_id": f"u{i}"} for i in range(20)])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "validation.jsonl").write_text('{"instruction": "stale"}\n')
+    split(src, tmp_path / "out", SplitConfig(splits="train=0.9,test=0.1"), rejects=tmp_path / "out" / "rejects.jsonl")
+    err = capsys.readouterr().err
+    assert "also holds validation.jsonl" in err and "rejects.jsonl" not in err
+    assert (tmp_path / "out" / "validation.jsonl").read_text() == '{"instruction": "stale"}\n'
+
+
+def test_a_split_stopped_while_writing_leaves_no_folder_behind(tmp_path, monkeypatch):
+    import curate.io
+
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"q{i}", "user_id": f"u{i}"} for i in range(20)])
+
+    def interrupted(self, row):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(curate.io.RowSink, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        split(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".curate-*"))

@@ -35,6 +35,8 @@ class ScoreSettings(ExecutorOptions):
     def _gpus_need_ray(self) -> ScoreSettings:
         if self.ray_gpus and self.executor != "ray":
             raise ValueError("--ray-gpus applies with --executor ray; add --executor ray, or leave it out")
+        if self.ray_gpus > 1 and self.ray_gpus != int(self.ray_gpus):
+            raise ValueError(f"--ray-gpus above 1 is a whole number of GPUs (Ray's rule), got {self.ray_gpus:g}")
         return self
 
 

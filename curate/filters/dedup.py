@@ -209,7 +209,7 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
     from curate.filters.lsh import work_folder
 
     near = config.work_dir or _beside(output)
-    if config.executor == "ray":
+    if config.executor == "ray" and str(input) != "-":  # standard input is copied to a file first
         from curate.parallel import ray_ready
 
         ray_ready(input)  # pass one cuts the input file into byte ranges; the output may be any format

@@ -87,8 +87,8 @@ def with_meta(head: str, meta: str, added: dict[str, str]) -> str:
     return f'{head[:-1]}, "meta": {meta}}}\n'
 
 
-class Ids:
-    """Record ids, by position, in a file (ids can be long): 8 bytes a record in memory."""
+class Texts:
+    """Strings by position (record ids, which can be long), in a file: 8 bytes each in memory."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -121,7 +121,7 @@ class Facts:
     def __init__(self, folder: Path):
         self._lengths: list[np.ndarray] = []
         self._scores: list[np.ndarray] = []
-        self.ids = Ids(folder / "ids.bin")
+        self.ids = Texts(folder / "ids.bin")
         self.lengths = self.scores = np.zeros(0)
 
     def add(self, run: Run) -> None:
