@@ -108,8 +108,8 @@ class RayPool:
                  address: str | None = None, gpus: float = 0):
         ray, self._started = start_ray(workers, address)
         self._ray = ray
-        if gpus and ray.cluster_resources().get("GPU", 0) < gpus:  # its tasks would wait forever
-            have = ray.cluster_resources().get("GPU", 0)
+        have = ray.cluster_resources().get("GPU", 0) if gpus else 0
+        if gpus and have < gpus:  # its tasks would wait forever
             self.__exit__()
             raise UsageError(f"--ray-gpus {gpus:g}: the Ray cluster has {have:g} GPUs, so no task could start; "
                              "leave out --ray-gpus to run on CPUs, or join a cluster with GPUs (--ray-address)")

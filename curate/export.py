@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,7 +94,9 @@ class Exporter:
             raise RecordError(record.id, str(error)) from None
 
 
-def _one_kind(source: str) -> Any:
+def _one_kind(source: str) -> Callable[[Summary], None]:
+    """The check, before the files appear, that a run's records are all of one kind."""
+
     def check(summary: Summary) -> None:
         examples, preferences = summary.counts.get(EXAMPLES, 0), summary.counts.get(PREFERENCES, 0)
         if examples and preferences:

@@ -13,7 +13,8 @@ from curate.errors import DataError, UsageError
 from curate.io import read_records, write_records
 from curate.records import Example, Preference
 from curate.filters.dedup import jaccard
-from curate.split import DEFAULT_SPLITS, SplitConfig, Splitter, assign_split, shingles, split
+from curate.split import Splitter, shingles, split
+from curate.split_rules import DEFAULT_SPLITS, SplitConfig, assign_split
 from tests.conftest import write_jsonl
 
 SALT = "curate-split"

@@ -17,7 +17,7 @@ from curate.filters.quality import FilterConfig
 from curate.formats import parse_mapping
 from curate.pii import PiiConfig
 from curate.rank import RankConfig
-from curate.split import SplitConfig
+from curate.split_rules import SplitConfig
 from curate.summary import stderr
 
 app = cli_support.command_app()

@@ -97,8 +97,8 @@ class Texts:
         self._written = 0
         self.ends = np.zeros(0, np.int64)
 
-    def add(self, ids: Sequence[str]) -> None:
-        data = [identifier.encode("utf-8") for identifier in ids]
+    def add(self, texts: Sequence[str]) -> None:
+        data = [text.encode("utf-8") for text in texts]
         self._file.write(b"".join(data))
         ends = self._written + np.cumsum([len(d) for d in data], dtype=np.int64)
         self._ends.append(ends)
