@@ -96,6 +96,7 @@ class ScriptedServer:
         self.payloads: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.hang_seconds = 30.0
+        self.hold = False  # while set, requests wait, unanswered (a test's way to freeze a client mid-run)
         self.ignore_n = False  # like `transformers serve`, which answers n > 1 with one choice
         self.models = ["scripted-model"]
         self.api_key: str | None = None
@@ -149,6 +150,8 @@ class ScriptedServer:
         fault = self.fault(payload, len(self.payloads))
         if self.latency:
             await asyncio.sleep(self.latency)
+        while self.hold:
+            await asyncio.sleep(0.01)
         if fault == "429":
             return web.json_response({"error": {"message": "slow down"}}, status=429, headers={"Retry-After": "0"})
         if fault == "500":
@@ -287,6 +290,7 @@ class ScriptedServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
 
     def reset(self) -> None:
+        self.hold = False
         self.payloads.clear()
         self.headers.clear()
         self.fault = lambda payload, count: None

@@ -39,9 +39,14 @@ def test_killed_run_resumes_exactly(server, seeds_file, tmp_path, signum):
     deadline = time.time() + 60
     while len(complete_lines(out)) < 6 and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
+    # from now on the server answers nothing, so the run cannot finish before the signal lands,
+    # however long this process waits to send it (on a busy machine the run once finished its
+    # last records in that gap, and rightly exited 0)
+    server.hold = True
     assert process.poll() is None, "the run finished before it could be interrupted"
     os.kill(process.pid, signum)
     _, err = process.communicate(timeout=30)
+    server.hold = False
     assert process.returncode == (-signal.SIGKILL if signum == signal.SIGKILL else 130)
     if signum == signal.SIGINT:
         assert b"interrupted" in err and b"Traceback" not in err
