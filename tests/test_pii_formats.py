@@ -129,3 +129,65 @@ def test_brackets_inside_a_run_are_left_to_phonenumbers_matcher(run):
 
     assert not _whole_number(run, "US", formatted=True)
     assert _whole_number("+1 (445) 243-6001", None, formatted=True)
+
+
+# The detectors' patterns begin with the character class they consume and check the character
+# before it with a look-behind over both (fast: sre skips to the next candidate in C). Each must
+# find exactly what its plain form, a look-behind first, finds.
+_PLAIN_FORMS = {
+    ("pii_detect", "_CN_ID"): r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+                              r"\d{3}[\dXx](?![0-9A-Za-z])",
+    ("pii_detect", "_CARD"): r"(?<![0-9A-Za-z.-])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)",
+    ("pii_detect", "_IPV4"): r"(?<![0-9A-Za-z_.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)",
+    ("pii_detect", "_PHONE"): r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d"
+                              r"(?:[ \t]*(?:x|ext\.?|extension|#)[ \t]*\d{1,6})?(?![0-9A-Za-z])",
+    ("pii_structured", "_SSN"): r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])",
+    ("pii_structured", "_US_STREET"): r"(?<![\w-])\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
+                                      r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|Cir|"
+                                      r"Parkway|Pkwy|Square|Sq|Trail|Trl|Highway|Hwy|Alley|Plaza|Loop|Pike)\.?"
+                                      r"(?![A-Za-z])(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?",
+    ("pii_structured", "_IBAN"): r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
+                                 r"(?![A-Za-z0-9])",
+}
+
+
+@pytest.mark.parametrize("module, name", sorted(_PLAIN_FORMS))
+def test_fast_patterns_find_what_their_plain_forms_find(module, name):
+    import importlib
+    import random
+    import re
+
+    fast, plain = getattr(importlib.import_module(f"curate.{module}"), name), re.compile(_PLAIN_FORMS[module, name])
+    rng = random.Random(0)
+    # number-shaped texts that probe every edge: groups of digits (or capitals) of any length
+    # joined by separators, with any character before and after
+    edges = ["", "a", "Z", "7", ".", "-", "+", "_", " ", "(", ")", "x", "#", "\n"]
+    separators = [".", "-", " ", "(", ")", "+", "", " ext. ", "x", ") ", "/"]
+
+    def group() -> str:
+        if rng.random() < 0.1:
+            return rng.choice(["GB", "DE", "NO", "AB12", "X", "AZ9"])
+        return "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 7)))
+
+    def shaped() -> str:
+        groups = [group() for _ in range(rng.randrange(1, 8))]
+        body = groups[0] + "".join(rng.choice(separators) + part for part in groups[1:])
+        return rng.choice(edges) + rng.choice(edges) + body + rng.choice(edges) + rng.choice(edges)
+
+    # and real values of each shape, a character or two changed, with the same edges
+    values = ["409-91-0019", "GB63RHSC45498174104090", "GB63 RHSC 4549 8174 1040 90", "110101199003078515",
+              "11010119900307851X", "0604123456789012", "4111 1111 1111 1111", "3782-822463-10005", "192.168.1.20",
+              "(445)243-6001x295", "+1-780-563-6083 ext. 77", "(+86) 138 1234 5678", "480.302.1372",
+              "42 Maple Street, Apt 3B", "1600 Pine Hill Rd.", "123456 Elm Street"]
+
+    def near(value: str) -> str:
+        for _ in range(rng.randrange(3)):
+            at = rng.randrange(len(value))
+            value = value[:at] + rng.choice(["", rng.choice("0123456789-. ")]) + value[at + rng.randrange(2):]
+        return rng.choice(edges) + rng.choice(edges) + value + rng.choice(edges) + rng.choice(edges)
+
+    texts = [shaped() for _ in range(30_000)] + [near(rng.choice(values)) for _ in range(30_000)]
+    texts += [sample.text for sample in corpus(600, seed=5)]
+    for text in texts:
+        spans = lambda pattern: [(m.span(), m.groups()) for m in pattern.finditer(text)]  # noqa: E731
+        assert spans(fast) == spans(plain), text
