@@ -65,6 +65,7 @@ _PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44
 _CARD = re.compile(r"[0-6](?<![0-9A-Za-z.-][0-6])(?:(?<=[2-6])\d{3}|(?<=0)604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)")
 _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
+_HEX_PAIR = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")
 _EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#)"
 _PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?<=\d))[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}})?"
                     r"(?![0-9A-Za-z])")
@@ -83,7 +84,7 @@ _HALF_WIDTH = {0x3000: " ", **{code: code - 0xFEE0 for code in range(0xFF01, 0xF
 def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: str | None = None) -> list[Span]:
     """Non-overlapping spans of the wanted types, sorted by start; a found name is a span
     wherever it recurs in the text."""
-    if _FULL_WIDTH.search(text):
+    if not text.isascii() and _FULL_WIDTH.search(text):  # isascii: a flag, not a scan
         text = text.translate(_HALF_WIDTH)  # char for char, so offsets still fit the original
     spans: list[Span] = []
     if "PRIVATE_KEY" in types and "PRIVATE KEY-----" in text:
@@ -98,7 +99,8 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
     spans += [Span(*found) for found in structured(text, types, digits)]
     if digits:
         spans += _numbers(text, types, spans)
-    if "IP" in types and text.count(":") >= 2:
+    # a valid IPv6 address has "::" or two groups side by side ("1:2"): colons in prose have neither
+    if "IP" in types and text.count(":") >= 2 and ("::" in text or _HEX_PAIR.search(text)):
         spans += [Span("IP", *m.span()) for m in _IPV6.finditer(text) if _is_ipv6(m.group())]
     if "PERSON" in types and names:
         spans += _people(text, spacy_model, spans)

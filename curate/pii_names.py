@@ -158,7 +158,7 @@ _CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:;'][ \t]+[A-Z][a-z]|^[A-Z][a-z]+[ \t]+[
 
 def zh_names(text: str) -> list[tuple[int, int]]:
     """Names after a cue (我叫, 姓名：) or at a surname that jieba tags as the start of a name."""
-    if not _ALL_HAN.search(text):
+    if text.isascii() or not _ALL_HAN.search(text):  # isascii: a flag, not a scan
         return []
     spans = []
     for match in _ZH_CUE.finditer(text):

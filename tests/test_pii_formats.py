@@ -21,6 +21,9 @@ def found(text: str) -> list[tuple[str, str]]:
     ("座机(010) 6234 5678。", "PHONE", "(010) 6234 5678"),
     ("SSN 409-91-0019 on file.", "SSN", "409-91-0019"),
     ("My social security number is 409910019.", "SSN", "409910019"),
+    ("Her SSN: 409910019, on file.", "SSN", "409910019"),
+    ("Host 2001:0db8:85a3:0000:0000:8a2e:0370:7334 is down.", "IP", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
+    ("Ping ::1 or fe80::1ff:fe23:4567:890a now.", "IP", "fe80::1ff:fe23:4567:890a"),
     ("Maestro 501862027866 expired.", "CARD", "501862027866"),
     ("Amex 3782 822463 10005 please.", "CARD", "3782 822463 10005"),
     ("Pay to GB63RHSC45498174104090 today.", "IBAN", "GB63RHSC45498174104090"),
@@ -191,3 +194,18 @@ def test_fast_patterns_find_what_their_plain_forms_find(module, name):
     for text in texts:
         spans = lambda pattern: [(m.span(), m.groups()) for m in pattern.finditer(text)]  # noqa: E731
         assert spans(fast) == spans(plain), text
+
+
+def test_state_and_zip_gate_answers_as_the_alternation_of_states():
+    import random
+    import re
+
+    from curate.pii_structured import _US_STATES, _state_and_zip
+
+    plain = re.compile(r"\b(?:" + "|".join(_US_STATES) + r")\s+\d{5}\b")
+    rng = random.Random(1)
+    pieces = ["CA", "NY", "XX", "QQ", "AE", "c", "A", " ", "\t", "\n", "12345", "1234", "123456", "_", "é", "中", ",", "-"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))) for _ in range(50_000)]
+    assert any(plain.search(text) for text in texts) and not all(plain.search(text) for text in texts)
+    for text in texts:
+        assert _state_and_zip(text) == (plain.search(text) is not None), text
