@@ -51,11 +51,11 @@ _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")
 _DIGIT = re.compile(r"\d")
-# 6-digit place, birth date 1900-2099, 3-digit sequence, check digit; stdnum then checks all
 # Patterns scanned over whole texts start with the character class they consume, and check the
 # character before it with a look-behind that spans both: sre then skips ahead to the next
 # candidate character in C, where a leading look-behind made it try every position (twice as
 # fast on T0 prompts; the same matches, tests/test_pii_formats.py).
+# 6-digit place, birth date 1900-2099, 3-digit sequence, check digit; stdnum then checks all
 _CN_ID = re.compile(r"[1-9](?<![0-9A-Za-z][1-9])\d{5}(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
                     r"(?![0-9A-Za-z])")
 _PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 "
@@ -67,8 +67,9 @@ _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
 _HEX_PAIR = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")
 _EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#)"
-_PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?<=\d))[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}})?"
-                    r"(?![0-9A-Za-z])")
+# an optional + or bracket, then a digit: whichever of the three the first character was
+_PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?<=\d))"
+                    rf"[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}})?(?![0-9A-Za-z])")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
 _PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"

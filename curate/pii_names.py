@@ -25,7 +25,8 @@ _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 # One cheap scan and a few anchored look-ups per run: an alternation of every cue tried at
 # every position of a 1 KB prompt cost ~300 us. The look-ahead for a capital lets sre give up at
 # once on the other characters, instead of trying each alternative there: 31 us, not 78, on T0.
-_CAPITALISED_RUN = re.compile(rf"(?<![A-Za-z'-])(?=[A-Z])(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*{_CAPITALISED}{_SUFFIX}")
+_CAPITALISED_RUN = re.compile(rf"(?<![A-Za-z'-])(?=[A-Z])(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
+                              rf"{_CAPITALISED}{_SUFFIX}")
 _WORD_START = re.compile(r"(?<!\S)\S")
 # the speaker's own name, a greeting or a sign-off: one word is enough ("Hi, Ann")
 _OWN_CUE = re.compile(
