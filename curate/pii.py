@@ -111,6 +111,7 @@ class PiiScrubber:
 
     def __init__(self, config: PiiConfig | None = None):
         self.config = config or PiiConfig()
+        self.wanted = self.config.wanted()  # once: building the sets per record cost ~1.5 us
 
     def __call__(self, record: Record) -> tuple[Record, list[Found]]:
         fields = text_fields(record, self.config.fields == "all")
@@ -118,7 +119,7 @@ class PiiScrubber:
 
     def detect(self, texts: list[str]) -> list[list[Span]]:
         """Spans per text of one record; a name found in one text is a span in all of them."""
-        wanted, config = self.config.wanted(), self.config
+        wanted, config = self.wanted, self.config
         spans = [detect(text, wanted, config.names, config.spacy_model) if text else [] for text in texts]
         names = {text[s.start:s.end] for text, found in zip(texts, spans) for s in found if s.type == "PERSON"}
         if names:
