@@ -123,7 +123,7 @@ class PiiScrubber:
         spans = [detect(text, wanted, config.names, config.spacy_model) if text else [] for text in texts]
         names = {text[s.start:s.end] for text, found in zip(texts, spans) for s in found if s.type == "PERSON"}
         if names:
-            spans = [with_names(text, found, names) for text, found in zip(texts, spans)]
+            spans = [with_names(text, found, names) if text else found for text, found in zip(texts, spans)]
         return spans
 
     def apply(self, record: Record, fields: list[tuple[str, str]], spans: list[list[Span]]
