@@ -102,8 +102,12 @@ def english_names(text: str) -> list[tuple[int, int]]:
         # a speech verb can only follow the whole run: where _name_from drops a last word
         # ("Sales Team"), that word, not a verb, comes next
         speech = _SPEECH_VERB.match(text, run.end()) is not None
-        words = _WORD_START.finditer(text, run.start(), run.end()) if " " in run.group() or "\t" in run.group() \
-            else [run]  # one word (most runs): it starts where the run does
+        if " " in run.group() or "\t" in run.group():
+            words: Any = _WORD_START.finditer(text, run.start(), run.end())
+        elif run.start() == 0 or text[run.start() - 1].isspace():
+            words = [run]  # one word (most runs): it starts where the run does
+        else:
+            continue  # one word glued to what precedes it ("(Ann", "Hi,Ann"): no word starts in it
         for word in words:  # the name may start at any word
             name = _name_from(text, word.start(), run.end(), speech)
             if name:
@@ -112,7 +116,7 @@ def english_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _name_from(text: str, start: int, end: int, speech: bool = True) -> tuple[int, int] | None:
+def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int] | None:
     """(start, end) if the capitalised words text[start:end] are a name by their context;
     `speech`: False when no speech verb follows text[:end], so only a cue before can make one."""
     before = text[max(0, start - 32):start]

@@ -209,3 +209,33 @@ def test_state_and_zip_gate_answers_as_the_alternation_of_states():
     assert any(plain.search(text) for text in texts) and not all(plain.search(text) for text in texts)
     for text in texts:
         assert _state_and_zip(text) == (plain.search(text) is not None), text
+
+
+def test_english_names_find_what_the_plain_word_by_word_check_finds():
+    """english_names skips most capitalised runs early (no cue before them, no speech verb after)
+    and takes a one-word run's start without a scan; the plain loop tries every word start."""
+    import random
+
+    from curate import pii_names
+
+    def plain(text: str) -> list[tuple[int, int]]:
+        if not pii_names._CAPITAL_PAIR.search(text):
+            return []
+        spans = []
+        for run in pii_names._CAPITALISED_RUN.finditer(text):
+            for word in pii_names._WORD_START.finditer(text, run.start(), run.end()):
+                name = pii_names._name_from(text, word.start(), run.end(), speech=True)
+                if name:
+                    spans.append(name)
+                    break
+        return spans
+
+    rng = random.Random(4)
+    words = ["Hi", "hi", "Dear", "I'm", "name is", "Name:", "Customer", "ask", "to", "from", "of", "the", "The",
+             "Ann", "Lee", "Maria Lopez", "Mr.", "Dr", "J.", "Jr.", "Sales Team", "Support", "Monday", "wrote",
+             "said", "reported", "and", "Google", "New York", "O'Brien", "McDonald", "Smith-Jones"]
+    glue = [" ", " ", " ", "  ", ", ", ",", ":", "(", '"', "\n", "\t", ". ", "-", "'"]
+    texts = ["".join(rng.choice(words) + rng.choice(glue) for _ in range(rng.randrange(1, 10))) for _ in range(40_000)]
+    texts += [sample.text for sample in corpus(600, seed=6)]
+    for text in texts:
+        assert pii_names.english_names(text) == plain(text), text
