@@ -44,7 +44,7 @@ from curate.errors import DataError, UsageError
 from curate.filters.dedup import shingle_set
 from curate.io import SUFFIXES, display_name, file_format, read_records
 from curate.records import Record, normalize_text
-from curate.split_rules import SplitConfig, assign_split, key_of
+from curate.split_rules import SplitConfig, assign_split, hash64, key_of
 from curate.summary import Summary, rejected, track
 
 if TYPE_CHECKING:  # numpy loads when split runs, not when the CLI starts
@@ -123,10 +123,6 @@ class SplitResult:
 
 KEPT, MISSING, OVER_CAP = 0, 1, 2  # a record's fate after pass one
 CHUNK = 20_000  # prompts sketched at a time
-
-
-def _hash64(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
 @dataclass
@@ -229,7 +225,7 @@ class Splitter:
             if config.max_per_user else ""
         return (self.names.index(assign_split(key, config.splits, config.salt)),
                 int.from_bytes(group[:8], "big"), int.from_bytes(group[8:16], "big"),
-                _hash64(f"{config.salt}\0{key}\0{record.id}"), not text.strip(), text, record.id, content)
+                hash64(config.salt, key, record.id), not text.strip(), text, record.id, content)
 
     def _key(self, position: int, record: Record) -> str | None:
         key = key_of(record, self.config.by)

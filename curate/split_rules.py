@@ -109,10 +109,15 @@ def _share(text: str) -> float:
 # ---------------------------------------------------------------- keys and hashes
 
 
-def _unit_hash(*parts: str) -> float:
-    """The top 53 bits of sha256 over NUL-joined parts, as a float in [0, 1)."""
+def hash64(*parts: str) -> int:
+    """The first 64 bits of sha256 over NUL-joined parts: stable on every run and machine."""
     digest = hashlib.sha256("\0".join(parts).encode("utf-8")).digest()
-    return (int.from_bytes(digest[:8], "big") >> 11) / 2**53
+    return int.from_bytes(digest[:8], "big")
+
+
+def _unit_hash(*parts: str) -> float:
+    """The top 53 bits of hash64, as a float in [0, 1)."""
+    return (hash64(*parts) >> 11) / 2**53
 
 
 def assign_split(key: str, splits: dict[str, float], salt: str) -> str:
