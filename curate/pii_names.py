@@ -99,15 +99,15 @@ def english_names(text: str) -> list[tuple[int, int]]:
         return []
     spans = []
     for run in _CAPITALISED_RUN.finditer(text):
-        # a speech verb can only follow the whole run: where _name_from drops a last word
-        # ("Sales Team"), that word, not a verb, comes next
-        speech = _SPEECH_VERB.match(text, run.end()) is not None
         if " " in run.group() or "\t" in run.group():
             words: Any = _WORD_START.finditer(text, run.start(), run.end())
         elif run.start() == 0 or text[run.start() - 1].isspace():
             words = [run]  # one word (most runs): it starts where the run does
         else:
             continue  # one word glued to what precedes it ("(Ann", "Hi,Ann"): no word starts in it
+        # a speech verb can only follow the whole run: where _name_from drops a last word
+        # ("Sales Team"), that word, not a verb, comes next
+        speech = _SPEECH_VERB.match(text, run.end()) is not None
         for word in words:  # the name may start at any word
             name = _name_from(text, word.start(), run.end(), speech)
             if name:
