@@ -246,8 +246,8 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
     if config.workers == 1 and config.executor == "local":
         yield from map(scrubber, records)
         return
-    if "PERSON" in config.wanted() and config.executor == "local":
-        warm_up()  # load jieba once, here, for the forked workers to share
+    if config.executor == "local":
+        warm_up(config.wanted())  # load once, here, for the forked workers to share
     from curate.parallel import process_pool
 
     with process_pool(config.workers, _start_worker, (config,), config.executor, config.ray_address) as pool:
@@ -337,8 +337,8 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
             raise UsageError("the report and the output cannot both go to stdout")
     ensure_distinct({"INPUT": input, "--output": output, "--report": report, "--rejects": rejects})
     step = ScrubStep(config, report is not None)
-    if config.workers > 1 and "PERSON" in config.wanted() and config.executor == "local":
-        warm_up()  # load jieba once, here, for the forked workers to share
+    if config.workers > 1 and config.executor == "local":
+        warm_up(config.wanted())  # load once, here, for the forked workers to share
     from curate.parallel import splittable
 
     # Ray tasks take byte ranges of JSON Lines in and out; any other input or output is read and

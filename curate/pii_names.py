@@ -327,8 +327,10 @@ def clear_cache() -> None:
 
 
 def warm_up() -> None:
-    """Load jieba now: before forking workers, so they share it instead of each loading it."""
+    """Load jieba and build the tables made from its dictionary now: before forking workers, so
+    they share one copy instead of each building its own in its first chunk (~0.2 s)."""
     _surname_bigrams()
+    _given_characters()
 
 
 @functools.cache

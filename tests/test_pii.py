@@ -233,3 +233,26 @@ def test_scrub_checks_file_types_before_reading(tmp_path, examples):
     with pytest.raises(UsageError, match="unknown file type"):
         scrub(source, tmp_path / "out.jsonl", report=tmp_path / "report.log")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_after_warm_up_detection_loads_nothing_more():
+    """warm_up runs in the parent before workers fork: whatever detection would load on first
+    use (modules, the name tables built from jieba's dictionary) must be loaded by then, or
+    every worker loads its own copy in its first chunk."""
+    import subprocess
+    import sys
+
+    probe = """
+import sys
+from curate.pii_detect import TYPES, detect, warm_up
+from curate import pii_names
+from tests.pii_corpus import corpus
+texts = [sample.text for sample in corpus(600, 3)]
+warm_up()
+modules, tables = set(sys.modules), pii_names._given_characters.cache_info().currsize
+for text in texts:
+    detect(text, frozenset(TYPES))
+print(sorted(set(sys.modules) - modules), pii_names._given_characters.cache_info().currsize - tables)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "0"], done.stdout
