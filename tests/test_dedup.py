@@ -75,6 +75,22 @@ def test_exact_jaccard_of_the_stored_sets_equals_set_jaccard(tmp_path):
         assert value == pytest.approx(len(a & b) / len(a | b) if a and b else 0.0)
 
 
+def test_a_pair_found_apart_is_verified_once_and_the_answers_stay_the_same(tmp_path):
+    # a pair just under the threshold shares a bucket in several bands: it is verified the first time only
+    rng = random.Random(1)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 60))) for _ in range(20)]
+    texts += [text + " " + rng.choice(WORDS) for text in texts]  # near copies: J >= 0.8
+    store = sketched(texts, tmp_path, DedupConfig())
+    verified = []
+    verify = store.verifier.similar
+    store.verifier.similar = lambda a, b: verified.append(len(a)) or verify(a, b)
+    pairs = np.array([(i, j) for i in range(40) for j in range(i + 1, 40)])
+    first = store.similar(pairs[:, 0], pairs[:, 1])
+    again = store.similar(pairs[::-1, 1], pairs[::-1, 0])  # the same pairs, each the other way round
+    assert np.array_equal(again, first[::-1]) and np.array_equal(first, verify(pairs[:, 0], pairs[:, 1]))
+    assert first.sum() >= 20 and verified == [len(pairs), int(first.sum())]  # again: only those found similar
+
+
 def test_permutations_are_datasketchs():
     for num_perm, seed in ((128, 1), (64, 7), (256, 42)):
         a, b = permutations(num_perm, seed)
