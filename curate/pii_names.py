@@ -38,10 +38,11 @@ _SELF_CUE = re.compile(r"\b(?:I'm|I am|[Tt]his is|[Ii]t's)[ \t]*$")
 # a role or a verb that takes a person: two or three words ("Ask Maria Lopez", not "Ask Google")
 _ROLE_CUE = re.compile(
     r"(?:\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Cc]andidate|[Aa]pplicant|[Tt]enant|[Gg]uest"
-    r"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent)[ \t]*[:：]?"
-    r"|\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]c|CC|[Cc]opy|[Ii]nvite|[Mm]eet"
+    r"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent)"
+    r"(?:[ \t]*[:：][ \t]*|[ \t]+)"  # a colon may be glued to the name: "Customer:Maria Lopez"
+    r"|(?:\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]c|CC|[Cc]opy|[Ii]nvite|[Mm]eet"
     r"|[Tt]hank|[Rr]emind|[Pp]ay|[Vv]isit|to|from|by)"
-    r"|\bin the name of|\b(?:signed|written|reported|approved|sent|requested) by)[ \t]+$")
+    r"|\bin the name of|\b(?:signed|written|reported|approved|sent|requested) by)[ \t]+)$")
 # a full name as the subject of a speech or report verb: "Maria Lopez wrote", "that Ann Lee reported"
 _SPEECH_VERB = re.compile(r"[ \t]+(?:wrote|said|says|asked|asks|reported|called|mentioned|replied|commented|emailed|"
                           r"texted|told|explained|added|noted|confirmed|complained)\b")
@@ -51,7 +52,7 @@ _NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Col
                        "User Users Valued Support Everyone Reader Readers Student Students Parent Parents Member "
                        "Members Applicant Client Owner Admin Unknown Anonymous Service Services Care Success Sales "
                        "Relations Experience Account Accounts Portal Center Centre Desk Department There Here Thanks "
-                       "Please The This That These Those We You They It Our My Your His Her Their What When Where Why "
+                       "Please The This That These Those We You They It Our My Your His Her Their What When Where Why World "
                        "How Which Who Yes No Okay Ok Good Great Monday Tuesday Wednesday Thursday Friday Saturday "
                        "Sunday January February March July September October November December "
                        "God Lord Google Apple Microsoft Amazon Python Java English Chinese French German Spanish "
@@ -99,17 +100,16 @@ def english_names(text: str) -> list[tuple[int, int]]:
         return []
     spans = []
     for run in _CAPITALISED_RUN.finditer(text):
+        # its words: the first starts the run even when glued to what precedes it ("Name:Bob
+        # Lee", "Hi,Ann"), the others after a space or tab
+        starts = [run.start()]
         if " " in run.group() or "\t" in run.group():
-            words: Any = _WORD_START.finditer(text, run.start(), run.end())
-        elif run.start() == 0 or text[run.start() - 1].isspace():
-            words = [run]  # one word (most runs): it starts where the run does
-        else:
-            continue  # one word glued to what precedes it ("(Ann", "Hi,Ann"): no word starts in it
+            starts += [word.start() for word in _WORD_START.finditer(text, run.start() + 1, run.end())]
         # a speech verb can only follow the whole run: where _name_from drops a last word
         # ("Sales Team"), that word, not a verb, comes next
         speech = _SPEECH_VERB.match(text, run.end()) is not None
-        for word in words:  # the name may start at any word
-            name = _name_from(text, word.start(), run.end(), speech)
+        for start in starts:  # the name may start at any word
+            name = _name_from(text, start, run.end(), speech)
             if name:
                 spans.append(name)
                 break
@@ -158,7 +158,11 @@ _NOT_NAME_ENDS = frozenset("Team Support Service Services Department Street Aven
                            "Desk Center Centre Office".split())
 
 
-_CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:;'][ \t]+[A-Z][a-z]|^[A-Z][a-z]+[ \t]+[A-Z][a-z]", re.M)
+# A capitalised word after another word: after a space, tab or line break ("Thanks,\nPeter"),
+# or glued to the comma or colon that ends a cue ("Hi,Ann", "Name:Bob"); or a text or line
+# that starts with two capitalised words (a speech verb may follow). Without one, no name.
+# (A capital then a lower-case letter or an apostrophe: O'Brien.)
+_CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:;'][ \t\n]+[A-Z][a-z']|[,:：][A-Z][a-z']|^[A-Z]\S*[ \t]+[A-Z][a-z']", re.M)
 
 
 def zh_names(text: str) -> list[tuple[int, int]]:

@@ -213,18 +213,18 @@ def test_state_and_zip_gate_answers_as_the_alternation_of_states():
 
 def test_english_names_find_what_the_plain_word_by_word_check_finds():
     """english_names skips most capitalised runs early (no cue before them, no speech verb after)
-    and takes a one-word run's start without a scan; the plain loop tries every word start."""
+    and takes a run's start without a scan; the plain loop tries every word start: the run's
+    own, glued or not, and every one after a space inside it."""
     import random
 
     from curate import pii_names
 
-    def plain(text: str) -> list[tuple[int, int]]:
-        if not pii_names._CAPITAL_PAIR.search(text):
-            return []
+    def plain(text: str) -> list[tuple[int, int]]:  # no gate either: every capitalised run is tried
         spans = []
         for run in pii_names._CAPITALISED_RUN.finditer(text):
-            for word in pii_names._WORD_START.finditer(text, run.start(), run.end()):
-                name = pii_names._name_from(text, word.start(), run.end(), speech=True)
+            inside = [word.start() for word in pii_names._WORD_START.finditer(text, run.start(), run.end())]
+            for start in sorted({run.start(), *inside}):
+                name = pii_names._name_from(text, start, run.end(), speech=True)
                 if name:
                     spans.append(name)
                     break
