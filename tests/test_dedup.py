@@ -203,3 +203,16 @@ def test_dedup_runs_again_into_its_own_directory_of_parts(tmp_path):
         dedup(source, tmp_path / "out" / "*.parquet", DedupConfig(work_dir=None))
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["part-00000.parquet"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_sketching_does_not_load_pandas():
+    # pa.array(list) and Array.to_numpy() import pandas on first use: 0.3 s and ~30 MB more in
+    # every process that sketches, for a check and a conversion dedup does not need
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom curate.filters.lsh import Sketcher\n"
+             "Sketcher(128, 1, 5, 0.8).sketch(['Some English words here, more words', '中文文本测试一下吧', "
+             "'mixed 中文 text', ''])\nprint('pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from typing import Any
 
 import numpy as np
 from xxhash import xxh3_64_intdigest as _xxh3
@@ -93,18 +94,38 @@ def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if prepared is None:  # all ASCII: NFKC already, and Arrow's ASCII kernels are faster
-        words = pc.ascii_split_whitespace(pc.ascii_lower(pa.array(texts, pa.large_string())))
+        words = pc.ascii_split_whitespace(pc.ascii_lower(_large_strings(texts)))
     else:
-        words = pc.utf8_split_whitespace(pa.array(prepared, pa.large_string()))
-    offsets = words.offsets.to_numpy().astype(np.int64)
+        words = pc.utf8_split_whitespace(_large_strings(prepared))
+    offsets = _integers(words.offsets).astype(np.int64)
     encoded = pc.dictionary_encode(words.flatten())
     distinct = [word.strip(PUNCTUATION) for word in encoded.dictionary.to_pylist()]
-    indices, offsets = _drop(encoded.indices.to_numpy(zero_copy_only=False), offsets, [not w for w in distinct])
+    indices, offsets = _drop(_integers(encoded.indices), offsets, [not w for w in distinct])
     return _word_hashes(distinct)[indices], offsets
+
+
+# Arrow in and out without pa.array(list) or Array.to_numpy(): the first call of either imports
+# pandas (to ask whether the list is a pandas object; to convert), 0.3 s and ~60 MB in each
+# worker process that sketches.
+
+def _large_strings(texts: list[str]) -> Any:
+    """An Arrow large_string array of `texts`, built from their UTF-8 bytes."""
+    import pyarrow as pa
+
+    data = [text.encode("utf-8") for text in texts]
+    offsets = np.zeros(len(data) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, data), np.int64, len(data)), out=offsets[1:])
+    return pa.LargeStringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
+
+
+def _integers(array: Any) -> np.ndarray:
+    """The values of a null-free Arrow array of signed integers, as numpy (a read-only view)."""
+    assert array.null_count == 0, "integers with nulls"
+    dtype = np.dtype(f"int{array.type.bit_width}")
+    return np.frombuffer(array.buffers()[1], dtype, count=len(array), offset=array.offset * dtype.itemsize)
 
 
 def _character_tokens(normalised: list[str]) -> tuple[np.ndarray, np.ndarray]:
