@@ -121,7 +121,9 @@ class PiiScrubber:
         """Spans per text of one record; a name found in one text is a span in all of them."""
         wanted, config = self.wanted, self.config
         spans = [detect(text, wanted, config.names, config.spacy_model) if text else [] for text in texts]
-        if sum(1 for text in texts if text) < 2:  # a text's own names were looked for again by detect
+        # detect already added every recurrence of a text's own names, so only names from the
+        # record's other texts can add spans (the same ones, found the same way, resolve away)
+        if sum(1 for text in texts if text) < 2:
             return spans
         names = {text[s.start:s.end] for text, found in zip(texts, spans) for s in found if s.type == "PERSON"}
         if names:

@@ -287,9 +287,11 @@ def _recurrences(text: str, values: Iterable[str]) -> list[Span]:
     spans = []
     for value in values:
         start = text.find(value) if len(value) > 1 else -1
+        # a full-width Latin name (Ｂｏｂ, found in the half-width copy detect reads) is English too
+        english = value.isascii() or value.translate(_HALF_WIDTH).isascii()
         while start >= 0:
             end = start + len(value)
-            if not (value.isascii() and _inside_word(text, start, end)):
+            if not (english and _inside_word(text, start, end)):
                 spans.append(Span("PERSON", start, end))
             start = text.find(value, end)
     return spans

@@ -158,11 +158,12 @@ _NOT_NAME_ENDS = frozenset("Team Support Service Services Department Street Aven
                            "Desk Center Centre Office".split())
 
 
-# A capitalised word after another word: after a space, tab or line break ("Thanks,\nPeter"),
-# or glued to the comma or colon that ends a cue ("Hi,Ann", "Name:Bob"); or a text or line
-# that starts with two capitalised words (a speech verb may follow). Without one, no name.
-# (A capital then a lower-case letter or an apostrophe: O'Brien.)
-_CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:;'][ \t\n]+[A-Z][a-z']|[,:：][A-Z][a-z']|^[A-Z]\S*[ \t]+[A-Z][a-z']", re.M)
+# A capitalised word after another word: after a space, tab or line break ("Thanks,\nPeter",
+# "Name： Bob"), or glued to the comma or colon that ends a cue ("Hi,Ann", "Name:Bob"). Every
+# way _name_from accepts a run needs one: a cue ends in a letter or one of those marks, and a
+# run of two or more words has a letter and a space before its second. (A capital, then a
+# lower-case letter or an apostrophe: O'Brien.)
+_CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:：;'][ \t\n]+[A-Z][a-z']|[,:：][A-Z][a-z']")
 
 
 def zh_names(text: str) -> list[tuple[int, int]]:

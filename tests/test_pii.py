@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -223,10 +224,31 @@ def test_scrub_round_trip_with_report(tmp_path):
 
 def test_workers_give_the_same_records_in_the_same_order(examples):
     records = [Example(instruction=f"Record {i}: mail user{i}@x.com, 我叫王小明。") for i in range(600)] + examples
-    alone = list(scrub_records(records, PiiConfig(mode="numbered")))
+    alone = list(scrub_records(records, PiiConfig(mode="numbered", workers=1)))
     together = list(scrub_records(records, PiiConfig(mode="numbered", workers=2)))
     assert together == alone
     assert together[7][0].instruction == "Record 7: mail <EMAIL_1>, 我叫<PERSON_1>。"
+
+
+@pytest.mark.parametrize("mode", ["placeholder", "numbered", "mask", "hash"])
+@pytest.mark.parametrize("fields", ["text", "all"])
+def test_workers_replace_every_field_as_one_process_does(mode, fields):
+    # workers send back replaced texts by position in the record's list of texts; every field
+    # must land where it came from, numbered as one record
+    def record(i: int) -> Example | Preference:
+        mail, phone = f"ann{i}@x.com", f"+1 415-555-{2600 + i % 100:04d}"
+        if i % 3 == 0:
+            return Preference(instruction=f"Hi, I'm Ann Lee, {mail}", chosen=f"Sure, Ann Lee: {phone}",
+                              rejected=f"No, {mail}", user_id=mail, meta={"extra": {"note": f"call {phone}", "n": i}})
+        return Example(system=f"Mail {mail}", history=[(f"Call {phone}", "ok"), ("and you?", f"me: {mail}")],
+                       instruction=f"Dear Bob, {phone}", input="", output=f"Bob wrote to {mail}", user_id=f"u{i}")
+
+    records = [record(i) for i in range(700)]
+    config = dict(mode=mode, fields=fields, salt="s" if mode == "hash" else None)
+    alone = list(scrub_records(records, PiiConfig(**config, workers=1)))
+    together = list(scrub_records(records, PiiConfig(**config, workers=2)))
+    assert together == alone
+    assert all(found for _, found in alone)
 
 
 def test_scrub_checks_file_types_before_reading(tmp_path, examples):
@@ -258,5 +280,15 @@ for text in texts:
     detect(text, frozenset(TYPES))
 print(sorted(set(sys.modules) - modules), pii_names._given_characters.cache_info().currsize - tables)
 """
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    root = Path(__file__).resolve().parent.parent  # the probe imports tests.pii_corpus
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root,
+                          timeout=120)
     assert done.stdout.split() == ["[]", "0"], done.stdout
+
+
+@pytest.mark.parametrize("text", ["Hi, Ｂｏｂ. See ｘＢｏｂ.", "Dear Ａｎｎ, Ａｎｎa wrote", "Hi, Bob. Bobby and xBob are not Bob.",
+                                  "我叫王小明。王小明的电话13812345678"])
+def test_a_texts_spans_do_not_depend_on_whether_another_field_has_text(text):
+    scrubber = PiiScrubber()
+    alone = scrubber.detect([text])[0]
+    assert alone and scrubber.detect([text, "ok"])[0] == alone == scrubber.detect(["", text, ""])[1]

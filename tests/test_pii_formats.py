@@ -231,10 +231,10 @@ def test_english_names_find_what_the_plain_word_by_word_check_finds():
         return spans
 
     rng = random.Random(4)
-    words = ["Hi", "hi", "Dear", "I'm", "name is", "Name:", "Customer", "ask", "to", "from", "of", "the", "The",
+    words = ["Hi", "hi", "Dear", "I'm", "name is", "Name:", "name", "Customer", "ask", "to", "from", "of", "the", "The",
              "Ann", "Lee", "Maria Lopez", "Mr.", "Dr", "J.", "Jr.", "Sales Team", "Support", "Monday", "wrote",
              "said", "reported", "and", "Google", "New York", "O'Brien", "McDonald", "Smith-Jones"]
-    glue = [" ", " ", " ", "  ", ", ", ",", ":", "(", '"', "\n", "\t", ". ", "-", "'"]
+    glue = [" ", " ", " ", "  ", ", ", ",", ":", "：", "： ", "：\n", "(", '"', "\n", "\t", ". ", "-", "'"]
     texts = ["".join(rng.choice(words) + rng.choice(glue) for _ in range(rng.randrange(1, 10))) for _ in range(40_000)]
     texts += [sample.text for sample in corpus(600, seed=6)]
     for text in texts:
