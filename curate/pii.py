@@ -291,9 +291,9 @@ def _applied(scrubber: PiiScrubber, chunk: list[Record], fields: list[list[tuple
              ) -> Iterator[tuple[Record, list[Found]]]:
     flat, replaced = result.result()
     found = _unpacked(flat, fields)
-    texts: dict[int, dict[str, str]] = {}
-    for record, field, text in replaced:
-        texts.setdefault(record, {})[fields[record][field][0]] = text
+    texts: dict[int, dict[str, str]] = {}  # a record has replaced texts exactly when it has spans
+    for row, field, text in replaced:
+        texts.setdefault(row, {})[fields[row][field][0]] = text
     for index, record in enumerate(chunk):
         record_found = found.get(index)
         yield (scrubber.rebuilt(record, record_found, texts[index]), record_found) if record_found else (record, [])

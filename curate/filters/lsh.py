@@ -147,6 +147,7 @@ class SketchStore:
     def finish(self) -> None:
         for stream in self._files.values():
             stream.close()
+        assert self.count < 2**32, "more texts than Rejections' pair keys hold"
         sizes = np.concatenate(self._set_sizes) if self._set_sizes else np.zeros(0, np.int64)
         self.set_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.exact = np.concatenate(self._exact) if self._exact else np.zeros(0, np.uint64)
@@ -204,13 +205,15 @@ class SketchStore:
 
 
 class Rejections:
-    """Pairs verified apart, so that a pair is verified once however many bands it shares: a pair
-    just under the threshold shares nearly as many bands as one at it (on the T0 prompts, 48% of
-    the exact Jaccards were of pairs already rejected in an earlier band).
+    """Pairs verified apart, so that a pair is mostly verified once however many bands it shares:
+    a pair just under the threshold shares nearly as many bands as one at it (on the T0 prompts,
+    48% of the exact Jaccards were of pairs already rejected in an earlier band).
 
-    Memory: 8 bytes a rejected pair, kept sorted; new ones wait in a list and are sorted in once
-    they outnumber the sorted ones, so the sorting costs O(n log n) in all. A pair meets at most
-    once in a band, so one not yet sorted in is not looked for before the next band anyway."""
+    New pairs wait in a list and are sorted in once they outnumber the sorted ones, so sorting
+    costs O(n log n) in all; a pair still waiting can be verified again (time, never a different
+    verdict: verdicts are a pure function of the pair). Memory: 8 bytes a pair verified apart, at
+    most one a comparison made, and while sorting in, twice that. Every user of SketchStore.similar
+    keeps one (dedup, --against, split's check of evaluation prompts against train)."""
 
     def __init__(self) -> None:
         self.sorted = np.zeros(0, np.uint64)
@@ -233,8 +236,9 @@ class Rejections:
         self._waiting.append(keys)
         self._waiting_count += len(keys)
         if self._waiting_count > len(self.sorted):
-            self.sorted = np.sort(np.concatenate([self.sorted, *self._waiting]))
-            self._waiting, self._waiting_count = [], 0
+            merged = np.concatenate([self.sorted, *self._waiting])
+            merged.sort()
+            self.sorted, self._waiting, self._waiting_count = merged, [], 0
 
 
 VERIFY_IN_POOL = 2_000  # pairs: a batch of twice this is cut into one part per worker (none smaller),

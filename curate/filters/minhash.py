@@ -108,17 +108,20 @@ def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarr
 
 
 # Arrow in and out without pa.array(list) or Array.to_numpy(): the first call of either imports
-# pandas (to ask whether the list is a pandas object; to convert), 0.3 s and ~60 MB in each
-# worker process that sketches.
+# pandas (to ask whether the list is a pandas object; to convert), 0.3 s and ~30 MB in each
+# process that sketches.
 
 def _large_strings(texts: list[str]) -> Any:
-    """An Arrow large_string array of `texts`, built from their UTF-8 bytes."""
+    """An Arrow large_string array of `texts`, built from their UTF-8 bytes, with a NUL byte
+    after the last: pyarrow's utf8_split_whitespace (26.0) reads the byte past the data, and
+    where that is >= 0x80 it leaves trailing whitespace on the last text's last word. After
+    pa.array's buffer that byte is whatever memory holds, so tokens changed from run to run."""
     import pyarrow as pa
 
     data = [text.encode("utf-8") for text in texts]
     offsets = np.zeros(len(data) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, data), np.int64, len(data)), out=offsets[1:])
-    return pa.LargeStringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
+    return pa.LargeStringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join([*data, b"\0"])))
 
 
 def _integers(array: Any) -> np.ndarray:
