@@ -1,4 +1,5 @@
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,32 @@ def test_cli_writes_kept_rejects_and_summary(tmp_path, run_cli):
     removed = {r.output: r.meta["rejected"]["reason"] for r in read_records(tmp_path / "rejects.jsonl")}
     assert removed == {"b": "exact_duplicate", "c": "near_duplicate"}
     assert "dropped: exact_duplicate" in err and "dropped: near_duplicate" in err
+
+
+def test_a_misspelt_field_is_refused_before_anything_is_written(tmp_path, run_cli, examples):
+    # read as empty in every record, it made the whole file one exact group: 1 record kept, exit 0
+    src = tmp_path / "in.jsonl"
+    write_records(src, examples)
+    code, _, err = run_cli("curate", "dedup", str(src), "-o", str(tmp_path / "out.jsonl"), "--fields",
+                           "instruction,inptu")
+    assert code == 2 and "'inptu'" in err and "instruction, input, output" in err, err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_records_with_no_text_to_compare_duplicate_nothing(tmp_path, run_cli):
+    # --fields input where most inputs are empty: those records stay, and are counted
+    rng = random.Random(3)
+    text = essay(rng)
+    records = [Example(instruction=essay(rng), output=str(i)) for i in range(5)]
+    records += [Example(instruction="x", input=text, output="5"), Example(instruction="y", input=text, output="6")]
+    src = tmp_path / "in.jsonl"
+    write_records(src, records)
+    code, _, err = run_cli("curate", "dedup", str(src), "-o", str(tmp_path / "out.jsonl"), "--fields", "input")
+    assert code == 0, err
+    assert [r.output for r in read_records(tmp_path / "out.jsonl")] == ["0", "1", "2", "3", "4", "5"]
+    assert re.search(r"empty text\W+5\b", err) and re.search(r"exact_duplicate\W+1\b", err), err
+    kept, removed = dedup_records(records, DedupConfig(fields=["input"]))
+    assert len(kept) == 6 and [reason for _, reason in removed] == ["exact_duplicate"]
 
 
 def test_a_worker_without_the_work_folder_says_where_it_must_be(tmp_path):

@@ -14,7 +14,9 @@ record on bench/dedup.py's 200k scale file), and one chunk of records; the sketc
 copied to the work folder first, as it can be read only once.
 
 Reasons do not depend on which record is kept: `exact_duplicate` is a record with an exact
-copy in its cluster (the kept record or any other member), `near_duplicate` one without.
+copy in its cluster (the kept record or any other member), `near_duplicate` one without. A
+record whose compared text is empty (say --fields input, where most inputs are) duplicates
+nothing and stays; the summary counts them as `empty_text`.
 With `--against FILE`, records that duplicate any record of FILE (an evaluation set) are
 removed instead, as `contaminated`, with the matched id in meta.dedup.
 """
@@ -42,12 +44,14 @@ if TYPE_CHECKING:  # numpy and the MinHash kernels load when dedup runs, not whe
     from curate.filters.lsh import Sketcher, SketchStore
 
 CHUNK = 20_000  # texts sketched at a time
+TEXT_FIELDS = ("instruction", "input", "output", "system", "history", "chosen", "rejected", "responses")
 
 
 class DedupConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
-    fields: list[str] = Field(["instruction"], description="Fields compared, joined: e.g. instruction,input.")
+    fields: list[str] = Field(["instruction"], description="Fields compared, joined: any of " + ", ".join(TEXT_FIELDS)
+                              + " (e.g. instruction,input); a record with all of them empty duplicates nothing.")
     threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity of shingle sets at which two "
                              "records are near duplicates.")
     num_perm: int = Field(128, ge=16, description="MinHash permutations.")
@@ -73,6 +77,16 @@ class DedupConfig(ExecutorOptions):
     @classmethod
     def _split(cls, value: Any) -> Any:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        # a misspelt field reads as empty in every record: all would be one exact group
+        unknown = [name for name in value if name not in TEXT_FIELDS]
+        if unknown or not value:
+            raise ValueError(f"unknown field {', '.join(map(repr, unknown)) or '(none given)'}; choose from "
+                             f"{', '.join(TEXT_FIELDS)}, comma-separated")
+        return value
 
 
 # ---------------------------------------------------------------- clusters of texts
@@ -249,6 +263,9 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
         sketch_input(source, mapping, config.fields, store, facts, spool, config.workers, advance, config.executor,
                      config.ray_address)
     summary.read = store.count
+    empty = int((facts.lengths == 0).sum())
+    if empty:
+        summary.counts["empty_text"] = empty
     with verifying_pool(store, config):
         found = cluster_store(store)
     verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep)

@@ -40,6 +40,7 @@ from curate.errors import UsageError
 from curate.filters.minhash import choose_bands, permutations, shingle_hashes, signatures, text_hashes
 from curate.text import duplicate_key
 
+NO_TEXT = np.uint64(0)  # the exact key of an empty text: it joins no group (no hash of a text is 0 but 1 in 2**64)
 MARGIN_SIGMAS = 3.5  # estimates this many standard deviations from the threshold decide without the sets
 SMALL_BUCKET = 16  # a bucket this small compares every pair; a larger one, members with leaders
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -86,7 +87,7 @@ class Sketch(NamedTuple):
     sets: np.ndarray  # every text's sorted shingle set, flat uint32
     set_sizes: np.ndarray  # per text
     bands: np.ndarray  # [texts x bands] uint64 band keys
-    exact: np.ndarray  # per text, the 64-bit hash of its duplicate_key
+    exact: np.ndarray  # per text, the 64-bit hash of its duplicate_key (NO_TEXT for an empty one)
 
 
 class Sketcher:
@@ -101,8 +102,10 @@ class Sketcher:
         hashes, offsets = shingle_hashes(texts, self.ngram)
         signature = signatures(hashes, offsets, self.a, self.b)
         sets, set_offsets = unique_sorted_sets(hashes, offsets)
-        return Sketch(signature, sets, np.diff(set_offsets), band_keys(signature, self.bands, self.rows),
-                      text_hashes([duplicate_key(text) for text in texts]))
+        keys = [duplicate_key(text) for text in texts]
+        exact = text_hashes(keys)
+        exact[[not key for key in keys]] = NO_TEXT
+        return Sketch(signature, sets, np.diff(set_offsets), band_keys(signature, self.bands, self.rows), exact)
 
 
 class SketchStore:
@@ -361,6 +364,8 @@ def link_exact(store: SketchStore, components: Components) -> np.ndarray:
     first = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
     leader = np.empty(len(order), np.int64)
     leader[order] = first
+    empty = np.flatnonzero(store.exact == NO_TEXT)
+    leader[empty] = empty  # empty texts are copies of nothing
     copies = np.flatnonzero(leader != np.arange(len(leader)))
     components.union(leader[copies], copies)
     return leader
