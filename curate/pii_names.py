@@ -17,7 +17,8 @@ from typing import Any
 
 from curate.errors import UsageError
 
-_CAPITALISED = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+# a capital inside counts too (DuVall, DiCaprio, LaToya): a name cut there left the rest in the text
+_CAPITALISED = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[-'][A-Z]?[a-z]+)?"
 _TITLE_WORD = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
 _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 # A run of capitalised words (titles and initials among them), found first; a cue in the few
@@ -56,6 +57,8 @@ _NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Col
                        "How Which Who Yes No Okay Ok Good Great Monday Tuesday Wednesday Thursday Friday Saturday "
                        "Sunday January February March July September October November December "
                        "God Lord Google Apple Microsoft Amazon Python Java English Chinese French German Spanish "
+                       "YouTube GitHub LinkedIn PayPal PowerPoint JavaScript TypeScript WordPress WhatsApp TikTok "
+                       "FedEx PlayStation "
                        "Street Avenue Road Drive Lane North South East West New Old Happy Merry Christmas "
                        # the first words of places that look like a first and last name after "to" or "from"
                        "San Santa Los Las Hong Saint St Port Fort Mount Lake Cape United Great Little Upper Lower "

@@ -40,6 +40,7 @@ POSITIVES = [
     ("Thanks,\nPeter", "Thanks,\n<PERSON>"),  # a one-word sign-off on the next line
     ("Name:Bob Lee, Customer:Maria Lopez", "Name:<PERSON>, Customer:<PERSON>"),  # glued to the cue
     ("Hi,Ann! Ask O'Brien,Dr. Lee.", "Hi,<PERSON>! Ask O'Brien,Dr. Lee."),
+    ("Name: Leonardo DiCaprio. Leonardo DiCaprio's agent", "Name: <PERSON>. <PERSON>'s agent"),  # a capital inside
     ("我叫王小明，今年二十岁。", "我叫<PERSON>，今年二十岁。"),
     ("姓名：李雷性别：男", "姓名：<PERSON>性别：男"),
     ("我是张伟，来自北京。", "我是<PERSON>，来自北京。"),
@@ -62,6 +63,7 @@ NEGATIVES = [
     "Meeting on 2024-01-15 at 10:30 in room 1203; timestamp 1700000000000.",
     "Dear Sir or Madam, file name: Report.pdf",
     "Hello, World! Print Hello World in Python.",
+    "Dear YouTube team, I'm JavaScript-savvy.",
     "我是学生。如何提高学习效率？方法很重要，我们马上开始。",
     "叶子在秋天变成了金黄色，顾客很高兴。胡萝卜和石狮子也不是人名。",  # jieba's dictionary tags them all nr
     "Contact https://example.com/path?user=me for more.",
