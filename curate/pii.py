@@ -3,7 +3,10 @@
 Detection lives in `pii_detect.py`; this module decides what a found span becomes and
 applies it to whole records. Counts go to `meta.pii` (e.g. {"EMAIL": 2, "PERSON": 1}) on
 records where something was found; a record with nothing found passes through unchanged
-(no `pii` key is added). The record keeps its id, so a report line joins with the input line.
+(no `pii` key is added). A record keeps its id, unless that id was made from its content (the
+input had none): a hash of the text would let anyone who guesses the rest of it test candidate
+values, so a scrubbed record gets the id made from its scrubbed content. The report uses the
+output's ids; its lines are in input order, one per record where something was found.
 No found value is ever written anywhere: not to the report, meta, logs or errors.
 
 Memory: 2 x workers chunks in flight (4 MB byte ranges of a JSON Lines file, or CHUNK records
@@ -152,7 +155,12 @@ class PiiScrubber:
         if extra:
             meta["extra"] = {**record.meta["extra"], **extra}
         update["meta"] = meta
-        return record.model_copy(update=update)
+        scrubbed = record.model_copy(update=update)
+        if record.id == record.derived_id():
+            # an id made from the content is a hash of the values found: with the rest of the
+            # text known, a phone number is recovered by hashing every candidate
+            scrubbed.id = scrubbed.derived_id()
+        return scrubbed
 
 
 _EXTRA = "meta.extra."

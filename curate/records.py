@@ -75,8 +75,12 @@ class Example(_Prompt):
     @model_validator(mode="after")
     def _fill_id(self) -> Example:
         if not self.id:
-            self.id = content_id("example", self.prompt_key())
+            self.id = self.derived_id()
         return self
+
+    def derived_id(self) -> str:
+        """The id a record without one gets: a hash of its normalised prompt."""
+        return content_id("example", self.prompt_key())
 
 
 class Preference(_Prompt):
@@ -106,9 +110,12 @@ class Preference(_Prompt):
         if not pairwise and not ranked:
             raise ValueError("a preference needs chosen/rejected, or responses with a ranking")
         if not self.id:
-            answers = [self.chosen, self.rejected] if pairwise else self.ranked_responses()
-            self.id = content_id("preference", self.prompt_key(), answers)
+            self.id = self.derived_id()
         return self
+
+    def derived_id(self) -> str:
+        """The id a record without one gets: a hash of its normalised prompt and answers."""
+        return content_id("preference", self.prompt_key(), self.ranked_responses())
 
     def _check_ranking(self) -> None:
         if self.responses is None or self.ranking is None:

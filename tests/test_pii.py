@@ -171,7 +171,7 @@ def test_preference_records_scrub_every_answer():
     scrubbed, found = PiiScrubber(PiiConfig(mode="numbered"))(pair)
     assert (scrubbed.chosen, scrubbed.rejected) == ("<EMAIL_1>", "It is <EMAIL_1>.")
     assert scrubbed.meta == {"judge": {"score": 5}, "pii": {"EMAIL": 2}}
-    assert scrubbed.id == pair.id
+    assert scrubbed.id == scrubbed.derived_id() != pair.id  # see the test below
     assert found[0]._asdict() == {"field": "chosen", "type": "EMAIL", "start": 0, "end": 9}
 
     ranked = Preference(instruction="Key?", history=[("Hi 13812345678", "Hello")],
@@ -180,6 +180,16 @@ def test_preference_records_scrub_every_answer():
     assert scrubbed.responses == ["none", "<API_KEY>", "<IP>"]
     assert scrubbed.history == [("Hi <PHONE>", "Hello")]
     assert scrubbed.ranking == [1, 0, 2]
+
+
+def test_an_id_made_from_the_content_is_made_again_from_the_scrubbed_content():
+    # the old id hashes the phone number: hashing every number with the rest of the text finds it
+    first, second = (Example(instruction=f"Call me at 415-555-{n}") for n in ("0123", "0124"))
+    (one, _), (two, _) = PiiScrubber()(first), PiiScrubber()(second)
+    assert first.id != second.id and one.id == two.id == one.derived_id() and one.id not in (first.id, second.id)
+    assert PiiScrubber()(Example(id="ticket-7", instruction="Call me at 415-555-0123"))[0].id == "ticket-7"
+    nothing = Example(instruction="Nothing personal here")
+    assert PiiScrubber()(nothing)[0] is nothing
 
 
 def test_found_offsets_point_into_the_original_text():
