@@ -67,6 +67,7 @@ _CARD = re.compile(r"[0-6](?<![0-9A-Za-z.-][0-6])(?:(?<=[2-6])\d{3}|(?<=0)604)(?
 _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
 _HEX_PAIR = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")
+_VERSION_LABEL = re.compile(r"(?i)\b(?:version|release|build|firmware|ver\.?)[ \t]*[:：]?[ \t]*$")  # 1.2.3.4 is a version
 _EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#)"
 # an optional + or bracket, then a digit: whichever of the three the first character was
 _PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?<=\d))"
@@ -146,7 +147,8 @@ def _numbers(text: str, types: frozenset[str], found: list[Span]) -> list[Span]:
                   if _is_card(m.group()) and not _CN_ID.fullmatch(m.group())
                   and not NOT_PERSONAL_LABEL.search(text, max(0, m.start() - 24), m.start())]
     if "IP" in types and "." in text:
-        spans += [Span("IP", *m.span()) for m in _IPV4.finditer(text) if _is_ipv4(m.group())]
+        spans += [Span("IP", *m.span()) for m in _IPV4.finditer(text) if _is_ipv4(m.group())
+                  and not _VERSION_LABEL.search(text, max(0, m.start() - 16), m.start())]
     if "PHONE" in types:
         taken = found + spans  # digits already claimed by a checked type need no phone parse
         for m in _PHONE.finditer(text):
@@ -225,6 +227,8 @@ def phone_key(value: str) -> str:
 
 def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     """Valid numbers inside one digit run, parsed in the region its shape suggests."""
+    if candidate.startswith("(") and ")" not in candidate:  # "(1-800-273-8255)": the bracket opens a remark
+        return _phones(text, offset + 1, candidate[1:])
     number = re.split(_EXTENSION, candidate, maxsplit=1)[0]
     digits = "".join(c for c in number if c.isdigit())
     if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and not _DOTTED_PHONE.fullmatch(number)):

@@ -18,6 +18,7 @@ POSITIVES = [
     ("邮箱是zhang.san@example.cn，谢谢。", "邮箱是<EMAIL>，谢谢。"),
     ("Call +1 415-555-2671 or (650) 253-0000.", "Call <PHONE> or <PHONE>."),
     ("London office: +44 20 7946 0958.", "London office: <PHONE>."),
+    ("Lifeline (1-800-273-8255) is free.", "Lifeline (<PHONE>) is free."),  # the bracket is the text's
     ("手机13812345678，或者+86 138 1234 5678。", "手机<PHONE>，或者<PHONE>。"),
     ("座机010-62345678", "座机<PHONE>"),
     ("手机１３８１２３４５６７８，邮箱ａｂｃ＠ｅｘａｍｐｌｅ．ｃｏｍ", "手机<PHONE>，邮箱<EMAIL>"),  # full width
@@ -64,6 +65,7 @@ NEGATIVES = [
     "Dear Sir or Madam, file name: Report.pdf",
     "Hello, World! Print Hello World in Python.",
     "Dear YouTube team, I'm JavaScript-savvy.",
+    "Install version 1.2.3.4 of the package; release 4.3.2.1 too.",
     "我是学生。如何提高学习效率？方法很重要，我们马上开始。",
     "叶子在秋天变成了金黄色，顾客很高兴。胡萝卜和石狮子也不是人名。",  # jieba's dictionary tags them all nr
     "Contact https://example.com/path?user=me for more.",
