@@ -87,7 +87,9 @@ def test_ctrl_c_stops_a_map_stage_with_its_workers_at_once(tmp_path, stage):
 
     slice_lines = (Path(__file__).parent / "data" / "t0_slice.jsonl").read_bytes()
     source = tmp_path / "in.jsonl"
-    source.write_bytes(slice_lines * 12)  # ~25 MB: several byte ranges for the two workers
+    # ~125 MB: several byte ranges for the two workers, and far more than 2.5 s of work (dedup
+    # once did 25 MB in 2.1 s, so the Ctrl-C came after its work and the test failed)
+    source.write_bytes(slice_lines * 60)
     out = tmp_path / "out"
     with ctrl_c_reaches_children():
         run = subprocess.Popen([sys.executable, "-m", "curate.cli", stage, str(source), "-o", str(out)],
