@@ -242,6 +242,8 @@ def _zh_name_in_place(text: str, start: int, role: bool = False) -> int:
     given = text[start + surname:start + surname + 2]
     if text[start + surname + 1:start + surname + 3] in _TITLES:
         length = 1  # 陈静女士: the title ends the name
+    elif given[:1] == "总":
+        length = 1  # 王总开会: 总 (the boss) is a title; 开会 is a verb, not a given name
     elif len(given) == 2 and given[0] in given_characters and given[1] in given_characters:
         length = 2
     elif role and given and given[0] in given_characters and (len(given) == 1 or given[1] in _NAME_ENDS):

@@ -48,6 +48,7 @@ POSITIVES = [
     # no cue: jieba tags these nr inside a sentence
     ("昨天王小明和李华去了图书馆，经理赵建国批准了。", "昨天<PERSON>和<PERSON>去了图书馆，经理<PERSON>批准了。"),
     ("请联系陈静女士或者李先生。", "请联系<PERSON>女士或者<PERSON>先生。"),
+    ("明天和王总开会。", "明天和<PERSON>开会。"),  # 总 (boss) ends the name; 开会 is a verb
     ("李先生说行李在这里，陈静也在。陈静很忙。", "<PERSON>先生说行李在这里，<PERSON>也在。<PERSON>很忙。"),
 ]
 
