@@ -215,15 +215,16 @@ def test_records_with_no_text_to_compare_duplicate_nothing(tmp_path, run_cli):
     rng = random.Random(3)
     text = essay(rng)
     records = [Example(instruction=essay(rng), output=str(i)) for i in range(5)]
-    records += [Example(instruction="x", input=text, output="5"), Example(instruction="y", input=text, output="6")]
+    records += [Example(instruction="x", input=text, output="5"), Example(instruction="y", input=text, output="6"),
+                Example(instruction="z", input=" \n ", output="7")]  # only whitespace: empty too
     src = tmp_path / "in.jsonl"
     write_records(src, records)
     code, _, err = run_cli("curate", "dedup", str(src), "-o", str(tmp_path / "out.jsonl"), "--fields", "input")
     assert code == 0, err
-    assert [r.output for r in read_records(tmp_path / "out.jsonl")] == ["0", "1", "2", "3", "4", "5"]
-    assert re.search(r"empty text\W+5\b", err) and re.search(r"exact_duplicate\W+1\b", err), err
+    assert [r.output for r in read_records(tmp_path / "out.jsonl")] == ["0", "1", "2", "3", "4", "5", "7"]
+    assert re.search(r"empty text\W+6\b", err) and re.search(r"exact_duplicate\W+1\b", err), err
     kept, removed = dedup_records(records, DedupConfig(fields=["input"]))
-    assert len(kept) == 6 and [reason for _, reason in removed] == ["exact_duplicate"]
+    assert len(kept) == 7 and [reason for _, reason in removed] == ["exact_duplicate"]
 
 
 def test_a_worker_without_the_work_folder_says_where_it_must_be(tmp_path):

@@ -253,7 +253,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
            mapping: dict[str, str] | None, config: DedupConfig, work: Path) -> Summary:
     import json
 
-    from curate.filters.lsh import SketchStore
+    from curate.filters.lsh import NO_TEXT, SketchStore
     from curate.filters.sketching import Facts, sketch_input, spooled_rows, with_meta
 
     summary = Summary("dedup")
@@ -263,7 +263,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
         sketch_input(source, mapping, config.fields, store, facts, spool, config.workers, advance, config.executor,
                      config.ray_address)
     summary.read = store.count
-    empty = int((facts.lengths == 0).sum())
+    empty = int((store.exact == NO_TEXT).sum())  # what link_exact keeps apart: whitespace-only texts too
     if empty:
         summary.counts["empty_text"] = empty
     with verifying_pool(store, config):
