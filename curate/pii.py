@@ -118,7 +118,13 @@ class PiiScrubber:
 
     def __call__(self, record: Record) -> tuple[Record, list[Found]]:
         fields = text_fields(record, self.config.fields == "all")
-        return self.apply(record, fields, self.detect([text for _, text in fields]))
+        texts = [text for _, text in fields]
+        spans = self.detect(texts)
+        found = [Found(name, *span) for (name, _), field_spans in zip(fields, spans) for span in field_spans]
+        if not found:
+            return record, []
+        replaced = self.replaced(texts, spans)
+        return self.rebuilt(record, found, {fields[index][0]: text for index, text in replaced}), found
 
     def detect(self, texts: list[str]) -> list[list[Span]]:
         """Spans per text of one record; a name found in one text is a span in all of them."""
@@ -132,15 +138,6 @@ class PiiScrubber:
         if names:
             spans = [with_names(text, found, names) if text else found for text, found in zip(texts, spans)]
         return spans
-
-    def apply(self, record: Record, fields: list[tuple[str, str]], spans: list[list[Span]]
-              ) -> tuple[Record, list[Found]]:
-        """Replace the detected spans."""
-        found = [Found(name, *span) for (name, _), field_spans in zip(fields, spans) for span in field_spans]
-        if not found:
-            return record, []
-        replaced = self.replaced([text for _, text in fields], spans)
-        return self.rebuilt(record, found, {fields[index][0]: text for index, text in replaced}), found
 
     def replaced(self, texts: list[str], spans: list[list[Span]]) -> list[tuple[int, str]]:
         """(index, new text) for each of one record's texts with spans, numbered as one record."""
@@ -167,7 +164,7 @@ _EXTRA = "meta.extra."
 
 
 def type_counts(found: list[Found]) -> dict[str, int]:
-    """{type: spans of it}, by type name (a plain dict: a Counter per record costs more than the rest of apply)."""
+    """{type: spans of it}, by type name (a plain dict: a Counter per record costs more than the rest of rebuilt)."""
     counts: dict[str, int] = {}
     for item in found:
         counts[item.type] = counts.get(item.type, 0) + 1
