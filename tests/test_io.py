@@ -359,3 +359,26 @@ def test_ray_address_without_the_ray_executor_is_a_usage_error(tmp_path, run_cli
     write_records(src, [Example(instruction="Is this a question of some length?", output="Yes.")])
     code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / "o.jsonl"), "--ray-address", "auto")
     assert code == 2 and "--executor ray" in err and not (tmp_path / "o.jsonl").exists()
+
+
+def test_json_lines_read_to_the_values_json_reads():
+    # lines are parsed by pydantic-core, with json where it refuses: the values must not differ
+    import json
+
+    from curate.io import jsonl_lines
+
+    lines = [b'{"a": NaN, "b": -Infinity, "c": 123456789012345678901234567890, "d": 1e-7, "e": 0.1}\n',
+             b'{"k": 1, "k": 2, "u": "\\ud83d\\ude00 \\u00e9", "n": null, "t": [true, false]}\r\n',
+             b'{"lone": "\\ud800"}\n']
+    read = [value for _, value in jsonl_lines(lines, "x.jsonl")]
+    assert repr(read) == repr([json.loads(line) for line in lines])
+
+
+def test_rows_are_written_as_compact_json_that_reads_back_the_same():
+    from curate.io import dump_row
+
+    row = {"id": "a", "x": [1.5, 1e-7, 2**70, float("inf")], "text": 'quote " backslash \\ tab \t é 中'}
+    text = dump_row(row)
+    assert text == '{"id":"a","x":[1.5,1e-7,1180591620717411303424,Infinity],"text":"quote \\" backslash \\\\ tab \\t é 中"}'
+    assert json.loads(text) == row
+    assert dump_row({"bad": "\ud800"}) == '{"bad":"\ud800"}'  # as json wrote it; UTF-8 then refuses it

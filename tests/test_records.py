@@ -116,3 +116,22 @@ def test_normalised_text_is_nfkc_with_whitespace_runs_collapsed():
         text = f"é{space}x {space}{space}李"
         assert normalize_text(text) == " ".join(unicodedata.normalize("NFKC", text).split()), repr(text)
     assert Example(instruction="Say\t hi\n\n now ").id == Example(instruction="Say hi now").id
+
+
+def test_content_id_hashes_the_bytes_json_writes_for_every_code_point():
+    # content_id serialises with pydantic-core for speed; ids must stay those of json's compact form
+    import hashlib
+    import json
+
+    def by_json(*parts):
+        payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    for start in range(0, len(every), 4096):
+        text = every[start:start + 4096]
+        assert content_id("example", [text, "", "", [[text, '"\\\n']]]) == by_json("example", [text, "", "", [[text, '"\\\n']]])
+    messages = [{"role": "user", "content": "hi\t\"there\"\x00"}]
+    assert content_id("self-instruct request", messages, 2**70) == by_json("self-instruct request", messages, 2**70)
+    with pytest.raises(UnicodeEncodeError):  # as json's encoding raised before: a lone surrogate has no UTF-8
+        content_id("lone \ud800 surrogate")

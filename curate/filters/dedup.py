@@ -278,7 +278,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
         for index, (identifier, head, meta) in enumerate(rows):
             keeper = int(verdicts.keeper[index])
             cluster = identifier if keeper == index else keeper_ids[keeper]
-            added = {"dedup": f'{{"cluster": {cluster}, "size": {int(verdicts.sizes[index])}}}'}
+            added = {"dedup": f'{{"cluster":{cluster},"size":{int(verdicts.sizes[index])}}}'}
             reason = verdicts.reason(index)
             if reason is None:
                 sink = out
@@ -287,7 +287,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
                 summary.dropped[reason] += 1
                 if removed is None:
                     continue
-                added["rejected"] = f'{{"stage": "dedup", "reason": "{reason}"}}'
+                added["rejected"] = f'{{"stage":"dedup","reason":"{reason}"}}'
                 sink = removed
             line = with_meta(head, meta, added)
             if sink.suffix == ".jsonl":

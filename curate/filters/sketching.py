@@ -82,9 +82,9 @@ def with_meta(head: str, meta: str, added: dict[str, str]) -> str:
         merged = json.loads(meta) | {key: json.loads(value) for key, value in added.items()}
         meta = dump_row(merged)
     else:
-        extra = ", ".join(f'"{key}": {value}' for key, value in added.items())
-        meta = f"{{{extra}}}" if meta == "{}" else f"{meta[:-1]}, {extra}}}"
-    return f'{head[:-1]}, "meta": {meta}}}\n'
+        extra = ",".join(f'"{key}":{value}' for key, value in added.items())
+        meta = f"{{{extra}}}" if meta == "{}" else f"{meta[:-1]},{extra}}}"
+    return f'{head[:-1]},"meta":{meta}}}\n'
 
 
 class Texts:
