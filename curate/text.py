@@ -66,10 +66,15 @@ def normalize_text(text: str) -> str:
     share an id. ASCII text is done on bytes, in C: twice as fast as the split, the same text."""
     if not text.isascii():
         return " ".join(unicodedata.normalize("NFKC", text).split())
+    return collapsed_ascii(text).decode()
+
+
+def collapsed_ascii(text: str) -> bytes:
+    """normalize_text of an ASCII text, as bytes."""
     spaced = text.encode().translate(_ASCII_SPACES)
     while b"  " in spaced:
         spaced = spaced.replace(b"  ", b" ")
-    return spaced.strip(b" ").decode()
+    return spaced.strip(b" ")
 
 
 # every ASCII character str.split() splits on, as a space

@@ -1,3 +1,4 @@
+import json
 import random
 import re
 from pathlib import Path
@@ -77,6 +78,22 @@ def test_bulk_tokens_are_the_tokens_of_each_text():
         hashes, offsets = _token_hashes(texts)
         for i, text in enumerate(texts):
             assert hashes[offsets[i]:offsets[i + 1]].tolist() == _word_hashes(tokens(text)).tolist(), texts
+
+
+def test_exact_hashes_are_the_hashes_of_each_texts_duplicate_key():
+    # computed without duplicate_key (on bytes, or from the tokens' normalised form): the same keys
+    from curate.filters.minhash import EMPTY, exact_hashes, text_hashes
+    from curate.text import duplicate_key
+
+    rng = random.Random(11)
+    pieces = ["Word", "ÜBER", "naïve", "中文", "İs", "ß", "ＦＵＬＬ", "ﬁ", "\x1c", " ", "  ", "\n", "\t", "\u3000",
+              "\xa0", "\u2028", "!", "..."]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 9))) for _ in range(3000)]
+    slice_file = Path(__file__).parent / "data" / "t0_slice.jsonl"  # real prompts: quotes, accents, Unicode
+    texts += [json.loads(line)["instruction"] for line in slice_file.read_bytes().splitlines()]
+    expected = text_hashes([duplicate_key(text) for text in texts])
+    expected[[not duplicate_key(text) for text in texts]] = EMPTY
+    assert exact_hashes(texts).tolist() == expected.tolist()
 
 
 def test_exact_jaccard_of_the_stored_sets_equals_set_jaccard(tmp_path):

@@ -37,10 +37,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from curate.errors import UsageError
-from curate.filters.minhash import choose_bands, permutations, shingle_hashes, signatures, text_hashes
-from curate.text import duplicate_key
+from curate.filters.minhash import EMPTY, choose_bands, exact_hashes, normalised_forms, permutations, shingle_hashes, signatures
 
-NO_TEXT = np.uint64(0)  # the exact key of an empty text: it joins no group (no hash of a text is 0 but 1 in 2**64)
+NO_TEXT = EMPTY  # the exact key of an empty text: it joins no group
 MARGIN_SIGMAS = 3.5  # estimates this many standard deviations from the threshold decide without the sets
 SMALL_BUCKET = 16  # a bucket this small compares every pair; a larger one, members with leaders
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -99,12 +98,11 @@ class Sketcher:
         self.a, self.b = permutations(num_perm, seed)
 
     def sketch(self, texts: list[str]) -> Sketch:
-        hashes, offsets = shingle_hashes(texts, self.ngram)
+        normalised = normalised_forms(texts)
+        hashes, offsets = shingle_hashes(texts, self.ngram, normalised=normalised)
         signature = signatures(hashes, offsets, self.a, self.b)
         sets, set_offsets = unique_sorted_sets(hashes, offsets)
-        keys = [duplicate_key(text) for text in texts]
-        exact = text_hashes(keys)
-        exact[[not key for key in keys]] = NO_TEXT
+        exact = exact_hashes(texts, normalised)
         return Sketch(signature, sets, np.diff(set_offsets), band_keys(signature, self.bands, self.rows), exact)
 
 

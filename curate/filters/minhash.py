@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from xxhash import xxh3_64_intdigest as _xxh3
 
-from curate.text import CJK_RANGES
+from curate.text import CJK_RANGES, collapsed_ascii
 
 # CJK text has no spaces: each of its characters counts as a word.
 _CJK_CHARS = CJK_RANGES
@@ -67,7 +67,13 @@ def _segment_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return running[offsets[1:]] - running[offsets[:-1]]
 
 
-def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def normalised_forms(texts: list[str]) -> dict[int, str]:
+    """NFKC and lower case of each non-ASCII text, by position: made once, for its tokens and
+    its exact key (ASCII texts need neither: Arrow and bytes methods lower them in C)."""
+    return {i: _normalised(text) for i, text in enumerate(texts) if not text.isascii()}
+
+
+def _token_hashes(texts: list[str], normalised: dict[int, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """32-bit hashes of every token of every text, flat, with per-text offsets.
 
     Texts made only of CJK characters (and spaces and punctuation) have one-character tokens,
@@ -75,22 +81,54 @@ def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     and splits them in C++ and dictionary-encodes the words, so the Python work (trimming
     punctuation, hashing) is done once per distinct word, not once per word.
     """
-    ascii = [i for i, text in enumerate(texts) if text.isascii()]
-    if len(ascii) == len(texts):
+    if normalised is None:
+        normalised = normalised_forms(texts)
+    if not normalised:
         return _word_tokens(texts, None)
-    others = [i for i, text in enumerate(texts) if not text.isascii()]
-    normalised = {i: _normalised(texts[i]) for i in others}
-    characters = [i for i in others if _only_cjk(normalised[i])]
-    words = [i for i in others if not _only_cjk(normalised[i])]
+    ascii = [i for i in range(len(texts)) if i not in normalised]
+    characters = [i for i, text in normalised.items() if _only_cjk(text)]
+    words = [i for i, text in normalised.items() if not _only_cjk(text)]
     parts = []
     if ascii:  # ASCII texts take the fast path even in a chunk with a few others
         parts.append((ascii, _word_tokens([texts[i] for i in ascii], None)))
     if characters:
         parts.append((characters, _character_tokens([normalised[i] for i in characters])))
     if words:
-        spaced = [_CJK.sub(r" \g<0> ", normalised[i]) for i in words]
+        spaced = [_cjk_spaced(normalised[i]) for i in words]
         parts.append((words, _word_tokens([texts[i] for i in words], spaced)))
     return _interleave(len(texts), parts)
+
+
+def _cjk_spaced(normalised: str) -> str:
+    """Each CJK character set apart by spaces; most non-ASCII text has none, and the regex's
+    scan (7 ns a character) is skipped where the highest code point is below them all."""
+    if normalised and np.frombuffer(normalised.encode("utf-32-le"), np.uint32).max() < _FIRST_CJK:
+        return normalised
+    return _CJK.sub(r" \g<0> ", normalised)
+
+
+_FIRST_CJK = min(ord(c) for c in CJK_RANGES if c != "-")
+
+
+def exact_hashes(texts: list[str], normalised: dict[int, str] | None = None) -> np.ndarray:
+    """Per text, the 64-bit hash of curate.text.duplicate_key (whitespace runs collapsed, NFKC,
+    lower case), computed without it: on bytes for ASCII, and from the normalised form made
+    once for the tokens otherwise (lower case commutes with splitting: no character's lower
+    case is a space, nor a space's anything else). An empty key hashes to EMPTY."""
+    if normalised is None:
+        normalised = normalised_forms(texts)
+    keys = [" ".join(normalised[i].split()).encode() if i in normalised else _collapsed(text)
+            for i, text in enumerate(texts)]
+    hashes = np.fromiter(map(_xxh3, keys), np.uint64, len(keys))
+    hashes[[not key for key in keys]] = EMPTY
+    return hashes
+
+
+EMPTY = np.uint64(0)  # the exact hash of an empty text (no text's hash is 0 but 1 in 2**64)
+
+
+def _collapsed(ascii: str) -> bytes:
+    return collapsed_ascii(ascii).lower()
 
 
 def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -196,14 +234,16 @@ def shingle_hash32(shingle: list[str]) -> int:
     return int(_combine(_word_hashes(shingle)))
 
 
-def shingle_hashes(texts: list[str], ngram: int, wide: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(texts: list[str], ngram: int, wide: bool = False,
+                   normalised: dict[int, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """uint32 hashes of every n-gram shingle of every text, flat, with per-text offsets
     (uint64 with `wide`: for n-gram matching between large sets, where 32 bits collide).
 
     A text shorter than `ngram` tokens is one shingle of all its tokens; an empty one has none.
+    `normalised`: normalised_forms(texts), where the caller made them already.
     """
     poly = _POLY64 if wide else _POLY
-    words, word_offsets = _token_hashes(texts)
+    words, word_offsets = _token_hashes(texts, normalised)
     words = words.astype(poly.dtype)
     lengths = np.diff(word_offsets)
     counts = np.where(lengths >= ngram, lengths - ngram + 1, (lengths > 0).astype(np.int64))
