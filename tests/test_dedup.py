@@ -94,6 +94,9 @@ def test_exact_hashes_are_the_hashes_of_each_texts_duplicate_key():
     expected = text_hashes([duplicate_key(text) for text in texts])
     expected[[not duplicate_key(text) for text in texts]] = EMPTY
     assert exact_hashes(texts).tolist() == expected.tolist()
+    # what lets the split follow the lower-casing: it neither makes nor unmakes a space
+    assert not [c for c in map(chr, range(0x110000)) if not "\ud800" <= c <= "\udfff"
+                and (c.isspace() != any(ch.isspace() for ch in c.lower()) or (c.isspace() and c.lower() != c))]
 
 
 def test_exact_jaccard_of_the_stored_sets_equals_set_jaccard(tmp_path):

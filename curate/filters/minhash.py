@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from xxhash import xxh3_64_intdigest as _xxh3
 
-from curate.text import CJK_RANGES, collapsed_ascii
+from curate.text import CJK_RANGES, collapsed
 
 # CJK text has no spaces: each of its characters counts as a word.
 _CJK_CHARS = CJK_RANGES
@@ -117,7 +117,7 @@ def exact_hashes(texts: list[str], normalised: dict[int, str] | None = None) -> 
     case is a space, nor a space's anything else). An empty key hashes to EMPTY."""
     if normalised is None:
         normalised = normalised_forms(texts)
-    keys = [" ".join(normalised[i].split()).encode() if i in normalised else _collapsed(text)
+    keys = [" ".join(normalised[i].split()).encode() if i in normalised else collapsed(text.encode()).lower()
             for i, text in enumerate(texts)]
     hashes = np.fromiter(map(_xxh3, keys), np.uint64, len(keys))
     hashes[[not key for key in keys]] = EMPTY
@@ -125,10 +125,6 @@ def exact_hashes(texts: list[str], normalised: dict[int, str] | None = None) -> 
 
 
 EMPTY = np.uint64(0)  # the exact hash of an empty text (no text's hash is 0 but 1 in 2**64)
-
-
-def _collapsed(ascii: str) -> bytes:
-    return collapsed_ascii(ascii).lower()
 
 
 def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
