@@ -83,9 +83,14 @@ class PiiConfig(ExecutorOptions):
     @field_validator("salt")
     @classmethod
     def _hash_needs_salt(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("mode") == "hash" and not value:
+        mode = info.data.get("mode")
+        if mode == "hash" and not value:
             raise ValueError("mode 'hash' needs a salt (a secret string): unsalted hashes of short values such "
                              "as phone numbers can be reversed by hashing every candidate")
+        if value is not None and mode is not None and mode != "hash":
+            # a salt with any other mode does nothing: say so rather than let the user think values are hashed
+            raise ValueError(f"a salt is used by mode 'hash' only, and mode is '{mode}'; add --mode hash or leave "
+                             "out --salt")
         return value
 
     def wanted(self) -> frozenset[str]:

@@ -150,6 +150,13 @@ def test_hash_mode_without_a_salt_is_refused():
         PiiConfig(mode="hash")
 
 
+def test_a_salt_without_hash_mode_is_refused_not_ignored():
+    with pytest.raises(ValidationError, match="mode 'hash' only, and mode is 'numbered'"):
+        PiiConfig(mode="numbered", salt="pepper")
+    with pytest.raises(ValidationError, match="mode 'hash' only, and mode is 'placeholder'"):
+        PiiConfig(salt="pepper")  # the default mode
+
+
 def test_types_accept_a_comma_separated_string_and_limit_detection():
     config = PiiConfig(types="email, phone")
     assert config.types == ["EMAIL", "PHONE"]
