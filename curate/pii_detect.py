@@ -68,10 +68,11 @@ _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
 _HEX_PAIR = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")
 _VERSION_LABEL = re.compile(r"(?i)\b(?:version|release|build|firmware|ver\.?)[ \t]*[:：]?[ \t]*$")  # 1.2.3.4 is a version
-_EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#)"
+_EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#|转|分机)"  # 转 / 分机: Chinese for "extension"
 # an optional + or bracket, then a digit: whichever of the three the first character was
 _PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?<=\d))"
                     rf"[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}})?(?![0-9A-Za-z])")
+_CHINESE_EXTENSION = re.compile("[ \t]*(?:转|分机)[ \t]*")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
 _PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"
@@ -231,6 +232,8 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
         return _phones(text, offset + 1, candidate[1:])
     number = re.split(_EXTENSION, candidate, maxsplit=1)[0]
     digits = "".join(c for c in number if c.isdigit())
+    if _CN_MOBILE.fullmatch(digits) and _CHINESE_EXTENSION.search(candidate):
+        candidate = number.rstrip()  # a mobile has no extension: 13812345678转100元 is "transfer 100 yuan"
     if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and not _DOTTED_PHONE.fullmatch(number)):
         return []  # too short or long for E.164; dotted runs are versions or IPs, unless US-shaped
     if _DATE_TIME.match(number):
@@ -242,7 +245,7 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     # bare run of digits must be a valid, assigned number to count
     formatted = not number.isdigit() or _PHONE_CUE.search(text, max(0, offset - 24), offset) is not None
     region = _phone_region(candidate, digits)
-    if _whole_number(candidate, region, formatted):
+    if _whole_number(_CHINESE_EXTENSION.sub(" ext ", candidate), region, formatted):  # phonenumbers reads ext only
         return [Span("PHONE", offset, offset + len(candidate))]
     from phonenumbers import Leniency, PhoneNumberMatcher
 

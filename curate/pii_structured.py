@@ -28,7 +28,9 @@ NOT_PERSONAL_LABEL = re.compile(r"(?i)(?:(?:order|invoice|tracking|receipt|seria
                                 r"(?:[ \t]+(?:is|was))?|订单号?|单号|编号|流水号|序列号|工单号?)[ \t]*[:：#]?[ \t]*$")
 # (first the class a match starts with, then a look-behind over it: see _CN_ID in pii_detect.py)
 _SSN = re.compile(r"(\d(?<![\d-]\d)\d{2})-(\d{2})-(\d{4})(?![\d-])")
-_SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#|is|[:：])?\s*(\d{9})(?!\d)")
+# after the cue, also spaced (536 22 8726) or with spaces round the dashes, as people type it
+_SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#|is|[:：])?\s*"
+                      r"(\d{3}(?:[ \t]*-[ \t]*|[ \t])?\d{2}(?:[ \t]*-[ \t]*|[ \t])?\d{4})(?![\d-])")
 _IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 
 
@@ -39,7 +41,8 @@ def ssns(text: str) -> list[Found]:
              if ssn.is_valid(m.group()) and not NOT_PERSONAL_LABEL.search(text, max(0, m.start() - 24), m.start())]
     folded = text.casefold()  # what (?i) matches: ſ is s, so a superset of the texts it can match
     if "ssn" in folded or "social" in folded:
-        found += [Found("SSN", *m.span(1)) for m in _SSN_CUE.finditer(text) if ssn.is_valid(m.group(1))]
+        found += [Found("SSN", *m.span(1)) for m in _SSN_CUE.finditer(text)
+                  if ssn.is_valid("".join(c for c in m.group(1) if c.isdigit()))]
     return found
 
 

@@ -19,9 +19,14 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Reach us on +1-780-563-6083 ext. 77 any time.", "PHONE", "+1-780-563-6083 ext. 77"),
     ("手机+86 138 1234 5678，随时联系。", "PHONE", "+86 138 1234 5678"),
     ("座机(010) 6234 5678。", "PHONE", "(010) 6234 5678"),
+    ("总机 010-62345678转801，找王经理。", "PHONE", "010-62345678转801"),  # 转: extension (a walk-through's find)
+    ("电话：021-58881234 分机 12。", "PHONE", "021-58881234 分机 12"),
+    ("手机13812345678转100元给他。", "PHONE", "13812345678"),  # a mobile has no extension: "transfer 100 yuan"
     ("SSN 409-91-0019 on file.", "SSN", "409-91-0019"),
     ("My social security number is 409910019.", "SSN", "409910019"),
     ("Her SSN: 409910019, on file.", "SSN", "409910019"),
+    ("SSN: 409 91 0019, on file.", "SSN", "409 91 0019"),  # spaced after a cue (found by a walk-through)
+    ("my social security number is 409 - 91 - 0019.", "SSN", "409 - 91 - 0019"),
     ("Host 2001:0db8:85a3:0000:0000:8a2e:0370:7334 is down.", "IP", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
     ("Ping ::1 or fe80::1ff:fe23:4567:890a now.", "IP", "fe80::1ff:fe23:4567:890a"),
     ("Maestro 501862027866 expired.", "CARD", "501862027866"),
@@ -60,6 +65,7 @@ def test_each_format_is_found(text, kind, value):
     "Card ending 4111111111111112 failed.",  # fails Luhn
     "身份证150928200106291001校验不通过。",  # wrong check digit
     "Reference number 123-45-6789 is a case id.",  # SSN-shaped (and valid), but labelled a reference
+    "Ticket 409 91 0019 was closed.",  # an SSN's digits spaced, with no SSN cue
     "The build was born on Tuesday.",
     "请查收附件，谢谢。",
     "Contact Sales Team for a quote.",
@@ -143,7 +149,7 @@ _PLAIN_FORMS = {
     ("pii_detect", "_CARD"): r"(?<![0-9A-Za-z.-])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)",
     ("pii_detect", "_IPV4"): r"(?<![0-9A-Za-z_.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)",
     ("pii_detect", "_PHONE"): r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d"
-                              r"(?:[ \t]*(?:x|ext\.?|extension|#)[ \t]*\d{1,6})?(?![0-9A-Za-z])",
+                              r"(?:[ \t]*(?:x|ext\.?|extension|#|转|分机)[ \t]*\d{1,6})?(?![0-9A-Za-z])",
     ("pii_structured", "_SSN"): r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])",
     ("pii_structured", "_US_STREET"): r"(?<![\w-])\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
                                       r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|Cir|"
@@ -165,7 +171,7 @@ def test_fast_patterns_find_what_their_plain_forms_find(module, name):
     # number-shaped texts that probe every edge: groups of digits (or capitals) of any length
     # joined by separators, with any character before and after
     edges = ["", "a", "Z", "7", ".", "-", "+", "_", " ", "(", ")", "x", "#", "\n"]
-    separators = [".", "-", " ", "(", ")", "+", "", " ext. ", "x", ") ", "/"]
+    separators = [".", "-", " ", "(", ")", "+", "", " ext. ", "x", ") ", "/", "转", " 分机 "]
 
     def group() -> str:
         if rng.random() < 0.1:
