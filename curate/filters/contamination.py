@@ -9,7 +9,8 @@ record, in one of three ways (`--match`):
 - minhash: Jaccard of the 5-gram sets >= --threshold, through the same sketches and checks
   as `curate dedup` (curate/filters/lsh.py).
 
-The matched evaluation record goes to meta.dedup = {against, match, id, similarity}.
+The matched evaluation record goes to meta.dedup = {against, match, id, similarity}; match is
+the --match value that found it, or "exact" where --match minhash met an exact copy.
 
 Memory: the evaluation set's hashes (exact and ngram: 8 bytes an n-gram), and for minhash its
 sketches with those of the input, on disk as in `curate dedup`; the input streams.
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from curate.filters.dedup import DedupConfig
     from curate.filters.lsh import SketchStore
 
-Match = tuple[Literal["exact", "near", "ngram"], int, float]  # kind, reference index, similarity
+Match = tuple[Literal["exact", "near", "minhash", "ngram"], int, float]  # kind, reference index, similarity
 CHUNK = 20_000
 
 
@@ -157,8 +158,9 @@ def decontaminate(source: str | Path, input: str | Path, output: str | Path, rej
         for chunk in _chunks(chain(eval_texts, texts())):
             store.add(chunk)
         store.finish()
-        near = {index - len(eval_texts): match
-                for index, match in near_matches(store, *first_and_rest(store.count, len(eval_texts))).items()}
+        # named as --match names it ("near" is what split calls it in its leaks)
+        near = {index - len(eval_texts): ("minhash", ref, similarity) for index, (_, ref, similarity)
+                in near_matches(store, *first_and_rest(store.count, len(eval_texts))).items()}
         assert store.exact is not None
         exact = ExactIndex(store.exact[: len(eval_texts)]).first_equal(store.exact[len(eval_texts) :])
         empty = ~store.has_shingles()[len(eval_texts) :]
