@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "revise": ("generate", GENERATE, "Teacher revision: a teacher model improves each answer; the revision becomes "
                "chosen and the original rejected, unless the judge scores the revision no higher (dropped: "
                "not_better)."),
-    "dedup": ("curation", CURATE, "Remove exact duplicates (after NFKC, case and whitespace normalisation) and "
+    "dedup": ("dedup", CURATE, "Remove exact duplicates (after NFKC, case and whitespace normalisation) and "
               "MinHash LSH near duplicates (Jaccard of word 5-gram sets, or character 5-grams for "
               "Chinese/Japanese), keeping one record per cluster; cluster id and size go to meta.dedup."),
     "filter": ("curation", CURATE, "Drop records that fail a heuristic: empty/short/long instruction or output, "

@@ -1,4 +1,5 @@
-"""Commands that clean a dataset: each keeps or drops records, and says why."""
+"""Commands that clean a dataset: each keeps or drops records, and says why (dedup has a module
+of its own: it starts in ~100 ms less without the others' configs)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from curate import cli_support
 from curate.cli_config import config_command
 from curate.commands.options import (Folder, Input, JournalOutput, JournalRejects, Map, Output, Rejects, finish,
                                      folder)
-from curate.filters.dedup import DedupConfig
 from curate.filters.judge import JudgeConfig
 from curate.filters.quality import FilterConfig
 from curate.formats import parse_mapping
@@ -21,21 +21,6 @@ from curate.split_rules import SplitConfig
 from curate.summary import stderr
 
 app = cli_support.command_app()
-
-
-@config_command(app, DedupConfig, "dedup")
-def dedup(config: DedupConfig, input: Input, output: Output, rejects: Rejects = None, map: Map = None) -> None:
-    """Remove exact duplicates (after NFKC, case and whitespace normalisation) and MinHash LSH
-    near duplicates (Jaccard of word 5-gram sets, or character 5-grams for Chinese/Japanese),
-    keeping one record per cluster; cluster id and size go to meta.dedup.
-
-    The input is read twice; the sketches (~1.3 KB a record) wait on disk in a folder beside the
-    output (--work-dir), so memory stays at ~40 bytes a record. With --against EVAL.jsonl it
-    decontaminates instead: records matching any evaluation record go to --rejects as
-    contaminated (--match exact, ngram or minhash)."""
-    from curate.filters.dedup import dedup as run
-
-    cli_support.show(run(input, output, config, rejects, parse_mapping(map)))
 
 
 @config_command(app, FilterConfig, "filter")
