@@ -20,6 +20,7 @@ from curate.errors import DataError, EndpointError, UsageError
 
 debug = False
 summary_json: Path | None = None  # --summary-json: where the stage's summary goes, as data
+command_started: float | None = None  # perf_counter when the command began; its first Summary counts from it
 run_context: dict[str, Any] = {}  # what the command was run with, written beside its summary
 SummaryJson = Annotated[
     Optional[Path],
@@ -167,7 +168,11 @@ def _terminate(signum: int, frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
-def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoReturn:
+def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None, started: float | None = None) -> NoReturn:
+    """Run a command line; `started`: when the process began importing the CLI, so the time in
+    the summary includes start-up (imports, the worker pool), as a user's clock does."""
+    global command_started
+    command_started = started
     signal.signal(signal.SIGTERM, _terminate)
     set_debug(False)
     global summary_json
@@ -197,6 +202,7 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None) -> NoRe
             code = error.exit_code  # type: ignore[attr-defined]
         else:
             code = _fail(prog_name, error, 1, unexpected=True)
+    command_started = None  # a command that made no summary (--help) leaves no start for a later one
     if code == 130 and not isinstance(code, bool):  # typer turns Ctrl-C into a quiet exit code 130
         journal = sys.modules.get("curate.journal")
         if journal is not None and journal.opened:

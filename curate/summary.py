@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,17 @@ from curate.records import Record
 T = TypeVar("T")
 FAILED = "failed:"  # the prefix of every reject reason that means "tried, failed for good, retry"
 stderr = Console(stderr=True)
+
+
+def _command_start() -> float:
+    """When the command line began, for its first summary (its clock then matches the user's,
+    start-up included); now, for any other summary and outside the CLI."""
+    cli = sys.modules.get("curate.cli_support")  # only when the CLI runs: importing it here would load typer
+    started = getattr(cli, "command_started", None)
+    if started is None:
+        return time.perf_counter()
+    cli.command_started = None  # type: ignore[union-attr]
+    return started
 
 
 @dataclass
@@ -40,7 +52,7 @@ class Summary:
     totals: Counter[str] | None = None
     stopped: str | None = None  # why the run ended before it had done what it was asked
     files: dict[str, str] = field(default_factory=dict)  # role (input, output, rejects) -> path, for curate report
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=_command_start)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -205,3 +205,22 @@ def test_help_at_80_columns_cuts_nothing(run_cli, monkeypatch, prog, command):
     monkeypatch.setenv("COLUMNS", "80")
     code, out, _ = run_cli(prog, command, "--help")
     assert code == 0 and "…" not in out
+
+
+def test_the_summary_time_counts_from_the_command_start_not_from_the_stage(tmp_path, run_cli, monkeypatch):
+    # a user's clock starts when the command does: imports and the worker pool count too
+    import json
+    import time
+
+    import curate.cli
+
+    (tmp_path / "in.jsonl").write_text('{"instruction": "hi"}\n', encoding="utf-8")
+    monkeypatch.setattr(curate.cli, "_IMPORTED_AT", time.perf_counter() - 30)  # as if start-up took 30 s
+    code, _, err = run_cli("curate", "filter", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "a.jsonl"),
+                           "--summary-json", str(tmp_path / "a.json"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "a.json").read_text())["seconds"] >= 30
+    code, _, err = run_cli("curate", "filter", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "b.jsonl"),
+                           "--summary-json", str(tmp_path / "b.json"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "b.json").read_text())["seconds"] < 30  # the next command starts at its call

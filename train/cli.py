@@ -6,6 +6,10 @@ derived from the settings model of its module (curate/cli_config.py).
 
 from __future__ import annotations
 
+import time
+
+_IMPORTED_AT: float | None = time.perf_counter()  # before typer and the rest load: start-up counts in the summary
+
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -121,7 +125,9 @@ def preview(config: PreviewSettings, input: Data = None, data: DataAlias = None)
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli_support.run(app, "train", argv)
+    global _IMPORTED_AT
+    started, _IMPORTED_AT = _IMPORTED_AT or time.perf_counter(), None  # later calls (tests) start at the call
+    cli_support.run(app, "train", argv, started)
 
 
 if __name__ == "__main__":
