@@ -190,7 +190,7 @@ class Mapped(NamedTuple):
 
     kept: list[str]
     removed: list[str]
-    report: list[str]  # rows of the stage's report file (pii's --report)
+    report: list[tuple[int, str]]  # rows of the stage's report file (pii's --report), by record within the range
     read: int  # records (and invalid rows): lines of the range
     dropped: Counter[str]
     counts: Counter[str]
@@ -212,7 +212,7 @@ def _map_chunk(path: str, start: int, end: int) -> Mapped:
             raise error.at(f"{path}: record {_lines_before(path, start) + read}") from None
         result = noted.result
         if noted.report is not None:
-            done.report.append(dump_row(noted.report) + "\n")
+            done.report.append((read, dump_row(noted.report)))
         done.counts.update(noted.counts)
         if isinstance(result, Reject):
             if isinstance(result.record, InvalidRow):
@@ -241,6 +241,7 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
         calls = ((_map_chunk, chunk) for chunk in input_chunks(input, CHUNK_BYTES))
         lines_before: Counter[str] = Counter()  # of each file, in the ranges already written
         for done in track(in_order(pool, workers, calls), f"{stage} {input} ({workers} processes)"):
+            records_before = summary.read  # in every file before this range
             for index, line in done.invalid:  # a range knows its own lines only: its place in the file is known here
                 done.removed[index] = _at_line(done.removed[index], f"{done.path}:{lines_before[done.path] + line}")
             lines_before[done.path] += done.read
@@ -249,13 +250,22 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
             summary.dropped.update(done.dropped)
             for name, count in done.counts.items():
                 summary.count(name, count)
-            for sink, lines in ((out, done.kept), (removed, done.removed), (report_rows, done.report)):
+            for sink, lines in ((out, done.kept), (removed, done.removed)):
                 if sink is not None:
                     for line in lines:
                         sink.write_line(line)
+            if report_rows is not None:
+                for number, row in done.report:
+                    report_rows.write_line(numbered(records_before + number, row))
         if finish is not None:
             finish(summary)
     return summary
+
+
+def numbered(record: int, row: str) -> str:
+    """A report line (a JSON object) with "record" first: the record's place in the input,
+    from 1 (its line, in one JSON Lines file), as ids can repeat."""
+    return f'{{"record":{record},{row[1:]}\n' if row != "{}" else f'{{"record":{record}}}\n'
 
 
 def _at_line(reject_line: str, where: str) -> str:

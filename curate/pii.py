@@ -6,7 +6,8 @@ records where something was found; a record with nothing found passes through un
 (no `pii` key is added). A record keeps its id, unless that id was made from its content (the
 input had none): a hash of the text would let anyone who guesses the rest of it test candidate
 values, so a scrubbed record gets the id made from its scrubbed content. The report uses the
-output's ids; its lines are in input order, one per record where something was found.
+output's ids; its lines are in input order, one per record where something was found, each
+with `record`, the record's place in the input from 1 (ids can repeat).
 No found value is ever written anywhere: not to the report, meta, logs or errors.
 
 Memory: 2 x workers chunks in flight (4 MB byte ranges of a JSON Lines file, or CHUNK records
@@ -357,7 +358,8 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
           mapping: dict[str, str] | None = None, rejects: str | Path | None = None) -> Summary:
     """Scrub every record of `input` into `output`.
 
-    `report` gets one line per record where something was found: its id, counts by type,
+    `report` gets one line per record where something was found: its place in the input
+    (`record`, from 1), its id, counts by type,
     and each span's field, type and offsets in the original text. A record with a type of
     `config.drop` goes, scrubbed like every other, to `rejects` instead of the output.
 

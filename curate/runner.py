@@ -131,10 +131,10 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
         # a generator holding worker processes (pii's) is closed on an error or Ctrl-C, so they stop now
         files.callback(getattr(results, "close", lambda: None))
         try:
-            for noted in map(unnoted, results):
+            for number, noted in enumerate(map(unnoted, results), 1):  # a stage with a report maps 1 to 1
                 result = noted.result
                 if noted.report is not None and report_rows is not None:
-                    report_rows.write(noted.report)
+                    report_rows.write({"record": number, **noted.report})
                 for name in noted.counts:
                     summary.count(name)
                 if isinstance(result, Reject):

@@ -87,8 +87,9 @@ def test_pii_in_processes_writes_what_one_process_writes(tmp_path, small_chunks,
     from tests.pii_corpus import corpus
 
     src = tmp_path / "in.jsonl"
+    samples = corpus(600, seed=3) * 2  # every record twice: ids repeat, the report's record numbers tell them apart
     src.write_text("".join(json.dumps({"instruction": sample.text, "output": "Noted."}, ensure_ascii=False) + "\n"
-                           for sample in corpus(600, seed=3)))
+                           for sample in samples))
     runs = {}
     for workers in (1, 2):
         files = {name: tmp_path / f"{name}{workers}.jsonl" for name in ("out", "rej", "report")}
@@ -100,6 +101,11 @@ def test_pii_in_processes_writes_what_one_process_writes(tmp_path, small_chunks,
     assert (one.read, one.written, one.dropped, one.counts) == (two.read, two.written, two.dropped, two.counts)
     assert list(two.counts)[0] == "records_with_pii" and two.counts["replaced:PHONE"] > 50
     assert two.dropped["pii:SSN"] > 0
+    # numbered by place in the file across byte ranges: record N + 600 is record N again, found the same
+    report = {row["record"]: row for row in map(json.loads, two_files["report"].decode().splitlines())}
+    assert len(report) > 600 and all(1 <= number <= 1200 for number in report)
+    assert {n: (r["id"], r["spans"]) for n, r in report.items() if n <= 600} == {
+        n - 600: (r["id"], r["spans"]) for n, r in report.items() if n > 600}
 
 
 def test_pii_spreads_over_byte_ranges_when_the_file_is_large(tmp_path, small_chunks, monkeypatch):

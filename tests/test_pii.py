@@ -236,8 +236,8 @@ def test_scrub_round_trip_with_report(tmp_path):
     text = report.read_text(encoding="utf-8")
     assert not [value for value in values if value in text]
     lines = [json.loads(line) for line in text.splitlines()]
-    assert [line["id"] for line in lines] == [back[0].id, back[2].id, back[3].id]
-    assert lines[0] == {"id": back[0].id, "pii": {"EMAIL": 1, "PHONE": 1}, "spans": [
+    assert [(line["record"], line["id"]) for line in lines] == [(1, back[0].id), (3, back[2].id), (4, back[3].id)]
+    assert lines[0] == {"record": 1, "id": back[0].id, "pii": {"EMAIL": 1, "PHONE": 1}, "spans": [
         {"field": "instruction", "type": "EMAIL", "start": 12, "end": 29},
         {"field": "instruction", "type": "PHONE", "start": 37, "end": 48}]}
     output_text = out.read_text(encoding="utf-8")

@@ -50,8 +50,9 @@ def pii(
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Also write the records removed by --drop, "
                                                     "scrubbed, each with meta.rejected = {stage, reason}.",
                                                     show_default=False)] = None,
-    report: Annotated[Optional[Path], typer.Option(help="Also write, per record with findings, the types and "
-                                                   "positions found (never the values), as JSON Lines.",
+    report: Annotated[Optional[Path], typer.Option(help="Also write, per record with findings, its place in "
+                                                   "the input (record, from 1), id, and the types and positions found "
+                                                   "(never the values), as JSON Lines.",
                                                    show_default=False)] = None,
     map: Map = None,
 ) -> None:
