@@ -67,11 +67,14 @@ _CARD = re.compile(r"[0-6](?<![0-9A-Za-z.-][0-6])(?:(?<=[2-6])\d{3}|(?<=0)604)(?
 _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
 _HEX_PAIR = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")
-_VERSION_LABEL = re.compile(r"(?i)\b(?:version|release|build|firmware|ver\.?)[ \t]*[:：]?[ \t]*$")  # 1.2.3.4 is a version
+_VERSION_LABEL = re.compile(r"(?i)(?:\b(?:version|release|build|firmware|ver\.?)|版本号?)[ \t]*[:：]?[ \t]*$")  # 1.2.3.4 is a version
 _EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#|转|分机)"  # 转 / 分机: Chinese for "extension"
+# digits after 转 that start another number (转 139 8765 4321: "or else") or count something
+# (转 3 次, 转100元: "transfer 100 yuan") are not an extension: the number ends before the word
+_NOT_AN_EXTENSION = r"(?![ \t\-.]\d|[ \t]*[元块次万个天])"
 # an optional + or bracket, then a digit: whichever of the three the first character was
 _PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?<=\d))"
-                    rf"[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}})?(?![0-9A-Za-z])")
+                    rf"[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}}{_NOT_AN_EXTENSION})?(?![0-9A-Za-z])")
 _CHINESE_EXTENSION = re.compile("[ \t]*(?:转|分机)[ \t]*")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
@@ -232,7 +235,8 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
         return _phones(text, offset + 1, candidate[1:])
     number = re.split(_EXTENSION, candidate, maxsplit=1)[0]
     digits = "".join(c for c in number if c.isdigit())
-    if _CN_MOBILE.fullmatch(digits) and _CHINESE_EXTENSION.search(candidate):
+    national = digits[2:] if digits.startswith("86") and number.lstrip("(").startswith(("+86", "+ 86")) else digits
+    if _CN_MOBILE.fullmatch(national) and _CHINESE_EXTENSION.search(candidate):
         candidate = number.rstrip()  # a mobile has no extension: 13812345678转100元 is "transfer 100 yuan"
     if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and not _DOTTED_PHONE.fullmatch(number)):
         return []  # too short or long for E.164; dotted runs are versions or IPs, unless US-shaped

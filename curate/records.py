@@ -30,7 +30,9 @@ _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built 
 
 
 def content_id(*parts: Any) -> str:
-    """A 64-bit hex digest of JSON-serialisable parts: stable across runs and machines."""
+    """A 64-bit hex digest of parts made of strings, integers, lists and dicts: stable across
+    runs and machines, and the ids json's compact form gave (a float would hash as pydantic-core
+    writes it, 1e-05 as 0.00001; no caller passes one)."""
     try:
         # pydantic-core writes the same bytes as _COMPACT (tested on every code point) 8x faster
         payload = to_json(parts)

@@ -22,6 +22,8 @@ def found(text: str) -> list[tuple[str, str]]:
     ("总机 010-62345678转801，找王经理。", "PHONE", "010-62345678转801"),  # 转: extension (a walk-through's find)
     ("电话：021-58881234 分机 12。", "PHONE", "021-58881234 分机 12"),
     ("手机13812345678转100元给他。", "PHONE", "13812345678"),  # a mobile has no extension: "transfer 100 yuan"
+    ("手机+86 138 1234 5678转100元给他。", "PHONE", "+86 138 1234 5678"),  # with its country code too
+    ("他的电话是 0571 8888 6666 转 3 次都没人接。", "PHONE", "0571 8888 6666"),  # 转 3 次: "3 times"
     ("SSN 409-91-0019 on file.", "SSN", "409-91-0019"),
     ("My social security number is 409910019.", "SSN", "409910019"),
     ("Her SSN: 409910019, on file.", "SSN", "409910019"),
@@ -53,6 +55,17 @@ def found(text: str) -> list[tuple[str, str]]:
 ])
 def test_each_format_is_found(text, kind, value):
     assert (kind, value) in found(text), found(text)
+
+
+@pytest.mark.parametrize("text, phones", [
+    ("有事打13812345678 转 139 8765 4321 都能找到我。", ["13812345678", "139 8765 4321"]),  # 转: "or else"
+    ("总机 010-62345678 转 138 1234 5678（无人接听时）。", ["010-62345678", "138 1234 5678"]),
+    ("2024-01-15转 138 1234 5678 联系我。", ["138 1234 5678"]),
+    ("版本 1.2.3.4 转 138 1234 5678", ["138 1234 5678"]),
+])
+def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension(text, phones):
+    # an extension that took the next number's first group left the rest of it unscrubbed (review find)
+    assert found(text) == [("PHONE", phone) for phone in phones]
 
 
 @pytest.mark.parametrize("text", [
@@ -149,7 +162,8 @@ _PLAIN_FORMS = {
     ("pii_detect", "_CARD"): r"(?<![0-9A-Za-z.-])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)",
     ("pii_detect", "_IPV4"): r"(?<![0-9A-Za-z_.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)",
     ("pii_detect", "_PHONE"): r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d"
-                              r"(?:[ \t]*(?:x|ext\.?|extension|#|转|分机)[ \t]*\d{1,6})?(?![0-9A-Za-z])",
+                              r"(?:[ \t]*(?:x|ext\.?|extension|#|转|分机)[ \t]*\d{1,6}(?![ \t\-.]\d|[ \t]*[元块次万个天]))?"
+                              r"(?![0-9A-Za-z])",
     ("pii_structured", "_SSN"): r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])",
     ("pii_structured", "_US_STREET"): r"(?<![\w-])\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
                                       r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|Cir|"
