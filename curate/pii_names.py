@@ -128,6 +128,8 @@ def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int]
     if not speech and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS:
         return None  # most capitalised words start a sentence or a title: decided before the word checks
     words = text[start:end].split()
+    if words[-1] in _ORGANISATION_ENDS:
+        return None
     while len(words) > 1 and words[-1] in _NOT_NAME_ENDS:  # "Contact Sales Team": no person
         end = len(text[:text.rindex(words.pop(), start, end)].rstrip())
     names = [w for w in words if w.rstrip(".,") not in _TITLES_EN and not _INITIAL.fullmatch(w)
@@ -159,6 +161,14 @@ _SUFFIXES = frozenset("Jr Sr II III IV MD DDS DVM PhD Esq".split())
 _TITLES_EN = frozenset("Mr Mrs Ms Miss Mx Dr Prof".split())
 _NOT_NAME_ENDS = frozenset("Team Support Service Services Department Street Avenue Road Inc Ltd LLC Corp Group "
                            "Desk Center Centre Office".split())
+# The last words of organisations and places, never of a person's name: a run ending in one is
+# no name, nor are the words before it (real prompts: "banned from Alaska Airlines", "reported
+# by Associated Press", "a statement from Human Rights Watch")
+_ORGANISATION_ENDS = frozenset("Airlines Airways Press News Tribune Journal Herald Gazette Ministry Agency Authority "
+                           "Council Commission Committee Foundation Association Society Partners Patrol Police "
+                           "Lottery Museum Festival Awards League Federation Airport County City Coast Island "
+                           "Islands Isles Valley Mountains Province Kingdom Republic Parenthood Watch Minor "
+                           "Arabia Examiner Leader".split())
 
 
 # A capitalised word after another word: after a space, tab or line break ("Thanks,\nPeter",

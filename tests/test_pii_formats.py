@@ -83,6 +83,11 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "请查收附件，谢谢。",
     "Contact Sales Team for a quote.",
     "Call the Customer Service line.",
+    # organisations and places after "from", "by", "to" (seen in the real T0 prompts)
+    "He was banned from Alaska Airlines for touching a flight attendant.",
+    "As reported by Associated Press on Monday.",
+    "A statement from Human Rights Watch said so.",
+    "She moved to Jersey City last year.",
 ])
 def test_near_misses_are_left_alone(text):
     assert found(text) == []
