@@ -31,7 +31,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from curate.io import ensure_distinct, sink_format
-from curate.errors import UsageError
+from curate.errors import RecordError, UsageError
 from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.records import Example, Preference, Record
@@ -62,7 +62,8 @@ class PiiConfig(ExecutorOptions):
     workers: int = Field(2, ge=1, description="Processes to scrub in; output order is kept.")
     fields: Literal["text", "all"] = Field("text", description="text: every text of the conversation (system, "
                                            "history, instruction, input, output, responses); all: also user_id and "
-                                           "the string values of meta.extra (columns kept from a foreign file).")
+                                           "the string values of meta.extra (columns kept from a foreign file); a "
+                                           "user_id holding PII then needs --mode hash, which keeps users apart.")
     drop: list[str] | None = Field(None, description="Comma-separated types that remove the whole record instead "
                                    "of being replaced (e.g. `PRIVATE_KEY,API_KEY`): such records go, scrubbed, to "
                                    "--rejects with reason pii:TYPE.")
@@ -152,6 +153,11 @@ class PiiScrubber:
 
     def rebuilt(self, record: Record, found: list[Found], texts: dict[str, str]) -> Record:
         """The record with its replaced texts (by field name) and meta.pii."""
+        if "user_id" in texts and self.config.mode != "hash":
+            kinds = ", ".join(sorted({item.type for item in found if item.field == "user_id"}))
+            raise RecordError(record.id, f"user_id holds {kinds}, and --mode {self.config.mode} would give every "
+                              "such user one user_id (curate split --by user_id would see them as one user); use "
+                              "--mode hash --salt SECRET, which keeps users apart, or --fields text")
         update = rebuild(record, texts)
         meta = {**record.meta, "pii": type_counts(found)}
         extra = {name.removeprefix(_EXTRA): text for name, text in texts.items() if name.startswith(_EXTRA)}

@@ -130,8 +130,10 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
         results = transform(counted(records if records is not None else read_records(input, mapping, invalid_ok)))
         # a generator holding worker processes (pii's) is closed on an error or Ctrl-C, so they stop now
         files.callback(getattr(results, "close", lambda: None))
+        number = 0  # results so far: one per record, in order (reading may run ahead of them)
         try:
-            for number, noted in enumerate(map(unnoted, results), 1):  # a stage with a report maps 1 to 1
+            for noted in map(unnoted, results):
+                number += 1
                 result = noted.result
                 if noted.report is not None and report_rows is not None:
                     report_rows.write({"record": number, **noted.report})
@@ -145,8 +147,8 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
                 for row in output_rows(result):
                     out.write(row)
                     summary.written += 1
-        except RecordError as error:  # records are mapped one at a time: the last one read is the one
-            raise error.at(f"{display_name(input)}: record {summary.read}") from None
+        except RecordError as error:  # raised for the record after the last result
+            raise error.at(f"{display_name(input)}: record {number + 1}") from None
         if finish is not None:
             finish(summary)
     return summary

@@ -261,7 +261,8 @@ def test_workers_replace_every_field_as_one_process_does(mode, fields):
         mail, phone = f"ann{i}@x.com", f"+1 415-555-{2600 + i % 100:04d}"
         if i % 3 == 0:
             return Preference(instruction=f"Hi, I'm Ann Lee, {mail}", chosen=f"Sure, Ann Lee: {phone}",
-                              rejected=f"No, {mail}", user_id=mail, meta={"extra": {"note": f"call {phone}", "n": i}})
+                              rejected=f"No, {mail}", user_id=mail if mode == "hash" else f"u{i}",  # others refuse it
+                              meta={"extra": {"note": f"call {phone}", "n": i}})
         return Example(system=f"Mail {mail}", history=[(f"Call {phone}", "ok"), ("and you?", f"me: {mail}")],
                        instruction=f"Dear Bob, {phone}", input="", output=f"Bob wrote to {mail}", user_id=f"u{i}")
 
@@ -314,3 +315,18 @@ def test_a_texts_spans_do_not_depend_on_whether_another_field_has_text(text):
     scrubber = PiiScrubber()
     alone = scrubber.detect([text])[0]
     assert alone and scrubber.detect([text, "ok"])[0] == alone == scrubber.detect(["", text, ""])[1]
+
+
+def test_user_ids_holding_pii_are_refused_where_the_mode_would_merge_users(tmp_path, run_cli):
+    # --fields all scrubs user_id: as <EMAIL> every user would be one, and split --by user_id wrong
+    rows = [{"instruction": f"note {i}", "user_id": f"u{i}"} for i in range(300)]
+    rows[200]["user_id"] = "john.smith@corp.com"
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    code, _, err = run_cli("curate", "pii", str(source), "-o", str(tmp_path / "out.jsonl"), "--fields", "all")
+    assert code == 1 and "in.jsonl: record 201 (id " in err and "user_id holds EMAIL" in err and "--mode hash" in err
+    assert not (tmp_path / "out.jsonl").exists()
+    code, _, err = run_cli("curate", "pii", str(source), "-o", str(tmp_path / "out.jsonl"), "--fields", "all",
+                           "--mode", "hash", "--salt", "s")
+    assert code == 0, err
+    user_ids = [record.user_id for record in read_records(tmp_path / "out.jsonl")]
+    assert user_ids[200].startswith("<EMAIL:") and user_ids[:3] == ["u0", "u1", "u2"]
