@@ -24,13 +24,14 @@ class Found(NamedTuple):
 # A number right after one of these labels names an order or a record, not a person's line,
 # card or social security number.
 NOT_PERSONAL_LABEL = re.compile(r"(?i)(?:(?:order|invoice|tracking|receipt|serial|confirmation|ticket|case|reference|"
-                                r"ref|booking|claim|account|transaction|po)[ \t]*(?:number|no\.?|id|#)?"
+                                r"ref|booking|claim|account|transaction|po|part|model|item|sku|product|catalog(?:ue)?|lot|batch)"
+                                r"[ \t]*(?:number|no\.?|id|#)?"
                                 r"(?:[ \t]+(?:is|was))?|订单号?|单号|编号|流水号|序列号|工单号?)[ \t]*[:：#]?[ \t]*$")
 # (first the class a match starts with, then a look-behind over it: see _CN_ID in pii_detect.py)
 _SSN = re.compile(r"(\d(?<![\d-]\d)\d{2})-(\d{2})-(\d{4})(?![\d-])")
 # after the cue, also spaced (536 22 8726) or with spaces round the dashes, as people type it
-_SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#|is|[:：])?\s*"
-                      r"(\d{3}(?:[ \t]*-[ \t]*|[ \t])?\d{2}(?:[ \t]*-[ \t]*|[ \t])?\d{4})(?![\d-])")
+_SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#|is|[:：-])?\s*"
+                      r"(\d{3}(?:[ \t]*-[ \t]*|[ \t]+)?\d{2}(?:[ \t]*-[ \t]*|[ \t]+)?\d{4})(?![\d-])")
 _IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 
 

@@ -29,6 +29,8 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Her SSN: 409910019, on file.", "SSN", "409910019"),
     ("SSN: 409 91 0019, on file.", "SSN", "409 91 0019"),  # spaced after a cue (found by a walk-through)
     ("my social security number is 409 - 91 - 0019.", "SSN", "409 - 91 - 0019"),
+    ("SSN-409-91-0019 on file.", "SSN", "409-91-0019"),  # glued to its cue (walk-through)
+    ("SSN  409  91  0019 on file.", "SSN", "409  91  0019"),
     ("Host 2001:0db8:85a3:0000:0000:8a2e:0370:7334 is down.", "IP", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
     ("Ping ::1 or fe80::1ff:fe23:4567:890a now.", "IP", "fe80::1ff:fe23:4567:890a"),
     ("Maestro 501862027866 expired.", "CARD", "501862027866"),
@@ -79,6 +81,7 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "身份证150928200106291001校验不通过。",  # wrong check digit
     "Reference number 123-45-6789 is a case id.",  # SSN-shaped (and valid), but labelled a reference
     "Ticket 409 91 0019 was closed.",  # an SSN's digits spaced, with no SSN cue
+    "Part no. 123-45-6789 is back in stock.",  # SSN-shaped, labelled a part (walk-through)
     "The build was born on Tuesday.",
     "请查收附件，谢谢。",
     "Contact Sales Team for a quote.",
@@ -110,6 +113,7 @@ def test_the_realistic_corpus_meets_the_targets():
 
 
 def test_fields_all_scrubs_user_ids_and_kept_columns(tmp_path):
+    from curate.errors import RecordError
     from curate.pii import PiiScrubber
     from curate.records import Example
 
@@ -117,9 +121,11 @@ def test_fields_all_scrubs_user_ids_and_kept_columns(tmp_path):
                      meta={"extra": {"caller": "Hi, I'm Maria Lopez, call me on (445)243-6001x295", "duration": 31}})
     default, _ = PiiScrubber(PiiConfig())(record)
     assert default.user_id == record.user_id and default.meta["extra"] == record.meta["extra"]
-    everything, found = PiiScrubber(PiiConfig(fields="all"))(record)
-    assert everything.user_id == "<EMAIL>"
-    assert everything.meta["extra"] == {"caller": "Hi, I'm <PERSON>, call me on <PHONE>", "duration": 31}
+    with pytest.raises(RecordError, match="user_id holds EMAIL"):  # as <EMAIL> all such users would be one
+        PiiScrubber(PiiConfig(fields="all"))(record)
+    everything, found = PiiScrubber(PiiConfig(fields="all", mode="hash", salt="s"))(record)
+    assert everything.user_id.startswith("<EMAIL:")
+    assert everything.meta["extra"]["caller"].startswith("Hi, I'm <PERSON:") and "<PHONE:" in everything.meta["extra"]["caller"]
     assert {item.field for item in found} == {"user_id", "meta.extra.caller"}
 
 
