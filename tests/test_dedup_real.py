@@ -228,3 +228,13 @@ def test_the_folder_of_a_killed_run_not_yet_reaped_is_removed(tmp_path, run_cli)
     child.wait()
     assert code == 0, err
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("flags", [["--ngram-size", "8"], ["--match", "exact"],
+                                   ["--against", "EVAL", "--match", "minhash", "--ngram-size", "8"]])
+def test_decontamination_flags_without_what_they_modify_are_refused(contaminated, run_cli, flags):
+    # a flag that would change nothing is an error, not silently ignored (found by a user walk-through)
+    folder, _ = contaminated
+    flags = [str(folder / "eval.jsonl") if flag == "EVAL" else flag for flag in flags]
+    code, _, err = run_cli("curate", "dedup", str(folder / "train.jsonl"), "-o", str(folder / "clean.jsonl"), *flags)
+    assert code == 2 and "applies with --against" in err and not (folder / "clean.jsonl").exists()

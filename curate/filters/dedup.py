@@ -345,6 +345,9 @@ def shingle_set(text: str, ngram: int = 5) -> frozenset[int]:
 def check_usage(config: DedupConfig) -> None:
     if config.against is None and config.match != "minhash":
         raise UsageError("--match applies with --against FILE (decontamination)")
+    if "ngram_size" in config.model_fields_set and (config.against is None or config.match != "ngram"):
+        raise UsageError("--ngram-size applies with --against FILE --match ngram; --ngram sets the shingle length "
+                         "of near-duplicate matching")
     if config.against is not None and config.executor == "ray":
         raise UsageError("curate dedup --against cannot run on Ray yet; use --executor local")
 
