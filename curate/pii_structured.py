@@ -119,9 +119,14 @@ _US_STREET = re.compile(rf"\d(?<![\w-]\d)\d{{0,5}}\s+(?:[A-Z][a-z]+\s+){{1,3}}(?
                         r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?")
 # province or city (two or three characters), then anything up to a road or street, then its
 # numbers and buildings, and a postcode; a verb or particle caught in front (寄到北京市) is trimmed
+# After the number: a named building (环球金融中心), then its block, unit, floor and room
+# (3单元502室, 15楼1502室), which identify a home as much as the rest.
 _CN_ADDRESS = re.compile(
-    r"[\u4e00-\u9fff]{2,3}(?:省|市|自治区|特别行政区)(?:[\u4e00-\u9fff]{1,12}?(?:路|街|大道|道|巷|弄|胡同)){1,2}"
-    r"(?:[0-9A-Za-z]+[号座栋室]|[\u4e00-\u9fff]{1,3}[号座栋])*(?:\d+[号室])?(?:\s*\d{6}(?!\d))?")
+    r"(?:[\u4e00-\u9fff]{2,3}(?:省|自治区))?[\u4e00-\u9fff]{2,3}(?:省|市|自治区|特别行政区)"
+    r"(?:[\u4e00-\u9fff]{1,12}?(?:路|街|大道|道|巷|弄|胡同)){1,2}"
+    r"(?:[0-9A-Za-z]+[号座栋室楼层]|[0-9A-Za-z]+单元|[\u4e00-\u9fff]{1,3}[号座栋])*"
+    r"(?:[\u4e00-\u9fff]{2,10}?(?:中心|大厦|大楼|广场|花园|小区|公寓|苑)(?:[0-9A-Za-z]+(?:[号座栋室楼层]|单元))*)?"
+    r"(?:\d+[号室])?(?:\s*(?:邮编[:：]?\s*)?\d{6}(?!\d))?")
 
 
 def addresses(text: str, digits: bool = True) -> list[Found]:

@@ -45,6 +45,10 @@ def found(text: str) -> list[tuple[str, str]]:
      "166 Pierce Station, Edwardsborough, SD 42105"),
     ("We moved to 42 Maple Street, Apt 3B last year.", "ADDRESS", "42 Maple Street, Apt 3B"),
     ("请寄到北京市朝阳区建国路88号，谢谢。", "ADDRESS", "北京市朝阳区建国路88号"),
+    # the building, unit, floor and room after the number, and a province before the city (walk-through)
+    ("寄到北京市朝阳区建国路88号3单元502室。", "ADDRESS", "北京市朝阳区建国路88号3单元502室"),
+    ("上海市浦东新区世纪大道100号环球金融中心15楼1502室，谢谢", "ADDRESS", "上海市浦东新区世纪大道100号环球金融中心15楼1502室"),
+    ("收件人 刘洋 广东省深圳市南山区科技园路1号", "ADDRESS", "广东省深圳市南山区科技园路1号"),
     ("我的QQ号是 123456789。", "QQ", "123456789"),
     ("加微信 zhang_san-88 聊。", "WECHAT", "zhang_san-88"),
     ("Hi, I'm Norma Fisher and I need help.", "PERSON", "Norma Fisher"),
