@@ -21,6 +21,8 @@ def found(text: str) -> list[tuple[str, str]]:
     ("座机(010) 6234 5678。", "PHONE", "(010) 6234 5678"),
     ("总机 010-62345678转801，找王经理。", "PHONE", "010-62345678转801"),  # 转: extension (a walk-through's find)
     ("电话：021-58881234 分机 12。", "PHONE", "021-58881234 分机 12"),
+    ("座机 0755 8888 6666 转分机 12，工作日。", "PHONE", "0755 8888 6666 转分机 12"),  # walk-through
+    ("tel 212-555-0147;ext=99 (RFC 3966)", "PHONE", "212-555-0147;ext=99"),
     ("手机13812345678转100元给他。", "PHONE", "13812345678"),  # a mobile has no extension: "transfer 100 yuan"
     ("手机+86 138 1234 5678转100元给他。", "PHONE", "+86 138 1234 5678"),  # with its country code too
     ("他的电话是 0571 8888 6666 转 3 次都没人接。", "PHONE", "0571 8888 6666"),  # 转 3 次: "3 times"
@@ -177,7 +179,7 @@ _PLAIN_FORMS = {
     ("pii_detect", "_CARD"): r"(?<![0-9A-Za-z.-])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)",
     ("pii_detect", "_IPV4"): r"(?<![0-9A-Za-z_.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)",
     ("pii_detect", "_PHONE"): r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d"
-                              r"(?:[ \t]*(?:x|ext\.?|extension|#|转|分机)[ \t]*\d{1,6}(?![ \t\-.]\d|[ \t]*[元块次万个天]))?"
+                              r"(?:[ \t]*(?:x|ext\.?|extension|#|;ext=|转分机|转|分机)[ \t]*\d{1,6}(?![ \t\-.]\d|[ \t]*[元块次万个天]))?"
                               r"(?![0-9A-Za-z])",
     ("pii_structured", "_SSN"): r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])",
     ("pii_structured", "_US_STREET"): r"(?<![\w-])\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
@@ -200,7 +202,7 @@ def test_fast_patterns_find_what_their_plain_forms_find(module, name):
     # number-shaped texts that probe every edge: groups of digits (or capitals) of any length
     # joined by separators, with any character before and after
     edges = ["", "a", "Z", "7", ".", "-", "+", "_", " ", "(", ")", "x", "#", "\n"]
-    separators = [".", "-", " ", "(", ")", "+", "", " ext. ", "x", ") ", "/", "转", " 分机 "]
+    separators = [".", "-", " ", "(", ")", "+", "", " ext. ", "x", ") ", "/", "转", " 分机 ", "转分机", ";ext="]
 
     def group() -> str:
         if rng.random() < 0.1:
