@@ -6,8 +6,9 @@ records where something was found; a record with nothing found passes through un
 (no `pii` key is added). A record keeps its id, unless that id was made from its content (the
 input had none): a hash of the text would let anyone who guesses the rest of it test candidate
 values, so a scrubbed record gets the id made from its scrubbed content. The report uses the
-output's ids; its lines are in input order, one per record where something was found, each
-with `record`, the record's place in the input from 1 (ids can repeat).
+output's ids (where an id was made from the content, the input's differs) and offsets into
+the input's texts; its lines are in input order, one per record where something was found,
+each with `record`, the record's place in the input from 1 (ids can repeat).
 No found value is ever written anywhere: not to the report, meta, logs or errors.
 
 Memory: 2 x workers chunks in flight (4 MB byte ranges of a JSON Lines file, or CHUNK records

@@ -51,8 +51,9 @@ def pii(
                                                     "scrubbed, each with meta.rejected = {stage, reason}.",
                                                     show_default=False)] = None,
     report: Annotated[Optional[Path], typer.Option(help="Also write, per record with findings, its place in "
-                                                   "the input (record, from 1), id, and the types and positions found "
-                                                   "(never the values), as JSON Lines.",
+                                                   "the input (record, from 1), its output id, and the types and "
+                                                   "positions found (offsets into the input's texts; never the "
+                                                   "values), as JSON Lines.",
                                                    show_default=False)] = None,
     map: Map = None,
 ) -> None:
