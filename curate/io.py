@@ -247,9 +247,32 @@ def _parsed(raw: bytes, where: str, offset: int) -> Any:
     if not line.strip():
         raise DataError(f"{where}: blank line; JSON Lines needs exactly one JSON object on every line")
     try:
-        return json.loads(line)
+        value = json.loads(line)
     except json.JSONDecodeError as error:
         raise DataError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
+    field = _lone_surrogate(value)  # what json takes and pydantic-core refuses: no output could hold it
+    if field is not None:
+        raise DataError(f"{where}: field '{field}': holds a lone surrogate escape (\\ud800-\\udfff without its "
+                        "pair), which UTF-8 cannot encode; fix the text or drop the line")
+    return value
+
+
+def _lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        return path if any("\ud800" <= c <= "\udfff" for c in value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            found = _lone_surrogate(key, inner) or _lone_surrogate(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
 
 
 def _json_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:

@@ -368,10 +368,18 @@ def test_json_lines_read_to_the_values_json_reads():
     from curate.io import jsonl_lines
 
     lines = [b'{"a": NaN, "b": -Infinity, "c": 123456789012345678901234567890, "d": 1e-7, "e": 0.1}\n',
-             b'{"k": 1, "k": 2, "u": "\\ud83d\\ude00 \\u00e9", "n": null, "t": [true, false]}\r\n',
-             b'{"lone": "\\ud800"}\n']
+             b'{"k": 1, "k": 2, "u": "\\ud83d\\ude00 \\u00e9", "n": null, "t": [true, false]}\r\n']
     read = [value for _, value in jsonl_lines(lines, "x.jsonl")]
     assert repr(read) == repr([json.loads(line) for line in lines])
+
+
+def test_a_lone_surrogate_is_refused_on_reading_with_its_line_and_field():
+    # json reads "\ud800" and UTF-8 cannot write it: the run failed at its end with a bare UnicodeEncodeError
+    from curate.io import jsonl_lines
+
+    lines = [b'{"instruction": "ok"}\n', b'{"instruction": "ok", "meta": {"notes": ["fine", "x\\udfff"]}}\n']
+    with pytest.raises(DataError, match=r"^x\.jsonl:2: field 'meta\.notes\.1': holds a lone surrogate"):
+        list(jsonl_lines(lines, "x.jsonl"))
 
 
 def test_rows_are_written_as_compact_json_that_reads_back_the_same():
