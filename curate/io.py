@@ -128,7 +128,7 @@ def records_of(rows: Iterable[tuple[str, Any]], mapping: dict[str, str] | None,
             yield to_record(row, mapping)
             continue
         except ValidationError as error:
-            problem = describe_validation(error)
+            problem = describe_validation(error, row)
         except FieldError as error:
             problem = f"field '{error.field}': {error}" if error.field else str(error)
         if not invalid_ok:
@@ -136,11 +136,15 @@ def records_of(rows: Iterable[tuple[str, Any]], mapping: dict[str, str] | None,
         yield InvalidRow(where, row, problem)  # type: ignore[misc]
 
 
-def describe_validation(error: ValidationError) -> str:
+def describe_validation(error: ValidationError, row: Any = None) -> str:
+    """The problems of a row that is not a record, one per field; `row` (as read) tells a
+    required field that is null from one that is not there (nulls read as absent)."""
     problems = []
     for item in error.errors():
         message = item["msg"].removeprefix("Value error, ")
         field = ".".join(str(part) for part in item["loc"])
+        if item["type"] == "missing" and isinstance(row, dict) and field in row and row[field] is None:
+            message = "is null; it needs a string"
         if item["type"] not in ("missing", "value_error"):
             value = item.get("input")
             message += f" (got {type(value).__name__} {_short(value)})"

@@ -390,3 +390,14 @@ def test_rows_are_written_as_compact_json_that_reads_back_the_same():
     assert text == '{"id":"a","x":[1.5,1e-7,1180591620717411303424,Infinity],"text":"quote \\" backslash \\\\ tab \\t é 中"}'
     assert json.loads(text) == row
     assert dump_row({"bad": "\ud800"}) == '{"bad":"\ud800"}'  # as json wrote it; UTF-8 then refuses it
+
+
+def test_a_null_instruction_is_called_null_not_missing(tmp_path):
+    # nulls read as absent (CSV and Parquet write empty cells as null): the error said "Field required"
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"instruction": "fine"}\n{"instruction": null, "output": "x"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"in\.jsonl:2: field 'instruction': is null; it needs a string"):
+        list(read_records(path))
+    path.write_text('{"output": "x"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"in\.jsonl:1: field 'instruction': Field required"):
+        list(read_records(path))
