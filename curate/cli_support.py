@@ -197,9 +197,9 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None, started
     except EndpointError as error:
         code = _fail(prog_name, error, error.exit_code)
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one line too
-        if _is_click_error(error):  # bad options and arguments: click's own message, exit 2
-            error.show()  # type: ignore[attr-defined]
+        if _is_click_error(error):  # bad options and arguments: click's message, on one line like ours, exit 2
             code = error.exit_code  # type: ignore[attr-defined]
+            _click_error_line(prog_name, error)
         else:
             code = _fail(prog_name, error, 1, unexpected=True)
     command_started = None  # a command that made no summary (--help) leaves no start for a later one
@@ -218,6 +218,15 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None, started
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_error_line(prog_name: str, error: Any) -> None:
+    """`curate: error: Invalid value for '--mode': 'nope' is not one of ... (see 'curate pii -h')`:
+    click's own message without its usage block, so every error of a run is one line."""
+    message = " ".join(error.format_message().replace("Value error, ", "").split())
+    context = getattr(error, "ctx", None)
+    where = f" (see '{context.command_path} -h')" if context is not None and hasattr(error, "ctx") else ""
+    print(f"{prog_name}: error: {message}{where}", file=sys.stderr)
 
 
 def _is_click_error(error: Exception) -> bool:

@@ -224,3 +224,18 @@ def test_the_summary_time_counts_from_the_command_start_not_from_the_stage(tmp_p
                            "--summary-json", str(tmp_path / "b.json"))
     assert code == 0, err
     assert json.loads((tmp_path / "b.json").read_text())["seconds"] < 30  # the next command starts at its call
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["pii", "IN", "-o", "OUT", "--mode", "nope"], "curate: error: Invalid value for '--mode': 'nope' is not one of"),
+    (["dedup", "IN", "-o", "OUT", "--force"], "curate: error: No such option: --force"),
+    (["dedup"], "curate: error: Missing argument 'INPUT'."),
+])
+def test_a_bad_flag_is_one_line_naming_the_help_to_read(tmp_path, run_cli, argv, message):
+    # click's four-line usage block gave way to one line, like every other error of a run
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"instruction": "hi"}\n', encoding="utf-8")
+    argv = [str(source) if a == "IN" else str(tmp_path / "out.jsonl") if a == "OUT" else a for a in argv]
+    code, out, err = run_cli("curate", *argv)
+    assert code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1
+    assert f"(see 'curate {argv[0]} -h')" in err and not (tmp_path / "out.jsonl").exists()
