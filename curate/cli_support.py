@@ -225,7 +225,7 @@ def _click_error_line(prog_name: str, error: Any) -> None:
     click's own message without its usage block, so every error of a run is one line."""
     message = " ".join(error.format_message().replace("Value error, ", "").split())
     context = getattr(error, "ctx", None)
-    where = f" (see '{context.command_path} -h')" if context is not None and hasattr(error, "ctx") else ""
+    where = f" (see '{context.command_path} -h')" if context is not None else ""
     print(f"{prog_name}: error: {message}{where}", file=sys.stderr)
 
 

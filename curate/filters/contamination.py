@@ -28,7 +28,6 @@ import numpy as np
 
 from curate.io import RowSink, display_name, read_records, record_row
 from curate.summary import Summary, rejected, track
-from curate.text import duplicate_key
 
 if TYPE_CHECKING:
     from curate.filters.dedup import DedupConfig
@@ -39,14 +38,15 @@ CHUNK = 20_000
 
 
 def exact_matches(reference: list[str], queries: Iterable[str]) -> Iterator[Match | None]:
-    """For each query, the first reference text with the same duplicate_key, if any."""
-    from curate.filters.minhash import text_hashes
+    """For each query, the first reference text with the same duplicate_key, if any (an empty
+    one matches nothing)."""
+    from curate.filters.minhash import NO_TEXT, exact_hashes
 
-    index = ExactIndex(text_hashes([duplicate_key(text) for text in reference]))
+    index = ExactIndex(exact_hashes(reference))
     for chunk in _chunks(queries):
-        found = index.first_equal(text_hashes([duplicate_key(text) for text in chunk]))
-        for text, ref in zip(chunk, found):
-            yield ("exact", int(ref), 1.0) if ref >= 0 and text.strip() else None
+        hashes = exact_hashes(chunk)
+        for key, ref in zip(hashes, index.first_equal(hashes)):
+            yield ("exact", int(ref), 1.0) if ref >= 0 and key != NO_TEXT else None
 
 
 class ExactIndex:

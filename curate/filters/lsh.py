@@ -37,9 +37,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from curate.errors import UsageError
-from curate.filters.minhash import EMPTY, choose_bands, exact_hashes, normalised_forms, permutations, shingle_hashes, signatures
+from curate.filters.minhash import (NO_TEXT, choose_bands, exact_hashes, normalised_forms, permutations,
+                                    shingle_hashes, signatures)
 
-NO_TEXT = EMPTY  # the exact key of an empty text: it joins no group
 MARGIN_SIGMAS = 3.5  # estimates this many standard deviations from the threshold decide without the sets
 SMALL_BUCKET = 16  # a bucket this small compares every pair; a larger one, members with leaders
 _MIX = np.uint64(0x9E3779B97F4A7C15)

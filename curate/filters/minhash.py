@@ -114,17 +114,17 @@ def exact_hashes(texts: list[str], normalised: dict[int, str] | None = None) -> 
     """Per text, the 64-bit hash of curate.text.duplicate_key (whitespace runs collapsed, NFKC,
     lower case), computed without it: on bytes for ASCII, and from the normalised form made
     once for the tokens otherwise (lower case commutes with splitting: no character's lower
-    case is a space, nor a space's anything else). An empty key hashes to EMPTY."""
+    case is a space, nor a space's anything else). An empty key hashes to NO_TEXT."""
     if normalised is None:
         normalised = normalised_forms(texts)
     keys = [" ".join(normalised[i].split()).encode() if i in normalised else collapsed(text.encode()).lower()
             for i, text in enumerate(texts)]
     hashes = np.fromiter(map(_xxh3, keys), np.uint64, len(keys))
-    hashes[[not key for key in keys]] = EMPTY
+    hashes[[not key for key in keys]] = NO_TEXT
     return hashes
 
 
-EMPTY = np.uint64(0)  # the exact hash of an empty text (no text's hash is 0 but 1 in 2**64)
+NO_TEXT = np.uint64(0)  # the exact hash of an empty text: it joins no group (no text's hash is 0 but 1 in 2**64)
 
 
 def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -208,11 +208,6 @@ def _word_hashes(words: list[str]) -> np.ndarray:
     every run and in every process."""
     hashed = np.fromiter(map(_xxh3, map(str.encode, words)), np.uint64, len(words))
     return (hashed >> np.uint64(32)).astype(np.uint32)
-
-
-def text_hashes(texts: list[str]) -> np.ndarray:
-    """Stable 64-bit hashes of whole texts (XXH3-64)."""
-    return np.fromiter(map(_xxh3, map(str.encode, texts)), np.uint64, len(texts))
 
 
 _POLY64 = np.uint64(0x100000001B3)  # FNV-1 64-bit prime, for the wide n-gram hashes
