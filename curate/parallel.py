@@ -255,17 +255,13 @@ def map_in_processes(stage: str, input: str | Path, output: str | Path, step: Ca
                     for line in lines:
                         sink.write_line(line)
             if report_rows is not None:
+                from curate.runner import numbered
+
                 for number, row in done.report:
                     report_rows.write_line(numbered(records_before + number, row))
         if finish is not None:
             finish(summary)
     return summary
-
-
-def numbered(record: int, row: str) -> str:
-    """A report line (a JSON object) with "record" first: the record's place in the input,
-    from 1 (its line, in one JSON Lines file), as ids can repeat."""
-    return f'{{"record":{record},{row[1:]}\n' if row != "{}" else f'{{"record":{record}}}\n'
 
 
 def _at_line(reject_line: str, where: str) -> str:

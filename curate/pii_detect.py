@@ -68,14 +68,15 @@ _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
 _HEX_PAIR = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")
 _VERSION_LABEL = re.compile(r"(?i)(?:\b(?:version|release|build|firmware|ver\.?)|版本号?)[ \t]*[:：]?[ \t]*$")  # 1.2.3.4 is a version
-_EXTENSION = r"[ \t]*(?:x|ext\.?|extension|#|;ext=|转分机|转|分机)"  # 转 / 分机: Chinese for "extension"
+_CHINESE_EXTENSION_WORDS = "转分机|转|分机"  # Chinese for "extension"
+_EXTENSION = rf"[ \t]*(?:x|ext\.?|extension|#|;ext=|{_CHINESE_EXTENSION_WORDS})"
 # digits after 转 that start another number (转 139 8765 4321: "or else") or count something
 # (转 3 次, 转100元: "transfer 100 yuan") are not an extension: the number ends before the word
 _NOT_AN_EXTENSION = r"(?![ \t\-.]\d|[ \t]*[元块次万个天])"
 # an optional + or bracket, then a digit: whichever of the three the first character was
 _PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?<=\d))"
                     rf"[\d \-.()]{{5,20}}\d(?:{_EXTENSION}[ \t]*\d{{1,6}}{_NOT_AN_EXTENSION})?(?![0-9A-Za-z])")
-_CHINESE_EXTENSION = re.compile("[ \t]*(?:转分机|转|分机)[ \t]*")
+_CHINESE_EXTENSION = re.compile(f"[ \t]*(?:{_CHINESE_EXTENSION_WORDS})[ \t]*")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
 _PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"

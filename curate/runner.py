@@ -28,7 +28,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from curate.errors import RecordError, UsageError
-from curate.io import InvalidRow, RowSink, display_name, ensure_distinct, read_records, record_row
+from curate.io import InvalidRow, RowSink, display_name, dump_row, ensure_distinct, read_records, record_row
 from curate.journal import Journal, JsonlAppender, OutputKey, default_rejects
 from curate.records import Example, Record
 from curate.run_manifest import Manifest, fingerprint, settings_of
@@ -81,6 +81,13 @@ def reject_row(reject: Reject, stage: str) -> dict[str, Any]:
     if isinstance(reject.record, InvalidRow):  # a row that never became a record (curate convert)
         return reject.record.rejects_row(stage, reject.reason)
     return record_row(rejected(reject.record, stage, reject.reason))
+
+
+def numbered(record: int, row: str) -> str:
+    """A report line (a row as JSON) with "record" first: the record's place in the input, from
+    1 (its line, in one JSON Lines file), as ids can repeat. Made the same way in one process and
+    for byte ranges, whose place in the file only the parent knows."""
+    return f'{{"record":{record},{row[1:]}\n' if row != "{}" else f'{{"record":{record}}}\n'
 
 
 def run_map(stage: str, input: str | Path, output: str | Path, transform: Transform, *,
@@ -136,7 +143,7 @@ def run_map(stage: str, input: str | Path, output: str | Path, transform: Transf
                 number += 1
                 result = noted.result
                 if noted.report is not None and report_rows is not None:
-                    report_rows.write({"record": number, **noted.report})
+                    report_rows.write_line(numbered(number, dump_row(noted.report)))
                 for name in noted.counts:
                     summary.count(name)
                 if isinstance(result, Reject):
