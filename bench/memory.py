@@ -63,7 +63,8 @@ def make_input(path: Path, count: int) -> None:
 def answered_journal(source: Path, journal: Path) -> None:
     """The output a finished respond run would have written for `source` (ids included)."""
     sys.path.insert(0, str(ROOT))
-    from curate.io import read_records, write_records
+    from curate.io import read_records
+    from curate.sinks import write_records
 
     write_records(journal, (record.model_copy(update={"meta": {"responses": {"model": "m"}}})
                             for record in read_records(source)))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curate.io import write_records  # noqa: E402
+from curate.sinks import write_records  # noqa: E402
 from curate.records import Example  # noqa: E402
 from tests.tiny import build_tokenizer, save_tiny_model, save_token_reward_model  # noqa: E402
 from train.rl import RLSettings, rl  # noqa: E402

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curate.formats import export_rows  # noqa: E402
-from curate.io import write_rows, write_records  # noqa: E402
+from curate.sinks import write_rows, write_records  # noqa: E402
 from curate.records import Preference  # noqa: E402
 from tests.tiny import save_tiny_model  # noqa: E402
 from train.rm import RMSettings, build_rm_trainer  # noqa: E402

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curate.io import write_records  # noqa: E402
+from curate.sinks import write_records  # noqa: E402
 from curate.records import Example  # noqa: E402
 from tests.tiny import _WORDS, save_tiny_model  # noqa: E402
 from train.sft import SFTSettings, build_sft_trainer  # noqa: E402

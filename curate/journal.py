@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from curate.errors import DataError, UsageError
-from curate.io import dump_row, jsonl_lines, record_row
+from curate.io import jsonl_lines
+from curate.sinks import dump_row, record_row
 from curate.outputs import atomic_path
 from curate.records import Record
 from curate.run_manifest import Manifest, differences, manifest_path

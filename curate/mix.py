@@ -26,7 +26,8 @@ from rich.table import Table
 
 from curate.executors import ExecutorOptions, local_only
 from curate.errors import UsageError
-from curate.io import RowSink, iter_rows, write_rows
+from curate.io import iter_rows
+from curate.sinks import RowSink, write_rows
 from curate.summary import Summary
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from curate.errors import DataError, RecordError, UsageError
-from curate.io import InvalidRow, RowSink, display_name, dump_row, jsonl_lines, records_of, shard_files, sink_format
+from curate.io import InvalidRow, display_name, jsonl_lines, records_of, shard_files, sink_format
+from curate.sinks import RowSink, dump_row
 from curate.records import Record
 from curate.summary import Summary, track
 

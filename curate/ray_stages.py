@@ -36,7 +36,8 @@ from typing import Any
 import xxhash
 
 from curate.errors import DataError, UsageError
-from curate.io import dump_row, shard_files
+from curate.io import shard_files
+from curate.sinks import dump_row
 from curate.outputs import atomic_path, part_name
 from curate.summary import Summary
 
@@ -111,7 +112,7 @@ def input_line(input: str | Path, count: int, shard: int, line: int) -> str:
 def _cut_seeds(input: str | Path, folder: Path, count: int) -> list[Path]:
     """Seeds (any layout load_seeds reads) dealt round-robin into JSON Lines pieces."""
     from curate.generate.seeds import load_seeds
-    from curate.io import write_records
+    from curate.sinks import write_records
 
     seeds = load_seeds(input)
     parts = []

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import UsageError
-from curate.io import iter_rows, read_records, record_row
+from curate.io import iter_rows, read_records
+from curate.sinks import record_row
 from curate.records import Example, Preference, Record
 
 EXAMPLES = 5  # per stage and reject reason, and of each stage's kept records

@@ -28,7 +28,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from curate.errors import RecordError, UsageError
-from curate.io import InvalidRow, RowSink, display_name, dump_row, ensure_distinct, read_records, record_row
+from curate.io import InvalidRow, display_name, ensure_distinct, read_records
+from curate.sinks import RowSink, dump_row, record_row
 from curate.journal import Journal, JsonlAppender, OutputKey, default_rejects
 from curate.records import Example, Record
 from curate.run_manifest import Manifest, fingerprint, settings_of

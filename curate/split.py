@@ -360,7 +360,8 @@ def split(
 
     from curate.executors import ray_session
     from curate.filters.lsh import work_folder
-    from curate.io import RowSink, readable_twice, record_row
+    from curate.io import readable_twice
+    from curate.sinks import RowSink, record_row
 
     config = config or SplitConfig()
     files = output_files(out_dir, config.splits, suffix)

@@ -7,7 +7,8 @@ import pytest
 
 from curate.generate.backtranslate import BacktranslateConfig, backtranslate, trim
 from curate.generate.revise import ReviseConfig, revise
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.mix import MixConfig, allocate, mix, parse_sources
 from curate.records import Example
 

@@ -11,7 +11,8 @@ import pytest
 
 from curate.generate.evol_instruct import EvolConfig, evol_instruct
 from curate.generate.respond import RespondConfig, respond
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 
 

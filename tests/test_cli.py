@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from curate.io import write_records
+from curate.sinks import write_records
 
 LLM_OPTIONS = ["--base-url", "--model", "--api-key", "--concurrency", "--temperature", "--max-tokens", "--seed",
                "--cache", "--no-cache", "--timeout", "--max-retries", "--backend", "--endpoint", "--config"]
@@ -157,7 +157,8 @@ def test_errors_are_one_line_unless_debug(tmp_path, run_cli):
 
 
 def test_split_command(tmp_path, run_cli):
-    from curate.io import read_records, write_records
+    from curate.io import read_records
+    from curate.sinks import write_records
     from curate.records import Example
 
     records = [Example(instruction=f"Question {i} on topic {i}", output="a", user_id=f"u{i % 40}") for i in range(200)]
@@ -178,7 +179,7 @@ def test_help_keeps_angle_bracket_placeholders(run_cli, monkeypatch):
 
 
 def test_seeds_are_the_input_and_folders_are_dash_o(server, seeds_file, tmp_path, run_cli, examples):
-    from curate.io import write_records
+    from curate.sinks import write_records
 
     common = ["--base-url", server.url, "--no-cache", "--rounds", "1"]
     code, _, err = run_cli("curate", "evol", str(seeds_file), "-o", str(tmp_path / "a.jsonl"), *common)

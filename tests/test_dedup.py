@@ -9,7 +9,8 @@ from datasketch import MinHash
 
 from curate.filters.dedup import DedupConfig, dedup_records, near_duplicate_pairs, sketched
 from curate.filters.minhash import choose_bands, permutations, shingle_hash32, shingle_hashes, signatures, tokens
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 
 WORDS = ("river mountain quiet lantern copper meadow violet thunder harbor orchard glacier falcon pepper canyon "

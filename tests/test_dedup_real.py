@@ -16,7 +16,8 @@ import pytest
 
 from curate.filters.dedup import DedupConfig, clusters, dedup_records
 from curate.filters.lsh import Components, _link_buckets, link_exact
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 
 DATA = Path(__file__).parent / "data"

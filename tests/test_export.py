@@ -4,7 +4,8 @@ import pytest
 
 from curate.export import ExportConfig, export
 from curate.formats import FORMATS, dataset_info_entry
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 
 EXAMPLE_FORMATS = ("alpaca", "sharegpt", "messages", "trl")

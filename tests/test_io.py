@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from curate.errors import DataError, UsageError
-from curate.io import SUFFIXES, read_records, record_row, write_records, write_rows
+from curate.io import SUFFIXES, read_records
+from curate.sinks import record_row, write_records, write_rows
 from curate.journal import JsonlAppender
 from curate.records import Example, Preference
 from tests.conftest import write_jsonl
@@ -207,7 +208,8 @@ def test_a_directory_of_shards_reads_as_its_files_in_name_order(tmp_path):
     import pytest
 
     from curate.errors import UsageError
-    from curate.io import read_records, write_records
+    from curate.io import read_records
+    from curate.sinks import write_records
     from curate.records import Example
 
     records = [Example(instruction=f"Question {i}?", output=f"Answer {i}.") for i in range(30)]
@@ -232,14 +234,14 @@ def _lines(folder):
 
 
 def test_a_directory_output_is_the_file_output_cut_into_parts(tmp_path, run_cli, monkeypatch):
-    import curate.io
+    import curate.sinks
 
     records = [Example(instruction=f"Question number {i}, asked plainly?", output=f"Answer {i}.") for i in range(25)]
     src = tmp_path / "in.jsonl"
     write_records(src, records)
     code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / "one.jsonl"))
     assert code == 0, err
-    monkeypatch.setattr(curate.io, "PART_ROWS", 10)
+    monkeypatch.setattr(curate.sinks, "PART_ROWS", 10)
     for spelling in ("parts/", "bare"):  # a trailing slash, or no extension at all
         code, _, err = run_cli("curate", "filter", str(src), "-o", str(tmp_path / spelling))
         assert code == 0, err
@@ -254,9 +256,9 @@ def test_a_directory_output_is_the_file_output_cut_into_parts(tmp_path, run_cli,
 
 
 def test_a_directory_output_replaces_its_old_parts_only_when_the_run_succeeds(tmp_path, run_cli, monkeypatch):
-    import curate.io
+    import curate.sinks
 
-    monkeypatch.setattr(curate.io, "PART_ROWS", 4)
+    monkeypatch.setattr(curate.sinks, "PART_ROWS", 4)
     big, small, bad = tmp_path / "big.jsonl", tmp_path / "small.jsonl", tmp_path / "bad.jsonl"
     write_records(big, [Example(instruction=f"A question that is long enough {i}?", output="Yes.") for i in range(10)])
     write_records(small, [Example(instruction="One more question, and only one?", output="Yes.")])
@@ -304,11 +306,11 @@ def test_a_generating_stage_refuses_a_directory_output(tmp_path, run_cli):
 def test_a_failure_while_finishing_publishes_nothing(tmp_path, monkeypatch):
     """The last Parquet part (or a single Parquet file) is written when the rows end; if that
     fails, the old output stays and no new one, whole or partial, appears."""
-    import curate.io
+    import curate.sinks
 
-    from curate.io import RowSink
+    from curate.sinks import RowSink
 
-    monkeypatch.setattr(curate.io, "PART_ROWS", 3)
+    monkeypatch.setattr(curate.sinks, "PART_ROWS", 3)
     for target in (tmp_path / "keep" / "*.parquet", tmp_path / "single.parquet"):
         write_rows(target, [{"instruction": "old", "output": "rows"}])
         before = sorted(p.read_bytes() for p in tmp_path.rglob("*.parquet"))
@@ -383,7 +385,7 @@ def test_a_lone_surrogate_is_refused_on_reading_with_its_line_and_field():
 
 
 def test_rows_are_written_as_compact_json_that_reads_back_the_same():
-    from curate.io import dump_row
+    from curate.sinks import dump_row
 
     row = {"id": "a", "x": [1.5, 1e-7, 2**70, float("inf")], "text": 'quote " backslash \\ tab \t é 中'}
     text = dump_row(row)

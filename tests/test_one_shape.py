@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 from tests.conftest import write_jsonl
 

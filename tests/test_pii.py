@@ -5,7 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from curate.errors import UsageError
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.pii import PiiConfig, PiiScrubber, find_pii, scrub, scrub_records
 from curate.records import Example, Preference
 from tests.conftest import write_jsonl

@@ -4,7 +4,8 @@ import pytest
 
 from curate.filters.judge import JudgeConfig, judge, parse_score
 from curate.filters.quality import FilterConfig, QualityFilter, filter_records
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example, Preference
 
 

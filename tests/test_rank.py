@@ -1,6 +1,7 @@
 import pytest
 
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.rank import RankConfig, rank, rank_record
 from curate.records import Example, Preference
 

@@ -11,7 +11,7 @@ from curate.errors import DataError, UsageError  # noqa: E402
 from curate.filters.dedup import DedupConfig, dedup  # noqa: E402
 from curate.filters.quality import FilterConfig, filter_records  # noqa: E402
 from curate.generate.respond import RespondConfig, respond  # noqa: E402
-from curate.io import write_records  # noqa: E402
+from curate.sinks import write_records  # noqa: E402
 from curate.pii import PiiConfig, scrub  # noqa: E402
 from curate.records import Example  # noqa: E402
 from curate.split import SplitConfig, split  # noqa: E402
@@ -98,7 +98,7 @@ def test_ray_and_local_write_the_same_files(local_ray, corpus, scored, tmp_path,
 
 @pytest.mark.parametrize("stage", ["pii", "dedup"])
 def test_ray_writes_a_directory_of_parts_equal_to_the_local_file(local_ray, corpus, tmp_path, stage, monkeypatch):
-    import curate.io
+    import curate.sinks
 
     def run(out, executor):
         if stage == "pii":
@@ -106,7 +106,7 @@ def test_ray_writes_a_directory_of_parts_equal_to_the_local_file(local_ray, corp
         return dedup(corpus, out, DedupConfig(executor=executor, workers=2))
 
     run(tmp_path / "local.jsonl", "local")
-    monkeypatch.setattr(curate.io, "PART_ROWS", 500)
+    monkeypatch.setattr(curate.sinks, "PART_ROWS", 500)
     run(tmp_path / "parts", "ray")
     parts = sorted((tmp_path / "parts").iterdir())
     assert len(parts) >= 2 and [p.name for p in parts][0] == "part-00000.jsonl"

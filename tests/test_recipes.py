@@ -2,7 +2,8 @@
 
 import json
 
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example, Preference
 from recipes import backtranslation, rejection_sampling, self_instruct, teacher_revision, user_logs, wizardlm_evol
 

@@ -6,7 +6,8 @@ import pytest
 
 from curate.errors import EndpointError
 from curate.generate.respond import RespondConfig, respond
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 from tests.fake_server import ScriptedServer
 

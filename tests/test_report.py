@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from curate.io import write_records
+from curate.sinks import write_records
 from curate.records import Example, Preference
 from curate.report import collect, embedded_json, report
 from curate.report_data import Sample, funnel_row, load_summaries

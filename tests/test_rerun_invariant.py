@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from curate.io import write_records
+from curate.sinks import write_records
 from curate.records import Example, content_id
 
 

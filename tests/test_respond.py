@@ -3,7 +3,8 @@ import json
 import pytest
 
 from curate.generate.respond import RespondConfig, respond
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 
 

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from curate.errors import UsageError
-from curate.io import write_records
+from curate.sinks import write_records
 from curate.records import Example
 from tests.tiny import build_tokenizer, save_token_reward_model
 from train.rl import RLSettings, prompt_row, ptx_sequences, rl

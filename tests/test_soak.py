@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from curate.io import write_records
+from curate.sinks import write_records
 from curate.records import Example
 
 FAULTS = (("429", 0.20), ("500", 0.10), ("hang", 0.03), ("drop", 0.02), ("malformed", 0.02))

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from curate.errors import DataError, UsageError
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example, Preference
 from curate.filters.dedup import jaccard
 from curate.split import Splitter, shingles, split
@@ -423,14 +424,14 @@ def test_files_of_other_splits_are_left_with_a_warning(tmp_path, capsys):
 
 
 def test_a_split_stopped_while_writing_leaves_no_folder_behind(tmp_path, monkeypatch):
-    import curate.io
+    import curate.sinks
 
     src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"q{i}", "user_id": f"u{i}"} for i in range(20)])
 
     def interrupted(self, row):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(curate.io.RowSink, "write", interrupted)
+    monkeypatch.setattr(curate.sinks.RowSink, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         split(src, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".curate-*"))

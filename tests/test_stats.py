@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from curate.io import write_records
+from curate.sinks import write_records
 from curate.records import Example
 from curate.stats import collect_stats
 

@@ -4,7 +4,7 @@ trainer's own labels."""
 import pytest
 from transformers import AutoTokenizer
 
-from curate.io import write_records
+from curate.sinks import write_records
 from curate.records import Example, Preference
 from train.data import conversation, sft_row
 from train.sft import SFTSettings, build_sft_trainer

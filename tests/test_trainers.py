@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example, Preference
 from train.dpo import DPOSettings, dpo
 from train.rm import RMSettings, rm

@@ -15,7 +15,8 @@ from curate.filters.judge import JudgeConfig, judge
 from curate.generate.evol_instruct import EvolConfig, evol_instruct
 from curate.generate.respond import RespondConfig, respond
 from curate.generate.self_instruct import SelfInstructConfig, self_instruct
-from curate.io import read_records, write_records
+from curate.io import read_records
+from curate.sinks import write_records
 from curate.records import Example
 from tests.fake_server import ScriptedServer
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from curate.io import RowSink, display_name, read_records, record_row
+from curate.io import display_name, read_records
+from curate.sinks import RowSink, record_row
 from curate.summary import Summary, rejected, track
 
 if TYPE_CHECKING:

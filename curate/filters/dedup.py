@@ -33,7 +33,8 @@ from pydantic import ConfigDict, Field, field_validator
 
 from curate.errors import UsageError
 from curate.executors import ExecutorOptions
-from curate.io import RowSink, display_name, ensure_distinct, readable_twice, sink_format
+from curate.io import display_name, ensure_distinct, readable_twice, sink_format
+from curate.sinks import RowSink
 from curate.outputs import output_directory
 from curate.records import Record
 from curate.summary import Summary, counting, track

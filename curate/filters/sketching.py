@@ -21,7 +21,8 @@ from typing import IO, Any
 import numpy as np
 
 from curate.filters.lsh import Sketch, Sketcher, SketchStore
-from curate.io import dump_row, read_records, record_row
+from curate.io import read_records
+from curate.sinks import dump_row, record_row
 from curate.parallel import cuttable, in_order, input_chunks, input_size, process_pool, read_chunk
 from curate.records import Record
 
