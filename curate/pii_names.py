@@ -2,7 +2,9 @@
 
 English: runs of capitalised words, then a cue in the few characters before one of their words
 ("Hi, I'm", "Customer", "Patient:", "Ask", "copy", "in the name of") or a speech verb after
-them ("... wrote"). Chinese: after a cue (我叫, 姓名：), after a role word (联系, 客户) or at
+them ("... wrote"). After the weakest cues ("to", "from", "by") the name must start with a
+given name of the US census list (curate/data/given_names.txt), and no run after an article is
+a name. Chinese: after a cue (我叫, 姓名：), after a role word (联系, 客户) or at
 the start of a clause, and at a surname that jieba's segmenter and dictionary call the start of
 a name. Optional: a spaCy NER model. Each finder returns (start, end) pairs; pii_detect.py makes
 them spans and resolves overlaps with the other types.
@@ -29,6 +31,7 @@ _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 _CAPITALISED_RUN = re.compile(rf"(?<![A-Za-z'-])(?=[A-Z])(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
                               rf"{_CAPITALISED}{_SUFFIX}")
 _WORD_START = re.compile(r"(?<!\S)\S")
+_AFTER_ARTICLE = re.compile(r"\b(?:[Tt]he|[Aa]n?)[ \t]+$")
 # the speaker's own name, a greeting or a sign-off: one word is enough ("Hi, Ann")
 _OWN_CUE = re.compile(
     r"(?:\b[Mm]y name(?: is|'s)|(?<![A-Za-z][ _-])\b(?:(?:[Ff]ull|[Ff]irst|[Ll]ast) )?[Nn]ame[ \t]*[:：]"
@@ -103,6 +106,8 @@ def english_names(text: str) -> list[tuple[int, int]]:
         return []
     spans = []
     for run in _CAPITALISED_RUN.finditer(text):
+        if after_article(text, run.start()):
+            continue
         # its words: the first starts the run even when glued to what precedes it ("Name:Bob
         # Lee", "Hi,Ann"), the others after a space or tab
         starts = [run.start()]
@@ -117,6 +122,13 @@ def english_names(text: str) -> list[tuple[int, int]]:
                 spans.append(name)
                 break
     return spans
+
+
+def after_article(text: str, start: int) -> bool:
+    """Does an article come right before text[start:]? It makes the capitalised words there a
+    named thing ("the Seasons Pizza said", "to the Anne Arundel Medical Center"); a person's name
+    takes none."""
+    return _AFTER_ARTICLE.search(text, max(0, start - 5), start) is not None
 
 
 def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int] | None:
@@ -140,10 +152,26 @@ def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int]
     # the regexes only where the word before could end a cue: most capitalised words start a sentence
     if last_word in _OWN_CUE_ENDS and _OWN_CUE.search(before) and (len(names) >= 2 or not _SELF_CUE.search(before)):
         return start, end  # "I'm Canadian", "it's Monday": after those, one word is not a name
-    if len(names) >= 2 and ((last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before))
-                            or _SPEECH_VERB.match(text, end)):
+    if len(names) >= 2 and _SPEECH_VERB.match(text, end):
         return start, end
+    if len(names) >= 2 and last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before):
+        # after "to", "from" or "by" come places and organisations as often as people (in T0's
+        # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
+        # with a known given name
+        return (start, end) if last_word not in _WEAK_CUE_ENDS or names[0] in given_names() else None
     return None
+
+
+_WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
+
+
+@functools.cache
+def given_names() -> frozenset[str]:
+    """The given names of curate/data/given_names.txt (US census: 5,163 names), title-cased."""
+    from importlib import resources
+
+    lines = (resources.files("curate") / "data" / "given_names.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 _OWN_CUE_ENDS = frozenset("is name's name dear hi hello hey thanks you cheers congratulations welcome me called i'm am "
@@ -351,6 +379,7 @@ def warm_up() -> None:
     they share one copy instead of each building its own in its first chunk (~0.2 s)."""
     _surname_bigrams()
     _given_characters()
+    given_names()
 
 
 @functools.cache

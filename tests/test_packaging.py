@@ -28,6 +28,8 @@ def test_wheel_contains_every_template_and_both_packages(wheel):
     assert templates
     assert {f"curate/_prompts/{t}" for t in templates} <= names
     assert {"curate/cli.py", "train/cli.py", "train/data.py"} <= names
+    # the data files read at run time: the report's page assets, pii's given names
+    assert {"curate/report_assets/report.js", "curate/data/given_names.txt"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "curate = curate.cli:main" in text and "train = train.cli:main" in text
@@ -53,13 +55,15 @@ def test_installed_wheel_finds_its_templates(wheel, tmp_path):
     python = environment_with_our_dependencies(env_dir)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
                     str(wheel)], check=True)
-    probe = ("import curate, curate.prompts as p; print(curate.__file__); print(p.bundled_dir()); "
-             "print(p.render('evol/equal', first='A', second='B'))")
+    probe = ("import curate, curate.prompts as p, curate.pii_names as n; print(curate.__file__); "
+             "print(p.bundled_dir()); print(p.render('evol/equal', first='A', second='B')); "
+             "print('Maria' in n.given_names())")
     out = subprocess.run([str(python), "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0].startswith(str(env_dir)), "imported the checkout, not the installed wheel"
     assert out[1].startswith(str(env_dir)) and out[1].endswith("curate/_prompts")
     assert "First instruction: A" in out
+    assert out[-1] == "True"  # pii's given names load from the installed package
     help_text = subprocess.run([str(env_dir / "bin" / "curate"), "--help"], capture_output=True, text=True,
                                check=True).stdout
     assert "export" in help_text
