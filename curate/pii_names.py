@@ -3,8 +3,8 @@
 English: runs of capitalised words, then a cue in the few characters before one of their words
 ("Hi, I'm", "Customer", "Patient:", "Ask", "copy", "in the name of") or a speech verb after
 them ("... wrote"). After the weakest cues ("to", "from", "by") the name must start with a
-given name of the US census list (curate/data/given_names.txt), and no run after an article is
-a name. Chinese: after a cue (我叫, 姓名：), after a role word (联系, 客户) or at
+given name of the US census list (curate/data/given_names.txt) or an office ("Governor"), and
+no run after an article is a name. Chinese: after a cue (我叫, 姓名：), after a role word (联系, 客户) or at
 the start of a clause, and at a surname that jieba's segmenter and dictionary call the start of
 a name. Optional: a spaCy NER model. Each finder returns (start, end) pairs; pii_detect.py makes
 them spans and resolves overlaps with the other types.
@@ -157,12 +157,16 @@ def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int]
     if len(names) >= 2 and last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before):
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
         # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
-        # with a known given name
-        return (start, end) if last_word not in _WEAK_CUE_ENDS or names[0] in given_names() else None
+        # with a known given name, or an office that only a person holds ("to Governor Palin")
+        if last_word not in _WEAK_CUE_ENDS or names[0] in given_names() or names[0].rstrip(".") in _OFFICES:
+            return start, end
     return None
 
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
+# Not General, King, Queen, Prince: General Motors, King County, Prince Edward Island
+_OFFICES = frozenset("President Senator Sen Governor Gov Mayor Judge Minister Sheriff Officer Detective Sergeant "
+                     "Sgt Lieutenant Lt Colonel Col Captain Capt Marshal Admiral Pope Rev Reverend Rabbi Imam".split())
 
 
 @functools.cache

@@ -60,6 +60,7 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Thomas Good wrote that the build is red.", "PERSON", "Thomas Good"),
     ("A novelty song written by Steve Goodman in 1971.", "PERSON", "Steve Goodman"),  # T0
     ("Send the signed lease to Dana Whitfield, please.", "PERSON", "Dana Whitfield"),
+    ("The letters were mailed to Governor Palin in May.", "PERSON", "Governor Palin"),  # T0
     ("联系田淑英，邮箱已更新。", "PERSON", "田淑英"),
     ("客户傅彬的订单已发货。", "PERSON", "傅彬"),
 ])
