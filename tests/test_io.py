@@ -387,11 +387,28 @@ def test_a_lone_surrogate_is_refused_on_reading_with_its_line_and_field():
 def test_rows_are_written_as_compact_json_that_reads_back_the_same():
     from curate.sinks import dump_row
 
-    row = {"id": "a", "x": [1.5, 1e-7, 2**70, float("inf")], "text": 'quote " backslash \\ tab \t é 中'}
+    row = {"id": "a", "x": [1.5, 1e-7, 2**70], "text": 'quote " backslash \\ tab \t é 中'}
     text = dump_row(row)
-    assert text == '{"id":"a","x":[1.5,1e-7,1180591620717411303424,Infinity],"text":"quote \\" backslash \\\\ tab \\t é 中"}'
+    assert text == '{"id":"a","x":[1.5,1e-7,1180591620717411303424],"text":"quote \\" backslash \\\\ tab \\t é 中"}'
     assert json.loads(text) == row
     assert dump_row({"bad": "\ud800"}) == '{"bad":"\ud800"}'  # as json wrote it; UTF-8 then refuses it
+
+
+def test_nan_and_infinity_are_written_as_null_so_strict_json_readers_take_the_file(tmp_path):
+    # json read NaN and wrote it back; Arrow (datasets), JavaScript and jq refuse such a line
+    import pyarrow.json as pa_json
+
+    from curate.cli import main
+
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text('{"instruction": "Summarise the article below in two sentences.", "meta": {"extra": {"score": NaN, "low": -Infinity, "ok": 1.5}}}\n',
+                      encoding="utf-8")
+    with pytest.raises(SystemExit) as done:
+        main(["pii", str(source), "-o", str(out)])
+    assert done.value.code == 0
+    strict = json.loads(out.read_text(encoding="utf-8"), parse_constant=lambda name: pytest.fail(name))
+    assert strict["meta"]["extra"] == {"score": None, "low": None, "ok": 1.5}
+    assert pa_json.read_json(out).num_rows == 1
 
 
 def test_a_null_instruction_is_called_null_not_missing(tmp_path):
