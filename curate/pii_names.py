@@ -3,8 +3,9 @@
 English: runs of capitalised words, then a cue in the few characters before one of their words
 ("Hi, I'm", "Customer", "Patient:", "Ask", "copy", "in the name of") or a speech verb after
 them ("... wrote"). After the weakest cues ("to", "from", "by") the name must start with a
-given name of the US census list (curate/data/given_names.txt) or an office ("Governor"), and
-no run after an article is a name. Chinese: after a cue (我叫, 姓名：), after a role word (联系, 客户) or at
+given name of the US census list (curate/data/given_names.txt) or an office ("Governor"); with
+no cue at all, a common given name and a surname ("Sure, Maria Lopez can help") make a name;
+no run after an article is one. Chinese: after a cue (我叫, 姓名：), after a role word (联系, 客户) or at
 the start of a clause, and at a surname that jieba's segmenter and dictionary call the start of
 a name. Optional: a spaCy NER model. Each finder returns (start, end) pairs; pii_detect.py makes
 them spans and resolves overlaps with the other types.
@@ -128,7 +129,8 @@ def after_article(text: str, start: int) -> bool:
     """Does an article come right before text[start:]? It makes the capitalised words there a
     named thing ("the Seasons Pizza said", "to the Anne Arundel Medical Center"); a person's name
     takes none."""
-    return _AFTER_ARTICLE.search(text, max(0, start - 5), start) is not None
+    # most capitalised words follow no word ending in e, a, A or n before the space: no regex for them
+    return start >= 2 and text[start - 2] in "eaAn \t" and _AFTER_ARTICLE.search(text, max(0, start - 5), start) is not None
 
 
 def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int] | None:
@@ -137,9 +139,14 @@ def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int]
     before = text[max(0, start - 32):start]
     last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
     last_word = last[0].lower()
-    if not speech and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS:
-        return None  # most capitalised words start a sentence or a title: decided before the word checks
     words = text[start:end].split()
+    if not speech and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS \
+            and _first_name_word(words) not in cueless_given_names():
+        return None  # most capitalised words start a sentence or a title: decided before the word checks
+    if after_article(text, start):  # "The Johnnie Walker": a thing
+        return None
+    if words[-1].endswith("'s"):  # "Leonardo DiCaprio's agent": the name, not its possessive
+        words[-1], end = words[-1][:-2], end - 2
     if words[-1] in _ORGANISATION_ENDS:
         return None
     while len(words) > 1 and words[-1] in _NOT_NAME_ENDS:  # "Contact Sales Team": no person
@@ -160,7 +167,17 @@ def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int]
         # with a known given name, or an office that only a person holds ("to Governor Palin")
         if last_word not in _WEAK_CUE_ENDS or names[0] in given_names() or names[0].rstrip(".") in _OFFICES:
             return start, end
+    # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger plays")
+    if 2 <= len(names) and names[0] in cueless_given_names():
+        return start, end
     return None
+
+
+def _first_name_word(words: list[str]) -> str:
+    """The first word that is neither a title nor an initial (Ann, of "Dr. J. Ann Lee")."""
+    if not words[0].endswith(".") and words[0] not in _TITLES_EN:  # most runs: no title, no initial
+        return words[0]
+    return next((word for word in words if word.rstrip(".") not in _TITLES_EN and not _INITIAL.fullmatch(word)), "")
 
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
@@ -170,12 +187,34 @@ _OFFICES = frozenset("President Senator Sen Governor Gov Mayor Judge Minister Sh
 
 
 @functools.cache
-def given_names() -> frozenset[str]:
-    """The given names of curate/data/given_names.txt (US census: 5,163 names), title-cased."""
+def _given_name_shares() -> dict[str, float]:
+    """{given name: share of people bearing it, in percent} from curate/data/given_names.txt
+    (the 1990 US census lists: 5,163 names)."""
     from importlib import resources
 
     lines = (resources.files("curate") / "data" / "given_names.txt").read_text(encoding="utf-8").splitlines()
-    return frozenset(line for line in lines if line and not line.startswith("#"))
+    return {name: float(share) for name, share in (line.split() for line in lines if line and line[0] != "#")}
+
+
+@functools.cache
+def given_names() -> frozenset[str]:
+    """Every given name of the census list: what a name after "to", "from" or "by" starts with."""
+    return frozenset(_given_name_shares())
+
+
+@functools.cache
+def cueless_given_names() -> frozenset[str]:
+    """Given names that start a name with no cue before it: borne by 0.01% of people or more
+    (the rarer entries of the census list include In, My and So), less those that are also
+    English words or places (Will, Grant, Hope, Georgia, Austin: "Grant Park")."""
+    return frozenset(name for name, share in _given_name_shares().items() if share >= 0.01) - _WORD_NAMES
+
+
+_WORD_NAMES = frozenset("Will May June April August Autumn Summer Grant Mark Bill Rose Hope Joy Grace Faith Charity "
+                        "Guy Don Dean Chase Drew Miles Ward Young Son Brain Gay Clay Cliff Rob Rod Van Pearl Penny "
+                        "Olive Ginger Fern Laurel Melody Candy Brandy Buddy Rocky Earnest Rex Morgan Marina Christian "
+                        "Israel Jordan Georgia Virginia Carolina Florence Austin Dallas Charlotte Victoria Sydney "
+                        "Paris Houston Lincoln Madison".split())
 
 
 _OWN_CUE_ENDS = frozenset("is name's name dear hi hello hey thanks you cheers congratulations welcome me called i'm am "
@@ -383,7 +422,7 @@ def warm_up() -> None:
     they share one copy instead of each building its own in its first chunk (~0.2 s)."""
     _surname_bigrams()
     _given_characters()
-    given_names()
+    cueless_given_names()
 
 
 @functools.cache

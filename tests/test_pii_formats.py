@@ -61,6 +61,11 @@ def found(text: str) -> list[tuple[str, str]]:
     ("A novelty song written by Steve Goodman in 1971.", "PERSON", "Steve Goodman"),  # T0
     ("Send the signed lease to Dana Whitfield, please.", "PERSON", "Dana Whitfield"),
     ("The letters were mailed to Governor Palin in May.", "PERSON", "Governor Palin"),  # T0
+    # no cue at all: a common given name and a surname (walk-through, T0)
+    ("Sure, Maria Lopez can help you with that.", "PERSON", "Maria Lopez"),
+    ("ok, John Smith here, about my refund", "PERSON", "John Smith"),
+    ("Basically Ned Kelly (Heath Ledger) is set up by the police.", "PERSON", "Heath Ledger"),
+    ("Leonardo DiCaprio's agent called back.", "PERSON", "Leonardo DiCaprio"),  # not its possessive
     ("联系田淑英，邮箱已更新。", "PERSON", "田淑英"),
     ("客户傅彬的订单已发货。", "PERSON", "傅彬"),
 ])
@@ -104,6 +109,10 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "He bought a Powerball ticket from Eagle Liquors last week.",
     "The column was picked up by Huffington Post within the hour.",
     "The shop was officially registered to Lego Store Budapest on May 25.",
+    # given names that are also words or places start no name without a cue
+    "Meet me at Grant Park at noon.",
+    "Will Power is the book of the month.",
+    "The Johnnie Walker Blue Label sold out.",
     # named things after an article, before a speech verb (T0 again)
     "Across town, the Seasons Pizza said it had closed.",
     "Prices rose, the Maeil Business Newspaper said, quoting officials.",
