@@ -3,6 +3,9 @@ corpus itself: Faker values (en_US, zh_CN) in the phrasings of tests/pii_corpus.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from curate.pii import PiiConfig, find_pii
@@ -297,3 +300,19 @@ def test_english_names_find_what_the_plain_word_by_word_check_finds():
     texts += [sample.text for sample in corpus(600, seed=6)]
     for text in texts:
         assert pii_names.english_names(text) == plain(text), text
+
+
+def test_names_on_labelled_real_prompts():
+    """tests/data/t0_person_labels.jsonl: 352 spans of T0 prompts (news, film plots, reviews)
+    that some version of the detector called names, each labelled person, not or partial by a
+    reader who saw only the text (labelled blind, from samples of this session's versions).
+    Each line is its span's window of the prompt, about 100 characters. Before the given-name
+    rules, 0.46 of the people were found and 0.61 of the non-people were scrubbed."""
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "t0_person_labels.jsonl").open()]
+    hits = {"person": [], "not": []}
+    for row in rows:
+        spans = [span for span in find_pii(row["text"]) if span.type == "PERSON"]
+        if row["label"] in hits:
+            hits[row["label"]].append(any(s.start < row["end"] and row["start"] < s.end for s in spans))
+    assert sum(hits["person"]) / len(hits["person"]) >= 0.78
+    assert sum(hits["not"]) / len(hits["not"]) <= 0.3
