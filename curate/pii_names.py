@@ -107,8 +107,10 @@ def english_names(text: str) -> list[tuple[int, int]]:
         return []
     spans = []
     for run in _CAPITALISED_RUN.finditer(text):
-        if after_article(text, run.start()):
-            continue
+        # after "the" or "a" a run names a thing ("the Seasons Pizza said"), but may end in a
+        # person ("the Republican Senator John McCain said"): only a given name or an office
+        # starts a name inside it
+        thing = after_article(text, run.start())
         # its words: the first starts the run even when glued to what precedes it ("Name:Bob
         # Lee", "Hi,Ann"), the others after a space or tab
         starts = [run.start()]
@@ -118,6 +120,8 @@ def english_names(text: str) -> list[tuple[int, int]]:
         # ("Sales Team"), that word, not a verb, comes next
         speech = _SPEECH_VERB.match(text, run.end()) is not None
         for start in starts:  # the name may start at any word
+            if thing and not _starts_a_person(text, start):
+                continue
             name = _name_from(text, start, run.end(), speech)
             if name:
                 spans.append(name)
@@ -133,9 +137,19 @@ def after_article(text: str, start: int) -> bool:
     return start >= 2 and text[start - 2] in "eaAn \t" and _AFTER_ARTICLE.search(text, max(0, start - 5), start) is not None
 
 
+def _starts_a_person(text: str, start: int) -> bool:
+    """Does a common given name or an office start at text[start]?"""
+    word = _WORD_AT.match(text, start)
+    return word is not None and (word.group() in cueless_given_names() or word.group() in _OFFICES)
+
+
+_WORD_AT = re.compile(r"[^\s.,]+")
+
+
 def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int] | None:
-    """(start, end) if the capitalised words text[start:end] are a name by their context;
-    `speech`: False when no speech verb follows text[:end], so only a cue before can make one."""
+    """(start, end) if the capitalised words text[start:end] are a name: by a cue before them, a
+    speech verb after them (`speech`: False when none follows text[:end]), or, with neither, by
+    a common given name starting them."""
     before = text[max(0, start - 32):start]
     last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
     last_word = last[0].lower()
@@ -145,14 +159,13 @@ def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int]
         return None  # most capitalised words start a sentence or a title: decided before the word checks
     if after_article(text, start):  # "The Johnnie Walker": a thing
         return None
-    if words[-1].endswith("'s"):  # "Leonardo DiCaprio's agent": the name, not its possessive
-        words[-1], end = words[-1][:-2], end - 2
     if words[-1] in _ORGANISATION_ENDS:
         return None
     while len(words) > 1 and words[-1] in _NOT_NAME_ENDS:  # "Contact Sales Team": no person
         end = len(text[:text.rindex(words.pop(), start, end)].rstrip())
-    names = [w for w in words if w.rstrip(".,") not in _TITLES_EN and not _INITIAL.fullmatch(w)
-             and w.rstrip(".,") not in _SUFFIXES]
+    if words[-1].endswith("'s"):  # "Leonardo DiCaprio's agent": the name, not its possessive
+        words[-1], end = words[-1][:-2], end - 2
+    names = [w for w in words if _is_name_word(w) and w.rstrip(".,") not in _SUFFIXES]
     if not names or len(names) > 3 or words[-1] in _NOT_NAME_ENDS or names[0] in _NOT_NAMES \
             or any(n.rstrip(".,") in _NEVER_IN_NAMES for n in names):
         return None
@@ -165,19 +178,23 @@ def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int]
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
         # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
         # with a known given name, or an office that only a person holds ("to Governor Palin")
-        if last_word not in _WEAK_CUE_ENDS or names[0] in given_names() or names[0].rstrip(".") in _OFFICES:
+        if last_word not in _WEAK_CUE_ENDS or names[0] in _weak_cue_given_names() or names[0].rstrip(".") in _OFFICES:
             return start, end
-    # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger plays")
-    if 2 <= len(names) and names[0] in cueless_given_names():
+    # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger
+    # plays"); three words only with a given name in the middle (Sarah Jessica Parker, not
+    # "Sue Ryder Care" or "George Washington Bridge")
+    if 2 <= len(names) and names[0] in cueless_given_names() and (len(names) == 2 or names[1] in given_names()):
         return start, end
     return None
 
 
+def _is_name_word(word: str) -> bool:
+    return word.rstrip(".,") not in _TITLES_EN and not _INITIAL.fullmatch(word)
+
+
 def _first_name_word(words: list[str]) -> str:
     """The first word that is neither a title nor an initial (Ann, of "Dr. J. Ann Lee")."""
-    if not words[0].endswith(".") and words[0] not in _TITLES_EN:  # most runs: no title, no initial
-        return words[0]
-    return next((word for word in words if word.rstrip(".") not in _TITLES_EN and not _INITIAL.fullmatch(word)), "")
+    return next((word for word in words if _is_name_word(word)), "")
 
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
@@ -198,8 +215,15 @@ def _given_name_shares() -> dict[str, float]:
 
 @functools.cache
 def given_names() -> frozenset[str]:
-    """Every given name of the census list: what a name after "to", "from" or "by" starts with."""
+    """Every given name of the census list."""
     return frozenset(_given_name_shares())
+
+
+@functools.cache
+def _weak_cue_given_names() -> frozenset[str]:
+    """What a name after "to", "from" or "by" starts with: any given name but the word-like ones
+    and places ("to Georgia Tech", "from Austin Texas", "to Long Beach")."""
+    return given_names() - _WORD_NAMES
 
 
 @functools.cache
@@ -214,7 +238,11 @@ _WORD_NAMES = frozenset("Will May June April August Autumn Summer Grant Mark Bil
                         "Guy Don Dean Chase Drew Miles Ward Young Son Brain Gay Clay Cliff Rob Rod Van Pearl Penny "
                         "Olive Ginger Fern Laurel Melody Candy Brandy Buddy Rocky Earnest Rex Morgan Marina Christian "
                         "Israel Jordan Georgia Virginia Carolina Florence Austin Dallas Charlotte Victoria Sydney "
-                        "Paris Houston Lincoln Madison".split())
+                        "Paris Houston Lincoln Madison Amber Angel Basil Carol Crystal Daisy Dawn Ebony Eve Gale "
+                        "Hazel Heather Holly Iris Ivy Jewel Lily Misty Opal Sandy Sterling Violet Rusty Reed Cole "
+                        "Roman Junior Mercedes Jesus Kenya Chad Cleveland Orlando Savannah Geneva Augusta Aurora "
+                        "Alexandria Santiago Long China India Asia Florida King Queen Major Golden Sunny Wm "
+                        "Williams".split())
 
 
 _OWN_CUE_ENDS = frozenset("is name's name dear hi hello hey thanks you cheers congratulations welcome me called i'm am "
@@ -423,6 +451,7 @@ def warm_up() -> None:
     _surname_bigrams()
     _given_characters()
     cueless_given_names()
+    _weak_cue_given_names()
 
 
 @functools.cache

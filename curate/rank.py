@@ -14,6 +14,8 @@ Memory: one record at a time.
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,9 +47,14 @@ def scored_candidates(record: Example, scores_from: str = "reward") -> list[tupl
     scores = (record.meta.get(scores_from) or {}).get("candidates") or []
     if len(candidates) < 2:
         return "too_few_candidates"
-    if len(scores) != len(candidates):
+    # a missing or non-finite score (NaN and the infinities are written as null) ranks nothing
+    if len(scores) != len(candidates) or not all(_finite(score) for score in scores):
         return "unscored"
     return sorted(zip(scores, candidates), key=lambda pair: -pair[0])
+
+
+def _finite(score: Any) -> bool:
+    return isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score)
 
 
 def rank_record(record: Record, config: RankConfig) -> tuple[Record, str | None]:

@@ -101,10 +101,10 @@ def test_spans_are_sorted_non_overlapping_and_the_credential_beats_the_email_ins
 
 def test_a_name_is_replaced_wherever_it_recurs_in_the_record():
     record = Example(system="You help Alice Wong.", instruction="My name is Alice Wong.",
-                     output="Hello Alice Wong! Malice Wongs is another word.")
+                     output="Hello Alice Wong! MAlice Wongs is another word.")
     scrubbed, _ = PiiScrubber()(record)
     assert (scrubbed.system, scrubbed.instruction) == ("You help <PERSON>.", "My name is <PERSON>.")
-    assert scrubbed.output == "Hello <PERSON>! Malice Wongs is another word."  # whole words only
+    assert scrubbed.output == "Hello <PERSON>! MAlice Wongs is another word."  # whole words only
 
 
 def test_numbered_mode_is_consistent_across_fields_and_history():

@@ -69,6 +69,11 @@ def found(text: str) -> list[tuple[str, str]]:
     ("ok, John Smith here, about my refund", "PERSON", "John Smith"),
     ("Basically Ned Kelly (Heath Ledger) is set up by the police.", "PERSON", "Heath Ledger"),
     ("Leonardo DiCaprio's agent called back.", "PERSON", "Leonardo DiCaprio"),  # not its possessive
+    ("Contact Maria Lopez's Support Team today.", "PERSON", "Maria Lopez"),
+    # a run after an article may end in a person (review find)
+    ("In May the Republican Senator John McCain said it was wrong.", "PERSON", "Senator John McCain"),
+    ("Thanks to the Democrat Nancy Pelosi the bill passed.", "PERSON", "Nancy Pelosi"),
+    ("Frank Lloyd Wright designed it.", "PERSON", "Frank Lloyd Wright"),
     ("联系田淑英，邮箱已更新。", "PERSON", "田淑英"),
     ("客户傅彬的订单已发货。", "PERSON", "傅彬"),
 ])
@@ -116,6 +121,12 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "Meet me at Grant Park at noon.",
     "Will Power is the book of the month.",
     "The Johnnie Walker Blue Label sold out.",
+    # word-like given names, places, and three words with no given name in the middle (review)
+    "We went carol singing with the Carol Singers at Crystal Palace.",
+    "Sue Ryder Care shops sell used books.",
+    "Traffic on George Washington Bridge was slow.",
+    "We drove from Austin Texas to Long Beach.",
+    "She got a place at Georgia Tech.",
     # named things after an article, before a speech verb (T0 again)
     "Across town, the Seasons Pizza said it had closed.",
     "Prices rose, the Maeil Business Newspaper said, quoting officials.",
@@ -281,10 +292,11 @@ def test_english_names_find_what_the_plain_word_by_word_check_finds():
     def plain(text: str) -> list[tuple[int, int]]:  # no gate either: every capitalised run is tried
         spans = []
         for run in pii_names._CAPITALISED_RUN.finditer(text):
-            if pii_names.after_article(text, run.start()):
-                continue
+            thing = pii_names.after_article(text, run.start())
             inside = [word.start() for word in pii_names._WORD_START.finditer(text, run.start(), run.end())]
             for start in sorted({run.start(), *inside}):
+                if thing and not pii_names._starts_a_person(text, start):
+                    continue
                 name = pii_names._name_from(text, start, run.end(), speech=True)
                 if name:
                     spans.append(name)
@@ -303,16 +315,16 @@ def test_english_names_find_what_the_plain_word_by_word_check_finds():
 
 
 def test_names_on_labelled_real_prompts():
-    """tests/data/t0_person_labels.jsonl: 352 spans of T0 prompts (news, film plots, reviews)
+    """tests/data/t0_person_labels.jsonl: 363 spans of T0 prompts (news, film plots, reviews)
     that some version of the detector called names, each labelled person, not or partial by a
     reader who saw only the text (labelled blind, from samples of this session's versions).
     Each line is its span's window of the prompt, about 100 characters. Before the given-name
-    rules, 0.46 of the people were found and 0.61 of the non-people were scrubbed."""
+    rules, 0.44 of the 279 people were found and 0.69 of the 74 non-people were scrubbed."""
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "t0_person_labels.jsonl").open()]
     hits = {"person": [], "not": []}
     for row in rows:
         spans = [span for span in find_pii(row["text"]) if span.type == "PERSON"]
         if row["label"] in hits:
             hits[row["label"]].append(any(s.start < row["end"] and row["start"] < s.end for s in spans))
-    assert sum(hits["person"]) / len(hits["person"]) >= 0.78
-    assert sum(hits["not"]) / len(hits["not"]) <= 0.3
+    assert sum(hits["person"]) / len(hits["person"]) >= 0.8
+    assert sum(hits["not"]) / len(hits["not"]) <= 0.2

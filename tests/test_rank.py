@@ -26,6 +26,9 @@ def test_best_pairs_and_ranking():
     (scored([1.0, 1.1], texts=("a", "b")), RankConfig(kind="pairs", min_gap=0.5), "small_gap"),
     (scored([1.0], texts=("a",)), RankConfig(), "too_few_candidates"),
     (Example(instruction="q", meta={"responses": {"candidates": ["a", "b"]}}), RankConfig(), "unscored"),
+    # a NaN score is written as null: sorting by it crashed the run (review find)
+    (scored([0.5, None], texts=("a", "b")), RankConfig(), "unscored"),
+    (scored([0.5, float("nan")], texts=("a", "b")), RankConfig(kind="pairs"), "unscored"),
 ])
 def test_what_cannot_be_ranked_is_dropped_with_a_reason(record, config, reason):
     assert rank_record(record, config)[1] == reason
