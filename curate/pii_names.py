@@ -122,7 +122,7 @@ def english_names(text: str) -> list[tuple[int, int]]:
         for start in starts:  # the name may start at any word
             if thing and not _starts_a_person(text, start):
                 continue
-            name = _name_from(text, start, run.end(), speech)
+            name = _name_from(text, start, run.end(), speech, start != starts[-1])
             if name:
                 spans.append(name)
                 break
@@ -146,17 +146,18 @@ def _starts_a_person(text: str, start: int) -> bool:
 _WORD_AT = re.compile(r"[^\s.,]+")
 
 
-def _name_from(text: str, start: int, end: int, speech: bool) -> tuple[int, int] | None:
+def _name_from(text: str, start: int, end: int, speech: bool, several: bool = True) -> tuple[int, int] | None:
     """(start, end) if the capitalised words text[start:end] are a name: by a cue before them, a
     speech verb after them (`speech`: False when none follows text[:end]), or, with neither, by
-    a common given name starting them."""
+    a common given name starting them (`several`: False when text[start:end] is one word, which
+    makes no name without a cue)."""
     before = text[max(0, start - 32):start]
     last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
     last_word = last[0].lower()
-    words = text[start:end].split()
     if not speech and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS \
-            and _first_name_word(words) not in cueless_given_names():
+            and not (several and _may_start_a_cueless_name(text, start, end)):
         return None  # most capitalised words start a sentence or a title: decided before the word checks
+    words = text[start:end].split()
     if after_article(text, start):  # "The Johnnie Walker": a thing
         return None
     if words[-1] in _ORGANISATION_ENDS:
@@ -192,9 +193,18 @@ def _is_name_word(word: str) -> bool:
     return word.rstrip(".,") not in _TITLES_EN and not _INITIAL.fullmatch(word)
 
 
-def _first_name_word(words: list[str]) -> str:
-    """The first word that is neither a title nor an initial (Ann, of "Dr. J. Ann Lee")."""
-    return next((word for word in words if _is_name_word(word)), "")
+def _may_start_a_cueless_name(text: str, start: int, end: int) -> bool:
+    """Is the first name word of text[start:end] (after any titles and initials: Ann, of "Dr. J.
+    Ann Lee") a common given name? Looked at without splitting the run, for most runs start
+    with neither."""
+    first = _WORD_AT.match(text, start)
+    if first is None:
+        return False
+    if first.group() in cueless_given_names():
+        return True
+    if first.group() not in _TITLES_EN and not (len(first.group()) == 1 and text.startswith(".", first.end())):
+        return False
+    return next((word for word in text[start:end].split() if _is_name_word(word)), "") in cueless_given_names()
 
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
