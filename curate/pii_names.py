@@ -25,7 +25,8 @@ _CAPITALISED = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[-'][A-Z]?[a-z]+
 _TITLE_WORD = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
 _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 # A run of capitalised words (titles and initials among them), found first; a cue in the few
-# characters before one of its words, or a speech verb after it, then makes the rest a name.
+# characters before one of its words, a speech verb after it, or a common given name starting
+# two or three of its words then makes the rest a name.
 # One cheap scan and a few anchored look-ups per run: an alternation of every cue tried at
 # every position of a 1 KB prompt cost ~300 us. The look-ahead for a capital lets sre give up at
 # once on the other characters, instead of trying each alternative there: 31 us, not 78, on T0.
