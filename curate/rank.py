@@ -15,7 +15,6 @@ Memory: one record at a time.
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any, Literal
 
