@@ -16,22 +16,28 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from typing import Any
 
 from curate.errors import UsageError
 
+# Latin letters with accents too (Brontë, José, Łukasz, Nguyễn; and combining accents): a name
+# cut at one left the rest of the word in the text ("<PERSON>ë")
+_UPPER = "A-ZÀ-ÖØ-Þ\u0100-\u024f\u1e00-\u1eff"
+_LOWER = "a-zß-öø-ÿ\u0100-\u024f\u1e00-\u1eff\u0300-\u036f"
 # a capital inside counts too (DuVall, DiCaprio, LaToya): a name cut there left the rest in the text
-_CAPITALISED = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[-'][A-Z]?[a-z]+)?"
+_CAPITALISED = rf"(?:Mc|Mac|O'|D')?[{_UPPER}][{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:[-'][{_UPPER}]?[{_LOWER}]+)?"
 _TITLE_WORD = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
 _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 # A run of capitalised words (titles and initials among them), found first; a cue in the few
 # characters before one of its words, a speech verb after it, or a common given name starting
 # two or three of its words then makes the rest a name.
 # One cheap scan and a few anchored look-ups per run: an alternation of every cue tried at
-# every position of a 1 KB prompt cost ~300 us. The look-ahead for a capital lets sre give up at
-# once on the other characters, instead of trying each alternative there: 31 us, not 78, on T0.
-_CAPITALISED_RUN = re.compile(rf"(?<![A-Za-z'-])(?=[A-Z])(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
-                              rf"{_CAPITALISED}{_SUFFIX}")
+# every position of a 1 KB prompt cost ~300 us. The look-ahead for a capital, first, lets sre give
+# up at once on the other characters, instead of trying each alternative there: 31 us, not 78, on
+# T0 (and 27 us, not 48, with the look-behind after it).
+_CAPITALISED_RUN = re.compile(rf"(?=[{_UPPER}])(?<![A-Za-z{_LOWER}{_UPPER}'-])(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
+                              rf"{_CAPITALISED}(?![^\W\d_]){_SUFFIX}")
 _WORD_START = re.compile(r"(?<!\S)\S")
 _AFTER_ARTICLE = re.compile(r"\b(?:[Tt]he|[Aa]n?)[ \t]+$")
 # the speaker's own name, a greeting or a sign-off: one word is enough ("Hi, Ann")
@@ -44,16 +50,29 @@ _SELF_CUE = re.compile(r"\b(?:I'm|I am|[Tt]his is|[Ii]t's)[ \t]*$")
 # a role or a verb that takes a person: two or three words ("Ask Maria Lopez", not "Ask Google")
 _ROLE_CUE = re.compile(
     r"(?:\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Cc]andidate|[Aa]pplicant|[Tt]enant|[Gg]uest"
-    r"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent)"
+    r"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent"
+    r"|[Tt]o|[Ff]rom|[Bb]y)"  # and the weakest cues, as in a letter's header ("From: Ann Lee") or a byline
     r"(?:[ \t]*[:：][ \t]*|[ \t]+)"  # a colon may be glued to the name: "Customer:Maria Lopez"
     r"|(?:\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]c|CC|[Cc]opy|[Ii]nvite|[Mm]eet"
-    r"|[Tt]hank|[Rr]emind|[Pp]ay|[Vv]isit|to|from|by)"
+    r"|[Tt]hank|[Rr]emind|[Pp]ay|[Vv]isit)"
     r"|\bin the name of|\b(?:signed|written|reported|approved|sent|requested) by)[ \t]+)$")
 # a full name as the subject of a speech or report verb: "Maria Lopez wrote", "that Ann Lee reported"
 _SPEECH_VERB = re.compile(r"[ \t]+(?:wrote|said|says|asked|asks|reported|called|mentioned|replied|commented|emailed|"
                           r"texted|told|explained|added|noted|confirmed|complained)\b")
 # "Dear Sir", "Name: Customer": the cue fits, but what follows is a role, not a person.
 # ("File name: Report" is kept out by the look-behind: a word before "name:" makes it a label.)
+# the first words of places that look like a first and last name after "to" or "from" ("San
+# Jose"): no name starts at them, nor at the word after them ("San Manuel Stadium")
+_PLACE_STARTS = frozenset("San Santa Los Las Hong Saint St Port Fort Mount Lake Cape United Great Little Upper Lower "
+                          "Central Southern Northern Eastern Western Royal National North South East West "
+                          "New".split())
+# words that start a sentence or clause, capitalised before a name: "But Graham said" is But,
+# then the name Graham
+_CLAUSE_STARTS = frozenset("But And Or Nor Although Though As If When While Because Since After Before Until Unless "
+                           "So Then Also Yet Now Today Yesterday Tomorrow However Meanwhile Once Even Only Just "
+                           "Both Either Neither Every Each Some Many Most Not For With Without In On At Of From By "
+                           "To Into About Like Unlike Did Does Do Is Are Was Were Has Have Had Can Could Would "
+                           "Should Might Must".split())
 _NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Colleague Colleagues Hiring Manager "
                        "User Users Valued Support Everyone Reader Readers Student Students Parent Parents Member "
                        "Members Applicant Client Owner Admin Unknown Anonymous Service Services Care Success Sales "
@@ -64,10 +83,8 @@ _NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Col
                        "God Lord Google Apple Microsoft Amazon Python Java English Chinese French German Spanish "
                        "YouTube GitHub LinkedIn PayPal PowerPoint JavaScript TypeScript WordPress WhatsApp TikTok "
                        "FedEx PlayStation "
-                       "Street Avenue Road Drive Lane North South East West New Old Happy Merry Christmas "
-                       # the first words of places that look like a first and last name after "to" or "from"
-                       "San Santa Los Las Hong Saint St Port Fort Mount Lake Cape United Great Little Upper Lower "
-                       "Central Southern Northern Eastern Western Royal National".split())
+                       "Street Avenue Road Drive Lane Old Happy Merry Christmas "
+                       "Hurricane Storm Typhoon Cyclone Tropical".split()) | _PLACE_STARTS | _CLAUSE_STARTS
 
 
 # About 250 surnames covering nearly all of China's population, and the common compounds.
@@ -80,7 +97,7 @@ _SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁
 _COMPOUND = ("欧阳", "司马", "诸葛", "上官", "皇甫", "令狐", "慕容", "司徒", "夏侯", "尉迟", "宇文", "公孙", "轩辕",
              "端木", "南宫", "独孤")
 _SURNAME_SET = frozenset(_SURNAMES)
-_STOP_AFTER_SURNAME = "的了是在和与及或等也都就还又着过吗呢吧啊把被给对从向到说很为以之其这那个们上下中里"
+_STOP_AFTER_SURNAME = "的了是在和与及或等也都就还又着过吗呢吧啊把被给对从向到说很为以之其这那个们上下中里地得"  # 高兴地
 # One character class, then set look-ups in Python: sre tries an alternation's branches at
 # every position, and a 250-branch pattern took ~700 us per record.
 _SURNAME = re.compile(f"[{''.join(sorted(_SURNAME_SET | {c[0] for c in _COMPOUND}))}]"
@@ -93,7 +110,7 @@ _ZH_CUE = re.compile(r"(?:我叫|我的名字[是叫]|名字[是叫]|名叫|本�
 # takes a person (联系, 请, 客户, 患者...). There a surname and the one- or two-character word
 # after it make a name unless the pair is itself a frequent word (江水, 高度).
 _ZH_NAME_PLACE = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
-                            r"交给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师)")
+                            r"交给|转给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师)")
 # after one of the role words (the last group) a one-character given name counts too, if the
 # name then ends: 客户傅彬的, 患者宋想，
 _NAME_ENDS = "，。！？、；：,.!?;: 的在说是也和"
@@ -104,9 +121,9 @@ _COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's
 
 
 def english_names(text: str) -> list[tuple[int, int]]:
+    spans = _capital_letter_names(text) if _CAPS_PAIR.search(text) else []
     if not _CAPITAL_PAIR.search(text):  # no capitalised word after another word: no name to find
-        return []
-    spans = []
+        return spans
     for run in _CAPITALISED_RUN.finditer(text):
         # after "the" or "a" a run names a thing ("the Seasons Pizza said"), but may end in a
         # person ("the Republican Senator John McCain said"): only a given name or an office
@@ -130,6 +147,25 @@ def english_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _capital_letter_names(text: str) -> list[tuple[int, int]]:
+    """Names in capital letters after a cue ("My name is JOHN SMITH", "By LAUREN MORTON"): two
+    or three words, the first a given name. Headings in capitals ("NEW YORK TIMES") have no cue."""
+    spans = []
+    for run in _CAPS_RUN.finditer(text):
+        words = run.group().title().split()
+        before = text[max(0, run.start() - 32):run.start()]
+        last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
+        cue = (last[0].lower() in _OWN_CUE_ENDS and _OWN_CUE.search(before)) or \
+            (last[0].lower() in _ROLE_CUE_ENDS and _ROLE_CUE.search(before))
+        if cue and _known(words[0], _weak_cue_given_names()) and not any(w in _NEVER_IN_NAMES for w in words):
+            spans.append((run.start(), run.end()))
+    return spans
+
+
+_CAPS_RUN = re.compile(r"(?<![^\W\d_])[A-Z][A-Z'-]+(?:[ \t]+[A-Z][A-Z'-]+){1,2}(?![^\W\d_])")
+_CAPS_PAIR = re.compile(r" [A-Z][A-Z'-]+[ \t]+[A-Z][A-Z]")  # a cheap gate for _CAPS_RUN: a space first makes sre skip to spaces
+
+
 def after_article(text: str, start: int) -> bool:
     """Does an article come right before text[start:]? It makes the capitalised words there a
     named thing ("the Seasons Pizza said", "to the Anne Arundel Medical Center"); a person's name
@@ -141,7 +177,7 @@ def after_article(text: str, start: int) -> bool:
 def _starts_a_person(text: str, start: int) -> bool:
     """Does a common given name or an office start at text[start]?"""
     word = _WORD_AT.match(text, start)
-    return word is not None and (word.group() in cueless_given_names() or word.group() in _OFFICES)
+    return word is not None and (_known(word.group(), cueless_given_names()) or word.group() in _OFFICES)
 
 
 _WORD_AT = re.compile(r"[^\s.,]+")
@@ -161,6 +197,8 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     words = text[start:end].split()
     if after_article(text, start):  # "The Johnnie Walker": a thing
         return None
+    if _inside_a_name(text, start):
+        return None
     if words[-1] in _ORGANISATION_ENDS:
         return None
     while len(words) > 1 and words[-1] in _NOT_NAME_ENDS:  # "Contact Sales Team": no person
@@ -173,21 +211,63 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
         return None
     # the regexes only where the word before could end a cue: most capitalised words start a sentence
     if last_word in _OWN_CUE_ENDS and _OWN_CUE.search(before) and (len(names) >= 2 or not _SELF_CUE.search(before)):
-        return start, end  # "I'm Canadian", "it's Monday": after those, one word is not a name
+        return _after_offices(text, start, end)  # "I'm Canadian", "it's Monday": after those, one word is not a name
     if len(names) >= 2 and _SPEECH_VERB.match(text, end):
-        return start, end
+        return _after_offices(text, start, end)
+    if len(names) == 1 and len(words) == 1 and _SPEECH_VERB.match(text, end) and _after_a_clause_start(text, start):
+        return start, end  # "But Cox said": the surname alone, as the subject of a clause
     if len(names) >= 2 and last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before):
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
         # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
         # with a known given name, or an office that only a person holds ("to Governor Palin")
-        if last_word not in _WEAK_CUE_ENDS or names[0] in _weak_cue_given_names() or names[0].rstrip(".") in _OFFICES:
-            return start, end
+        if last_word not in _WEAK_CUE_ENDS or _known(names[0], _weak_cue_given_names()) or names[0].rstrip(".") in _OFFICES:
+            return _after_offices(text, start, end)
     # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger
     # plays"); three words only with a given name in the middle (Sarah Jessica Parker, not
     # "Sue Ryder Care" or "George Washington Bridge")
-    if 2 <= len(names) and names[0] in cueless_given_names() and (len(names) == 2 or names[1] in given_names()):
+    if 2 <= len(names) and _known(names[0], cueless_given_names()) and (len(names) == 2 or _known(names[1], given_names())):
         return start, end
     return None
+
+
+def _inside_a_name(text: str, start: int) -> bool:
+    """Is text[start] a later word of a name or place that starts before it? A name does not
+    start after a given name ("Martin Luther King Jr. Day": not "Luther King Jr"; the word-like
+    ones aside: "Young Ben Clark", "to China Gary Locke") or after the first word of a place
+    ("San Manuel Stadium")."""
+    if not start or text[start - 1] not in " \t":
+        return False
+    previous = text[max(0, start - 24):start].rsplit(None, 1)[-1:]
+    return bool(previous) and (previous[0] in _PLACE_STARTS or _known(previous[0], _weak_cue_given_names()))
+
+
+def _after_a_clause_start(text: str, start: int) -> bool:
+    """Does a clause's first word come right before text[start] ("But Cox said")?"""
+    before = text[max(0, start - 12):start]
+    return before.endswith((" ", "\t")) and before.split()[-1] in _CLAUSE_STARTS
+
+
+def _after_offices(text: str, start: int, end: int) -> tuple[int, int]:
+    """The name without the offices before it, when two or more words follow them: "District
+    Attorney John Smith" and "Foreign Minister Wang Yi" are John Smith and Wang Yi, while
+    "Senator Warren" stays whole (one word alone would not be found again)."""
+    words = list(_NON_SPACE.finditer(text, start, end))
+    last_office = max((i for i, word in enumerate(words) if word.group().rstrip(".") in _OFFICE_WORDS), default=-1)
+    if 0 <= last_office < len(words) - 2:
+        return words[last_office + 1].start(), end
+    return start, end
+
+
+_NON_SPACE = re.compile(r"\S+")
+
+
+def _known(word: str, names: frozenset[str]) -> bool:
+    """Is `word` one of `names`, its accents ignored (José, Zoë: the census list has Jose, Zoe)?"""
+    return word in names or (not word.isascii() and _unaccented(word) in names)
+
+
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def _is_name_word(word: str) -> bool:
@@ -201,17 +281,23 @@ def _may_start_a_cueless_name(text: str, start: int, end: int) -> bool:
     first = _WORD_AT.match(text, start)
     if first is None:
         return False
-    if first.group() in cueless_given_names():
+    if _known(first.group(), cueless_given_names()):
         return True
     if first.group() not in _TITLES_EN and not (len(first.group()) == 1 and text.startswith(".", first.end())):
         return False
-    return next((word for word in text[start:end].split() if _is_name_word(word)), "") in cueless_given_names()
+    return _known(next((word for word in text[start:end].split() if _is_name_word(word)), ""), cueless_given_names())
 
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
+# offices and ranks that come before a name and are not part of it
+_OFFICE_WORDS = frozenset("Attorney Secretary Chancellor Commissioner Ambassador Premier Chairman Chairwoman Chair "
+                          "Chief Director Coach Professor Congressman Congresswoman Representative Rep General "
+                          "Prince Princess King Queen Lord Lady Sir Dame Prime Vice Deputy Inspector Constable "
+                          "Bishop Cardinal Father Marshal Air".split())
 # Not General, King, Queen, Prince: General Motors, King County, Prince Edward Island
 _OFFICES = frozenset("President Senator Sen Governor Gov Mayor Judge Minister Sheriff Officer Detective Sergeant "
                      "Sgt Lieutenant Lt Colonel Col Captain Capt Marshal Admiral Pope Rev Reverend Rabbi Imam".split())
+_OFFICE_WORDS = _OFFICE_WORDS | _OFFICES
 
 
 @functools.cache
@@ -278,7 +364,10 @@ _ORGANISATION_ENDS = frozenset("Airlines Airways Press News Tribune Journal Hera
                            "Council Commission Committee Foundation Association Society Partners Patrol Police "
                            "Lottery Museum Festival Awards League Federation Airport County City Coast Island "
                            "Islands Isles Valley Mountains Province Kingdom Republic Parenthood Watch Minor "
-                           "Arabia Examiner Leader".split())
+                           "Arabia Examiner Leader Stadium Arena Theatre Theater Records Gifts Health Clinic Motors "
+                           "Brewery Foods Pharmacy Bakery Cafe Restaurant Hotel Hotels Casino Studios Pictures "
+                           "Entertainment Publishing Magazine Bridge Square Station Church Cathedral Library "
+                           "Stores Mall".split())
 
 
 # A capitalised word after another word: after a space, tab or line break ("Thanks,\nPeter",
@@ -286,7 +375,7 @@ _ORGANISATION_ENDS = frozenset("Airlines Airways Press News Tribune Journal Hera
 # way _name_from accepts a run needs one: a cue ends in a letter or one of those marks, and a
 # run of two or more words has a letter and a space before its second. (A capital, then a
 # lower-case letter or an apostrophe: O'Brien.)
-_CAPITAL_PAIR = re.compile(r"[A-Za-z,.!?:：;'][ \t\n]+[A-Z][a-z']|[,:：][A-Z][a-z']")
+_CAPITAL_PAIR = re.compile(rf"(?:[^\W\d_]|[,.!?:：;'])[ \t\n]+[{_UPPER}][{_LOWER}']|[,:：][{_UPPER}][{_LOWER}']")
 
 
 def zh_names(text: str) -> list[tuple[int, int]]:
@@ -318,7 +407,8 @@ def zh_names(text: str) -> list[tuple[int, int]]:
         if end:
             spans.append((start, end))
             last = end
-    return spans
+    # a three-character name whose last character starts a word: 王芳今天 is 王芳, then 今天
+    return [(s, e - 1) if e - s == 3 and _starts_a_word(text, e - 1) else (s, e) for s, e in spans]
 
 
 def _zh_name_at(text: str, start: int, strong: bool) -> int:
@@ -365,7 +455,8 @@ def _zh_name_in_place(text: str, start: int, role: bool = False) -> int:
     elif given[:1] == "总":
         length = 1  # 王总开会: 总 (the boss) is a title; 开会 is a verb, not a given name
     elif len(given) == 2 and given[0] in given_characters and given[1] in given_characters:
-        length = 2
+        # 李娜明天来: the second character starts a word (明天), so the name is 李娜
+        length = 1 if _starts_a_word(text, start + surname + 1) else 2
     elif role and given and given[0] in given_characters and (len(given) == 1 or given[1] in _NAME_ENDS):
         length = 1
     else:
@@ -377,6 +468,12 @@ def _zh_name_in_place(text: str, start: int, role: bool = False) -> int:
     if name[surname:] in _TITLES:
         return 0
     return start + len(name)
+
+
+def _starts_a_word(text: str, start: int) -> bool:
+    """Do text[start] and the character after it make a frequent word (明天, 一起, 创立)?"""
+    word = text[start:start + 2]
+    return len(word) == 2 and _jieba_tables()[0].get(word, 0) > _COMMON
 
 
 @functools.cache
@@ -394,7 +491,7 @@ def _given_characters() -> frozenset[str]:
 
 # jieba's names are mostly of famous and historical people; characters common in the given
 # names of people born since the 1950s that it has few of
-_MODERN_GIVEN = ("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰玲燕辉鹏华飞婷红梅鑫波斌宇浩凯健俊帆"
+_MODERN_GIVEN = ("云伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰玲燕辉鹏华飞婷红梅鑫波斌宇浩凯健俊帆"
                  "帅旭宁龙林欢阳佳慧雪琳晶倩颖莉萍玉凤淑珍荣丹峰建国春秋冬梦琪欣怡思雨子涵轩睿博彬晨瑶"
                  "璐露薇蕾茜妍婧婕琦璇莹瑞祥福贵生成志永海东方亮金兵文武德胜利卫新民正清")
 
@@ -446,7 +543,10 @@ def _jieba_tables() -> tuple[dict[str, int], dict[str, str]]:
 def _surname_bigrams() -> tuple[frozenset[str], frozenset[str]]:
     """Frequent words that begin with a surname character, and very frequent ones that end with one."""
     freq, _ = _jieba_tables()
-    starts = frozenset(w for w, n in freq.items() if n > _COMMON and len(w) == 2 and w[0] in _SURNAME_SET)
+    _, tags = _jieba_tables()
+    # not the names among them (李娜 is frequent too)
+    starts = frozenset(w for w, n in freq.items() if n > _COMMON and len(w) == 2 and w[0] in _SURNAME_SET
+                       and not tags.get(w, "").startswith("nr"))
     ends = frozenset(w for w, n in freq.items() if n > 10 * _COMMON and len(w) == 2 and w[1] in _SURNAME_SET)
     return starts, ends
 
