@@ -29,7 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from curate.io import ensure_distinct, sink_format
 from curate.errors import RecordError, UsageError
@@ -95,6 +95,14 @@ class PiiConfig(ExecutorOptions):
             raise ValueError(f"a salt is used by mode 'hash' only, and mode is '{mode}'; add --mode hash or leave "
                              "out --salt")
         return value
+
+    @model_validator(mode="after")
+    def _person_needs_names(self) -> PiiConfig:
+        asked = [flag for flag, kinds in (("--types", self.types), ("--drop", self.drop)) if "PERSON" in (kinds or ())]
+        if asked and not self.names:  # it would find nothing, and say nothing about it
+            raise ValueError(f"{asked[0]} asks for PERSON, but names are off (--no-names finds none); leave out "
+                             f"--no-names, or PERSON from {asked[0]}")
+        return self
 
     def wanted(self) -> frozenset[str]:
         """The types to detect (those that drop a record included), with PERSON left out when names are off."""

@@ -171,6 +171,14 @@ def test_names_off_keeps_names():
     assert placeholders("我叫王小明。My name is Alice Wong.", names=False) == "我叫王小明。My name is Alice Wong."
 
 
+def test_person_with_names_off_is_refused_not_silently_empty():
+    with pytest.raises(ValidationError, match="--types asks for PERSON, but names are off"):
+        PiiConfig(types="person,email", names=False)
+    with pytest.raises(ValidationError, match="--drop asks for PERSON"):
+        PiiConfig(drop="person", names=False)
+    assert PiiConfig(types="email", names=False).wanted() == {"EMAIL"}
+
+
 def test_a_missing_spacy_model_is_a_clear_error():
     with pytest.raises(UsageError, match="spacy_model 'xx_no_such_model'.*(not installed)"):
         find_pii("My name is Alice.", PiiConfig(spacy_model="xx_no_such_model"))
