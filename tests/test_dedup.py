@@ -223,6 +223,29 @@ def test_cli_writes_kept_rejects_and_summary(tmp_path, run_cli):
     assert "dropped: exact_duplicate" in err and "dropped: near_duplicate" in err
 
 
+def test_a_repeated_id_goes_as_duplicate_id_and_its_cluster_keeps_another(tmp_path, run_cli):
+    # two records with one id but different texts both stayed, under one cluster id (walk-through)
+    rng = random.Random(5)
+    first, second, third = essay(rng), essay(rng), essay(rng)
+    records = [Example(id="a", instruction=first, output="1"), Example(id="a", instruction=second, output="2"),
+               Example(id="b", instruction=second, output="3"), Example(id="a", instruction=third, output="4"),
+               Example(id="c", instruction=first, output="5")]
+    src = tmp_path / "in.jsonl"
+    write_records(src, records)
+    code, _, err = run_cli("curate", "dedup", str(src), "-o", str(tmp_path / "out.jsonl"),
+                           "--rejects", str(tmp_path / "rejects.jsonl"))
+    assert code == 0, err
+    kept = list(read_records(tmp_path / "out.jsonl"))
+    assert [(r.id, r.output) for r in kept] == [("a", "1"), ("b", "3")]  # the second text stays, as b's
+    assert kept[1].meta["dedup"] == {"cluster": "b", "size": 2}
+    removed = {r.output: r.meta["rejected"]["reason"] for r in read_records(tmp_path / "rejects.jsonl")}
+    # 2 has an exact copy kept (b's), 4 none: its text is unique, but its id is a's
+    assert removed == {"2": "exact_duplicate", "4": "duplicate_id", "5": "exact_duplicate"}
+    assert re.search(r"duplicate_id\W+1\b", err), err
+    kept, removed = dedup_records(records)
+    assert [r.output for r in kept] == ["1", "3"] and [reason for _, reason in removed].count("duplicate_id") == 1
+
+
 def test_a_misspelt_field_is_refused_before_anything_is_written(tmp_path, run_cli, examples):
     # read as empty in every record, it made the whole file one exact group: 1 record kept, exit 0
     src = tmp_path / "in.jsonl"

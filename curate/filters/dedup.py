@@ -7,8 +7,8 @@ and pay for the extra candidates with a check of every link (curate/filters/lsh.
 One record per cluster stays.
 
 The input is read twice: once to sketch every record into a work folder on the output's disk
-(`--work-dir`), once to write each record where it belongs. Memory: about 40 bytes a record
-(offsets, lengths, scores, the union-find parent), 8 bytes a pair verified apart (3 pairs a
+(`--work-dir`), once to write each record where it belongs. Memory: about 50 bytes a record
+(offsets, lengths, scores, id hashes, the union-find parent), 8 bytes a pair verified apart (3 pairs a
 record on bench/dedup.py's 200k scale file), and one chunk of records; the sketches
 (about 1.3 KB a record at 128 permutations) stay on disk, memory-mapped. Standard input is
 copied to the work folder first, as it can be read only once.
@@ -183,16 +183,24 @@ def near_duplicate_pairs(texts: list[str], config: DedupConfig | None = None) ->
 
 class Verdicts:
     """Per record: the record its cluster keeps, the cluster's size, and why it goes (None: it
-    stays). Memory: three arrays of one number a record."""
+    stays). Memory: four arrays of one number a record.
 
-    def __init__(self, found: Clusters, lengths: np.ndarray, scores: np.ndarray, keep: str):
+    A record whose id an earlier record has (`repeated`) is never kept: it goes as
+    `duplicate_id`, as in every other stage (or `exact_duplicate` where it has an exact copy),
+    and where it shares a cluster with others, one of them is kept in its place, so no text is
+    lost with it."""
+
+    def __init__(self, found: Clusters, lengths: np.ndarray, scores: np.ndarray, keep: str,
+                 repeated: np.ndarray | None = None):
         import numpy as np
 
         from curate.filters.lsh import run_starts
 
         index = np.arange(len(found.labels))
+        self.repeated = repeated if repeated is not None else np.zeros(len(index), bool)
         best_first = {"first": [index], "longest": [index, -lengths], "best-score": [index, -scores]}[keep]
-        order = np.lexsort((*best_first, found.labels))  # by cluster, then the one to keep first
+        # by cluster, then records with ids of their own, then the one to keep first
+        order = np.lexsort((*best_first, self.repeated, found.labels))
         labels = found.labels[order]
         first = run_starts(labels)
         keeper = np.empty(len(index), np.int64)
@@ -201,9 +209,11 @@ class Verdicts:
         self.sizes, self.copies = found.sizes(), found.exact_copies()
 
     def reason(self, index: int) -> str | None:
-        if self.keeper[index] == index:
+        if self.keeper[index] == index and not self.repeated[index]:
             return None
-        return "exact_duplicate" if self.copies[index] else "near_duplicate"
+        if self.copies[index]:
+            return "exact_duplicate"  # content-hash ids: exact copies share their id too
+        return "duplicate_id" if self.repeated[index] else "near_duplicate"
 
     def shared_keepers(self) -> np.ndarray:
         """The records kept for clusters of more than one."""
@@ -269,7 +279,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
         summary.counts["empty_text"] = empty
     with verifying_pool(store, config):
         found = cluster_store(store)
-    verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep)
+    verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep, facts.ids.repeats())
     keeper_ids = {int(k): json.dumps(facts.id(int(k)), ensure_ascii=False) for k in verdicts.shared_keepers()}
     with ExitStack() as files:
         out = files.enter_context(RowSink(output))
@@ -312,9 +322,11 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     with work_folder(config.work_dir) as folder:
         found = cluster_store(sketched(texts, Path(folder), config))
     scores = [(r.meta.get("judge") or {}).get("score") for r in records]
+    seen: set[str] = set()
+    repeated = np.array([record.id in seen or seen.add(record.id) for record in records], bool)
     verdicts = Verdicts(found, np.array([len(t) for t in texts], np.int64),
                         np.array([float(v) if isinstance(v, (int, float)) else float("-inf") for v in scores]),
-                        config.keep)
+                        config.keep, repeated)
     kept: list[Record] = []
     removed: list[tuple[Record, str]] = []
     for index, record in enumerate(records):

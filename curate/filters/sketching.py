@@ -20,6 +20,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from xxhash import xxh3_64_intdigest
+
 from curate.filters.lsh import Sketch, Sketcher, SketchStore
 from curate.io import read_records
 from curate.sinks import dump_row, record_row
@@ -89,31 +91,56 @@ def with_meta(head: str, meta: str, added: dict[str, str]) -> str:
 
 
 class Texts:
-    """Strings by position (record ids, which can be long), in a file: 8 bytes each in memory."""
+    """Strings by position (record ids, which can be long), in a file: 16 bytes each in memory
+    (where each ends, and its hash)."""
 
     def __init__(self, path: Path):
         self.path = path
         self._file = open(path, "wb")
         self._ends: list[np.ndarray] = []
+        self._hashes: list[np.ndarray] = []
         self._written = 0
         self.ends = np.zeros(0, np.int64)
+        self.hashes = np.zeros(0, np.uint64)
 
     def add(self, texts: Sequence[str]) -> None:
         data = [text.encode("utf-8") for text in texts]
         self._file.write(b"".join(data))
         ends = self._written + np.cumsum([len(d) for d in data], dtype=np.int64)
         self._ends.append(ends)
+        self._hashes.append(np.fromiter(map(xxh3_64_intdigest, data), np.uint64, len(data)))
         self._written = int(ends[-1]) if len(ends) else self._written
 
     def finish(self) -> None:
         self._file.close()
         self.ends = np.concatenate(self._ends) if self._ends else np.zeros(0, np.int64)
-        self._ends = []
+        self.hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
+        self._ends = self._hashes = []
         self._data = np.memmap(self.path, np.uint8, "r") if self._written else np.zeros(0, np.uint8)
 
     def __getitem__(self, index: int) -> str:
         start = int(self.ends[index - 1]) if index else 0
         return bytes(self._data[start : int(self.ends[index])]).decode("utf-8")
+
+    def repeats(self) -> np.ndarray:
+        """Per position: does an earlier position hold the same string? Found by sorting the
+        hashes, then checked on the strings themselves (a hash collision is no repeat); each
+        string with an equal hash is read once, so many repeats cost no more than a few."""
+        order = np.argsort(self.hashes, kind="stable")  # equal hashes stay in position order
+        ordered = self.hashes[order]
+        repeated = np.zeros(len(order), bool)
+        equal = ordered[1:] == ordered[:-1]
+        run_starts = np.flatnonzero(equal & ~np.r_[False, equal[:-1]])  # the first of each run of equal hashes
+        for first in run_starts.tolist():
+            seen: set[str] = set()
+            last = first + 1
+            while last < len(order) and ordered[last] == ordered[first]:
+                last += 1
+            for position in order[first:last].tolist():
+                text = self[position]
+                repeated[position] = text in seen
+                seen.add(text)
+        return repeated
 
 
 class Facts:
