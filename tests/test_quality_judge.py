@@ -19,7 +19,6 @@ from curate.records import Example, Preference
     ("Explain how vaccines work in simple terms.", "As an AI language model, I cannot do that.", "refusal"),
     ("Explain how vaccines work in simple terms.", "I'm sorry, but I can't help with that.", "refusal"),
     ("请用简单的话解释疫苗的原理。", "抱歉，我无法回答这个问题。", "refusal"),
-    ("Draw a picture of a cat sleeping.", "Here is a description of a cat.", "blacklisted_word"),
     ("Explain how vaccines work in simple terms.", "ok @@@ ### $$$ %%% ^^^ &&& *** ~~~ ||| <<< >>>", "non_text"),
     ("Explain how vaccines work in simple terms.", "the body learns " * 30, "repetitive"),
     ("Write a Python function that sorts a list.", "def sort_list(xs):\n    return sorted(xs)", None),
@@ -27,6 +26,15 @@ from curate.records import Example, Preference
 ])
 def test_heuristics(instruction, output, reason):
     assert QualityFilter()(Example(instruction=instruction, output=output)) == reason
+
+
+def test_the_blacklist_is_asked_for_not_on_by_default():
+    # on real prompts it dropped a quarter of T0 ("Movie plot:", "music", "video")
+    plot = Example(instruction="Movie plot: a boy finds a dog. What is the dog's name?", output="Rex")
+    assert QualityFilter()(plot) is None
+    drawing = Example(instruction="Draw a picture of a cat sleeping.", output="Here is a description of a cat.")
+    assert QualityFilter()(drawing) is None
+    assert QualityFilter(FilterConfig(blacklist=True))(drawing) == "blacklisted_word"
 
 
 def test_long_refusals_and_thresholds_are_configurable():

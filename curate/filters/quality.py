@@ -37,8 +37,11 @@ class FilterConfig(ExecutorOptions):
     max_output_words: int = Field(8000, ge=1, description="Drop outputs longer than this.")
     refusal_words: int = Field(60, ge=0, description="A refusal phrase ('As an AI language model', "
                                "'I'm sorry, but', 抱歉，我无法...) drops an output shorter than this.")
-    blacklist: bool = Field(True, description="Drop instructions with Self-Instruct's blacklisted words "
-                            "(image, file, map, draw, plot, go to, video, audio, ...).")
+    # Off by default: the list is for tasks a model wrote (self-instruct applies it already); on
+    # real prompts it drops what a text model can do: 25% of T0, 4,179 of them for "Movie plot:"
+    blacklist: bool = Field(False, description="Drop instructions with Self-Instruct's blacklisted words "
+                            "(image, file, map, draw, plot, go to, video, audio, ...): for generated tasks; on "
+                            "real prompts it drops a quarter of T0's ('Movie plot:', 'music', 'video').")
     max_symbol_ratio: float = Field(0.4, ge=0, le=1, description="Drop text whose share of characters that are "
                                     "neither letters, digits, spaces nor punctuation exceeds this.")
     max_repeated_ngrams: float = Field(0.5, ge=0, le=1, description="Drop outputs in which more than this share "
