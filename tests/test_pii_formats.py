@@ -99,6 +99,9 @@ def found(text: str) -> list[tuple[str, str]]:
     ("我和刘洋一起去", "PERSON", "刘洋"),
     ("马云创立了阿里巴巴", "PERSON", "马云"),
     ("请把文件转给李娜", "PERSON", "李娜"),
+    # nicknames: 小 or 老 and a surname (written prompts)
+    ("谢谢你小张，昨天那个问题已经解决啦", "PERSON", "小张"),
+    ("我跟老李约了周六去水库钓鱼", "PERSON", "老李"),
 ])
 def test_each_format_is_found(text, kind, value):
     assert (kind, value) in found(text), found(text)
@@ -160,6 +163,11 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "NEW YORK TIMES BEST SELLER",
     "Call 1-800-273-TALK for help.",  # a vanity number: it was cut to "<PHONE>-TALK"
     "高兴地回答了问题",
+    # written prompts: a pronoun, a weekday, a word and a verb, and words far commoner than nicknames
+    "谢谢你 今天帮了我很多",
+    "请查收并提出修改意见，周五前反馈即可。",
+    "明天能洗澡吗",
+    "小时候我住在老师家",
 ])
 def test_near_misses_are_left_alone(text):
     assert found(text) == []
@@ -358,3 +366,31 @@ def test_names_on_labelled_real_prompts():
             hits[row["label"]].append(any(s.start < row["end"] and row["start"] < s.end for s in spans))
     assert sum(hits["person"]) / len(hits["person"]) >= 0.8
     assert sum(hits["not"]) / len(hits["not"]) <= 0.2
+
+
+def test_chinese_names_on_written_prompts():
+    """tests/data/zh_prompts_labelled.jsonl: 240 Chinese chat and support messages, written (by a
+    helper who never saw the detector) to read like real ones, 100 with names (nicknames such as
+    小王, famous people, compound surnames, names run into the next word: 晓东明天来) and 140
+    without, with every name labelled. Far harder than the Faker corpus (0.96): at 47ba516, 0.51
+    of the names were found whole, 25 spans fell on no name, and 15 of the 140 name-free
+    messages were changed; now 0.62, 14 and 8 (nicknames, weekdays, 明天能: a word, then a verb).
+    Most names still missed are given names or nicknames alone (晓东, 阿珍) and famous people,
+    whose names jieba's dictionary counts as frequent words (李白, 鲁迅)."""
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "zh_prompts_labelled.jsonl").open()]
+    whole = total = stray = changed = 0
+    for row in rows:
+        text = row["text"]
+        spans = [(span.start, span.end) for span in find_pii(text) if span.type == "PERSON"]
+        names, at = [], 0
+        for name in row["names"]:
+            start = text.find(name, at)
+            names.append((start, start + len(name)))
+            at = start + len(name)
+        total += len(names)
+        whole += sum((a, b) in spans for a, b in names)
+        off = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in names)]
+        stray += len(off)
+        changed += bool(off) and not names
+    assert whole / total >= 0.6, (whole, total)
+    assert stray <= 14 and changed <= 8, (stray, changed)
