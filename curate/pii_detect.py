@@ -230,15 +230,19 @@ def phone_key(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-_VANITY_TAIL = re.compile(r"-[A-Z]{3,}\b")
+_NOT_A_PHONE_AFTER = re.compile(r"-[A-Z]{3,}\b|\.\d")  # a vanity number's letters, a decimal part
 
 
 def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     """Valid numbers inside one digit run, parsed in the region its shape suggests."""
     if candidate.startswith("(") and ")" not in candidate:  # "(1-800-273-8255)": the bracket opens a remark
         return _phones(text, offset + 1, candidate[1:])
-    if _VANITY_TAIL.match(text, offset + len(candidate)):
-        return []  # 1-800-273-TALK: a business's vanity number, once cut to "<PHONE>-TALK"
+    if ")" in candidate and "(" not in candidate:  # "(iOS 4.2.1) 8207.0ms": the bracket closes a remark
+        cut = candidate.index(")") + 1
+        rest = candidate[cut:].lstrip()
+        return _phones(text, offset + len(candidate) - len(rest), rest) if rest else []
+    if _NOT_A_PHONE_AFTER.match(text, offset + len(candidate)):
+        return []  # 1-800-273-TALK: a business's vanity number, once cut to "<PHONE>-TALK"; 8207.0 ms
     number = re.split(_EXTENSION, candidate, maxsplit=1)[0]
     digits = "".join(c for c in number if c.isdigit())
     national = digits[2:] if digits.startswith("86") and number.lstrip("(").startswith(("+86", "+ 86")) else digits

@@ -37,8 +37,9 @@ _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 # One cheap scan and a few anchored look-ups per run: an alternation of every cue tried at
 # every position of a 1 KB prompt cost ~300 us. The look-ahead for a capital, first, lets sre give
 # up at once on the other characters, instead of trying each alternative there: 31 us, not 78, on
-# T0 (and 27 us, not 48, with the look-behind after it).
-_CAPITALISED_RUN = re.compile(rf"(?=[{_UPPER}])(?<![A-Za-z{_LOWER}{_UPPER}'-])(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
+# T0 (and 27 us, not 48, with the look-behind after it). No run starts inside an abbreviation:
+# "U.S. Geological Survey" and "P.S. Stephen" were cut to "U.<PERSON>" and "P.<PERSON>".
+_CAPITALISED_RUN = re.compile(rf"(?=[{_UPPER}])(?<![A-Za-z{_LOWER}{_UPPER}'-])(?<![A-Za-z]\.)(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
                               rf"{_CAPITALISED}(?![^\W\d_]){_SUFFIX}")
 _WORD_START = re.compile(r"(?<!\S)\S")
 _AFTER_ARTICLE = re.compile(r"\b(?:[Tt]he|[Aa]n?)[ \t]+$")
@@ -372,7 +373,7 @@ _ORGANISATION_ENDS = frozenset("Airlines Airways Press News Tribune Journal Hera
                            "Arabia Examiner Leader Stadium Arena Theatre Theater Records Gifts Health Clinic Motors "
                            "Brewery Foods Pharmacy Bakery Cafe Restaurant Hotel Hotels Casino Studios Pictures "
                            "Entertainment Publishing Magazine Bridge Square Station Church Cathedral Library "
-                           "Stores Mall".split())
+                           "Stores Mall Survey".split())
 
 
 # A capitalised word after another word: after a space, tab or line break ("Thanks,\nPeter",
@@ -399,7 +400,8 @@ def zh_names(text: str) -> list[tuple[int, int]]:
     for match in _ZH_NAME_PLACE.finditer(text):
         start = match.end()
         if start < len(text) and not any(s <= start < e for s, e in spans):
-            end = _zh_name_in_place(text, start, role=match.group(2) is not None)
+            end = _zh_name_in_place(text, start, role=match.group(2) is not None,
+                                    clause=match.group(1) is None and match.group(2) is None)
             if end:
                 spans.append((start, end))
     starts_word, ends_word = _surname_bigrams()
@@ -408,11 +410,12 @@ def zh_names(text: str) -> list[tuple[int, int]]:
         start = match.start()
         pair = text[start:start + 2]
         if pair not in _COMPOUND and (text[start] not in _SURNAME_SET or pair in starts_word
-                                      or (start and text[start - 1:start + 1] in ends_word)
+                                      or (start and (text[start - 1:start + 1] in ends_word
+                                                     or text[start - 1:start + 1] in starts_word))
                                       or _WEEK.match(text, max(0, start - 1))):
-            continue  # 方法, 高兴 begin with a surname character; 如何, 水池 end with one; 下周, 周一: weeks
-        if start < last or any(s <= start < e for s, e in spans):
-            continue
+            continue  # 方法, 高兴 begin with a surname character; 如何, 任何 end with one (何时 both); 下周, 周一: weeks
+        if start < last or any(s <= start < e for s, e in spans) or text[start - 1:start + 1] in _COMPOUND:
+            continue  # (马 of 司马光 starts no name: a cut there left 司 in the text)
         end = _zh_name_at(text, start, strong=False)
         if end:
             spans.append((start, end))
@@ -442,25 +445,29 @@ def _zh_name_at(text: str, start: int, strong: bool) -> int:
         word = word + tokens[1][0]  # 李娜/nr 杰/nr: one three-character name
     if tag.startswith("nr") and len(word) > 2 and word[-2:] in _TITLES:
         return start + len(word) - 2  # 李先生 tagged as one word: the surname is the name
-    if tag.startswith("nr") and len(word) >= 2:
+    if tag.startswith("nr") and len(word) >= 2 and word not in _COMPOUND:  # 诸葛/明亮: the given name follows
         return start + len(word) if strong or not _common_word(word) else 0
     if len(tokens) > 1 and (len(word) == 1 and (tag.startswith("nr") or strong) or word in _COMPOUND):
         given, given_tag = tokens[1]
         if given in _TITLES:
             return start + len(word) if tag.startswith("nr") else 0  # 李先生: the surname is the name
-        if len(given) <= 2 and _ALL_HAN.fullmatch(given) and given_tag[0] not in _FUNCTION_TAGS:
+        # after a compound surname, a given name jieba does not know (x) is one too: 上官/雨桐
+        if len(given) <= 2 and _ALL_HAN.fullmatch(given) and (
+                given_tag[0] not in _FUNCTION_TAGS or (word in _COMPOUND and given_tag == "x")):
             return start + len(word) + len(given)  # 赵/nr 建国/ns
     if strong and 2 <= len(word) <= 4 and tag[0] not in _NOT_AFTER_CUE:
         return start + len(word)  # 我叫许平: the tagger calls 许平 a numeral, the cue says otherwise
     return 0
 
 
-def _zh_name_in_place(text: str, start: int, role: bool = False) -> int:
+def _zh_name_in_place(text: str, start: int, role: bool = False, clause: bool = False) -> int:
     """The end of a surname and given name at `start` (a place names often start), or 0.
 
     No segmenting here, only character look-ups: the given name is one or two characters that
     names in jieba's dictionary use (_given_characters). Two make a name anywhere such a place
-    is; one only after a role word, and only if the name then ends (客户傅彬的, not 请查收)."""
+    is; one only after a role word, and only if the name then ends (客户傅彬的, not 请查收).
+    At a clause's start (`clause`), not where the surname and the next character are a frequent
+    word: most clauses start with a word (方法有, 温度太低, 明天见), few with a name."""
     if text[start:start + 2] in _COMPOUND:
         surname = 2
     elif text[start] in _SURNAME_SET and not _WEEK.match(text, max(0, start - 1)):  # 周五前: a weekday
@@ -473,7 +480,7 @@ def _zh_name_in_place(text: str, start: int, role: bool = False) -> int:
         length = 1  # 陈静女士: the title ends the name
     elif given[:1] == "总":
         length = 1  # 王总开会: 总 (the boss) is a title; 开会 is a verb, not a given name
-    elif text[start:start + 2] in _surname_bigrams()[0] and given[1:] in _VERB_OR_PARTICLE:
+    elif text[start:start + 2] in _surname_bigrams()[0] and (clause or given[1:] in _VERB_OR_PARTICLE):
         return 0  # 明天能洗澡吗: a word (明天), then a verb, not 明 and a given name
     elif len(given) == 2 and given[0] in given_characters and given[1] in given_characters:
         # 李娜明天来: the second character starts a word (明天), so the name is 李娜
@@ -564,9 +571,10 @@ def _jieba_tables() -> tuple[dict[str, int], dict[str, str]]:
 def _surname_bigrams() -> tuple[frozenset[str], frozenset[str]]:
     """Frequent words that begin with a surname character, and very frequent ones that end with one."""
     freq, tags = _jieba_tables()
-    # not the names among them (李娜 is frequent too)
-    starts = frozenset(w for w, n in freq.items() if n > _COMMON and len(w) == 2 and w[0] in _SURNAME_SET
-                       and not tags.get(w, "").startswith("nr"))
+    # jieba tags many such words nr (安静 1,199 times, 谢谢 1,089, 孙子 871): a word tagged nr is
+    # a word here only when it is more frequent than names are (李娜: 438)
+    starts = frozenset(w for w, n in freq.items() if len(w) == 2 and w[0] in _SURNAME_SET
+                       and n > (5 * _COMMON if tags.get(w, "").startswith("nr") else _COMMON))
     ends = frozenset(w for w, n in freq.items() if n > 10 * _COMMON and len(w) == 2 and w[1] in _SURNAME_SET)
     return starts, ends
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from curate import pii_names
 from curate.pii import PiiConfig, find_pii
 from tests.pii_corpus import corpus, score
 
@@ -102,6 +103,11 @@ def found(text: str) -> list[tuple[str, str]]:
     # nicknames: 小 or 老 and a surname (written prompts)
     ("谢谢你小张，昨天那个问题已经解决啦", "PERSON", "小张"),
     ("我跟老李约了周六去水库钓鱼", "PERSON", "老李"),
+    # a compound surname and the given name after it (walk-through: "<PERSON>明亮", "<PERSON>雨桐")
+    ("姓名：诸葛明亮", "PERSON", "诸葛明亮"),
+    ("我叫上官雨桐", "PERSON", "上官雨桐"),
+    # after an abbreviation (walk-through: "(P.<PERSON>")
+    ("(P.S. Stephen Colletti is here)", "PERSON", "Stephen Colletti"),
 ])
 def test_each_format_is_found(text, kind, value):
     assert (kind, value) in found(text), found(text)
@@ -168,6 +174,16 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "请查收并提出修改意见，周五前反馈即可。",
     "明天能洗澡吗",
     "小时候我住在老师家",
+    # a clause starting with a word whose first character is a surname (walk-through)
+    "方法有很多种",
+    "温度太低了",
+    "安静一点",
+    "谢谢大家的支持",
+    "何时能发货",
+    "孙子兵法讲了什么",
+    # an abbreviation, and a version then a time (walk-through: "U.<PERSON>", "(iOS <PHONE>.0ms")
+    "The U.S. Geological Survey said the quake was small.",
+    "Apple iPad (iOS 4.2.1) 8207.0ms",
 ])
 def test_near_misses_are_left_alone(text):
     assert found(text) == []
@@ -366,6 +382,12 @@ def test_names_on_labelled_real_prompts():
             hits[row["label"]].append(any(s.start < row["end"] and row["start"] < s.end for s in spans))
     assert sum(hits["person"]) / len(hits["person"]) >= 0.8
     assert sum(hits["not"]) / len(hits["not"]) <= 0.2
+
+
+def test_no_name_starts_inside_a_compound_surname():
+    # 司马光 was cut to 司<PERSON>, 诸葛亮 to 诸<PERSON> (walk-through)
+    for text in ("司马光砸缸的故事", "诸葛亮为什么要挥泪斩马谡", "欧阳修是宋代文学家"):
+        assert all(text[start - 1:start + 1] not in pii_names._COMPOUND for start, _ in pii_names.zh_names(text)), text
 
 
 def test_chinese_names_on_written_prompts():
