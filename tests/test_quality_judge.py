@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from curate.filters.judge import JudgeConfig, judge, parse_score
 from curate.filters.quality import FilterConfig, QualityFilter, filter_records
@@ -26,6 +27,20 @@ from curate.records import Example, Preference
 ])
 def test_heuristics(instruction, output, reason):
     assert QualityFilter()(Example(instruction=instruction, output=output)) == reason
+
+
+def test_labels_made_of_symbols_are_answers():
+    # on T0 the symbol check dropped every 3- to 5-star answer of a rating task and kept the 1s
+    # and 2s; without a trailing token, stars alone counted as no words (walk-through)
+    rate = "Rate this review from one to five stars: 'good very nice'"
+    for answer in ("★★★★★", "★★★★★<|endoftext|>", "★", "🎉🎂🥳", "→ → ← ↑"):
+        assert QualityFilter()(Example(instruction=rate, output=answer)) is None, answer
+    assert QualityFilter()(Example(instruction=rate, output="...")) == "short_output"
+
+
+def test_bounds_out_of_order_are_refused():
+    with pytest.raises(ValidationError, match="--min-instruction-words 10 is above --max-instruction-words 5"):
+        FilterConfig(min_instruction_words=10, max_instruction_words=5)
 
 
 def test_the_blacklist_is_asked_for_not_on_by_default():

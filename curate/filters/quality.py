@@ -10,7 +10,7 @@ from collections.abc import Callable
 import re
 from pathlib import Path
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from curate.executors import ExecutorOptions
 from curate.text import has_blacklisted_word, word_count, words_of
@@ -49,6 +49,14 @@ class FilterConfig(ExecutorOptions):
     workers: int = Field(2, ge=1, description="Processes that read and check a large JSON Lines file in "
                          "parallel (output order is input order).")
 
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> FilterConfig:
+        for kind in ("instruction", "output"):
+            low, high = getattr(self, f"min_{kind}_words"), getattr(self, f"max_{kind}_words")
+            if low > high:  # every record would go, and the run would exit 0
+                raise ValueError(f"--min-{kind}-words {low} is above --max-{kind}-words {high}: no record could pass")
+        return self
+
 
 def _answer(record: Record) -> str:
     return record.output if isinstance(record, Example) else record.ranked_responses()[0]
@@ -61,8 +69,14 @@ _SYMBOL = re.compile(r"[^\w\s.,;:!?'\"()\-，。；：！？、（）“”‘�
 _NOT_SYMBOL = bytes(b for b in range(128) if chr(b).isalnum() or chr(b).isspace() or chr(b) in ".,;:!?'\"()-")
 
 
+# Shorter texts are not judged by their symbols: a label made of them ("★★★★★", "🎉") is an
+# answer, and on T0 the check dropped every 3- to 5-star answer of a rating task, keeping the 1s
+# and 2s (163 records, all of them short)
+MIN_CHARS_FOR_SYMBOLS = 32
+
+
 def symbol_ratio(text: str) -> float:
-    if not text:
+    if len(text) < MIN_CHARS_FOR_SYMBOLS:
         return 0.0
     if text.isascii():
         return len(text.encode().translate(None, _NOT_SYMBOL)) / len(text)
@@ -107,7 +121,8 @@ class QualityFilter:
             return "empty_output"
         lowered = answer.lower()
         words_in_answer = words_of(lowered)  # case does not move word boundaries
-        answer_words = len(words_in_answer)
+        # an answer of symbols alone ("★★★★", "→ ←") has no words, but it is no empty answer
+        answer_words = len(words_in_answer) or (len(answer.split()) if _SYMBOL.search(answer) else 0)
         if answer_words < c.min_output_words:
             return "short_output"
         if answer_words > c.max_output_words:
