@@ -39,7 +39,8 @@ _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 # up at once on the other characters, instead of trying each alternative there: 31 us, not 78, on
 # T0 (and 27 us, not 48, with the look-behind after it). No run starts inside an abbreviation:
 # "U.S. Geological Survey" and "P.S. Stephen" were cut to "U.<PERSON>" and "P.<PERSON>".
-_CAPITALISED_RUN = re.compile(rf"(?=[{_UPPER}])(?<![A-Za-z{_LOWER}{_UPPER}'-])(?<![A-Za-z]\.)(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
+_CAPITALISED_RUN = re.compile(rf"(?=[{_UPPER}])(?<![A-Za-z{_LOWER}{_UPPER}'-])(?<![A-Za-z]\.)"
+                              rf"(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+)*"
                               rf"{_CAPITALISED}(?![^\W\d_]){_SUFFIX}")
 _WORD_START = re.compile(r"(?<!\S)\S")
 _AFTER_ARTICLE = re.compile(r"\b(?:[Tt]he|[Aa]n?)[ \t]+$")
@@ -54,9 +55,9 @@ _SELF_CUE = re.compile(r"\b(?:I'm|I am|[Tt]his is|[Ii]t's)[ \t]*$")
 _ROLE_CUE = re.compile(
     r"(?:\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Cc]andidate|[Aa]pplicant|[Tt]enant|[Gg]uest"
     r"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent"
-    r"|[Tt]o|[Ff]rom|[Bb]y)"  # and the weakest cues, as in a letter's header ("From: Ann Lee") or a byline
+    r"|[Cc]c|CC|[Tt]o|[Ff]rom|[Bb]y|BY)"  # and a letter's header ("From: Ann Lee", "CC: Ann Lee") or a byline
     r"(?:[ \t]*[:：][ \t]*|[ \t]+)"  # a colon may be glued to the name: "Customer:Maria Lopez"
-    r"|(?:\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]c|CC|[Cc]opy|[Ii]nvite|[Mm]eet"
+    r"|(?:\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]opy|[Ii]nvite|[Mm]eet"
     r"|[Tt]hank|[Rr]emind|[Pp]ay|[Vv]isit)"
     r"|\bin the name of|\b(?:signed|written|reported|approved|sent|requested) by)[ \t]+)$")
 # a full name as the subject of a speech or report verb: "Maria Lopez wrote", "that Ann Lee reported"
@@ -167,9 +168,10 @@ def _capital_letter_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_CAPS_RUN = re.compile(r"(?<![^\W\d_])[A-Z][A-Z'-]+(?:[ \t]+[A-Z][A-Z'-]+){1,2}(?![^\W\d_])")
+_CAPS_RUN = re.compile(rf"(?<![^\W\d_])(?!(?:BY|FROM|TO|CC|DEAR|HI)\b)"  # the cue, in capitals too
+                       rf"[{_UPPER}][{_UPPER}'-]+(?:[ \t]+[{_UPPER}][{_UPPER}'-]+){{1,2}}(?![^\W\d_])")
 # a cheap gate for _CAPS_RUN (4 us, not 9, on T0): a space first lets sre skip from space to space
-_CAPS_PAIR = re.compile(r" [A-Z][A-Z'-]+[ \t]+[A-Z][A-Z]")
+_CAPS_PAIR = re.compile(rf" [{_UPPER}][{_UPPER}'-]+[ \t]+[{_UPPER}][{_UPPER}]")
 
 
 def after_article(text: str, start: int) -> bool:
@@ -226,12 +228,14 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
         # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
         # with a known given name, or an office that only a person holds ("to Governor Palin")
-        if last_word not in _WEAK_CUE_ENDS or _known(names[0], _weak_cue_given_names()) or names[0].rstrip(".") in _OFFICES:
+        if last_word not in _WEAK_CUE_ENDS or _known(names[0], _weak_cue_given_names()) \
+                or names[0].rstrip(".") in _OFFICES:
             return _after_offices(text, start, end)
     # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger
     # plays"); three words only with a given name in the middle (Sarah Jessica Parker, not
     # "Sue Ryder Care" or "George Washington Bridge")
-    if 2 <= len(names) and _known(names[0], cueless_given_names()) and (len(names) == 2 or _known(names[1], given_names())):
+    if 2 <= len(names) and _known(names[0], cueless_given_names()) \
+            and (len(names) == 2 or _known(names[1], given_names())):
         return start, end
     return None
 
@@ -268,8 +272,11 @@ _NON_SPACE = re.compile(r"\S+")
 
 
 def _known(word: str, names: frozenset[str]) -> bool:
-    """Is `word` one of `names`, its accents ignored (José, Zoë: the census list has Jose, Zoe)?"""
-    return word in names or (not word.isascii() and _unaccented(word) in names)
+    """Is `word` one of `names`, its accents ignored (José, Zoë: the census list has Jose, Zoe),
+    or, hyphenated, its first part (Jean-Luc, Hans-Peter)?"""
+    if word in names or (not word.isascii() and _unaccented(word) in names):
+        return True
+    return "-" in word and _known(word.split("-", 1)[0], names)
 
 
 def _unaccented(word: str) -> str:
@@ -303,7 +310,8 @@ _OFFICES = frozenset("President Senator Sen Governor Gov Mayor Judge Minister Sh
 _OFFICE_WORDS = _OFFICES | frozenset("Attorney Secretary Chancellor Commissioner Ambassador Premier Chairman "
                                      "Chairwoman Chair Chief Director Coach Professor Congressman Congresswoman "
                                      "Representative Rep General Prince Princess King Queen Lord Lady Sir Dame "
-                                     "Prime Vice Deputy Inspector Constable Bishop Cardinal Father Air".split())
+                                     "Prime Vice Deputy Inspector Constable Bishop Cardinal Father Air Justice "
+                                     "Superintendent Principal Commander".split())
 
 
 @functools.cache

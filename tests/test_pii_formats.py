@@ -86,6 +86,13 @@ def found(text: str) -> list[tuple[str, str]]:
     ("My name is JOHN SMITH.", "PERSON", "JOHN SMITH"),
     ("By LAUREN MORTON\nStaff writer", "PERSON", "LAUREN MORTON"),
     ("From: Lauren Morton\nSubject: rent", "PERSON", "Lauren Morton"),
+    # walk-through: a header's CC, a byline in capitals, accented capitals, a hyphenated given name
+    ("CC: Mark Johnson, please", "PERSON", "Mark Johnson"),
+    ("BY MITCH DUDEK Staff Reporter", "PERSON", "MITCH DUDEK"),
+    ("Signed by JOSÉ ÁLVAREZ.", "PERSON", "JOSÉ ÁLVAREZ"),
+    ("Email from Jean-Luc Picard today", "PERSON", "Jean-Luc Picard"),
+    ("Justice Peter Smith said no.", "PERSON", "Peter Smith"),
+    ("寄到北京市朝阳区建国路27号3号楼，谢谢", "ADDRESS", "北京市朝阳区建国路27号3号楼"),
     ("Thanks to the Democrat Nancy Pelosi the bill passed.", "PERSON", "Nancy Pelosi"),
     ("Frank Lloyd Wright designed it.", "PERSON", "Frank Lloyd Wright"),
     # a clause's first word is not part of the name (walk-through: "But Graham said" -> "<PERSON> said")
