@@ -92,6 +92,10 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Signed by JOSÉ ÁLVAREZ.", "PERSON", "JOSÉ ÁLVAREZ"),
     ("Email from Jean-Luc Picard today", "PERSON", "Jean-Luc Picard"),
     ("Justice Peter Smith said no.", "PERSON", "Peter Smith"),
+    # lower-case particles inside a name (walk-through: "<PERSON> bin Salman <PERSON>")
+    ("Contact Ludwig van Beethoven today", "PERSON", "Ludwig van Beethoven"),
+    ("Vincent van Gogh said he was tired.", "PERSON", "Vincent van Gogh"),
+    ("Regards,\nMohammed bin Salman Al Saud", "PERSON", "Mohammed bin Salman Al Saud"),
     ("寄到北京市朝阳区建国路27号3号楼，谢谢", "ADDRESS", "北京市朝阳区建国路27号3号楼"),
     ("Thanks to the Democrat Nancy Pelosi the bill passed.", "PERSON", "Nancy Pelosi"),
     ("Frank Lloyd Wright designed it.", "PERSON", "Frank Lloyd Wright"),
@@ -174,7 +178,8 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "The Martin Luther King Jr. Day parade was fun.",
     "San Manuel Stadium is big.",
     "NEW YORK TIMES BEST SELLER",
-    "Call 1-800-273-TALK for help.",  # a vanity number: it was cut to "<PHONE>-TALK"
+    "Call 1-800-273-TALK for help.",
+    "I went to the Van Gogh Museum in May.",  # a vanity number: it was cut to "<PHONE>-TALK"
     "高兴地回答了问题",
     # written prompts: a pronoun, a weekday, a word and a verb, and words far commoner than nicknames
     "谢谢你 今天帮了我很多",
