@@ -322,8 +322,10 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     with work_folder(config.work_dir) as folder:
         found = cluster_store(sketched(texts, Path(folder), config))
     scores = [(r.meta.get("judge") or {}).get("score") for r in records]
-    seen: set[str] = set()
-    repeated = np.array([record.id in seen or seen.add(record.id) for record in records], bool)
+    repeated, seen = np.zeros(len(records), bool), set()
+    for index, record in enumerate(records):
+        repeated[index] = record.id in seen
+        seen.add(record.id)
     verdicts = Verdicts(found, np.array([len(t) for t in texts], np.int64),
                         np.array([float(v) if isinstance(v, (int, float)) else float("-inf") for v in scores]),
                         config.keep, repeated)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-
 from xxhash import xxh3_64_intdigest
 
 from curate.filters.lsh import Sketch, Sketcher, SketchStore
