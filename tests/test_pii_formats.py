@@ -408,7 +408,8 @@ def test_chinese_names_on_written_prompts():
     小王, famous people, compound surnames, names run into the next word: 晓东明天来) and 140
     without, with every name labelled. Far harder than the Faker corpus (0.96): at 47ba516, 0.51
     of the names were found whole, 25 spans fell on no name, and 15 of the 140 name-free
-    messages were changed; now 0.62, 14 and 8 (nicknames, weekdays, 明天能: a word, then a verb).
+    messages were changed; now 0.63, 12 and 7 (nicknames, weekdays, compound surnames, a clause's
+    first word checked against frequent words).
     Most names still missed are given names or nicknames alone (晓东, 阿珍) and famous people,
     whose names jieba's dictionary counts as frequent words (李白, 鲁迅)."""
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "zh_prompts_labelled.jsonl").open()]
@@ -426,5 +427,5 @@ def test_chinese_names_on_written_prompts():
         off = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in names)]
         stray += len(off)
         changed += bool(off) and not names
-    assert whole / total >= 0.6, (whole, total)
-    assert stray <= 14 and changed <= 8, (stray, changed)
+    assert whole / total >= 0.62, (whole, total)
+    assert stray <= 12 and changed <= 7, (stray, changed)
