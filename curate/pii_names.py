@@ -207,6 +207,8 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
         return None  # most capitalised words start a sentence or a title: decided before the word checks
     if text[start].islower():
         return None  # a particle inside the run ("van" of Vincent van Gogh) starts no name
+    if last_word in _WORK_NOUNS:
+        return None  # "the movie Forrest Gump", "the novel Harry Potter": a title, not a person
     words = text[start:end].split()
     if after_article(text, start):  # "The Johnnie Walker": a thing
         return None
@@ -308,6 +310,9 @@ def _may_start_a_cueless_name(text: str, start: int, end: int) -> bool:
 
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
+# (not book, show or play: "show Maria Lopez the door" is a person)
+_WORK_NOUNS = frozenset("movie film novel song album series musical opera poem painting character brand whisky "
+                        "whiskey magazine newspaper".split())
 # Offices only a person holds, which may start a name after a weak cue. Not General, King,
 # Queen, Prince: General Motors, King County, Prince Edward Island
 _OFFICES = frozenset("President Senator Sen Governor Gov Mayor Judge Minister Sheriff Officer Detective Sergeant "

@@ -179,7 +179,10 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "San Manuel Stadium is big.",
     "NEW YORK TIMES BEST SELLER",
     "Call 1-800-273-TALK for help.",
-    "I went to the Van Gogh Museum in May.",  # a vanity number: it was cut to "<PHONE>-TALK"
+    "I went to the Van Gogh Museum in May.",
+    # a title after the kind of work it names (walk-through)
+    "We watched the movie Forrest Gump again.",
+    "Read the novel Harry Potter and the Goblet of Fire.",  # a vanity number: it was cut to "<PHONE>-TALK"
     "高兴地回答了问题",
     # written prompts: a pronoun, a weekday, a word and a verb, and words far commoner than nicknames
     "谢谢你 今天帮了我很多",
