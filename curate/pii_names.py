@@ -127,6 +127,7 @@ _FUNCTION_TAGS = frozenset("vpcudrmqxyeoft")  # verbs, particles, pronouns, numb
 _NOT_AFTER_CUE = frozenset("rpcudxyeo")  # 我叫什么: a pronoun after the cue is a question, not a name
 _TITLES = frozenset("先生 女士 小姐 老师 经理 教授 医生 同学 主任 律师 师傅".split())
 _COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's name is rarely that frequent
+_FAR_COMMON = 5 * _COMMON  # commoner than names ever are: 李娜 438, 小张 302; 安静 1,199, 小时 8,143
 
 
 def english_names(text: str) -> list[tuple[int, int]]:
@@ -162,10 +163,9 @@ def _capital_letter_names(text: str) -> list[tuple[int, int]]:
     spans = []
     for run in _CAPS_RUN.finditer(text):
         words = run.group().title().split()
-        before = text[max(0, run.start() - 32):run.start()]
-        last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
-        cue = (last[0].lower() in _OWN_CUE_ENDS and _OWN_CUE.search(before)) or \
-            (last[0].lower() in _ROLE_CUE_ENDS and _ROLE_CUE.search(before))
+        before, last_word = _before(text, run.start())
+        cue = (last_word in _OWN_CUE_ENDS and _OWN_CUE.search(before)) or \
+            (last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before))
         if cue and _known(words[0], _weak_cue_given_names()) and not any(w in _NEVER_IN_NAMES for w in words):
             spans.append((run.start(), run.end()))
     return spans
@@ -199,9 +199,7 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     speech verb after them (`speech`: False when none follows text[:end]), or, with neither, by
     a common given name starting them (`several`: False when text[start:end] is one word, which
     makes no name without a cue)."""
-    before = text[max(0, start - 32):start]
-    last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
-    last_word = last[0].lower()
+    before, last_word = _before(text, start)
     if not speech and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS \
             and not (several and _may_start_a_cueless_name(text, start, end)):
         return None  # most capitalised words start a sentence or a title: decided before the word checks
@@ -221,8 +219,8 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     if words[-1].endswith("'s"):  # "Leonardo DiCaprio's agent": the name, not its possessive
         words[-1], end = words[-1][:-2], end - 2
     names = [w for w in words if _is_name_word(w) and w.rstrip(".,") not in _SUFFIXES and w not in _PARTICLES]
-    # four name words only with a particle among them: Mohammed bin Salman Al Saud
-    if not names or len(names) > (4 if any(w in _PARTICLES for w in words) else 3) or words[-1] in _NOT_NAME_ENDS or names[0] in _NOT_NAMES \
+    most = 4 if any(w in _PARTICLES for w in words) else 3  # four with a particle: Mohammed bin Salman Al Saud
+    if not names or len(names) > most or words[-1] in _NOT_NAME_ENDS or names[0] in _NOT_NAMES \
             or any(n.rstrip(".,") in _NEVER_IN_NAMES for n in names):
         return None
     # the regexes only where the word before could end a cue: most capitalised words start a sentence
@@ -230,7 +228,8 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
         return _after_offices(text, start, end)  # "I'm Canadian", "it's Monday": after those, one word is not a name
     if len(names) >= 2 and _SPEECH_VERB.match(text, end):
         return _after_offices(text, start, end)
-    if len(names) == 1 and len(words) == 1 and _SPEECH_VERB.match(text, end) and _after_a_clause_start(text, start):
+    if len(names) == 1 and len(words) == 1 and _SPEECH_VERB.match(text, end) \
+            and _previous_word(text, start) in _CLAUSE_STARTS:
         return start, end  # "But Cox said": the surname alone, as the subject of a clause
     if len(names) >= 2 and last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before):
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
@@ -248,21 +247,29 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     return None
 
 
+def _before(text: str, start: int) -> tuple[str, str]:
+    """The 32 characters before text[start], where a cue would be, and the last word among
+    them, lower-cased ("name" of "Name: ", "hi" of "Hi, ")."""
+    before = text[max(0, start - 32):start]
+    last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
+    return before, last[0].lower()
+
+
+def _previous_word(text: str, start: int) -> str:
+    """The word a space or tab before text[start] (Martin of "Martin Luther"), or ""."""
+    if not start or text[start - 1] not in " \t":
+        return ""
+    words = text[max(0, start - 24):start].split()
+    return words[-1] if words else ""
+
+
 def _inside_a_name(text: str, start: int) -> bool:
     """Is text[start] a later word of a name or place that starts before it? A name does not
     start after a given name ("Martin Luther King Jr. Day": not "Luther King Jr"; the word-like
     ones aside: "Young Ben Clark", "to China Gary Locke") or after the first word of a place
     ("San Manuel Stadium")."""
-    if not start or text[start - 1] not in " \t":
-        return False
-    previous = text[max(0, start - 24):start].rsplit(None, 1)[-1:]
-    return bool(previous) and (previous[0] in _PLACE_STARTS or _known(previous[0], _weak_cue_given_names()))
-
-
-def _after_a_clause_start(text: str, start: int) -> bool:
-    """Does a clause's first word come right before text[start] ("But Cox said")?"""
-    before = text[max(0, start - 12):start]
-    return before.endswith((" ", "\t")) and before.split()[-1] in _CLAUSE_STARTS
+    previous = _previous_word(text, start)
+    return bool(previous) and (previous in _PLACE_STARTS or _known(previous, _weak_cue_given_names()))
 
 
 def _after_offices(text: str, start: int, end: int) -> tuple[int, int]:
@@ -429,12 +436,12 @@ def zh_names(text: str) -> list[tuple[int, int]]:
     for match in _SURNAME.finditer(text):
         start = match.start()
         pair = text[start:start + 2]
+        pair_before = text[start - 1:start + 1] if start else ""
         if pair not in _COMPOUND and (text[start] not in _SURNAME_SET or pair in starts_word
-                                      or (start and (text[start - 1:start + 1] in ends_word
-                                                     or text[start - 1:start + 1] in starts_word))
+                                      or pair_before in ends_word or pair_before in starts_word
                                       or _WEEK.match(text, max(0, start - 1))):
             continue  # 方法, 高兴 begin with a surname character; 如何, 任何 end with one (何时 both); 下周, 周一: weeks
-        if start < last or any(s <= start < e for s, e in spans) or text[start - 1:start + 1] in _COMPOUND:
+        if start < last or any(s <= start < e for s, e in spans) or pair_before in _COMPOUND:
             continue  # (马 of 司马光 starts no name: a cut there left 司 in the text)
         end = _zh_name_at(text, start, strong=False)
         if end:
@@ -450,7 +457,7 @@ def _nickname_at(text: str, start: int) -> bool:
     frequent than nicknames are (小时, 老师, 小说; jieba counts 小张 302 times, 小时 8,143)."""
     if start and text[start - 1] in _SURNAME_SET and text[start - 2:start - 1] not in ("小", "老"):
         return False
-    return _jieba_tables()[0].get(text[start:start + 2], 0) <= 5 * _COMMON
+    return _jieba_tables()[0].get(text[start:start + 2], 0) <= _FAR_COMMON
 
 
 def _zh_name_at(text: str, start: int, strong: bool) -> int:
@@ -521,7 +528,7 @@ def _zh_name_in_place(text: str, start: int, role: bool = False, clause: bool = 
 def _starts_a_word(text: str, start: int) -> bool:
     """Do text[start] and the character after it make a frequent word (明天, 一起, 创立)?"""
     word = text[start:start + 2]
-    return len(word) == 2 and _jieba_tables()[0].get(word, 0) > _COMMON
+    return len(word) == 2 and _common_word(word)
 
 
 @functools.cache
@@ -594,7 +601,7 @@ def _surname_bigrams() -> tuple[frozenset[str], frozenset[str]]:
     # jieba tags many such words nr (安静 1,199 times, 谢谢 1,089, 孙子 871): a word tagged nr is
     # a word here only when it is more frequent than names are (李娜: 438)
     starts = frozenset(w for w, n in freq.items() if len(w) == 2 and w[0] in _SURNAME_SET
-                       and n > (5 * _COMMON if tags.get(w, "").startswith("nr") else _COMMON))
+                       and n > (_FAR_COMMON if tags.get(w, "").startswith("nr") else _COMMON))
     ends = frozenset(w for w, n in freq.items() if n > 10 * _COMMON and len(w) == 2 and w[1] in _SURNAME_SET)
     return starts, ends
 
