@@ -4,8 +4,8 @@ Speed comes from gating. Each detector runs only when a one-pass check (a substr
 digit, a Han character) says it could match, and the costly confirmers see candidates,
 never whole texts: phonenumbers' matcher gets the digit run, `ipaddress` the dotted or
 coloned token. Identifiers with a cue or a checksum of their own (SSN, IBAN, passports,
-addresses...) are in pii_structured.py, person names in pii_names.py; this module runs them
-all and resolves overlaps by type. Nothing here logs or raises with a found value in the message.
+addresses...) are in pii_structured.py, person names in pii_names.py (English) and
+pii_names_zh.py (Chinese); this module runs them all and resolves overlaps by type. Nothing here logs or raises with a found value in the message.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from curate import pii_names
-from curate.pii_names import english_names, load_spacy, spacy_names, zh_names
+from curate.pii_names import english_names, load_spacy, spacy_names
+from curate.pii_names_zh import zh_names
 from curate.pii_structured import NOT_PERSONAL_LABEL, structured
 
 __all__ = ["PRIORITY", "TYPES", "Span", "detect", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]

@@ -303,14 +303,14 @@ def test_after_warm_up_detection_loads_nothing_more():
     probe = """
 import sys
 from curate.pii_detect import TYPES, detect, warm_up
-from curate import pii_names
+from curate import pii_names_zh
 from tests.pii_corpus import corpus
 texts = [sample.text for sample in corpus(600, 3)]
 warm_up()
-modules, tables = set(sys.modules), pii_names._given_characters.cache_info().currsize
+modules, tables = set(sys.modules), pii_names_zh._given_characters.cache_info().currsize
 for text in texts:
     detect(text, frozenset(TYPES))
-print(sorted(set(sys.modules) - modules), pii_names._given_characters.cache_info().currsize - tables)
+print(sorted(set(sys.modules) - modules), pii_names_zh._given_characters.cache_info().currsize - tables)
 """
     root = Path(__file__).resolve().parent.parent  # the probe imports tests.pii_corpus
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root,

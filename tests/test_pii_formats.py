@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from curate import pii_names
+from curate import pii_names_zh
 from curate.pii import PiiConfig, find_pii
 from tests.pii_corpus import corpus, score
 
@@ -402,7 +402,7 @@ def test_names_on_labelled_real_prompts():
 def test_no_name_starts_inside_a_compound_surname():
     # 司马光 was cut to 司<PERSON>, 诸葛亮 to 诸<PERSON> (walk-through)
     for text in ("司马光砸缸的故事", "诸葛亮为什么要挥泪斩马谡", "欧阳修是宋代文学家"):
-        assert all(text[start - 1:start + 1] not in pii_names._COMPOUND for start, _ in pii_names.zh_names(text)), text
+        assert all(text[start - 1:start + 1] not in pii_names_zh._COMPOUND for start, _ in pii_names_zh.zh_names(text)), text
 
 
 def test_chinese_names_on_written_prompts():
