@@ -129,7 +129,7 @@ def _capital_letter_names(text: str) -> list[tuple[int, int]]:
         before, last_word = _before(text, run.start())
         cue = (last_word in _OWN_CUE_ENDS and _OWN_CUE.search(before)) or \
             (last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before))
-        if cue and _known(words[0], _weak_cue_given_names()) and not any(w in _NEVER_IN_NAMES for w in words):
+        if cue and _starts_after_a_weak_cue(words[0]) and not any(w in _NEVER_IN_NAMES for w in words):
             spans.append((run.start(), run.end()))
     return spans
 
@@ -198,8 +198,7 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
         # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
         # with a known given name, or an office that only a person holds ("to Governor Palin")
-        if last_word not in _WEAK_CUE_ENDS or _known(names[0], _weak_cue_given_names()) \
-                or names[0].rstrip(".") in _OFFICES:
+        if last_word not in _WEAK_CUE_ENDS or _starts_after_a_weak_cue(names[0]) or names[0].rstrip(".") in _OFFICES:
             return _after_offices(text, start, end)
     # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger
     # plays"); three words only with a given name in the middle (Sarah Jessica Parker, not
@@ -208,6 +207,12 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
             and (len(names) == 2 or _known(names[1], given_names())):
         return start, end
     return None
+
+
+def _starts_after_a_weak_cue(word: str) -> bool:
+    """Can `word` start a name after "to", "from" or "by"? A given name of the census list or of
+    other countries' ("to Priya Raghunathan")."""
+    return _known(word, _weak_cue_given_names()) or _known(word, _world_given_names())
 
 
 def _before(text: str, start: int) -> tuple[str, str]:
@@ -314,8 +319,21 @@ def given_names() -> frozenset[str]:
 @functools.cache
 def _weak_cue_given_names() -> frozenset[str]:
     """What a name after "to", "from" or "by" starts with: any given name but the word-like ones
-    and places ("to Georgia Tech", "from Austin Texas", "to Long Beach")."""
+    and places ("to Georgia Tech", "from Austin Texas", "to Long Beach"); or one of other
+    countries' (_world_given_names)."""
     return given_names() - _WORD_NAMES
+
+
+@functools.cache
+def _world_given_names() -> frozenset[str]:
+    """Given names of other countries, from Faker's lists, less surnames, places and English
+    words (curate/data/build_world_given_names.py: 11,598 names). Not for names with no cue:
+    many are words elsewhere, and the list gives no share of people to keep only common ones.
+    Nor for _inside_a_name: "Pekka Eric Auvinen" would lose Eric Auvinen, found with no cue."""
+    from importlib import resources
+
+    text = (resources.files("curate") / "data" / "world_given_names.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and line[0] != "#")
 
 
 @functools.cache
@@ -381,6 +399,7 @@ def warm_up() -> None:
     pii_names_zh.warm_up()
     cueless_given_names()
     _weak_cue_given_names()
+    _world_given_names()
 
 
 @functools.cache

@@ -119,6 +119,12 @@ def found(text: str) -> list[tuple[str, str]]:
     ("我叫上官雨桐", "PERSON", "上官雨桐"),
     # after an abbreviation (walk-through: "(P.<PERSON>")
     ("(P.S. Stephen Colletti is here)", "PERSON", "Stephen Colletti"),
+    # given names of other countries after "to", "from" and "by" (walk-through; T0)
+    ("The ticket was assigned to Priya Raghunathan yesterday.", "PERSON", "Priya Raghunathan"),
+    ("A reply from Kwame Mensah came at noon.", "PERSON", "Kwame Mensah"),
+    ("Forward it to Björn Lindqvist, please.", "PERSON", "Björn Lindqvist"),
+    ("The film was directed by Wim Wenders in 1987.", "PERSON", "Wim Wenders"),
+    ("It was founded in 2001 by Patryk Strzelewicz, a student.", "PERSON", "Patryk Strzelewicz"),
 ])
 def test_each_format_is_found(text, kind, value):
     assert (kind, value) in found(text), found(text)
@@ -170,6 +176,12 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "Traffic on George Washington Bridge was slow.",
     "We drove from Austin Texas to Long Beach.",
     "She got a place at Georgia Tech.",
+    # places, teams and firms after "to", "from" or "by" that other countries' name lists hold
+    # as given names, or that share a word with one
+    "We flew from Atlanta Georgia to Manila Bay.",
+    "The deal was led by Smith Barney and Kennedy Wilson.",
+    "Tickets to Phoenix Suns games sold out.",
+    "The crowd cheered for Aston Villa, then went to Brooklyn Heights.",
     # named things after an article, before a speech verb (T0 again)
     "Across town, the Seasons Pizza said it had closed.",
     "Prices rose, the Maeil Business Newspaper said, quoting officials.",
