@@ -47,7 +47,8 @@ def begin_run(command: str, config: Any, files: dict[str, Any]) -> None:
     run_context.clear()
     run_context.update(command=command, config=public_settings(config),
                        files={role: _recorded(path) for role, path in given.items() if str(path) != "-"},
-                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       rejects_unkept="rejects" in files and files["rejects"] is None)
 
 
 def _recorded(path: Path) -> str:
@@ -144,6 +145,12 @@ def show(summary: Any) -> None:
     from curate.summary import stderr
 
     stderr.print(summary.table())
+    dropped = sum(summary.dropped.values())
+    if dropped and run_context.get("rejects_unkept") and "rejects" not in summary.files:
+        # without --rejects the dropped records are gone: say so once, where the counts are
+        were = "record was" if dropped == 1 else "records were"
+        stderr.print(f"{dropped:,} dropped {were} not kept: add --rejects FILE to keep them, each with its "
+                     "reason in meta.rejected.")
     write_summary(summary)
 
 

@@ -11,7 +11,9 @@ from curate.filters.dedup import DedupConfig, dedup_records, near_duplicate_pair
 from curate.filters.minhash import choose_bands, permutations, shingle_hash32, shingle_hashes, signatures, tokens
 from curate.io import read_records
 from curate.sinks import write_records
+from curate.errors import UsageError
 from curate.records import Example
+from tests.conftest import write_jsonl
 
 WORDS = ("river mountain quiet lantern copper meadow violet thunder harbor orchard glacier falcon pepper canyon "
          "saddle velvet marble ember willow prism cobalt sparrow tundra basalt lagoon quartz juniper nectar").split()
@@ -186,6 +188,41 @@ def test_keep_policies(keep, expected):
     kept, removed = dedup_records(records, DedupConfig(keep=keep))
     assert [r.id for r in kept] == [records[expected].id]
     assert kept[0].meta["dedup"] == {"cluster": records[expected].id, "size": 3} and len(removed) == 2
+
+
+def test_keep_best_score_with_no_scores_is_a_usage_error_and_writes_nothing(tmp_path, run_cli):
+    # it kept each cluster's first record, silently: not what the user asked for
+    rng = random.Random(5)
+    text = essay(rng)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": text}, {"instruction": text + " extra"}])
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"), "--keep", "best-score")
+    assert code == 2 and "no record has a meta.judge.score" in err and "--keep first" in err
+    assert not (tmp_path / "out.jsonl").exists()
+    with pytest.raises(UsageError, match="best-score"):
+        dedup_records([Example(instruction=text), Example(instruction=text + " extra")], DedupConfig(keep="best-score"))
+
+
+def test_keep_best_score_counts_the_records_without_a_score(tmp_path, run_cli):
+    rng = random.Random(5)
+    text = essay(rng)
+    rows = [{"instruction": text}, {"instruction": text + " extra", "meta": {"judge": {"score": 3}}},
+            {"instruction": essay(rng)}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"), "--keep", "best-score",
+                           "--summary-json", str(tmp_path / "s.json"))
+    assert code == 0 and json.loads((tmp_path / "s.json").read_text())["counts"]["unscored"] == 2
+    kept = [json.loads(line)["instruction"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert kept[0] == text + " extra" and len(kept) == 2
+
+
+def test_the_summary_says_when_dropped_records_are_not_kept(tmp_path, run_cli):
+    text = essay(random.Random(5))
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": text}, {"instruction": text}])
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0 and "1 dropped record was not kept: add --rejects FILE" in " ".join(err.split())
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out2.jsonl"),
+                           "--rejects", str(tmp_path / "rejects.jsonl"))
+    assert code == 0 and "not kept" not in err
 
 
 def test_worker_processes_do_not_change_the_output(tmp_path, monkeypatch):

@@ -185,6 +185,9 @@ class Verdicts:
     """Per record: the record its cluster keeps, the cluster's size, and why it goes (None: it
     stays). Memory: four arrays of one number a record.
 
+    With keep "best-score", records without a judge score rank below every scored one (the
+    summary counts them as `unscored`); with none scored at all, that is a usage error.
+
     A record whose id an earlier record has (`repeated`) is never kept: it goes as
     `duplicate_id`, as in every other stage (or `exact_duplicate` where it has an exact copy),
     and where it shares a cluster with others, one of them is kept in its place, so no text is
@@ -197,6 +200,11 @@ class Verdicts:
         from curate.filters.lsh import run_starts
 
         index = np.arange(len(found.labels))
+        self.unscored = int(np.isneginf(scores).sum()) if keep == "best-score" else 0
+        if self.unscored and self.unscored == len(index):
+            # every cluster would keep its first record, which the user did not ask for
+            raise UsageError("--keep best-score: no record has a meta.judge.score (curate judge writes one); "
+                             "use --keep first or --keep longest")
         self.repeated = repeated if repeated is not None else np.zeros(len(index), bool)
         best_first = {"first": [index], "longest": [index, -lengths], "best-score": [index, -scores]}[keep]
         # by cluster, then records with ids of their own, then the one to keep first
@@ -280,6 +288,8 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
     with verifying_pool(store, config):
         found = cluster_store(store)
     verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep, facts.ids.repeats())
+    if verdicts.unscored:
+        summary.counts["unscored"] = verdicts.unscored
     keeper_ids = {int(k): json.dumps(facts.id(int(k)), ensure_ascii=False) for k in verdicts.shared_keepers()}
     with ExitStack() as files:
         out = files.enter_context(RowSink(output))
