@@ -110,6 +110,8 @@ def english_names(text: str) -> list[tuple[int, int]]:
         # a speech verb can only follow the whole run: where _name_from drops a last word
         # ("Sales Team"), that word, not a verb, comes next
         speech = _SPEECH_VERB.match(text, run.end()) is not None
+        if not speech and not run.group().endswith("'s") and _THING_AFTER.match(text, run.end()):
+            continue  # "their Johnnie Walker brand", "Harry Potter star Daniel Radcliffe": a named thing
         for start in starts:  # the name may start at any word
             if thing and not _starts_a_person(text, start):
                 continue
@@ -286,6 +288,9 @@ def _may_start_a_cueless_name(text: str, start: int, end: int) -> bool:
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
 # (not book, show or play: "show Maria Lopez the door" is a person)
+# the kind of thing a name names when it comes right after it: a brand, a franchise, a title
+_THING_AFTER = re.compile(r"[ \t]+(?:brand|brands|franchise|series|star|stars|books|novels|films|movies|shoes|magazine"
+                          r"|edition|whisky|whiskey|products)\b")
 _WORK_NOUNS = frozenset("movie film novel song album series musical opera poem painting character brand whisky "
                         "whiskey magazine newspaper".split())
 # Offices only a person holds, which may start a name after a weak cue. Not General, King,
@@ -365,7 +370,9 @@ _ROLE_CUE_ENDS = frozenset("customer client patient contact employee candidate a
 _INITIAL = re.compile(r"[A-Z]\.")
 _NEVER_IN_NAMES = frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March "
                             "July September October November December Day Times House Corporation Company Institute "
-                            "Management Force Army Navy University College School Hospital Bank".split())
+                            "Management Force Army Navy University College School Hospital Bank Medical "
+                            # organisations named like people: "Al Qaeda", "Charlie Hebdo", "Warner Bros"
+                            "Qaeda Qaida Jazeera Shabaab Hebdo Bros".split())
 _SUFFIXES = frozenset("Jr Sr II III IV MD DDS DVM PhD Esq".split())
 _TITLES_EN = frozenset("Mr Mrs Ms Miss Mx Dr Prof".split())
 _NOT_NAME_ENDS = frozenset("Team Support Service Services Department Street Avenue Road Inc Ltd LLC Corp Group "

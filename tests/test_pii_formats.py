@@ -125,6 +125,9 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Forward it to Björn Lindqvist, please.", "PERSON", "Björn Lindqvist"),
     ("The film was directed by Wim Wenders in 1987.", "PERSON", "Wim Wenders"),
     ("It was founded in 2001 by Patryk Strzelewicz, a student.", "PERSON", "Patryk Strzelewicz"),
+    # a person's things after a possessive are still a person's ("Ed Wood's movies")
+    ("It is fun the way Ed Wood's movies are fun.", "PERSON", "Ed Wood"),
+    ("LONDON (Reuters) -- Harry Potter star Daniel Radcliffe gains access.", "PERSON", "Daniel Radcliffe"),
 ])
 def test_each_format_is_found(text, kind, value):
     assert (kind, value) in found(text), found(text)
@@ -182,6 +185,13 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "The deal was led by Smith Barney and Kennedy Wilson.",
     "Tickets to Phoenix Suns games sold out.",
     "The crowd cheered for Aston Villa, then went to Brooklyn Heights.",
+    # organisations named like people, and names of things followed by the kind of thing (T0)
+    "Al Qaeda also took responsibility for the attack.",
+    "She told Al Jazeera through an interpreter.",
+    "Charlie Hebdo printed the cartoon again.",
+    "He was pronounced dead at Anne Arundel Medical Center.",
+    "He was fired by Warner Bros. last year.",
+    "This time it is from Diageo and their Johnnie Walker brand.",
     # named things after an article, before a speech verb (T0 again)
     "Across town, the Seasons Pizza said it had closed.",
     "Prices rose, the Maeil Business Newspaper said, quoting officials.",
