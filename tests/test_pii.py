@@ -283,6 +283,24 @@ def test_workers_replace_every_field_as_one_process_does(mode, fields):
     assert all(found for _, found in alone)
 
 
+def test_chunks_scrubbed_here_and_in_the_workers_come_out_in_order(monkeypatch):
+    # this process scrubs a chunk itself while the workers have enough queued: both kinds of
+    # chunk must interleave back into input order, as one process would give them
+    import curate.pii as pii
+
+    monkeypatch.setattr(pii, "CHUNK", 8)
+    here = []
+    scrub_one = PiiScrubber.__call__
+    monkeypatch.setattr(PiiScrubber, "__call__", lambda self, record: here.append(record.id) or scrub_one(self, record))
+    records = [Example(instruction=f"Record {i}: call +1 415-555-{2600 + i % 100:04d} or mail ann{i}@x.com, Ann Lee")
+               for i in range(1500)]
+    together = list(scrub_records(records, PiiConfig(mode="numbered", workers=2)))
+    scrubbed_here = len(here)
+    alone = list(scrub_records(records, PiiConfig(mode="numbered", workers=1)))
+    assert together == alone
+    assert 0 < scrubbed_here < len(records)  # some chunks here, the others in the worker
+
+
 def test_scrub_checks_file_types_before_reading(tmp_path, examples):
     source = tmp_path / "in.jsonl"
     write_records(source, examples)
