@@ -7,13 +7,16 @@ work folder, memory-mapped when read back. Memory then holds a few small arrays 
 
 Linking: exact copies join the first of their group (`link_exact`, one sort). Then, band by
 band (`link_near`), the texts sharing a band key form a bucket. A small bucket (up to
-SMALL_BUCKET texts) compares every pair not yet in one component. A large one (templated
-prompts make buckets of hundreds) is reduced to one member per component found so far, and
-those are compared with a leader in rounds: the first, then the first of those that did not
-match it, and so on, all buckets of the band at once. Which member stands for a component,
-and which leads, is a hash of the member and the band, so the ~5 bands that a pair at J = 0.8
-shares put different members face to face. There is no bucket-size cut-off: copies already
-linked cost nothing, unrelated texts one comparison per leader.
+SMALL_BUCKET texts) compares every pair not yet in one component. A large one of few
+components (near copies of a few texts) is reduced to one member per component found so far,
+and those are compared with a leader in rounds: the first, then the first of those that did
+not match it, and so on, all buckets of the band at once. Which member stands for a
+component, and which leads, is a hash of the member and the band, so the ~5 bands that a pair
+at J = 0.8 shares put different members face to face. A large bucket of many components
+(templated prompts whose slots differ: rounds there cost components x members, quadratic in
+the bucket) gets its candidate pairs by prefix filtering instead (`_prefix_pairs`): exact, as
+every pair at the threshold shares a shingle of both prefixes, and linear on such prompts, as
+their rarest shingles are their slots'. There is no bucket-size cut-off.
 
 A comparison is decided from the signatures where the estimate is clear (more than 3.5
 standard deviations from the threshold: 0.124 at 0.8 and 128 permutations; about one pair in
@@ -275,16 +278,20 @@ class Verifier:
         """For each pair (a[k], b[k]): is their Jaccard >= the threshold?"""
         if len(a) == 0:
             return np.zeros(0, bool)
-        estimate = np.empty(len(a))
-        for start in range(0, len(a), 65536):  # bounded gathers from the mapped signatures
-            part = slice(start, start + 65536)
-            estimate[part] = np.count_nonzero(self.signature[a[part]] == self.signature[b[part]], axis=1)
-        estimate /= self.signature.shape[1]
+        estimate = self.estimates(a, b)
         verdict = estimate >= self.threshold + self.margin
         unsure = np.flatnonzero(np.abs(estimate - self.threshold) < self.margin)
         if len(unsure):
             verdict[unsure] = self.jaccards(a[unsure], b[unsure]) >= self.threshold
         return verdict
+
+    def estimates(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Each pair's Jaccard as its signatures estimate it: the share of equal minima."""
+        estimate = np.empty(len(a))
+        for start in range(0, len(a), 65536):  # bounded gathers from the mapped signatures
+            part = slice(start, start + 65536)
+            estimate[part] = np.count_nonzero(self.signature[a[part]] == self.signature[b[part]], axis=1)
+        return estimate / self.signature.shape[1]
 
     def jaccards(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Exact Jaccard of the shingle sets of each pair, in batches of bounded size."""
@@ -378,7 +385,12 @@ def link_near(store: SketchStore, components: Components, candidates: np.ndarray
         sizes = np.bincount(bucket)[bucket]
         small, large = (sizes > 1) & (sizes <= SMALL_BUCKET), sizes > SMALL_BUCKET
         compared += _link_all_pairs(store, components, bucket[small], members[small])
-        compared += _link_buckets(store, components, bucket[large], members[large], salt=band)
+        # large buckets of few components (near copies) go to leader rounds; those of many
+        # (templated prompts, their slots filled differently) to prefix filtering
+        many = _components_per_bucket(components, bucket[large], members[large]) > MANY_COMPONENTS
+        large_many, large_few = np.flatnonzero(large)[many], np.flatnonzero(large)[~many]
+        compared += _link_buckets(store, components, bucket[large_few], members[large_few], salt=band)
+        compared += _link_by_prefixes(store, components, bucket[large_many], members[large_many], salt=band)
         components.compress()  # short paths for the next band's look-ups (once a band: it costs O(n))
     return compared
 
@@ -408,6 +420,121 @@ def _link_all_pairs(store: SketchStore, components: Components, bucket: np.ndarr
     match = store.similar(a, b)
     components.union(a[match], b[match])
     return len(a)
+
+
+def _components_per_bucket(components: Components, bucket: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Per member: how many components its bucket's members belong to (buckets are contiguous runs)."""
+    if not len(members):
+        return np.zeros(0, np.int64)
+    roots = components.roots(members)
+    order = np.lexsort((roots, bucket))
+    distinct = run_starts(bucket[order], roots[order])
+    per_bucket = np.bincount(bucket[order][distinct], minlength=int(bucket.max()) + 1)
+    return per_bucket[bucket]
+
+
+MANY_COMPONENTS = 64  # leader rounds cost up to (components x members) comparisons a bucket
+PREFIX_BATCH = 4_000_000  # shingles of large buckets joined at a time (about 100 MB of arrays)
+PREFIX_VERIFY_PART = 4_096  # unsure pairs verified between two looks at the components
+
+
+def _link_by_prefixes(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray,
+                      salt: int = 0) -> int:
+    """Large buckets of one band, whole buckets at a time up to PREFIX_BATCH shingles: each
+    bucket's candidate pairs by prefix filtering, verified like any other (see _prefix_pairs)."""
+    if not len(members):
+        return 0
+    compared = 0
+    assert store.set_offsets is not None
+    sizes = np.diff(store.set_offsets)[members]
+    first = np.flatnonzero(run_starts(bucket))  # buckets are contiguous runs
+    ends = np.cumsum(sizes)[np.r_[first[1:], len(bucket)] - 1]
+    start = 0
+    while start < len(first):
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + PREFIX_BATCH, side="right")))
+        part = slice(first[start], first[stop] if stop < len(first) else len(bucket))
+        compared += _link_prefix_batch(store, components, bucket[part], members[part], salt)
+        start = stop
+    return compared
+
+
+def _link_prefix_batch(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray,
+                       salt: int) -> int:
+    a, b, crowded_bucket, crowded = _prefix_pairs(store, bucket, members)
+    compared = _link_buckets(store, components, crowded_bucket, crowded, salt=salt)
+    apart = components.roots(a) != components.roots(b)
+    a, b = a[apart], b[apart]
+    # the pairs the signatures decide first (no sets read), then the unsure ones still apart,
+    # a part at a time: a bucket of near copies offers many pairs that one link makes moot
+    assert store.verifier is not None
+    estimate = store.verifier.estimates(a, b)
+    sure = estimate >= store.threshold + store.margin
+    components.union(a[sure], b[sure])
+    unsure = np.flatnonzero(~sure & (estimate > store.threshold - store.margin))
+    compared += len(a) - len(unsure)
+    for start in range(0, len(unsure), PREFIX_VERIFY_PART):
+        part = unsure[start:start + PREFIX_VERIFY_PART]
+        part = part[components.roots(a[part]) != components.roots(b[part])]
+        match = store.similar(a[part], b[part])
+        components.union(a[part][match], b[part][match])
+        compared += len(part)
+    return compared
+
+
+def _prefix_pairs(store: SketchStore, bucket: np.ndarray, members: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of each bucket that can reach the threshold, by prefix filtering (the index
+    and probe prefixes of PPJoin, Xiao et al. 2008) over each text's shingles ordered rarest
+    first within its bucket: a pair x, y with |y| <= |x| and Jaccard >= t shares a shingle
+    among the first |y| - ceil(2t/(1+t) |y|) + 1 of y and the first |x| - ceil(t |x|) + 1 of x.
+    Templated prompts fill a bucket with texts that share the template and differ in their
+    slots; their rarest shingles are the slots', so they pair with nothing, where comparing
+    every member with every other component's took time quadratic in the bucket.
+
+    Returns (a, b) candidate pairs, and (bucket, member) of the texts that share a shingle with
+    more than SMALL_BUCKET others' prefixes, for leader rounds."""
+    assert store.set_offsets is not None and store.sets is not None
+    threshold = store.threshold
+    sizes = np.diff(store.set_offsets)[members]
+    owner = np.repeat(np.arange(len(members)), sizes)  # the member each shingle belongs to
+    begins = np.cumsum(sizes) - sizes
+    at = np.repeat(store.set_offsets[members] - begins, sizes) + np.arange(len(owner))
+    shingles = store.sets[at].astype(np.uint64)
+    # how many texts of the bucket hold each shingle
+    keys = (bucket[owner].astype(np.uint64) << np.uint64(32)) | shingles
+    order = np.argsort(keys, kind="stable")
+    run = np.cumsum(run_starts(keys[order])) - 1
+    frequency = np.empty(len(keys), np.int64)
+    frequency[order] = np.bincount(run)[run]
+    # each text's shingles rarest first; a shingle's place among them
+    order = np.lexsort((shingles, frequency, owner))
+    owner, keys = owner[order], keys[order]
+    place = np.arange(len(owner)) - np.repeat(begins, sizes)
+    # (a hair under t|x|, so rounding never shortens a prefix)
+    probe = place < (sizes - np.ceil(threshold * sizes - 1e-9) + 1)[owner]
+    index = place < (sizes - np.ceil(2 * threshold / (1 + threshold) * sizes - 1e-9) + 1)[owner]
+    probe_keys, probe_owner = keys[probe], owner[probe]
+    index_keys, index_owner = keys[index], owner[index]
+    by_key = np.argsort(probe_keys, kind="stable")
+    probe_keys, probe_owner = probe_keys[by_key], probe_owner[by_key]
+    low = np.searchsorted(probe_keys, index_keys, side="left")
+    high = np.searchsorted(probe_keys, index_keys, side="right")
+    # a shingle in many prefixes: near copies of one text, as a rule (a slot too small to give
+    # a text shingles of its own). Their texts go to leader rounds with the rest of their bucket
+    # that shares such a shingle, which link copies in a round or two
+    crowded = high - low > SMALL_BUCKET
+    crowded_owners = np.unique(probe_owner[np.isin(probe_keys, index_keys[crowded])])
+    # every other (index, probe) pair of a shingle
+    low, high, index_owner = low[~crowded], high[~crowded], index_owner[~crowded]
+    counts = high - low
+    y = np.repeat(index_owner, counts)
+    x = probe_owner[np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
+    # y is the smaller text (by size, then position); and the sizes must allow the threshold
+    keep = ((sizes[y] < sizes[x]) | ((sizes[y] == sizes[x]) & (y < x))) & (sizes[y] >= threshold * sizes[x] - 1e-9)
+    pairs = np.unique(Rejections.keys(members[x[keep]], members[y[keep]]))
+    return ((pairs >> np.uint64(32)).astype(np.int64), (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64),
+            bucket[crowded_owners], members[crowded_owners])
 
 
 def _link_buckets(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray,
