@@ -32,7 +32,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from curate.io import ensure_distinct, sink_format
-from curate.errors import RecordError, UsageError
+from curate.errors import RecordError
 from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.records import Example, Preference, Record
@@ -410,8 +410,6 @@ def scrub(input: str | Path, output: str | Path, config: PiiConfig | None = None
     sink_format(output)
     if report is not None:
         sink_format(report)
-        if str(report) == "-" and str(output) == "-":
-            raise UsageError("the report and the output cannot both go to stdout")
     ensure_distinct({"INPUT": input, "--output": output, "--report": report, "--rejects": rejects})
     step = ScrubStep(config, report is not None)
     if config.workers > 1 and config.executor == "local":

@@ -54,10 +54,10 @@ class _Prompt(BaseModel):
     user_id: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("user_id", mode="before")
+    @field_validator("id", "user_id", mode="before")
     @classmethod
-    def _numeric_user_ids_are_ids(cls, value: Any) -> Any:
-        # logs often store user ids as integers; they are labels, not numbers
+    def _numeric_ids_are_ids(cls, value: Any) -> Any:
+        # exports and logs often store ids as integers; they are labels, not numbers
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     def prompt_key(self) -> list[Any]:

@@ -140,6 +140,20 @@ def test_bad_usage_exits_2(tmp_path, run_cli, examples, argv, monkeypatch):
     assert code == 2 and err.strip()
 
 
+@pytest.mark.parametrize("argv", [
+    ["dedup", "in.jsonl", "-o", "-", "--rejects", "-"],
+    ["pii", "in.jsonl", "-o", "-", "--rejects", "-", "--drop", "EMAIL"],
+    ["pii", "in.jsonl", "-o", "-", "--report", "-"],
+    ["filter", "in.jsonl", "-o", "-", "--rejects", "-"],
+])
+def test_two_outputs_on_stdout_are_refused(tmp_path, run_cli, examples, argv, monkeypatch):
+    # kept and rejected records came out interleaved on stdout, with exit 0 (walk-through)
+    monkeypatch.chdir(tmp_path)
+    write_records(tmp_path / "in.jsonl", examples)
+    code, out, err = run_cli("curate", *argv)
+    assert code == 2 and "cannot both go to stdout" in err and not out
+
+
 def test_missing_input_file_exits_2(tmp_path, run_cli):
     code, _, err = run_cli("curate", "stats", str(tmp_path / "nope.jsonl"))
     assert code == 2 and "nope.jsonl: no such file" in err

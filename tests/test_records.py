@@ -48,6 +48,18 @@ def test_numeric_user_id_becomes_a_string():
     assert Example(instruction="q", user_id=42).user_id == "42"
 
 
+def test_numeric_id_becomes_a_string(tmp_path):
+    # exports often number their rows: {"id": 1} was refused by every stage (walk-through)
+    from curate.io import read_records
+
+    assert Example(instruction="q", id=7).id == "7"
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 1, "instruction": "q"}\n{"id": 2, "instruction": "r", "chosen": "a", "rejected": "b"}\n')
+    assert [record.id for record in read_records(source)] == ["1", "2"]
+    with pytest.raises(ValidationError):
+        Example(instruction="q", id=True)  # a flag is no id
+
+
 def test_unknown_field_is_rejected_in_python():
     with pytest.raises(ValidationError, match="outptu"):
         Example(instruction="q", outptu="typo")
