@@ -57,8 +57,12 @@ _SELF_CUE = re.compile(r"\b(?:I'm|I am|[Tt]his is|[Ii]t's)[ \t]*$")
 _ROLE_CUE = re.compile(
     r"(?:\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Cc]andidate|[Aa]pplicant|[Tt]enant|[Gg]uest"
     r"|[Pp]assenger|[Rr]ecipient|[Ss]ender|[Oo]wner|[Aa]uthor|[Ss]ubscriber|[Mm]ember|[Ss]tudent|[Aa]gent"
+    # a CRM's or a form's fields, and the people a message mentions by their role
+    r"|[Hh]older|[Rr]equester|[Rr]equestor|[Aa]ssignee|[Ss]igned|[Ss]ignatory|[Bb]eneficiary|[Pp]ayee|[Aa]ttn"
+    r"|[Cc]olleague|[Cc]oworker|[Mm]anager|[Ss]upervisor|[Dd]river|[Tt]echnician|[Ll]andlord|[Bb]oss"
+    r"|[Hh]usband|[Ww]ife|[Ss]pouse|[Gg]uardian|[Nn]urse|[Pp]hysician"
     r"|[Cc]c|CC|[Tt]o|[Ff]rom|[Bb]y|BY)"  # and a letter's header ("From: Ann Lee", "CC: Ann Lee") or a byline
-    r"(?:[ \t]*[:：][ \t]*|[ \t]+)"  # a colon may be glued to the name: "Customer:Maria Lopez"
+    r"(?:[ \t]*[:：][ \t]*|,?[ \t]+)"  # a colon may be glued to the name: "Customer:Maria Lopez"
     r"|(?:\b(?:[Aa]sk|[Tt]ell|[Ee]mail|[Cc]all|[Cc]ontact|[Pp]ing|[Mm]essage|[Tt]ext|[Cc]opy|[Ii]nvite|[Mm]eet"
     r"|[Tt]hank|[Rr]emind|[Pp]ay|[Vv]isit)"
     r"|\bin the name of|\b(?:signed|written|reported|approved|sent|requested) by)[ \t]+)$")
@@ -165,7 +169,8 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     a common given name starting them (`several`: False when text[start:end] is one word, which
     makes no name without a cue)."""
     before, last_word = _before(text, start)
-    if not speech and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS \
+    titled = _TITLED.match(text, start) is not None  # Mr., Dr.: only people take them
+    if not speech and not titled and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS \
             and not (several and _may_start_a_cueless_name(text, start, end)):
         return None  # most capitalised words start a sentence or a title: decided before the word checks
     if text[start].islower():
@@ -184,7 +189,9 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     if words[-1].endswith("'s"):  # "Leonardo DiCaprio's agent": the name, not its possessive
         words[-1], end = words[-1][:-2], end - 2
     names = [w for w in words if _is_name_word(w) and w.rstrip(".,") not in _SUFFIXES and w not in _PARTICLES]
-    most = 4 if any(w in _PARTICLES for w in words) else 3  # four with a particle: Mohammed bin Salman Al Saud
+    # four with a particle (Mohammed bin Salman Al Saud) or after the speaker's own cue (Name:
+    # Nguyen Thi Minh Khai)
+    most = 4 if last_word in _OWN_CUE_ENDS or any(w in _PARTICLES for w in words) else 3
     if not names or len(names) > most or words[-1] in _NOT_NAME_ENDS or names[0] in _NOT_NAMES \
             or any(n.rstrip(".,") in _NEVER_IN_NAMES for n in names):
         return None
@@ -196,11 +203,15 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     if len(names) == 1 and len(words) == 1 and _SPEECH_VERB.match(text, end) \
             and _previous_word(text, start) in _CLAUSE_STARTS:
         return start, end  # "But Cox said": the surname alone, as the subject of a clause
+    if titled and names[0] not in _TITLED_THINGS:
+        return start, end  # "Mr. Wojciech Kowalski", "Prof. Okafor": the title with the name
     if len(names) >= 2 and last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before):
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
         # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
         # with a known given name, or an office that only a person holds ("to Governor Palin")
-        if last_word not in _WEAK_CUE_ENDS or _starts_after_a_weak_cue(names[0]) or names[0].rstrip(".") in _OFFICES:
+        # ("Assigned to:", "Ship to:" are a form's fields: the colon makes them strong)
+        if last_word not in _WEAK_CUE_ENDS or before.rstrip().endswith((":", "：")) \
+                or _starts_after_a_weak_cue(names[0]) or names[0].rstrip(".") in _OFFICES:
             return _after_offices(text, start, end)
     # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger
     # plays"); three words only with a given name in the middle (Sarah Jessica Parker, not
@@ -287,6 +298,9 @@ def _may_start_a_cueless_name(text: str, start: int, end: int) -> bool:
 
 
 _WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
+_TITLED = re.compile(rf"{_TITLE_WORD}[ \t]+[{_UPPER}]")
+# what a title starts that is no person: Dr Pepper, Dr. Martens, Mr. Clean, Miss Universe
+_TITLED_THINGS = frozenset("Pepper Martens Clean Oetker Potato Universe World America USA".split())
 # (not book, show or play: "show Maria Lopez the door" is a person)
 # the kind of thing a name names when it comes right after it: a brand, a franchise, a title
 _THING_AFTER = re.compile(r"[ \t]+(?:brand|brands|franchise|series|star|stars|books|novels|films|movies|shoes|magazine"
@@ -364,7 +378,10 @@ _OWN_CUE_ENDS = frozenset("is name's name dear hi hello hey thanks you cheers co
                           "it's regards sincerely".split())
 _ROLE_CUE_ENDS = frozenset("customer client patient contact employee candidate applicant tenant guest passenger "
                            "recipient sender owner author subscriber member student agent ask tell email call ping "
-                           "message text cc copy invite meet thank remind pay visit to from by of".split())  # of: in the name of
+                           "message text cc copy invite meet thank remind pay visit to from by of "  # of: in the name of
+                           "holder requester requestor assignee signed signatory beneficiary payee attn colleague "
+                           "coworker manager supervisor driver technician landlord boss husband wife spouse guardian "
+                           "nurse physician".split())
 
 
 _INITIAL = re.compile(r"[A-Z]\.")

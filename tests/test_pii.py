@@ -41,7 +41,7 @@ POSITIVES = [
     ("Dear Maria, thanks. Kind regards,\nPeter Miller", "Dear <PERSON>, thanks. Kind regards,\n<PERSON>"),
     ("Thanks,\nPeter", "Thanks,\n<PERSON>"),  # a one-word sign-off on the next line
     ("Name:Bob Lee, Customer:Maria Lopez", "Name:<PERSON>, Customer:<PERSON>"),  # glued to the cue
-    ("Hi,Ann! Ask O'Brien,Dr. Lee.", "Hi,<PERSON>! Ask O'Brien,Dr. Lee."),
+    ("Hi,Ann! Ask O'Brien,Dr. Lee.", "Hi,<PERSON>! Ask O'Brien,<PERSON>."),  # a title makes a name
     ("Name: Leonardo DiCaprio. Leonardo DiCaprio's agent", "Name: <PERSON>. <PERSON>'s agent"),  # a capital inside
     ("我叫王小明，今年二十岁。", "我叫<PERSON>，今年二十岁。"),
     ("姓名：李雷性别：男", "姓名：<PERSON>性别：男"),

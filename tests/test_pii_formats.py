@@ -125,6 +125,20 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Forward it to Björn Lindqvist, please.", "PERSON", "Björn Lindqvist"),
     ("The film was directed by Wim Wenders in 1987.", "PERSON", "Wim Wenders"),
     ("It was founded in 2001 by Patryk Strzelewicz, a student.", "PERSON", "Patryk Strzelewicz"),
+    # a title is a cue, whatever the name (walk-through: these were all left in)
+    ("Please escalate: Mr. Wojciech Kowalski is furious.", "PERSON", "Mr. Wojciech Kowalski"),
+    ("Our lead, Dr. Aarav Mehta, will present.", "PERSON", "Dr. Aarav Mehta"),
+    ("Ms. Yuki Tanaka states that the parcel never came.", "PERSON", "Ms. Yuki Tanaka"),
+    # a CRM's or a form's fields, and roles before a name (walk-through)
+    ("Account holder: Lukas Müller", "PERSON", "Lukas Müller"),
+    ("Assigned to: Raj Patel", "PERSON", "Raj Patel"),
+    ("Requester: Chen Jing", "PERSON", "Chen Jing"),
+    ("Signed: Ewa Nowak-Zielińska", "PERSON", "Ewa Nowak-Zielińska"),
+    ("Ship to: Nguyen Van An, Hanoi", "PERSON", "Nguyen Van An"),
+    ("Please ask my colleague Giulia Rossi.", "PERSON", "Giulia Rossi"),
+    ("The driver, Mohamed Salah, was late.", "PERSON", "Mohamed Salah"),
+    # four names after the speaker's own cue
+    ("Name: Nguyen Thi Minh Khai, DOB: 1990-01-01", "PERSON", "Nguyen Thi Minh Khai"),
     # a person's things after a possessive are still a person's ("Ed Wood's movies")
     ("It is fun the way Ed Wood's movies are fun.", "PERSON", "Ed Wood"),
     ("LONDON (Reuters) -- Harry Potter star Daniel Radcliffe gains access.", "PERSON", "Daniel Radcliffe"),
@@ -192,6 +206,10 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "He was pronounced dead at Anne Arundel Medical Center.",
     "He was fired by Warner Bros. last year.",
     "This time it is from Diageo and their Johnnie Walker brand.",
+    # what a title starts that is no person, and a place after a form's "to:"
+    "A cold Dr. Pepper, please.",
+    "She was crowned Miss Universe in 2020.",
+    "Ship to: Paris",
     # named things after an article, before a speech verb (T0 again)
     "Across town, the Seasons Pizza said it had closed.",
     "Prices rose, the Maeil Business Newspaper said, quoting officials.",
