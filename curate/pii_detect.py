@@ -49,7 +49,12 @@ _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
     | gh[opsur]_[A-Za-z0-9]{30,}
     | github_pat_[A-Za-z0-9_]{30,}
     | xox[abposr]-[A-Za-z0-9-]{10,}
+    | AIza[0-9A-Za-z_-]{35}
     )(?![A-Za-z0-9_-])""", re.X)
+# an AWS secret access key has no prefix of its own: 40 base64 characters, after a word saying so
+_AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
+                         r"(?-i:((?=[A-Za-z0-9/+]*[0-9/+])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
+                         r"[A-Za-z0-9/+]{40}))(?![A-Za-z0-9/+=])")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")
 _DIGIT = re.compile(r"\d")
@@ -100,17 +105,21 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
         spans += _matches(_PEM, text, "PRIVATE_KEY")
     if "URL_CREDENTIALS" in types and "://" in text:
         spans += [Span("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
-    if "API_KEY" in types and any(hint in text for hint in ("sk-", "AKIA", "_", "xox")):
+    if "API_KEY" in types and any(hint in text for hint in ("sk-", "AKIA", "_", "xox", "AIza")):
         spans += _matches(_API_KEY, text, "API_KEY")
+    if "API_KEY" in types and ("ecret" in text or "ECRET" in text):
+        spans += [Span("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
     if "EMAIL" in types and "@" in text:
-        spans += _matches(_EMAIL, text, "EMAIL")
+        # git@github.com:team/repo.git is a repository's address, the same for everyone
+        spans += [Span("EMAIL", *m.span()) for m in _EMAIL.finditer(text)
+                  if not (m.group().startswith("git@") and text.startswith(":", m.end()))]
     digits = _DIGIT.search(text) is not None
     spans += [Span(*found) for found in structured(text, types, digits)]
     if digits:
         spans += _numbers(text, types, spans)
     # a valid IPv6 address has "::" or two groups side by side ("1:2"): colons in prose have neither
     if "IP" in types and text.count(":") >= 2 and ("::" in text or _HEX_PAIR.search(text)):
-        spans += [Span("IP", *m.span()) for m in _IPV6.finditer(text) if _is_ipv6(m.group())]
+        spans += [Span("IP", *m.span()) for m in _IPV6.finditer(text) if _is_ipv6(m.group()) and not _a_network(text, m.end())]
     if "PERSON" in types and names:
         spans += _people(text, spacy_model, spans)
     return resolve(spans)
@@ -154,7 +163,7 @@ def _numbers(text: str, types: frozenset[str], found: list[Span]) -> list[Span]:
                   and not NOT_PERSONAL_LABEL.search(text, max(0, m.start() - 24), m.start())]
     if "IP" in types and "." in text:
         spans += [Span("IP", *m.span()) for m in _IPV4.finditer(text) if _is_ipv4(m.group())
-                  and not _VERSION_LABEL.search(text, max(0, m.start() - 16), m.start())]
+                  and not _VERSION_LABEL.search(text, max(0, m.start() - 16), m.start()) and not _a_network(text, m.end())]
     if "PHONE" in types:
         taken = found + spans  # digits already claimed by a checked type need no phone parse
         for m in _PHONE.finditer(text):
@@ -194,10 +203,15 @@ _MAESTRO_12 = frozenset(["50", "06", *map(str, range(56, 70))])  # 06: Maestro U
 
 def _is_ipv4(candidate: str) -> bool:
     try:
-        ipaddress.IPv4Address(candidate)
+        address = ipaddress.IPv4Address(candidate)
     except ValueError:  # 999.1.1.1, leading zeros
         return False
-    return True
+    return not (address.is_loopback or address.is_unspecified)  # 127.0.0.1, 0.0.0.0: every machine's own
+
+
+def _a_network(text: str, end: int) -> bool:
+    """Is the address ending at text[end] a network's, as in 192.168.0.0/16? It names no host."""
+    return text.startswith("/", end) and text[end + 1:end + 2].isdigit()
 
 
 def _is_ipv6(candidate: str) -> bool:
@@ -205,10 +219,10 @@ def _is_ipv6(candidate: str) -> bool:
     if not any(c.isdigit() for c in candidate) or candidate.count(":") < 2:
         return False
     try:
-        ipaddress.IPv6Address(candidate)
+        address = ipaddress.IPv6Address(candidate)
     except ValueError:  # times (12:30:45), MAC addresses
         return False
-    return True
+    return not (address.is_loopback or address.is_unspecified)  # ::1, ::
 
 
 def _phone_region(candidate: str, digits: str) -> str | None:

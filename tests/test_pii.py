@@ -35,6 +35,11 @@ POSITIVES = [
     ("key sk-1234567890abcdefghijklmn and AKIAIOSFODNN7EXAMPLE", "key <API_KEY> and <API_KEY>"),
     ("token ghp_" + "a1B2" * 9 + " or github_pat_" + "11ABCDEFG0" * 4, "token <API_KEY> or <API_KEY>"),
     ("slack xoxb-123456789012-abcdefABCDEF done", "slack <API_KEY> done"),
+    # a Google key, and an AWS secret key after the word for it (walk-through: both were left in)
+    ("api_key='AIzaSyD-1234567890abcdefghijklmnopqrstu'", "api_key='<API_KEY>'"),
+    ("AWS key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+     "AWS key <API_KEY> secret <API_KEY>"),
+    ('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', 'aws_secret_access_key = "<API_KEY>"'),
     (f"key:\n{PEM}\nend", "key:\n<PRIVATE_KEY>\nend"),
     ("Hi, my name is Alice Wong and I need help.", "Hi, my name is <PERSON> and I need help."),
     ("Name: Bob Stone\nEmail: bob@stone.io", "Name: <PERSON>\nEmail: <EMAIL>"),
@@ -71,6 +76,11 @@ NEGATIVES = [
     "我是学生。如何提高学习效率？方法很重要，我们马上开始。",
     "叶子在秋天变成了金黄色，顾客很高兴。胡萝卜和石狮子也不是人名。",  # jieba's dictionary tags them all nr
     "Contact https://example.com/path?user=me for more.",
+    # a repository's address, every machine's own addresses, and a network (walk-through)
+    "git clone git@github.com:acme/widgets.git",
+    "Bind to host='0.0.0.0', then open 127.0.0.1:8000 or [::1]:8000.",
+    "Allow the 192.168.0.0/16 subnet and 2001:db8::/32.",
+    "The secret sauce is patience, and the secret key to it is practice.",
 ]
 
 
