@@ -273,6 +273,8 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     # right after "call", "phone", 电话..., only has to be possible in its region; any other
     # bare run of digits must be a valid, assigned number to count
     formatted = not number.isdigit() or _PHONE_CUE.search(text, max(0, offset - 24), offset) is not None
+    if not formatted and _a_quantity(text, offset, offset + len(candidate), len(digits)):
+        return []
     region = _phone_region(candidate, digits)
     if _whole_number(_CHINESE_EXTENSION.sub(" ext ", candidate), region, formatted):  # phonenumbers reads ext only
         return [Span("PHONE", offset, offset + len(candidate))]
@@ -281,6 +283,21 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     leniency = Leniency.POSSIBLE if formatted else Leniency.VALID
     matches = PhoneNumberMatcher(candidate, region, leniency=leniency)
     return [Span("PHONE", offset + m.start, offset + m.end) for m in matches]
+
+
+def _a_quantity(text: str, start: int, end: int, digits: int) -> bool:
+    """Is a bare run of digits, with no word for a phone before it, a quantity? Shorter than a
+    whole national number (3109595: a local number is written with a dash, or after "call"),
+    in a sum ("6505550133 modulo 7", "= 4155550198"), or with a unit after it (bytes, 元)."""
+    return digits < 10 or bool(_SUM_BEFORE.search(text, max(0, start - 12), start)) or \
+        bool(_SUM_OR_UNIT_AFTER.match(text, end))
+
+
+_SUM_BEFORE = re.compile(r"(?:[=+*/×÷^%<>]|\b(?:compute|calculate|sum|product|times|plus|minus|divided by|of))[ \t]*$",
+                         re.I)
+_SUM_OR_UNIT_AFTER = re.compile(r"[ \t]*(?:[=+*/×÷^%<>]|(?:modulo|mod|times|plus|minus|divided|squared|cubed"
+                                r"|bytes?|[KMGT]i?B|ms|km|kg|dollars|USD|EUR|people|years)\b|元|块|万|亿|美元|人民币|字节)",
+                                re.I)
 
 
 def _whole_number(candidate: str, region: str | None, formatted: bool) -> bool:

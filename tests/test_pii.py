@@ -35,6 +35,9 @@ POSITIVES = [
     ("key sk-1234567890abcdefghijklmn and AKIAIOSFODNN7EXAMPLE", "key <API_KEY> and <API_KEY>"),
     ("token ghp_" + "a1B2" * 9 + " or github_pat_" + "11ABCDEFG0" * 4, "token <API_KEY> or <API_KEY>"),
     ("slack xoxb-123456789012-abcdefABCDEF done", "slack <API_KEY> done"),
+    # a bare number is a phone after a word for one, or when it is a whole valid number
+    ("Call 3109595 now, or reach me on 4155550198 anytime.", "Call <PHONE> now, or reach me on <PHONE> anytime."),
+    ("我的手机13812345678", "我的手机<PHONE>"),
     # a Google key, and an AWS secret key after the word for it (walk-through: both were left in)
     ("api_key='AIzaSyD-1234567890abcdefghijklmnopqrstu'", "api_key='<API_KEY>'"),
     ("AWS key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -81,6 +84,13 @@ NEGATIVES = [
     "Bind to host='0.0.0.0', then open 127.0.0.1:8000 or [::1]:8000.",
     "Allow the 192.168.0.0/16 subnet and 2001:db8::/32.",
     "The secret sauce is patience, and the secret key to it is practice.",
+    # quantities: a bare run of digits too short for a whole number, in a sum, or with a unit
+    # (walk-through: each became <PHONE>)
+    "Compute 3109595 * 2.",
+    "What is 6505550133 modulo 7?",
+    "The population was 3109595 in 2020.",
+    "The file has 4155550198 bytes.",
+    "共计13912345678元",
 ]
 
 
