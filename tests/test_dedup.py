@@ -190,6 +190,20 @@ def test_keep_policies(keep, expected):
     assert kept[0].meta["dedup"] == {"cluster": records[expected].id, "size": 3} and len(removed) == 2
 
 
+def test_keep_longest_counts_the_answer_and_not_the_padding(tmp_path, run_cli):
+    # it kept a copy padded with spaces over one with a long answer (walk-through)
+    question = "Explain how vaccines train the immune system to recognise pathogens."
+    rows = [{"id": "clean", "instruction": question, "output": "A long, detailed answer about antigens. " * 5},
+            {"id": "padded", "instruction": question + "      ", "output": "Short."},
+            {"id": "spaced", "instruction": question.replace(" ", "   "), "output": "Also short."}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    code, _, _ = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"), "--keep", "longest")
+    assert code == 0
+    assert [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()] == ["clean"]
+    kept, _ = dedup_records([Example(**row) for row in rows], DedupConfig(keep="longest"))
+    assert [record.id for record in kept] == ["clean"]
+
+
 def test_keep_best_score_with_no_scores_is_a_usage_error_and_writes_nothing(tmp_path, run_cli):
     # it kept each cluster's first record, silently: not what the user asked for
     rng = random.Random(5)

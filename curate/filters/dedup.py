@@ -58,8 +58,9 @@ class DedupConfig(ExecutorOptions):
     num_perm: int = Field(128, ge=16, description="MinHash permutations.")
     ngram: int = Field(5, ge=1, description="Shingle length: words, or characters for Chinese/Japanese text.")
     keep: Literal["first", "longest", "best-score"] = Field("first", description="Which record of a cluster "
-                                                            "stays: the first in the file, the longest, or the "
-                                                            "highest meta.judge.score.")
+                                                            "stays: the first in the file, the longest (all its "
+                                                            "texts, the answer too, whitespace runs counted once), "
+                                                            "or the highest meta.judge.score.")
     seed: int = Field(1, description="MinHash seed (datasketch's default is 1).")
     workers: int = Field(2, ge=1, description="Processes that read, check and sketch a large JSON Lines input "
                          "in parallel.")
@@ -325,7 +326,7 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     import numpy as np
 
     from curate.filters.lsh import work_folder
-    from curate.filters.sketching import record_text
+    from curate.filters.sketching import record_length, record_text
 
     config = config or DedupConfig()
     texts = [record_text(record, config.fields) for record in records]
@@ -336,7 +337,7 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     for index, record in enumerate(records):
         repeated[index] = record.id in seen
         seen.add(record.id)
-    verdicts = Verdicts(found, np.array([len(t) for t in texts], np.int64),
+    verdicts = Verdicts(found, np.array([record_length(record) for record in records], np.int64),
                         np.array([float(v) if isinstance(v, (int, float)) else float("-inf") for v in scores]),
                         config.keep, repeated)
     kept: list[Record] = []

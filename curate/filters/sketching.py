@@ -44,6 +44,15 @@ def record_text(record: Record, fields: Sequence[str]) -> str:
     return "\n".join(parts)
 
 
+_EVERY_TEXT = ("system", "history", "instruction", "input", "output", "chosen", "rejected", "responses")
+
+
+def record_length(record: Record) -> int:
+    """What --keep longest compares: the characters of all of a record's texts (the answer too),
+    each run of whitespace counted as one, so padding makes no record longer."""
+    return len(" ".join(record_text(record, _EVERY_TEXT).split()))
+
+
 @dataclass
 class Run:
     """What pass one makes of a run of records."""
@@ -56,16 +65,17 @@ class Run:
 
 
 def sketch_records(records: Iterable[Record], sketcher: Sketcher, fields: Sequence[str]) -> Run:
-    texts, scores, ids, lines = [], [], [], []
+    texts, lengths, scores, ids, lines = [], [], [], [], []
     for record in records:
         texts.append(record_text(record, fields))
+        lengths.append(record_length(record))
         score = (record.meta.get("judge") or {}).get("score")
         scores.append(float(score) if isinstance(score, (int, float)) else float("-inf"))
         ids.append(record.id)
         row = record_row(record)
         meta = row.pop("meta", None) or {}
         lines.append(f"{dump_row(record.id)}\t{dump_row(row)}\t{dump_row(meta)}\n")  # JSON never holds a raw tab
-    return Run(sketcher.sketch(texts), np.array([len(t) for t in texts], np.int64), np.array(scores), ids, lines)
+    return Run(sketcher.sketch(texts), np.array(lengths, np.int64), np.array(scores), ids, lines)
 
 
 def spooled_rows(stream: IO[str]) -> Iterator[tuple[str, str, str]]:
