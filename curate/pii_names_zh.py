@@ -37,7 +37,8 @@ _ZH_CUE = re.compile(r"(?:我叫|我的名字[是叫]|名字[是叫]|名叫|本�
 # takes a person (联系, 请, 客户, 患者...). There a surname and the one- or two-character word
 # after it make a name unless the pair is itself a frequent word (江水, 高度).
 _ZH_NAME_PLACE = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
-                            r"交给|转给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师)")
+                            r"交给|转给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师|"
+                            r"老公|老婆|丈夫|妻子|爱人|儿子|女儿|朋友|同学|负责人|主管|司机)")
 # after one of the role words (the last group) a one-character given name counts too, if the
 # name then ends: 客户傅彬的, 患者宋想，
 _NAME_ENDS = "，。！？、；：,.!?;: 的在说是也和"
@@ -85,7 +86,9 @@ def zh_names(text: str) -> list[tuple[int, int]]:
             spans.append((start, end))
             last = end
     # a three-character name whose last character starts a word: 王芳今天 is 王芳, then 今天
-    return [(s, e - 1) if e - s == 3 and _starts_a_word(text, e - 1) else (s, e) for s, e in spans]
+    # (not after a compound surname, whose one-character given name would go: 司马光明 of 光明)
+    return [(s, e - 1) if e - s == 3 and text[s:s + 2] not in _COMPOUND and _starts_a_word(text, e - 1) else (s, e)
+            for s, e in spans]
 
 
 def _nickname_at(text: str, start: int) -> bool:
@@ -99,6 +102,11 @@ def _nickname_at(text: str, start: int) -> bool:
 
 def _zh_name_at(text: str, start: int, strong: bool) -> int:
     """The end of a name starting at `start`, or 0; decided by jieba's tags on a short window."""
+    if strong and text[start:start + 2] in _COMPOUND:
+        # after a cue, a compound surname takes the one or two Han characters after it:
+        # 我叫司马光明 is 司马 光明, though jieba knows 司马光 (the historian) as a word
+        given = _ALL_HAN.match(text, start + 2, start + 4)
+        return start + 2 + len(given.group()) if given else 0
     width = 4 if strong or text[start:start + 2] in _COMPOUND else 3
     tokens = _pos_tags(text[start:start + width])
     if not tokens or not _ALL_HAN.fullmatch(tokens[0][0]):

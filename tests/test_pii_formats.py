@@ -117,6 +117,13 @@ def found(text: str) -> list[tuple[str, str]]:
     # a compound surname and the given name after it (walk-through: "<PERSON>明亮", "<PERSON>雨桐")
     ("姓名：诸葛明亮", "PERSON", "诸葛明亮"),
     ("我叫上官雨桐", "PERSON", "上官雨桐"),
+    # after a cue, a compound surname and two characters, though jieba knows 司马光 (walk-through: "<PERSON>光明")
+    ("收件人：司马光明", "PERSON", "司马光明"),
+    ("我叫司马光明。", "PERSON", "司马光明"),
+    ("我叫司马光。", "PERSON", "司马光"),
+    # family and work roles before a name (walk-through)
+    ("我老公陈建国昨天打过电话了", "PERSON", "陈建国"),
+    ("技术负责人马云飞下午到", "PERSON", "马云飞"),
     # after an abbreviation (walk-through: "(P.<PERSON>")
     ("(P.S. Stephen Colletti is here)", "PERSON", "Stephen Colletti"),
     # given names of other countries after "to", "from" and "by" (walk-through; T0)
