@@ -385,9 +385,9 @@ def link_near(store: SketchStore, components: Components, candidates: np.ndarray
         sizes = np.bincount(bucket)[bucket]
         small, large = (sizes > 1) & (sizes <= SMALL_BUCKET), sizes > SMALL_BUCKET
         compared += _link_all_pairs(store, components, bucket[small], members[small])
-        # large buckets of few components (near copies) go to leader rounds; those of many
-        # (templated prompts, their slots filled differently) to prefix filtering
-        many = _components_per_bucket(components, bucket[large], members[large]) > MANY_COMPONENTS
+        # large buckets go to leader rounds, unless those could cost more comparisons than
+        # prefix filtering handles shingles (templated prompts, their slots filled differently)
+        many = _rounds_cost_more(store, components, bucket[large], members[large])
         large_many, large_few = np.flatnonzero(large)[many], np.flatnonzero(large)[~many]
         compared += _link_buckets(store, components, bucket[large_few], members[large_few], salt=band)
         compared += _link_by_prefixes(store, components, bucket[large_many], members[large_many], salt=band)
@@ -422,18 +422,29 @@ def _link_all_pairs(store: SketchStore, components: Components, bucket: np.ndarr
     return len(a)
 
 
-def _components_per_bucket(components: Components, bucket: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Per member: how many components its bucket's members belong to (buckets are contiguous runs)."""
+def _rounds_cost_more(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray
+                      ) -> np.ndarray:
+    """Per member: could its bucket's leader rounds cost more than prefix filtering would? Rounds
+    compare up to (components x members) pairs, one round per component in the worst case;
+    prefix filtering costs a few sorts of the members' shingles. Near copies make buckets of
+    few components (rounds link them in one or two), templated prompts buckets of as many
+    components as members."""
     if not len(members):
-        return np.zeros(0, np.int64)
+        return np.zeros(0, bool)
+    assert store.set_offsets is not None
     roots = components.roots(members)
     order = np.lexsort((roots, bucket))
     distinct = run_starts(bucket[order], roots[order])
-    per_bucket = np.bincount(bucket[order][distinct], minlength=int(bucket.max()) + 1)
-    return per_bucket[bucket]
+    size = int(bucket.max()) + 1
+    per_bucket = np.bincount(bucket[order][distinct], minlength=size)
+    count = np.bincount(bucket, minlength=size)
+    shingles = np.bincount(bucket, weights=np.diff(store.set_offsets)[members], minlength=size)
+    costly = (per_bucket > MANY_COMPONENTS) & (per_bucket * count > ROUNDS_PER_SHINGLE * shingles)
+    return costly[bucket]
 
 
-MANY_COMPONENTS = 64  # leader rounds cost up to (components x members) comparisons a bucket
+MANY_COMPONENTS = 64  # below this, a bucket's rounds are few whatever its size
+ROUNDS_PER_SHINGLE = 4  # comparisons of leader rounds worth one shingle of prefix filtering
 PREFIX_BATCH = 4_000_000  # shingles of large buckets joined at a time (about 100 MB of arrays)
 PREFIX_VERIFY_PART = 4_096  # unsure pairs verified between two looks at the components
 
