@@ -9,7 +9,8 @@ One record per cluster stays.
 The input is read twice: once to sketch every record into a work folder on the output's disk
 (`--work-dir`), once to write each record where it belongs. Memory: about 50 bytes a record
 (offsets, lengths, scores, id hashes, the union-find parent), 8 bytes a pair verified apart (3 pairs a
-record on bench/dedup.py's 200k scale file), and one chunk of records; the sketches
+record on bench/dedup.py's 200k scale file), one chunk of records, and while linking, one
+band's bucket arrays (~24 bytes a record) and up to ~100 MB for prefix filtering; the sketches
 (about 1.3 KB a record at 128 permutations) stay on disk, memory-mapped. Standard input is
 copied to the work folder first, as it can be read only once.
 

@@ -14,9 +14,11 @@ not match it, and so on, all buckets of the band at once. Which member stands fo
 component, and which leads, is a hash of the member and the band, so the ~5 bands that a pair
 at J = 0.8 shares put different members face to face. A large bucket of many components
 (templated prompts whose slots differ: rounds there cost components x members, quadratic in
-the bucket) gets its candidate pairs by prefix filtering instead (`_prefix_pairs`): exact, as
-every pair at the threshold shares a shingle of both prefixes, and linear on such prompts, as
-their rarest shingles are their slots'. There is no bucket-size cut-off.
+the bucket) gets its candidate pairs by prefix filtering instead (`_prefix_pairs`), where that
+costs less: every pair at the threshold shares a shingle of both prefixes, and on such prompts
+the rarest shingles are the slots', shared by no other text. (A shingle in more than
+SMALL_BUCKET prefixes, as near copies share, sends its texts to leader rounds.) There is no
+bucket-size cut-off.
 
 A comparison is decided from the signatures where the estimate is clear (more than 3.5
 standard deviations from the threshold: 0.124 at 0.8 and 128 permutations; about one pair in
@@ -445,7 +447,7 @@ def _rounds_cost_more(store: SketchStore, components: Components, bucket: np.nda
 
 MANY_COMPONENTS = 64  # below this, a bucket's rounds are few whatever its size
 ROUNDS_PER_SHINGLE = 4  # comparisons of leader rounds worth one shingle of prefix filtering
-PREFIX_BATCH = 4_000_000  # shingles of large buckets joined at a time (about 100 MB of arrays)
+PREFIX_BATCH = 1_000_000  # shingles of large buckets joined at a time (~100 MB of arrays)
 PREFIX_VERIFY_PART = 4_096  # unsure pairs verified between two looks at the components
 
 
