@@ -282,7 +282,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
     with (work / "spool.txt").open("w", encoding="utf-8") as spool, \
             counting(f"sketching {display_name(input)}") as advance:
         sketch_input(source, mapping, config.fields, store, facts, spool, config.workers, advance, config.executor,
-                     config.ray_address)
+                     config.ray_address, measure=config.keep == "longest")
     summary.read = store.count
     empty = int((store.exact == NO_TEXT).sum())  # what link_exact keeps apart: whitespace-only texts too
     if empty:
@@ -338,7 +338,8 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     for index, record in enumerate(records):
         repeated[index] = record.id in seen
         seen.add(record.id)
-    verdicts = Verdicts(found, np.array([record_length(record) for record in records], np.int64),
+    lengths = [record_length(record) for record in records] if config.keep == "longest" else [0] * len(records)
+    verdicts = Verdicts(found, np.array(lengths, np.int64),
                         np.array([float(v) if isinstance(v, (int, float)) else float("-inf") for v in scores]),
                         config.keep, repeated)
     kept: list[Record] = []

@@ -64,11 +64,12 @@ class Run:
     lines: list[str]  # each record's id, its output line without meta, and its meta, tab-separated
 
 
-def sketch_records(records: Iterable[Record], sketcher: Sketcher, fields: Sequence[str]) -> Run:
+def sketch_records(records: Iterable[Record], sketcher: Sketcher, fields: Sequence[str], measure: bool = False) -> Run:
+    """`measure`: find each record's length (for --keep longest; ~20 us a T0 record), or give 0."""
     texts, lengths, scores, ids, lines = [], [], [], [], []
     for record in records:
         texts.append(record_text(record, fields))
-        lengths.append(record_length(record))
+        lengths.append(record_length(record) if measure else 0)
         score = (record.meta.get("judge") or {}).get("score")
         scores.append(float(score) if isinstance(score, (int, float)) else float("-inf"))
         ids.append(record.id)
@@ -177,10 +178,10 @@ class Facts:
 
 def sketch_input(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str], store: SketchStore,
                  facts: Facts, spool: IO[str], workers: int, progress: Any = None, executor: str = "local",
-                 ray_address: str | None = None) -> None:
+                 ray_address: str | None = None, measure: bool = False) -> None:
     """Pass one over a file: every record into the store, the spool and the facts, in order."""
     # closed on an error or Ctrl-C, so its worker pool stops now, not at exit (where it can hang)
-    with closing(_runs(source, mapping, fields, store.sketcher, workers, executor, ray_address)) as runs:
+    with closing(_runs(source, mapping, fields, store.sketcher, workers, executor, ray_address, measure)) as runs:
         for run in runs:
             store.append(run.sketch)
             facts.add(run)
@@ -192,35 +193,36 @@ def sketch_input(source: str | Path, mapping: dict[str, str] | None, fields: Seq
 
 
 def _runs(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str], sketcher: Sketcher,
-          workers: int, executor: str = "local", ray_address: str | None = None) -> Iterator[Run]:
+          workers: int, executor: str = "local", ray_address: str | None = None, measure: bool = False
+          ) -> Iterator[Run]:
     if executor == "ray" or (workers > 1 and _splittable(source)):
-        yield from _runs_in_processes(source, mapping, fields, sketcher, workers, executor, ray_address)
+        yield from _runs_in_processes(source, mapping, fields, sketcher, workers, executor, ray_address, measure)
         return
     records = iter(read_records(source, mapping))
     while chunk := list(islice(records, CHUNK_RECORDS)):
-        yield sketch_records(chunk, sketcher, fields)
+        yield sketch_records(chunk, sketcher, fields, measure)
 
 
 def _splittable(source: str | Path) -> bool:
     return cuttable(source) and input_size(source) > 2 * CHUNK_BYTES
 
 
-_worker: tuple[Sketcher, Sequence[str], dict[str, str] | None] | None = None
+_worker: tuple[Sketcher, Sequence[str], dict[str, str] | None, bool] | None = None
 
 
-def _start(sketcher: Sketcher, fields: Sequence[str], mapping: dict[str, str] | None) -> None:
+def _start(sketcher: Sketcher, fields: Sequence[str], mapping: dict[str, str] | None, measure: bool) -> None:
     global _worker
-    _worker = (sketcher, fields, mapping)
+    _worker = (sketcher, fields, mapping, measure)
 
 
 def _sketch_range(path: str, start: int, end: int) -> Run:
     assert _worker is not None, "worker used before _start"
-    sketcher, fields, mapping = _worker
-    return sketch_records(read_chunk(path, start, end, mapping), sketcher, fields)
+    sketcher, fields, mapping, measure = _worker
+    return sketch_records(read_chunk(path, start, end, mapping), sketcher, fields, measure)
 
 
 def _runs_in_processes(source: str | Path, mapping: dict[str, str] | None, fields: Sequence[str],
                        sketcher: Sketcher, workers: int, executor: str = "local",
-                       ray_address: str | None = None) -> Iterator[Run]:
-    with process_pool(workers, _start, (sketcher, list(fields), mapping), executor, ray_address) as pool:
+                       ray_address: str | None = None, measure: bool = False) -> Iterator[Run]:
+    with process_pool(workers, _start, (sketcher, list(fields), mapping, measure), executor, ray_address) as pool:
         yield from in_order(pool, workers, ((_sketch_range, chunk) for chunk in input_chunks(source, CHUNK_BYTES)))
