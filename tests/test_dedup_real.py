@@ -132,6 +132,29 @@ def test_near_copies_among_templated_prompts_are_all_found_and_nothing_else_join
             assert len(set(linked.labels()[members].tolist())) == 1, [texts[m][:120] for m in members]
 
 
+def test_prefix_filtering_judges_a_pair_as_the_verifier_does(monkeypatch):
+    # it linked pairs on the estimate alone where the verifier reads the sets, at the edge of
+    # the margin (t 0.2 and 64 permutations; review find): one pair, two verdicts
+    import math
+    from types import SimpleNamespace
+
+    import curate.filters.lsh as lsh
+
+    threshold, permutations = 0.2, 64
+    margin = lsh.MARGIN_SIGMAS * math.sqrt(max(threshold * (1 - threshold), 0.01) / permutations)
+    signature = np.arange(2 * permutations, dtype=np.uint32).reshape(2, permutations)
+    signature[1, :24] = signature[0, :24]  # an estimate of 24/64 = 0.375, at threshold + margin
+    sets = np.concatenate([np.arange(1, 11), np.r_[1, 2, 11:19]]).astype(np.uint32)  # exact J = 2/18
+    verifier = lsh.Verifier(signature, sets, np.array([0, 10, 20]), threshold, margin)
+    store = SimpleNamespace(verifier=verifier, threshold=threshold, margin=margin, similar=verifier.similar)
+    a, b = np.array([0]), np.array([1])
+    monkeypatch.setattr(lsh, "_prefix_pairs", lambda *_: (a, b, np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    components = Components(2)
+    lsh._link_prefix_batch(store, components, np.zeros(2, np.int64), np.arange(2), 0)  # type: ignore[arg-type]
+    assert not verifier.similar(a, b)[0]
+    assert components.roots(a)[0] != components.roots(b)[0]
+
+
 class ExactOnly:
     def __init__(self, hashes: np.ndarray):
         self.exact = hashes

@@ -280,12 +280,17 @@ class Verifier:
         """For each pair (a[k], b[k]): is their Jaccard >= the threshold?"""
         if len(a) == 0:
             return np.zeros(0, bool)
-        estimate = self.estimates(a, b)
-        verdict = estimate >= self.threshold + self.margin
-        unsure = np.flatnonzero(np.abs(estimate - self.threshold) < self.margin)
+        verdict, unsure_mask = self.decided(self.estimates(a, b))
+        unsure = np.flatnonzero(unsure_mask)
         if len(unsure):
             verdict[unsure] = self.jaccards(a[unsure], b[unsure]) >= self.threshold
         return verdict
+
+    def decided(self, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(similar by the estimate alone, too near the threshold to tell): the one place the
+        estimate is judged, so every path gives a pair the same verdict."""
+        unsure = np.abs(estimate - self.threshold) < self.margin
+        return (estimate >= self.threshold + self.margin) & ~unsure, unsure
 
     def estimates(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Each pair's Jaccard as its signatures estimate it: the share of equal minima."""
@@ -481,10 +486,9 @@ def _link_prefix_batch(store: SketchStore, components: Components, bucket: np.nd
     # the pairs the signatures decide first (no sets read), then the unsure ones still apart,
     # a part at a time: a bucket of near copies offers many pairs that one link makes moot
     assert store.verifier is not None
-    estimate = store.verifier.estimates(a, b)
-    sure = estimate >= store.threshold + store.margin
+    sure, unsure_mask = store.verifier.decided(store.verifier.estimates(a, b))
     components.union(a[sure], b[sure])
-    unsure = np.flatnonzero(~sure & (estimate > store.threshold - store.margin))
+    unsure = np.flatnonzero(unsure_mask)
     compared += len(a) - len(unsure)
     for start in range(0, len(unsure), PREFIX_VERIFY_PART):
         part = unsure[start:start + PREFIX_VERIFY_PART]
