@@ -69,7 +69,9 @@ _PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44
                        "71 81 82".split())
 # Issuer digits 2-6 (Mastercard 2-series through UnionPay 62): a 13-digit millisecond
 # timestamp starting with 1 passes Luhn one time in ten and is not a card.
-_CARD = re.compile(r"[0-6](?<![0-9A-Za-z.-][0-6])(?:(?<=[2-6])\d{3}|(?<=0)604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)")
+# (no card starts after a group of four digits: "Order 1234 5678 9012 3456" holds no card at 5678)
+_CARD = re.compile(r"[0-6](?<![0-9A-Za-z.-][0-6])(?<!\d{4}[ -][0-6])(?:(?<=[2-6])\d{3}|(?<=0)604)(?:[ -]?\d){8,15}"
+                   r"(?![0-9A-Za-z]|[.-]\d)")
 _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![0-9A-Za-z_:])")
 _HEX_PAIR = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")

@@ -325,7 +325,7 @@ def test_brackets_inside_a_run_are_left_to_phonenumbers_matcher(run):
 _PLAIN_FORMS = {
     ("pii_detect", "_CN_ID"): r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
                               r"\d{3}[\dXx](?![0-9A-Za-z])",
-    ("pii_detect", "_CARD"): r"(?<![0-9A-Za-z.-])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)",
+    ("pii_detect", "_CARD"): r"(?<![0-9A-Za-z.-])(?<!\d{4}[ -])(?:[2-6]\d{3}|0604)(?:[ -]?\d){8,15}(?![0-9A-Za-z]|[.-]\d)",
     ("pii_detect", "_IPV4"): r"(?<![0-9A-Za-z_.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)",
     ("pii_detect", "_PHONE"): r"(?<![0-9A-Za-z+])(?:\+|\(\+?)?\d[\d \-.()]{5,20}\d"
                               r"(?:[ \t]*(?:x|ext\.?|extension|#|;ext=|转分机|转|分机)[ \t]*\d{1,6}(?![ \t\-.]\d|[ \t]*[元块次万个天]))?"
