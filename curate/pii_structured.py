@@ -55,7 +55,9 @@ def ibans(text: str) -> list[Found]:
 
 # ---------------------------------------------------------------- identifiers after a cue
 
-_PASSPORT = re.compile(r"(?i:passport)(?:\s+(?i:number|no\.?|#|id))?\s*(?:is|[:：#])?\s*([A-Z0-9]{6,9})(?![A-Za-z0-9])"
+# (a series and a number, spaced, as Russian ones are written: "72 1234567", "45 06 123456")
+_PASSPORT = re.compile(r"(?i:passport)(?:\s+(?i:number|no\.?|#|id))?\s*(?:is|[:：#])?\s*"
+                       r"(\d\d \d{7}|\d\d ?\d\d \d{6}|[A-Z0-9]{6,9})(?![A-Za-z0-9])"
                        r"|护照(?:号码?|号)?\s*(?:是|为|[:：])?\s*([A-Z]{1,2}\d{7,8})(?![A-Za-z0-9])")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE = (rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|\d{{1,2}}\.\d{{1,2}}\.\d{{4}}"

@@ -44,6 +44,9 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Pay to GB63RHSC45498174104090 today.", "IBAN", "GB63RHSC45498174104090"),
     ("Passport number: N10339621.", "PASSPORT", "N10339621"),
     ("护照号码：E12345678", "PASSPORT", "E12345678"),
+    # a series and a number, spaced (walk-through: "passport 72 <PHONE>" left the series)
+    ("Please verify: passport 72 1234567 and phone.", "PASSPORT", "72 1234567"),
+    ("Internal passport 45 06 123456 issued in 2019.", "PASSPORT", "45 06 123456"),
     ("Patient DOB 03/22/1963, seen today.", "DOB", "03/22/1963"),
     ("She was born on March 3, 1985 in Ohio.", "DOB", "March 3, 1985"),
     ("出生日期1990年5月12日。", "DOB", "1990年5月12日"),
@@ -217,6 +220,7 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "A cold Dr. Pepper, please.",
     "She was crowned Miss Universe in 2020.",
     "Ship to: Paris",
+    "My passport is 12 years old; passport 12 2024 was a typo.",
     # named things after an article, before a speech verb (T0 again)
     "Across town, the Seasons Pizza said it had closed.",
     "Prices rose, the Maeil Business Newspaper said, quoting officials.",
