@@ -231,6 +231,14 @@ def test_against_removes_what_matches_an_evaluation_record(contaminated, run_cli
     assert len(list(read_records(folder / "clean.jsonl"))) == len(train) - len(removed)
 
 
+def test_keep_with_against_is_a_usage_error(contaminated, run_cli):
+    # it was ignored without a word: decontamination keeps no record of a cluster (walk-through)
+    folder, _ = contaminated
+    code, _, err = run_cli("curate", "dedup", str(folder / "train.jsonl"), "-o", str(folder / "x.jsonl"),
+                           "--against", str(folder / "eval.jsonl"), "--keep", "best-score")
+    assert code == 2 and "--keep" in err and not (folder / "x.jsonl").exists()
+
+
 def test_match_without_against_is_a_usage_error(contaminated, run_cli):
     folder, _ = contaminated
     code, _, err = run_cli("curate", "dedup", str(folder / "train.jsonl"), "-o", str(folder / "x.jsonl"),

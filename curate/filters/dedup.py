@@ -378,6 +378,10 @@ def check_usage(config: DedupConfig) -> None:
                          "of near-duplicate matching")
     if config.against is not None and config.executor == "ray":
         raise UsageError("curate dedup --against cannot run on Ray yet; use --executor local")
+    if config.against is not None and "keep" in config.model_fields_set:
+        # decontamination removes every matching record: there is no cluster to keep one of
+        raise UsageError("--keep applies to dedup within a file; with --against every record matching the other "
+                         "file goes. Run curate dedup again without --against to remove duplicates within the file")
 
 
 __all__ = ["Clusters", "DedupConfig", "clusters", "dedup", "dedup_records", "jaccard",
