@@ -99,6 +99,8 @@ _NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Col
 
 def english_names(text: str) -> list[tuple[int, int]]:
     spans = _capital_letter_names(text) if _CAPS_PAIR.search(text) else []
+    if "," in text:
+        spans += _surname_first_names(text)
     if not (_ASCII_CAPITAL_PAIR if text.isascii() else _CAPITAL_PAIR).search(text):  # no word can start a name
         return spans
     for run in _CAPITALISED_RUN.finditer(text):
@@ -140,6 +142,27 @@ def _capital_letter_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _surname_first_names(text: str) -> list[tuple[int, int]]:
+    """"Surname, Given" after a cue, as lists and headers write names ('From: "Brennan, Siobhan"',
+    "Name: Smith, John"): the given name must be a known one."""
+    spans = []
+    for match in _SURNAME_FIRST.finditer(text):
+        start = match.start()
+        cue_end = start - 1 if start and text[start - 1] in "\"“'" else start  # a quoted name
+        before, last_word = _before(text, cue_end)
+        # only a label: after a greeting or a verb the comma ends a clause ("Hi Ann, Bob here")
+        labelled = last_word in _LABEL_ENDS and (last_word not in _WEAK_CUE_ENDS or before.rstrip().endswith(":"))
+        cue = labelled and ((last_word == "name" and _OWN_CUE.search(before)) or _ROLE_CUE.search(before))
+        surname = match.group(1)
+        if cue and _starts_after_a_weak_cue(match.group(2)) and surname not in _NOT_NAMES and surname not in _TITLES_EN:
+            spans.append((start, match.end()))
+    return spans
+
+
+_LABEL_ENDS = frozenset("name customer client patient contact employee candidate applicant tenant guest passenger "
+                        "recipient sender owner author member student agent holder requester requestor assignee "
+                        "signed signatory beneficiary payee attn cc to from by".split())
+_SURNAME_FIRST = re.compile(rf"(?<![^\W\d_])({_CAPITALISED}),[ \t]+({_CAPITALISED})(?![^\W\d_])")
 _CAPS_RUN = re.compile(rf"(?<![^\W\d_])(?!(?:BY|FROM|TO|CC|DEAR|HI)\b)"  # the cue, in capitals too
                        rf"[{_UPPER}][{_UPPER}'-]+(?:[ \t]+[{_UPPER}][{_UPPER}'-]+){{1,2}}(?![^\W\d_])")
 # a cheap gate for _CAPS_RUN (4 us, not 9, on T0): a space first lets sre skip from space to space

@@ -147,6 +147,10 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Ship to: Nguyen Van An, Hanoi", "PERSON", "Nguyen Van An"),
     ("Please ask my colleague Giulia Rossi.", "PERSON", "Giulia Rossi"),
     ("The driver, Mohamed Salah, was late.", "PERSON", "Mohamed Salah"),
+    # surname first, after a label (walk-through; T0: "From: Schneider, Kimberly A.")
+    ('From: "Brennan, Siobhan" <s.brennan@example.org>', "PERSON", "Brennan, Siobhan"),
+    ("Patient: Garcia, Maria (DOB 1990-01-01)", "PERSON", "Garcia, Maria"),
+    ("Customer: O'Brien, Patrick", "PERSON", "O'Brien, Patrick"),
     # four names after the speaker's own cue
     ("Name: Nguyen Thi Minh Khai, DOB: 1990-01-01", "PERSON", "Nguyen Thi Minh Khai"),
     # a person's things after a possessive are still a person's ("Ed Wood's movies")
@@ -221,6 +225,8 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "She was crowned Miss Universe in 2020.",
     "Ship to: Paris",
     "My passport is 12 years old; passport 12 2024 was a typo.",
+    # a place and its country after "to" (France is a given name too)
+    "We flew from Austin, Texas to Paris, France last May.",
     # named things after an article, before a speech verb (T0 again)
     "Across town, the Seasons Pizza said it had closed.",
     "Prices rose, the Maeil Business Newspaper said, quoting officials.",
@@ -410,8 +416,11 @@ def test_english_names_find_what_the_plain_word_by_word_check_finds():
     from curate import pii_names
 
     def plain(text: str) -> list[tuple[int, int]]:  # no gate either: every capitalised run is tried
-        spans = []
+        spans = pii_names._surname_first_names(text)
         for run in pii_names._CAPITALISED_RUN.finditer(text):
+            if pii_names._THING_AFTER.match(text, run.end()) and not run.group().endswith("'s") \
+                    and not pii_names._SPEECH_VERB.match(text, run.end()):
+                continue
             thing = pii_names.after_article(text, run.start())
             inside = [word.start() for word in pii_names._WORD_START.finditer(text, run.start(), run.end())]
             for start in sorted({run.start(), *inside}):
@@ -426,7 +435,7 @@ def test_english_names_find_what_the_plain_word_by_word_check_finds():
     rng = random.Random(4)
     words = ["Hi", "hi", "Dear", "I'm", "name is", "Name:", "name", "Customer", "ask", "to", "from", "of", "the", "The",
              "Ann", "Lee", "Maria Lopez", "Mr.", "Dr", "J.", "Jr.", "Sales Team", "Support", "Monday", "wrote",
-             "said", "reported", "and", "Google", "New York", "O'Brien", "McDonald", "Smith-Jones"]
+             "said", "reported", "and", "Google", "New York", "O'Brien", "McDonald", "Smith-Jones", "brand", "From:"]
     glue = [" ", " ", " ", "  ", ", ", ",", ":", "：", "： ", "：\n", "(", '"', "\n", "\t", ". ", "-", "'"]
     texts = ["".join(rng.choice(words) + rng.choice(glue) for _ in range(rng.randrange(1, 10))) for _ in range(40_000)]
     texts += [sample.text for sample in corpus(600, seed=6)]
