@@ -58,6 +58,7 @@ def config_options(config_cls: type[BaseModel]) -> list[inspect.Parameter]:
 
 def load_config(config_cls: type[BaseModel], config_file: Path | None, given: dict[str, Any]) -> BaseModel:
     values: dict[str, Any] = {}
+    from_file: set[str] = set()
     if config_file is not None:
         import yaml
 
@@ -68,14 +69,33 @@ def load_config(config_cls: type[BaseModel], config_file: Path | None, given: di
         if not isinstance(loaded, dict):
             raise UsageError(f"--config {config_file}: expected a mapping of option names to values")
         values = {str(key).replace("-", "_"): value for key, value in loaded.items()}
-    values |= {key: value.value if isinstance(value, Enum) else value for key, value in given.items()
-               if value is not None and value != []}  # a repeatable flag never given arrives as []
+        from_file = set(values)
+    flags = {key: value.value if isinstance(value, Enum) else value for key, value in given.items()
+             if value is not None and value != []}  # a repeatable flag never given arrives as []
+    values |= flags
+    from_file -= set(flags)
     try:
         return config_cls.model_validate(values)
     except ValidationError as error:
-        problems = "; ".join(_flag_of(e['loc']) + e['msg'].removeprefix('Value error, ') for e in error.errors())
-        source = f" (with --config {config_file})" if config_file else ""
+        in_file = [bool(e["loc"]) and e["loc"][0] in from_file for e in error.errors()]
+        problems = "; ".join(_problem(e, config_cls, config_file if here else None)
+                             for e, here in zip(error.errors(), in_file))
+        source = f" (with --config {config_file})" if config_file and not all(in_file) else ""
         raise UsageError(problems + source) from None
+
+
+def _problem(error: Any, config_cls: type[BaseModel], config_file: Path | None) -> str:
+    """One validation error, named as the user wrote it: a flag, or a key of the YAML file
+    (a misspelt key was reported as a flag nobody typed), with the nearest option for a typo."""
+    location = error["loc"]
+    where = f"{'.'.join(map(str, location))} in {config_file}: " if config_file is not None else _flag_of(location)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden" and location:
+        import difflib
+
+        near = difflib.get_close_matches(str(location[0]), list(config_cls.model_fields), n=1)
+        message = f"no such option{f'; did you mean {near[0]!r}?' if near else ''}"
+    return where + message
 
 
 def _flag_of(location: tuple[Any, ...]) -> str:

@@ -154,6 +154,21 @@ def test_two_outputs_on_stdout_are_refused(tmp_path, run_cli, examples, argv, mo
     assert code == 2 and "cannot both go to stdout" in err and not out
 
 
+def test_a_config_files_mistakes_are_named_as_keys_of_that_file(tmp_path, run_cli, examples, monkeypatch):
+    # a misspelt YAML key was reported as a flag nobody typed: "--mdoe: Extra inputs are not permitted"
+    monkeypatch.chdir(tmp_path)
+    write_records(tmp_path / "in.jsonl", examples)
+    (tmp_path / "typo.yaml").write_text("mdoe: hash\n")
+    (tmp_path / "bad.yaml").write_text("workers: 0\n")
+    code, _, err = run_cli("curate", "pii", "in.jsonl", "-o", "out.jsonl", "--config", "typo.yaml")
+    assert code == 2 and "mdoe in typo.yaml: no such option; did you mean 'mode'?" in err and "--mdoe" not in err
+    code, _, err = run_cli("curate", "pii", "in.jsonl", "-o", "out.jsonl", "--config", "bad.yaml")
+    assert code == 2 and "workers in bad.yaml: Input should be greater than or equal to 1" in err
+    code, _, err = run_cli("curate", "pii", "in.jsonl", "-o", "out.jsonl", "--config", "bad.yaml", "--workers", "0")
+    assert code == 2 and "--workers: Input should be" in err  # the flag given wins, and is named as a flag
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_missing_input_file_exits_2(tmp_path, run_cli):
     code, _, err = run_cli("curate", "stats", str(tmp_path / "nope.jsonl"))
     assert code == 2 and "nope.jsonl: no such file" in err
