@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from curate.filters.dedup import DedupConfig, clusters, dedup_records
-from curate.filters.lsh import Components, _link_buckets, link_exact
+from curate.filters.linking import Components, _link_buckets, link_exact
 from curate.io import read_records
 from curate.sinks import write_records
 from curate.records import Example
@@ -138,6 +138,7 @@ def test_prefix_filtering_judges_a_pair_as_the_verifier_does(monkeypatch):
     import math
     from types import SimpleNamespace
 
+    import curate.filters.linking as linking
     import curate.filters.lsh as lsh
 
     threshold, permutations = 0.2, 64
@@ -148,9 +149,9 @@ def test_prefix_filtering_judges_a_pair_as_the_verifier_does(monkeypatch):
     verifier = lsh.Verifier(signature, sets, np.array([0, 10, 20]), threshold, margin)
     store = SimpleNamespace(verifier=verifier, threshold=threshold, margin=margin, similar=verifier.similar)
     a, b = np.array([0]), np.array([1])
-    monkeypatch.setattr(lsh, "_prefix_pairs", lambda *_: (a, b, np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    monkeypatch.setattr(linking, "_prefix_pairs", lambda *_: (a, b, np.zeros(0, np.int64), np.zeros(0, np.int64)))
     components = Components(2)
-    lsh._link_prefix_batch(store, components, np.zeros(2, np.int64), np.arange(2), 0)  # type: ignore[arg-type]
+    linking._link_prefix_batch(store, components, np.zeros(2, np.int64), np.arange(2), 0)  # type: ignore[arg-type]
     assert not verifier.similar(a, b)[0]
     assert components.roots(a)[0] != components.roots(b)[0]
 

@@ -91,7 +91,7 @@ def near_matches(store: SketchStore, reference: np.ndarray, query: np.ndarray) -
     """{query: match} for the texts of `store` flagged in `query` (a mask), each with the text
     flagged in `reference` of highest Jaccard among those it was found to clear the threshold
     with; both as indices into the store. Texts in neither are left out."""
-    from curate.filters.lsh import band_buckets
+    from curate.filters.linking import band_buckets
 
     best: dict[int, tuple[float, int]] = {}
     present = np.flatnonzero(store.has_shingles() & (reference | query))

@@ -3,7 +3,7 @@
 Signatures are datasketch's own scheme computed in bulk (curate/filters/minhash.py). Bands x
 rows are chosen for recall at the threshold, not for balance: datasketch's optimiser picks
 9 x 13 at 0.8/128, which finds only ~40% of the pairs at J = 0.8; we take 21 x 6 (99.8%)
-and pay for the extra candidates with a check of every link (curate/filters/lsh.py).
+and pay for the extra candidates with a check of every link (curate/filters/linking.py).
 One record per cluster stays.
 
 The input is read twice: once to sketch every record into a work folder on the output's disk
@@ -119,7 +119,7 @@ def cluster_store(store: SketchStore) -> Clusters:
     """Exact groups, then verified near-duplicate links between their first texts."""
     import numpy as np
 
-    from curate.filters.lsh import Components, link_exact, link_near
+    from curate.filters.linking import Components, link_exact, link_near
 
     components = Components(store.count)
     leaders = link_exact(store, components)
@@ -274,7 +274,8 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
            mapping: dict[str, str] | None, config: DedupConfig, work: Path) -> Summary:
     import json
 
-    from curate.filters.lsh import NO_TEXT, SketchStore
+    from curate.filters.lsh import SketchStore
+    from curate.filters.minhash import NO_TEXT
     from curate.filters.sketching import Facts, sketch_input, spooled_rows, with_meta
 
     summary = Summary("dedup")
