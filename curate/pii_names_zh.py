@@ -81,6 +81,8 @@ def zh_names(text: str) -> list[tuple[int, int]]:
             continue  # 方法, 高兴 begin with a surname character; 如何, 任何 end with one (何时 both); 下周, 周一: weeks
         if start < last or any(s <= start < e for s, e in spans) or pair_before in _COMPOUND:
             continue  # (马 of 司马光 starts no name: a cut there left 司 in the text)
+        if _inside_a_word(text, start):
+            continue  # 庄 of 石家庄, 古 of 太古汇: a place's or a firm's character, not a surname
         end = _zh_name_at(text, start, strong=False)
         if end:
             spans.append((start, end))
@@ -168,6 +170,33 @@ def _zh_name_in_place(text: str, start: int, role: bool = False, clause: bool = 
     if name[surname:] in _TITLES:
         return 0
     return start + len(name)
+
+
+def _inside_a_word(text: str, start: int) -> bool:
+    """Is text[start] inside a word of jieba's dictionary that begins before it (庄 of 石家庄, 古 of
+    太古汇)? Asked of the dictionary first (is there such a word at all?), then, where there is,
+    of jieba's segmenter on the characters around: 天王 is a word, yet 昨天王小明 is 昨天 王小明."""
+    freq, _ = _jieba_tables()
+    spanning = any(freq.get(text[begin:end], 0) >= _IN_DICTIONARY
+                   for begin in range(max(0, start - 3), start)
+                   for end in range(start + 1, min(len(text), begin + 4) + 1))
+    if not spanning:
+        return False
+    left = max(0, start - 3)
+    return start - left not in _word_starts(text[left:start + 3])
+
+
+_IN_DICTIONARY = 3  # a word jieba counts fewer times is as likely a name's characters (王老吉 3)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _word_starts(window: str) -> frozenset[int]:
+    """Where jieba's segmenter (dictionary only) starts each word of a short window."""
+    starts, at = set(), 0
+    for word in _posseg().tokenizer.cut(window, HMM=False):
+        starts.add(at)
+        at += len(word)
+    return frozenset(starts)
 
 
 def _starts_a_word(text: str, start: int) -> bool:

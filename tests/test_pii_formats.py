@@ -472,7 +472,8 @@ def test_chinese_names_on_written_prompts():
     without, with every name labelled. Far harder than the Faker corpus (0.96): at 47ba516, 0.51
     of the names were found whole, 25 spans fell on no name, and 15 of the 140 name-free
     messages were changed; now 0.63, 12 and 7 (nicknames, weekdays, compound surnames, a clause's
-    first word checked against frequent words).
+    first word checked against frequent words); 8 and 5 once no name starts inside a
+    dictionary word (石家庄, 太古汇).
     Most names still missed are given names or nicknames alone (晓东, 阿珍) and famous people,
     whose names jieba's dictionary counts as frequent words (李白, 鲁迅)."""
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "zh_prompts_labelled.jsonl").open()]
@@ -491,4 +492,12 @@ def test_chinese_names_on_written_prompts():
         stray += len(off)
         changed += bool(off) and not names
     assert whole / total >= 0.62, (whole, total)
-    assert stray <= 12 and changed <= 7, (stray, changed)
+    assert stray <= 8 and changed <= 5, (stray, changed)
+
+
+def test_no_name_starts_inside_a_place_or_firm():
+    # 石家庄玩 became 石家<PERSON>, 太古汇 太<PERSON>: 庄 and 古 are surnames (walk-through)
+    for text in ("我们去石家庄玩，爬了白云山", "我住在广州市天河区太古汇2座1501室"):
+        assert not [s for s in find_pii(text) if s.type == "PERSON"], text
+    text = "明天和王芳去石家庄玩"
+    assert [text[s.start:s.end] for s in find_pii(text) if s.type == "PERSON"] == ["王芳"]
