@@ -116,9 +116,32 @@ _US_ADDRESS = re.compile(
     r"(?!\d)")
 _STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|"
                   r"Circle|Cir|Parkway|Pkwy|Square|Sq|Trail|Trl|Highway|Hwy|Alley|Plaza|Loop|Pike")
-# no city and ZIP: a number, one to three capitalised words and a street suffix
-_US_STREET = re.compile(rf"\d(?<![\w-]\d)\d{{0,5}}\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_STREET_SUFFIX})\.?(?![A-Za-z])"
-                        r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?")
+# After a street: its town and a postcode of the UK (NW1 6XE), Canada (M5H 2S6, after a province),
+# Australia (NSW 2000) or the US (TX 78765); the street alone stays an address without one.
+_CITY = r"(?:[A-Z][A-Za-z.'-]*\s+){0,2}[A-Z][A-Za-z.'-]*"
+_POSTCODE = (r"(?:(?:[A-Z]{2}\s+)?[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|(?:[A-Z]{2}\s+)?[A-Z]\d[A-Z]\s?\d[A-Z]\d"
+             r"|(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT)\s+\d{4}|[A-Z]{2}\s+\d{5}(?:-\d{4})?)(?![\w-])")
+_TOWN_AND_POSTCODE = rf"(?:,?\s+{_CITY},?\s+{_POSTCODE}(?:,\s+(?:United Kingdom|UK|Canada|Australia|USA?))?)?"
+# no state and ZIP needed: a number (221B too), one to three capitalised words and a street suffix
+_US_STREET = re.compile(rf"\d(?<![\w-]\d)\d{{0,5}}[A-Z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_STREET_SUFFIX})\.?(?![A-Za-z])"
+                        r"(?:\s+(?:[NSEW]|[NS][EW]|North|South|East|West)(?![\w-]))?"  # 88 Queen St W
+                        r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?" + _TOWN_AND_POSTCODE)
+_FLAT_BEFORE = re.compile(r"(?<![\w-])(?:Flat|Apartment|Apt\.?|Unit|Suite)\s+\d{1,5}[A-Z]?,?\s+$")
+_PO_BOX = re.compile(r"(?<![\w.])(?:P\.?\s?O\.?|Post Office)\s+Box\s+\d{1,6}(?!\d)" + _TOWN_AND_POSTCODE,
+                     re.IGNORECASE)
+# German (Hauptstraße 5, Berliner Str. 12a) and French (12 rue de la Paix) streets, each with an
+# optional five-digit postcode and town after them (10115 Berlin, 75002 Paris)
+_EU_TOWN = r"(?:,?\s+\d{5}\s+[A-ZÄÖÜÉ][\w-]+)?"
+_DE_STREET = re.compile(
+    r"(?<![\w-])(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ]?[a-zäöüß]+)*(?:straße|strasse|str\.|weg|platz|gasse|allee)"
+    r"|[A-ZÄÖÜ][a-zäöüß]+\s+(?:Straße|Strasse|Str\.|Weg|Platz|Gasse|Allee))\s+\d{1,4}[a-z]?(?![\w-])" + _EU_TOWN)
+_FR_STREET = re.compile(
+    r"(?<![\w-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai)\s+"
+    r"(?:(?:de|du|des|la|le)\s+|[ld]'\s?)*[A-ZÉ][\w'-]+(?:\s+[A-ZÉ][\w'-]+){0,3}" + _EU_TOWN)
+# words one of which each must hold, looked for in the lower-cased text first (1 us; the
+# patterns themselves cost 3 us a text)
+_DE_WORDS = ("str", "weg", "platz", "gasse", "allee")
+_FR_WORDS = ("rue ", "avenue ", "boulevard ", "bd ", "place ", "chemin ", "allée ", "impasse ", "quai ")
 # province or city (two or three characters), then anything up to a road or street, then its
 # numbers and buildings, and a postcode; a verb or particle caught in front (寄到北京市) is trimmed
 # After the number: a named building (环球金融中心), then its block, unit, floor and room
@@ -136,7 +159,15 @@ def addresses(text: str, digits: bool = True) -> list[Found]:
     if digits:  # a US address has a building number
         if ", " in text and _state_and_zip(text):
             found += [Found("ADDRESS", *m.span()) for m in _US_ADDRESS.finditer(text)]
-        found += [Found("ADDRESS", *m.span()) for m in _US_STREET.finditer(text)]
+        for match in _US_STREET.finditer(text):  # with its flat or unit before it: Flat 2, 15 Church Road
+            flat = _FLAT_BEFORE.search(text, max(0, match.start() - 24), match.start())
+            found.append(Found("ADDRESS", flat.start() if flat else match.start(), match.end()))
+        if "Box" in text or "BOX" in text or "box" in text:
+            found += [Found("ADDRESS", *m.span()) for m in _PO_BOX.finditer(text)]
+        lowered = text.lower()
+        for pattern, words in ((_DE_STREET, _DE_WORDS), (_FR_STREET, _FR_WORDS)):
+            if any(word in lowered for word in words):
+                found += [Found("ADDRESS", *m.span()) for m in pattern.finditer(text)]
     if "路" in text or "街" in text or "道" in text or "巷" in text or "弄" in text or "胡同" in text:
         for match in _CN_ADDRESS.finditer(text):
             start = match.start()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from curate import pii_names_zh
+from curate import pii_names_zh, pii_structured
 from curate.pii import PiiConfig, find_pii
 from tests.pii_corpus import corpus, score
 
@@ -155,6 +155,20 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Name: Nguyen Thi Minh Khai, DOB: 1990-01-01", "PERSON", "Nguyen Thi Minh Khai"),
     # a person's things after a possessive are still a person's ("Ed Wood's movies")
     ("It is fun the way Ed Wood's movies are fun.", "PERSON", "Ed Wood"),
+    # addresses of other countries, and the town and postcode after a street (walk-through: only
+    # "350 Bay St" went, "221B Baker Street, London NW1 6XE" and PO boxes not at all)
+    ("Ship it to 221B Baker Street, London NW1 6XE, United Kingdom.", "ADDRESS",
+     "221B Baker Street, London NW1 6XE, United Kingdom"),
+    ("Send to 350 Bay St, Toronto, ON M5H 2S6.", "ADDRESS", "350 Bay St, Toronto, ON M5H 2S6"),
+    ("She lives at 88 Queen St W, Toronto, ON M5V 2A1, Canada.", "ADDRESS",
+     "88 Queen St W, Toronto, ON M5V 2A1, Canada"),
+    ("My address is 12 George St, Sydney NSW 2000.", "ADDRESS", "12 George St, Sydney NSW 2000"),
+    ("Flat 2, 15 Church Road, Manchester M1 1AE", "ADDRESS", "Flat 2, 15 Church Road, Manchester M1 1AE"),
+    ("Mail to PO Box 4521, Austin, TX 78765.", "ADDRESS", "PO Box 4521, Austin, TX 78765"),
+    ("Send it to P.O. Box 123 before May.", "ADDRESS", "P.O. Box 123"),
+    ("Ich wohne in der Hauptstraße 5, 10115 Berlin.", "ADDRESS", "Hauptstraße 5, 10115 Berlin"),
+    ("Lieferadresse: Berliner Str. 12a, 80331 München", "ADDRESS", "Berliner Str. 12a, 80331 München"),
+    ("Je vis au 12 rue de la Paix, 75002 Paris.", "ADDRESS", "12 rue de la Paix, 75002 Paris"),
     ("LONDON (Reuters) -- Harry Potter star Daniel Radcliffe gains access.", "PERSON", "Daniel Radcliffe"),
 ])
 def test_each_format_is_found(text, kind, value):
@@ -256,6 +270,10 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     # an abbreviation, and a version then a time (walk-through: "U.<PERSON>", "(iOS <PHONE>.0ms")
     "The U.S. Geological Survey said the quake was small.",
     "Apple iPad (iOS 4.2.1) 8207.0ms",
+    # shaped a little like the streets and boxes above
+    "In Spring 2020 we met at Platz 3 of the stadium.",
+    "The box 12 contains three items; put them in box 4.",
+    "Chapter 5 of the book covers Street Fighter 2.",
 ])
 def test_near_misses_are_left_alone(text):
     assert found(text) == []
@@ -341,10 +359,12 @@ _PLAIN_FORMS = {
                               r"(?:[ \t]*(?:x|ext\.?|extension|#|;ext=|转分机|转|分机)[ \t]*\d{1,6}(?![ \t\-.]\d|[ \t]*[元块次万个天]))?"
                               r"(?![0-9A-Za-z])",
     ("pii_structured", "_SSN"): r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])",
-    ("pii_structured", "_US_STREET"): r"(?<![\w-])\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
-                                      r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|Cir|"
-                                      r"Parkway|Pkwy|Square|Sq|Trail|Trl|Highway|Hwy|Alley|Plaza|Loop|Pike)\.?"
-                                      r"(?![A-Za-z])(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?",
+    ("pii_structured", "_US_STREET"): r"(?<![\w-])\d{1,6}[A-Z]?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|"
+                                      r"Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|"
+                                      r"Cir|Parkway|Pkwy|Square|Sq|Trail|Trl|Highway|Hwy|Alley|Plaza|Loop|Pike)\.?"
+                                      r"(?![A-Za-z])(?:\s+(?:[NSEW]|[NS][EW]|North|South|East|West)(?![\w-]))?"
+                                      r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?"
+                                      + pii_structured._TOWN_AND_POSTCODE,
     ("pii_structured", "_IBAN"): r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
                                  r"(?![A-Za-z0-9])",
 }
@@ -377,7 +397,8 @@ def test_fast_patterns_find_what_their_plain_forms_find(module, name):
     values = ["409-91-0019", "GB63RHSC45498174104090", "GB63 RHSC 4549 8174 1040 90", "110101199003078515",
               "11010119900307851X", "0604123456789012", "4111 1111 1111 1111", "3782-822463-10005", "192.168.1.20",
               "(445)243-6001x295", "+1-780-563-6083 ext. 77", "(+86) 138 1234 5678", "480.302.1372",
-              "42 Maple Street, Apt 3B", "1600 Pine Hill Rd.", "123456 Elm Street"]
+              "42 Maple Street, Apt 3B", "1600 Pine Hill Rd.", "123456 Elm Street", "221B Baker Street, London NW1 6XE",
+              "88 Queen St W, Toronto, ON M5V 2A1", "12 George St, Sydney NSW 2000"]
 
     def near(value: str) -> str:
         for _ in range(rng.randrange(3)):
