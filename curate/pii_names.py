@@ -8,7 +8,9 @@ given name of the US census list (curate/data/given_names.txt) or an office ("Go
 no cue at all, a common given name and a surname ("Sure, Maria Lopez can help") make a name;
 no run after an article is one. Offices before a full name and a clause's first word are left
 out of it ("District Attorney <PERSON>", "But <PERSON> said"); names in capitals count only
-after a cue. Optional: a spaCy NER model. Each finder returns (start, end) pairs;
+after a cue. The speaker's own name is found in lower case too ("my name is sarah connor"),
+after a form's label ("Customer name - O'Brien, Patrick") and after the same cue in German,
+French, Spanish and Italian ("Ich bin Lukas Schneider"). Optional: a spaCy NER model. Each finder returns (start, end) pairs;
 pii_detect.py makes them spans and resolves overlaps with the other types.
 """
 
@@ -46,13 +48,25 @@ _CAPITALISED_RUN = re.compile(rf"(?=[{_UPPER}])(?<![A-Za-z{_LOWER}{_UPPER}'-])(?
                               rf"{_CAPITALISED}(?![^\W\d_]){_SUFFIX}")
 _WORD_START = re.compile(r"(?<!\S)\S")
 _AFTER_ARTICLE = re.compile(r"\b(?:[Tt]he|[Aa]n?)[ \t]+$")
-# the speaker's own name, a greeting or a sign-off: one word is enough ("Hi, Ann")
+# A form's label: "Name:", "Name -", "Customer name:", "FULL NAME:" (a word before "name" makes
+# it some other thing's, "File name:", unless it is a person's role)
+_NAME_LABEL = (r"(?<![A-Za-z][ _-])\b(?:(?:[Ff]ull|[Ff]irst|[Ll]ast) )?[Nn]ame[ \t]*(?:[:：]|[-–—](?=[ \t]))"
+               r"|\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Pp]assenger|[Aa]pplicant|[Ss]tudent"
+               r"|[Rr]ecipient|[Tt]enant|[Bb]eneficiary)[ _](?:(?:[Ff]ull|[Ff]irst|[Ll]ast) )?[Nn]ame[ \t]*"
+               r"(?:[:：]|[-–—](?=[ \t]))"
+               r"|\b(?:(?:FULL|FIRST|LAST) )?NAME[ \t]*[:：]")
+# the speaker's own name, a greeting or a sign-off: one word is enough ("Hi, Ann"); and the
+# opening of a statement ("I, Anil Kumar Sharma, agree"), and the speaker's name in German,
+# French, Spanish and Italian, where two words are needed (_SELF_CUE)
 _OWN_CUE = re.compile(
-    r"(?:\b[Mm]y name(?: is|'s)|(?<![A-Za-z][ _-])\b(?:(?:[Ff]ull|[Ff]irst|[Ll]ast) )?[Nn]ame[ \t]*[:：]"
+    rf"(?:\b[Mm]y name(?: is|'s)|{_NAME_LABEL}"
     r"|\b(?:Dear|Hi|Hello|Hey|Thanks|Thank you|Cheers|Congratulations|Welcome),?"
     r"|\b[Cc]all me|\bI(?:'m| am) called|\b(?:I'm|I am|[Tt]his is|[Ii]t's)"
+    r"|(?:^|(?<=[.!?:\n] ))I,|\b(?:[Ii]ch bin|[Ii]ch heiße|[Mm]ein Name ist|[Jj]e m'appelle|[Jj]e suis|[Mm]e llamo"
+    r"|[Mm]i nombre es|[Ss]oy|[Mm]i chiamo|[Ss]ono)"
     r"|\b(?:[Bb]est |[Kk]ind |[Ww]arm )?[Rr]egards,|\b[Ss]incerely,)[ \t]*\n?[ \t]*$")
-_SELF_CUE = re.compile(r"\b(?:I'm|I am|[Tt]his is|[Ii]t's)[ \t]*$")
+_SELF_CUE = re.compile(r"(?:\b(?:I'm|I am|[Tt]his is|[Ii]t's|[Ii]ch bin|[Jj]e suis|[Ss]oy|[Ss]ono)|(?:^|(?<=[.!?:\n] ))I,)"
+                       r"[ \t]*$")
 # a role or a verb that takes a person: two or three words ("Ask Maria Lopez", not "Ask Google")
 _ROLE_CUE = re.compile(
     r"(?:\b(?:[Cc]ustomer|[Cc]lient|[Pp]atient|[Cc]ontact|[Ee]mployee|[Cc]andidate|[Aa]pplicant|[Tt]enant|[Gg]uest"
@@ -99,6 +113,8 @@ _NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Col
 
 def english_names(text: str) -> list[tuple[int, int]]:
     spans = _capital_letter_names(text) if _CAPS_PAIR.search(text) else []
+    if "name" in text or "i'm" in text or "i am" in text or "call me" in text:
+        spans += _lower_case_names(text)
     if "," in text:
         spans += _surname_first_names(text)
     if not (_ASCII_CAPITAL_PAIR if text.isascii() else _CAPITAL_PAIR).search(text):  # no word can start a name
@@ -140,6 +156,28 @@ def _capital_letter_names(text: str) -> list[tuple[int, int]]:
         if cue and _starts_after_a_weak_cue(words[0]) and not any(w in _NEVER_IN_NAMES for w in words):
             spans.append((run.start(), run.end()))
     return spans
+
+
+def _lower_case_names(text: str) -> list[tuple[int, int]]:
+    """The speaker's own name typed in lower case ("my name is sarah connor", "hi, i'm john"):
+    a common given name (no word-like one: "i'm grace..."), and the word after it unless that
+    is a function word or a verb's -ing form ("sarah and I", "john looking for")."""
+    from curate.text import STOP_WORDS
+
+    spans = []
+    for match in _LOWER_OWN_NAME.finditer(text):
+        given, surname = match.group(1), match.group(2)
+        if given in STOP_WORDS or not _known(given.title(), cueless_given_names()):
+            continue
+        if surname and surname not in STOP_WORDS and not surname.endswith("ing"):
+            spans.append((match.start(1), match.end(2)))
+        else:
+            spans.append(match.span(1))
+    return spans
+
+
+_LOWER_OWN_NAME = re.compile(r"(?:\b[Mm]y name(?: is|'s)|\b[Mm]y name[ \t]*:|\bcall me|\bi'm|\bi am)"
+                             r"[ \t]+([a-z][a-z'-]+)(?:[ \t]+([a-z][a-z'-]+))?(?![\w-])")
 
 
 def _surname_first_names(text: str) -> list[tuple[int, int]]:
@@ -255,7 +293,7 @@ def _before(text: str, start: int) -> tuple[str, str]:
     """The 32 characters before text[start], where a cue would be, and the last word among
     them, lower-cased ("name" of "Name: ", "hi" of "Hi, ")."""
     before = text[max(0, start - 32):start]
-    last = before.rstrip(" \t\n,:：").rsplit(None, 1)[-1:] or [""]
+    last = before.rstrip(" \t\n,:：-–—").rsplit(None, 1)[-1:] or [""]
     return before, last[0].lower()
 
 
@@ -398,7 +436,7 @@ _WORD_NAMES = frozenset("Will May June April August Autumn Summer Grant Mark Bil
 
 
 _OWN_CUE_ENDS = frozenset("is name's name dear hi hello hey thanks you cheers congratulations welcome me called i'm am "
-                          "it's regards sincerely".split())
+                          "it's regards sincerely i bin heiße ist appelle suis llamo es soy chiamo sono".split())
 _ROLE_CUE_ENDS = frozenset("customer client patient contact employee candidate applicant tenant guest passenger "
                            "recipient sender owner author subscriber member student agent ask tell email call ping "
                            "message text cc copy invite meet thank remind pay visit to from by of "  # of: in the name of

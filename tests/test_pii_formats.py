@@ -155,6 +155,15 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Name: Nguyen Thi Minh Khai, DOB: 1990-01-01", "PERSON", "Nguyen Thi Minh Khai"),
     # a person's things after a possessive are still a person's ("Ed Wood's movies")
     ("It is fun the way Ed Wood's movies are fun.", "PERSON", "Ed Wood"),
+    # a form's labels, a statement's opening, lower case and other languages (walk-through: all left in)
+    ("Customer name - O'Brien, Patrick. Please call back.", "PERSON", "O'Brien, Patrick"),
+    ("Customer name: Smith, John", "PERSON", "Smith, John"),
+    ("I, Anil Kumar Sharma, agree to the terms.", "PERSON", "Anil Kumar Sharma"),
+    ("my name is sarah connor and I need help", "PERSON", "sarah connor"),
+    ("hi, i'm john smith from accounts", "PERSON", "john smith"),
+    ("i'm john looking for advice", "PERSON", "john"),
+    ("NAME: JOHN SMITH\nDOB: 01/02/1980", "PERSON", "JOHN SMITH"),
+    ("Ich bin Lukas Schneider und wohne in Berlin.", "PERSON", "Lukas Schneider"),
     # addresses of other countries, and the town and postcode after a street (walk-through: only
     # "350 Bay St" went, "221B Baker Street, London NW1 6XE" and PO boxes not at all)
     ("Ship it to 221B Baker Street, London NW1 6XE, United Kingdom.", "ADDRESS",
@@ -274,6 +283,11 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "In Spring 2020 we met at Platz 3 of the stadium.",
     "The box 12 contains three items; put them in box 4.",
     "Chapter 5 of the book covers Street Fighter 2.",
+    "Ich bin Lehrer und Student.",
+    "Then I, Robot came out in 2004.",
+    "File name: Report Final",
+    "i'm looking for a new job; i am so tired, call me later",
+    "hi i'm will and i'm grace under pressure",
 ])
 def test_near_misses_are_left_alone(text):
     assert found(text) == []
