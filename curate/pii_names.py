@@ -23,6 +23,7 @@ from typing import Any
 
 from curate import pii_names_zh
 from curate.errors import UsageError
+from curate.text import STOP_WORDS
 
 # Latin letters with accents too (Brontë, José, Łukasz, Nguyễn; and combining accents): a name
 # cut at one left the rest of the word in the text ("<PERSON>ë")
@@ -162,8 +163,6 @@ def _lower_case_names(text: str) -> list[tuple[int, int]]:
     """The speaker's own name typed in lower case ("my name is sarah connor", "hi, i'm john"):
     a common given name (no word-like one: "i'm grace..."), and the word after it unless that
     is a function word or a verb's -ing form ("sarah and I", "john looking for")."""
-    from curate.text import STOP_WORDS
-
     spans = []
     for match in _LOWER_OWN_NAME.finditer(text):
         given, surname = match.group(1), match.group(2)
