@@ -10,8 +10,9 @@ no run after an article is one. Offices before a full name and a clause's first 
 out of it ("District Attorney <PERSON>", "But <PERSON> said"); names in capitals count only
 after a cue. The speaker's own name is found in lower case too ("my name is sarah connor"),
 after a form's label ("Customer name - O'Brien, Patrick") and after the same cue in German,
-French, Spanish and Italian ("Ich bin Lukas Schneider"). Optional: a spaCy NER model. Each finder returns (start, end) pairs;
-pii_detect.py makes them spans and resolves overlaps with the other types.
+French, Spanish and Italian ("Ich bin Lukas Schneider"). Optional: a spaCy NER model. Each
+finder returns (start, end) pairs; pii_detect.py makes them spans and resolves overlaps with
+the other types.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ _POSTCODE = (r"(?:(?:[A-Z]{2}\s+)?[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|(?:[A-Z]{2}\
              r"|(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT)\s+\d{4}|[A-Z]{2}\s+\d{5}(?:-\d{4})?)(?![\w-])")
 _TOWN_AND_POSTCODE = rf"(?:,?\s+{_CITY},?\s+{_POSTCODE}(?:,\s+(?:United Kingdom|UK|Canada|Australia|USA?))?)?"
 # no state and ZIP needed: a number (221B too), one to three capitalised words and a street suffix
-_US_STREET = re.compile(rf"\d(?<![\w-]\d)\d{{0,5}}[A-Z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_STREET_SUFFIX})\.?(?![A-Za-z])"
+_STREET = re.compile(rf"\d(?<![\w-]\d)\d{{0,5}}[A-Z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_STREET_SUFFIX})\.?(?![A-Za-z])"
                         r"(?:\s+(?:[NSEW]|[NS][EW]|North|South|East|West)(?![\w-]))?"  # 88 Queen St W
                         r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?" + _TOWN_AND_POSTCODE)
 _FLAT_BEFORE = re.compile(r"(?<![\w-])(?:Flat|Apartment|Apt\.?|Unit|Suite)\s+\d{1,5}[A-Z]?,?\s+$")
@@ -163,12 +163,12 @@ def addresses(text: str, digits: bool = True) -> list[Found]:
     if digits:  # a US address has a building number
         if ", " in text and _state_and_zip(text):
             found += [Found("ADDRESS", *m.span()) for m in _US_ADDRESS.finditer(text)]
-        for match in _US_STREET.finditer(text):  # with its flat or unit before it: Flat 2, 15 Church Road
+        for match in _STREET.finditer(text):  # with its flat or unit before it: Flat 2, 15 Church Road
             flat = _FLAT_BEFORE.search(text, max(0, match.start() - 24), match.start())
             found.append(Found("ADDRESS", flat.start() if flat else match.start(), match.end()))
-        if "Box" in text or "BOX" in text or "box" in text:
-            found += [Found("ADDRESS", *m.span()) for m in _PO_BOX.finditer(text)]
         lowered = text.lower()
+        if "box" in lowered:
+            found += [Found("ADDRESS", *m.span()) for m in _PO_BOX.finditer(text)]
         for pattern, words in ((_DE_STREET, _DE_WORDS), (_FR_STREET, _FR_WORDS)):
             if any(word in lowered for word in words):
                 found += [Found("ADDRESS", *m.span()) for m in pattern.finditer(text)]

@@ -373,7 +373,7 @@ _PLAIN_FORMS = {
                               r"(?:[ \t]*(?:x|ext\.?|extension|#|;ext=|转分机|转|分机)[ \t]*\d{1,6}(?![ \t\-.]\d|[ \t]*[元块次万个天]))?"
                               r"(?![0-9A-Za-z])",
     ("pii_structured", "_SSN"): r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])",
-    ("pii_structured", "_US_STREET"): r"(?<![\w-])\d{1,6}[A-Z]?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|"
+    ("pii_structured", "_STREET"): r"(?<![\w-])\d{1,6}[A-Z]?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|"
                                       r"Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|"
                                       r"Cir|Parkway|Pkwy|Square|Sq|Trail|Trl|Highway|Hwy|Alley|Plaza|Loop|Pike)\.?"
                                       r"(?![A-Za-z])(?:\s+(?:[NSEW]|[NS][EW]|North|South|East|West)(?![\w-]))?"
