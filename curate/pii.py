@@ -174,7 +174,7 @@ class PiiScrubber:
             meta["extra"] = {**record.meta["extra"], **extra}
         update["meta"] = meta
         scrubbed = record.model_copy(update=update)
-        if record.id == record.derived_id():
+        if record.id_is_derived():
             # an id made from the content is a hash of the values found: with the rest of the
             # text known, a phone number is recovered by hashing every candidate
             scrubbed.id = scrubbed.derived_id()

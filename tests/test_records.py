@@ -31,6 +31,17 @@ def test_given_id_is_kept():
     assert Example(id="mine", instruction="q").id == "mine"
 
 
+def test_id_is_derived_when_made_here_or_equal_to_the_one_made_from_the_content():
+    made = Example(instruction="q")
+    assert made.id_is_derived() and Preference(instruction="q", chosen="a", rejected="b").id_is_derived()
+    # a file written by an earlier stage carries the derived id; pickled and copied records keep the answer
+    assert Example.model_validate_json(made.model_dump_json()).id_is_derived()
+    assert made.model_copy(update={"instruction": "other"}).id_is_derived()  # still a hash of (old) content
+    assert not Example(id="ticket-7", instruction="q").id_is_derived()
+    assert not Example(id="0123456789abcdef", instruction="q").id_is_derived()  # the right form, another value
+    assert Example(id="", instruction="q").id_is_derived()
+
+
 def test_id_is_stable_across_processes():
     """A fresh interpreter (different hash seed) computes the same id."""
     record = {"instruction": "Explain 光合作用", "input": "x", "history": [["a", "b"]]}
