@@ -177,7 +177,7 @@ class PiiScrubber:
         if record.id_is_derived():
             # an id made from the content is a hash of the values found: with the rest of the
             # text known, a phone number is recovered by hashing every candidate
-            scrubbed.id = scrubbed.derived_id()
+            scrubbed.__dict__["id"] = scrubbed.derived_id()  # as _fill_derived_id: id_is_derived holds
         return scrubbed
 
 
@@ -271,13 +271,16 @@ def canonical(kind: str, value: str) -> str:
 
 
 def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) -> Iterator[tuple[Record, list[Found]]]:
-    """PiiScrubber over a stream, detecting in `config.workers` processes when more than one:
-    this one and workers - 1 others (on Ray, `config.workers` tasks). Output order is input order.
+    """PiiScrubber over a stream, detecting in `config.workers` processes (or Ray tasks) when
+    more than one. Output order is input order.
 
     Workers get texts and return spans and the replaced texts (plain tuples pickle ~8x faster
-    than records); this process rebuilds the records, and scrubs a chunk itself whenever the
-    workers have enough queued. With 2 workers on 2 cores that is 2 busy processes, not 3: on
-    bench/pii.py's corpus the whole run took 8-10% less CPU than with two worker processes.
+    than records); this process rebuilds the records and scrubs nothing itself. It used to
+    scrub a chunk whenever the workers had two queued (workers - 1 processes, and this one):
+    busy with a chunk, it left the pool's threads waiting for the GIL, so the worker's results
+    were seen and its next chunk sent late, and the worker idled a third of the time. With two
+    workers beside this process (3 processes on 2 cores) bench/pii.py ran 13% faster (the mean
+    of 5 runs each, interleaved).
     """
     config = config or PiiConfig()
     scrubber = PiiScrubber(config)
@@ -286,42 +289,22 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
     if config.workers == 1 and config.executor == "local":
         yield from map(scrubber, records)
         return
-    local = config.executor == "local"
-    if local:
+    if config.executor == "local":
         warm_up(config.wanted())  # load once, here, for the forked workers to share
     from curate.parallel import process_pool
 
-    helpers = config.workers - 1 if local else config.workers
-    with process_pool(helpers, _start_worker, (config,), config.executor, config.ray_address) as pool:
-        # each entry: a chunk sent to the workers (records, their fields, the future), or one
-        # scrubbed here (its results, None, None)
-        pending: deque[tuple[list[Any], list[list[tuple[str, str]]] | None, Future[Any] | None]] = deque()
+    with process_pool(config.workers, _start_worker, (config,), config.executor, config.ray_address) as pool:
+        pending: deque[tuple[list[Record], list[list[tuple[str, str]]], Future[Any]]] = deque()
         iterator = iter(records)
         while chunk := list(islice(iterator, CHUNK)):
-            queued = sum(1 for _, _, future in pending if future is not None and not future.done())
-            if local and pending and queued >= 2 * helpers:
-                pending.append(([scrubber(record) for record in chunk], None, None))
-            else:
-                fields = [text_fields(record, config.fields == "all") for record in chunk]
-                texts = [[text for _, text in record_fields] for record_fields in fields]
-                pending.append((chunk, fields, _submit(pool, texts, first=not pending)))
+            fields = [text_fields(record, config.fields == "all") for record in chunk]
+            texts = [[text for _, text in record_fields] for record_fields in fields]
+            pending.append((chunk, fields, _submit(pool, texts, first=not pending)))
             # bounded read-ahead: memory stays flat on big files
-            while pending and (len(pending) > 4 * config.workers or _ready(pending[0])):
-                yield from _results(scrubber, *pending.popleft())
+            while pending and (len(pending) > 4 * config.workers or pending[0][2].done()):
+                yield from _applied(scrubber, *pending.popleft())
         while pending:
-            yield from _results(scrubber, *pending.popleft())
-
-
-def _ready(entry: tuple[list[Any], Any, Future[Any] | None]) -> bool:
-    return entry[2] is None or entry[2].done()
-
-
-def _results(scrubber: PiiScrubber, chunk: list[Any], fields: list[list[tuple[str, str]]] | None,
-             result: Future[Any] | None) -> Iterator[tuple[Record, list[Found]]]:
-    if result is None:  # scrubbed in this process
-        return iter(chunk)
-    assert fields is not None
-    return _applied(scrubber, chunk, fields, result)
+            yield from _applied(scrubber, *pending.popleft())
 
 
 def _submit(pool: Any, texts: list[list[str]], first: bool) -> Future[Any]:
@@ -363,9 +346,8 @@ def _unpacked(flat: array[int], fields: list[list[tuple[str, str]]]) -> dict[int
     """What each record of a chunk with spans has found, in field order (records without spans
     get no entry: this process's garbage collector pays for every object made here)."""
     found: dict[int, list[Found]] = {}
-    values = flat.tolist()
-    for at in range(0, len(values), 5):
-        record, field, code, start, end = values[at:at + 5]
+    values = iter(flat.tolist())
+    for record, field, code, start, end in zip(values, values, values, values, values):  # fives
         found.setdefault(record, []).append(Found(fields[record][field][0], TYPES[code], start, end))
     return found
 

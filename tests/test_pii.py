@@ -305,9 +305,9 @@ def test_workers_replace_every_field_as_one_process_does(mode, fields):
     assert all(found for _, found in alone)
 
 
-def test_chunks_scrubbed_here_and_in_the_workers_come_out_in_order(monkeypatch):
-    # this process scrubs a chunk itself while the workers have enough queued: both kinds of
-    # chunk must interleave back into input order, as one process would give them
+def test_chunks_from_the_workers_come_out_in_input_order_and_none_is_scrubbed_here(monkeypatch):
+    # the workers scrub every chunk (this process scrubbing some kept its pool's threads from the
+    # GIL, and the workers idle): many small chunks must come back in input order, as one process gives them
     import curate.pii as pii
 
     monkeypatch.setattr(pii, "CHUNK", 8)
@@ -317,10 +317,9 @@ def test_chunks_scrubbed_here_and_in_the_workers_come_out_in_order(monkeypatch):
     records = [Example(instruction=f"Record {i}: call +1 415-555-{2600 + i % 100:04d} or mail ann{i}@x.com, Ann Lee")
                for i in range(1500)]
     together = list(scrub_records(records, PiiConfig(mode="numbered", workers=2)))
-    scrubbed_here = len(here)
+    assert here == []
     alone = list(scrub_records(records, PiiConfig(mode="numbered", workers=1)))
-    assert together == alone
-    assert 0 < scrubbed_here < len(records)  # some chunks here, the others in the worker
+    assert together == alone and len(here) == len(records)
 
 
 def test_scrub_checks_file_types_before_reading(tmp_path, examples):
