@@ -34,7 +34,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 from curate.io import ensure_distinct, sink_format
 from curate.errors import RecordError
 from curate.executors import ExecutorOptions
-from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
+from curate.pii_detect import TYPES, Span, detect, email_key, load_spacy, phone_key, warm_up, with_names
 from curate.records import Example, Preference, Record
 from curate.runner import Noted, Reject, run_map
 from curate.summary import Summary
@@ -261,10 +261,10 @@ class Replacer:
 
 
 def canonical(kind: str, value: str) -> str:
-    """The form two mentions of one value share: case-free emails, E.164 phones, bare digits."""
+    """The form two mentions of one value share: case-free emails (spelled out or not), E.164 phones, bare digits."""
     value = unicodedata.normalize("NFKC", value)  # ａ＠ｂ．ｃｏ is a@b.co
     if kind == "EMAIL":
-        return value.lower()
+        return email_key(value)
     if kind == "PHONE":
         return phone_key(value)
     if kind in ("CARD", "CN_ID"):

@@ -21,7 +21,7 @@ from curate.pii_names import english_names, load_spacy, spacy_names
 from curate.pii_names_zh import zh_names
 from curate.pii_structured import NOT_PERSONAL_LABEL, structured
 
-__all__ = ["PRIORITY", "TYPES", "Span", "detect", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
+__all__ = ["PRIORITY", "TYPES", "Span", "detect", "email_key", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
 
 TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "EMAIL", "IBAN", "CN_ID", "CARD", "SSN", "IP", "PASSPORT",
          "DOB", "QQ", "WECHAT", "ADDRESS", "PHONE", "PERSON")
@@ -115,6 +115,8 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
         # git@github.com:team/repo.git is a repository's address, the same for everyone
         spans += [Span("EMAIL", *m.span()) for m in _EMAIL.finditer(text)
                   if not (m.group().startswith("git@") and text.startswith(":", m.end()))]
+    if "EMAIL" in types and any(marker in text for marker in _SPELLED_EMAIL_MARKERS):
+        spans += spelled_emails(text)
     digits = _DIGIT.search(text) is not None
     spans += [Span(*found) for found in structured(text, types, digits)]
     if digits:
@@ -125,6 +127,40 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
     if "PERSON" in types and names:
         spans += _people(text, spacy_model, spans)
     return resolve(spans)
+
+
+# An address spelled out to keep it from scrapers: "jane [at] example [dot] org", "bob at
+# example dot com". A bracketed at may stand beside real dots; a bare " at " only counts with
+# a spelled dot before a common top-level domain, so "sign up at example.com" stays prose.
+_SPELLED_EMAIL_MARKERS = (" dot ", " DOT ", "at]", "at)", "at}", "AT]", "AT)", "AT}")
+_DOT = r"(?:\s*(?:\[dot\]|\(dot\)|\{dot\})\s*|\s+dot\s+)"
+_TLD = r"(?:com|org|net|edu|gov|info|biz|io|co|me|ai|app|dev|cn|uk|de|fr|jp|ru|in|au|ca|us|nl|es|it|br|kr)"
+_SPELLED_AT = re.compile(rf"""(?ix)
+    (?: \s*[\[({{]at[\])}}]\s*  [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* (?:{_DOT}|\.)[A-Za-z]{{2,}}
+      | \s+at\s+              [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD} )
+    (?![A-Za-z0-9-]|\.[A-Za-z0-9])""")
+_LOCAL_PART = re.compile(rf"(?i)(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-]+(?:(?:{_DOT}|\.)[A-Za-z0-9_%+-]+)*$")
+
+
+_AT = re.compile(r"(?i)\s*[\[({]at[\])}]\s*|\s+at\s+")
+
+
+def email_key(value: str) -> str:
+    """The address itself, so `bob at example dot com` and bob@example.com are one."""
+    value = value.lower()
+    if "@" in value:
+        return value
+    return re.sub(_DOT, ".", _AT.sub("@", value, count=1))
+
+
+def spelled_emails(text: str) -> list[Span]:
+    """Addresses written with at and dot spelled out (see _SPELLED_AT), local part included."""
+    spans = []
+    for match in _SPELLED_AT.finditer(text):
+        local = _LOCAL_PART.search(text, max(0, match.start() - 64), match.start())
+        if local:
+            spans.append(Span("EMAIL", local.start(), match.end()))
+    return spans
 
 
 # Texts that reach every detector's confirmer (made-up values, in our own words)
@@ -235,11 +271,24 @@ def _phone_region(candidate: str, digits: str) -> str | None:
     return "US"  # a bare 10-digit number is a US one or nothing, never a CN landline
 
 
+def _china_without_plus(candidate: str, digits: str) -> bool:
+    """Is this China's country code with its + left out, as people write it: 86 139 1234 5678,
+    86-10-62345678, (86)13912345678? (0086, the dialled form, phonenumbers reads itself.)"""
+    return digits.startswith("86") and len(digits) in (12, 13) and not candidate.lstrip("(").startswith("+")
+
+
+def _plus_added(candidate: str) -> str:
+    return "(+" + candidate[1:] if candidate.startswith("(") else "+" + candidate
+
+
 def phone_key(value: str) -> str:
-    """E.164 form of a found phone number, so +86 138 1234 5678 and 13812345678 are one."""
+    """E.164 form of a found phone number, so +86 138 1234 5678, 86 138 1234 5678 and
+    13812345678 are one."""
     import phonenumbers
 
     digits = "".join(c for c in value if c.isdigit())
+    if _china_without_plus(value, digits):
+        value = _plus_added(value)
     try:
         number = phonenumbers.parse(value, _phone_region(value, digits))
     except phonenumbers.NumberParseException:
@@ -277,6 +326,11 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     formatted = not number.isdigit() or _PHONE_CUE.search(text, max(0, offset - 24), offset) is not None
     if not formatted and _a_quantity(text, offset, offset + len(candidate), len(digits)):
         return []
+    if _china_without_plus(candidate, digits):
+        # read with the + it left out; a valid number, not just a possible one, as 12-13 digits
+        # after 86 are often some other number's
+        valid = _whole_number(_CHINESE_EXTENSION.sub(" ext ", _plus_added(candidate)), None, formatted=False)
+        return [Span("PHONE", offset, offset + len(candidate))] if valid else []
     region = _phone_region(candidate, digits)
     if _whole_number(_CHINESE_EXTENSION.sub(" ext ", candidate), region, formatted):  # phonenumbers reads ext only
         return [Span("PHONE", offset, offset + len(candidate))]

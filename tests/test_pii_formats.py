@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from curate import pii_names_zh, pii_structured
-from curate.pii import PiiConfig, find_pii
+from curate.pii import PiiConfig, PiiScrubber, find_pii
+from curate.records import Example
 from tests.pii_corpus import corpus, score
 
 
@@ -30,6 +31,17 @@ def found(text: str) -> list[tuple[str, str]]:
     ("手机13812345678转100元给他。", "PHONE", "13812345678"),  # a mobile has no extension: "transfer 100 yuan"
     ("手机+86 138 1234 5678转100元给他。", "PHONE", "+86 138 1234 5678"),  # with its country code too
     ("他的电话是 0571 8888 6666 转 3 次都没人接。", "PHONE", "0571 8888 6666"),  # 转 3 次: "3 times"
+    # China's code with the + left out (a real-data miss): read as +86, and it must be valid
+    ("请打86-139-1234-5678联系我。", "PHONE", "86-139-1234-5678"),
+    ("Call 86 139 1234 5678 after six.", "PHONE", "86 139 1234 5678"),
+    ("手机：8613912345678", "PHONE", "8613912345678"),
+    ("WeChat or call (86)13912345678.", "PHONE", "(86)13912345678"),
+    ("Office 86-10-62345678 ext. 12.", "PHONE", "86-10-62345678 ext. 12"),
+    # addresses spelled out against scrapers
+    ("Email john dot smith at gmail dot com for the slides.", "EMAIL", "john dot smith at gmail dot com"),
+    ("mail me: jane.doe [at] example [dot] org.", "EMAIL", "jane.doe [at] example [dot] org"),
+    ("Write to ann(at)mail.example.co.uk today.", "EMAIL", "ann(at)mail.example.co.uk"),
+    ("Reach Bob AT Example DOT Com please", "EMAIL", "Bob AT Example DOT Com"),
     ("SSN 409-91-0019 on file.", "SSN", "409-91-0019"),
     ("My social security number is 409910019.", "SSN", "409910019"),
     ("Her SSN: 409910019, on file.", "SSN", "409910019"),
@@ -288,9 +300,19 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "File name: Report Final",
     "i'm looking for a new job; i am so tired, call me later",
     "hi i'm will and i'm grace under pressure",
+    "Order 8612345678901 shipped.",  # 86 and 11 digits, but no valid Chinese number
+    "Take the 86-139 bus downtown.",
+    "Sign up at example.com to join.",  # a site, not an address: a bare "at" needs a spelled dot
+    "Meet at five dot twenty, look at the dot product.",
 ])
 def test_near_misses_are_left_alone(text):
     assert found(text) == []
+
+
+def test_a_value_written_two_ways_is_one_value_when_numbered():
+    text = "Bob at Example dot com or bob@example.com; 86 139 1234 5678 or +86 139 1234 5678"
+    scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction=text))
+    assert scrubbed.instruction == "<EMAIL_1> or <EMAIL_1>; <PHONE_1> or <PHONE_1>"
 
 
 def test_the_realistic_corpus_meets_the_targets():
