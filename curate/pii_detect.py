@@ -121,6 +121,8 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
     spans += [Span(*found) for found in structured(text, types, digits)]
     if digits:
         spans += _numbers(text, types, spans)
+    if "PHONE" in types and not text.isascii() and _HAN_DIGITS.search(text):
+        spans += _han_digit_phones(text)
     # a valid IPv6 address has "::" or two groups side by side ("1:2"): colons in prose have neither
     if "IP" in types and text.count(":") >= 2 and ("::" in text or _HEX_PAIR.search(text)):
         spans += [Span("IP", *m.span()) for m in _IPV6.finditer(text) if _is_ipv6(m.group()) and not _a_network(text, m.end())]
@@ -294,6 +296,25 @@ def phone_key(value: str) -> str:
     except phonenumbers.NumberParseException:
         return digits
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A mobile number in Chinese numerals (一三八一二三四五六七八), written so to slip past filters
+_HAN_DIGIT_VALUES = str.maketrans("〇零一二三四五六七八九幺", "001234567891")  # 幺: how 1 is said in numbers
+_HAN_DIGITS = re.compile(r"[一幺][三四五六七八九][〇零一二三四五六七八九幺]")  # the gate: how a mobile starts
+_HAN_MOBILE = re.compile(r"(?<![〇零一二三四五六七八九幺十百千万亿])[一幺][三四五六七八九](?:[ \-]?[〇零一二三四五六七八九幺]){9}"
+                         r"(?![〇零一二三四五六七八九幺十百千万亿])")
+
+
+def _han_digit_phones(text: str) -> list[Span]:
+    """Mobile numbers in Chinese numerals that are valid when read as digits."""
+    import phonenumbers
+
+    spans = []
+    for match in _HAN_MOBILE.finditer(text):
+        digits = match.group().translate(_HAN_DIGIT_VALUES).replace(" ", "").replace("-", "")
+        if phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN")):
+            spans.append(Span("PHONE", *match.span()))
+    return spans
 
 
 _NOT_A_PHONE_AFTER = re.compile(r"-[A-Z]{3,}\b|\.\d")  # a vanity number's letters, a decimal part

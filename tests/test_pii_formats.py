@@ -37,6 +37,9 @@ def found(text: str) -> list[tuple[str, str]]:
     ("手机：8613912345678", "PHONE", "8613912345678"),
     ("WeChat or call (86)13912345678.", "PHONE", "(86)13912345678"),
     ("Office 86-10-62345678 ext. 12.", "PHONE", "86-10-62345678 ext. 12"),
+    # a mobile in Chinese numerals, written so to slip past filters (幺 is 1 read out in numbers)
+    ("加我手机一三八一二三四五六七八，谢谢。", "PHONE", "一三八一二三四五六七八"),
+    ("电话：幺三九 八七六五 四三二一", "PHONE", "幺三九 八七六五 四三二一"),
     # addresses spelled out against scrapers
     ("Email john dot smith at gmail dot com for the slides.", "EMAIL", "john dot smith at gmail dot com"),
     ("mail me: jane.doe [at] example [dot] org.", "EMAIL", "jane.doe [at] example [dot] org"),
@@ -304,6 +307,9 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "Take the 86-139 bus downtown.",
     "Sign up at example.com to join.",  # a site, not an address: a bare "at" needs a spelled dot
     "Meet at five dot twenty, look at the dot product.",
+    "人口一千三百四十五万六千七百八十九。",  # a count, with 千 and 万 between its digits
+    "编号一三八一二三四五六七八九。",  # twelve numerals: no mobile
+    "口令是一一一一一一一一一一一。",  # eleven, but no valid number
 ])
 def test_near_misses_are_left_alone(text):
     assert found(text) == []
