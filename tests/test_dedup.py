@@ -293,8 +293,12 @@ def test_a_repeated_id_goes_as_duplicate_id_and_its_cluster_keeps_another(tmp_pa
     # 2 has an exact copy kept (b's), 4 none: its text is unique, but its id is a's
     assert removed == {"2": "exact_duplicate", "4": "duplicate_id", "5": "exact_duplicate"}
     assert re.search(r"duplicate_id\W+1\b", err), err
+    # 4's cluster keeps nothing: it names none, where its id named the cluster kept as a (1 and 5)
+    clusters = {r.output: r.meta["dedup"]["cluster"] for r in read_records(tmp_path / "rejects.jsonl")}
+    assert clusters == {"2": "b", "4": None, "5": "a"}
     kept, removed = dedup_records(records)
     assert [r.output for r in kept] == ["1", "3"] and [reason for _, reason in removed].count("duplicate_id") == 1
+    assert {r.output: r.meta["dedup"]["cluster"] for r, _ in removed} == clusters
 
 
 def test_a_misspelt_field_is_refused_before_anything_is_written(tmp_path, run_cli, examples):

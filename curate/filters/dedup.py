@@ -18,6 +18,9 @@ Reasons do not depend on which record is kept: `exact_duplicate` is a record wit
 copy in its cluster (the kept record or any other member), `near_duplicate` one without. A
 record whose compared text is empty (say --fields input, where most inputs are) duplicates
 nothing and stays; the summary counts them as `empty_text`.
+meta.dedup is {cluster: the id of the record its cluster keeps, size}; cluster is null where the
+cluster keeps none, all its records repeating earlier records' ids (each goes as `duplicate_id`):
+naming it by that repeated id would give it the cluster of the record whose id it repeats.
 With `--against FILE`, records that duplicate any record of FILE (an evaluation set) are
 removed instead, as `contaminated`, with the matched id in meta.dedup.
 """
@@ -225,6 +228,10 @@ class Verdicts:
             return "exact_duplicate"  # content-hash ids: exact copies share their id too
         return "duplicate_id" if self.repeated[index] else "near_duplicate"
 
+    def keeps_one(self, index: int) -> bool:
+        """Does the record's cluster keep a record? Not where all of them repeat earlier ids."""
+        return not self.repeated[self.keeper[index]]
+
     def shared_keepers(self) -> np.ndarray:
         """The records kept for clusters of more than one."""
         import numpy as np
@@ -301,7 +308,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
         rows = track(spooled_rows(spool), f"writing {display_name(output)}")
         for index, (identifier, head, meta) in enumerate(rows):
             keeper = int(verdicts.keeper[index])
-            cluster = identifier if keeper == index else keeper_ids[keeper]
+            cluster = "null" if not verdicts.keeps_one(index) else identifier if keeper == index else keeper_ids[keeper]
             added = {"dedup": f'{{"cluster":{cluster},"size":{int(verdicts.sizes[index])}}}'}
             reason = verdicts.reason(index)
             if reason is None:
@@ -346,7 +353,8 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     kept: list[Record] = []
     removed: list[tuple[Record, str]] = []
     for index, record in enumerate(records):
-        info = {"cluster": records[int(verdicts.keeper[index])].id, "size": int(verdicts.sizes[index])}
+        info = {"cluster": records[int(verdicts.keeper[index])].id if verdicts.keeps_one(index) else None,
+                "size": int(verdicts.sizes[index])}
         updated = record.model_copy(update={"meta": {**record.meta, "dedup": info}})
         reason = verdicts.reason(index)
         if reason is None:
