@@ -261,7 +261,8 @@ class Replacer:
 
 
 def canonical(kind: str, value: str) -> str:
-    """The form two mentions of one value share: case-free emails (spelled out or not), E.164 phones, bare digits."""
+    """The form two mentions of one value share: case-free emails (spelled out or not), E.164
+    phones, bare digits."""
     value = unicodedata.normalize("NFKC", value)  # ａ＠ｂ．ｃｏ is a@b.co
     if kind == "EMAIL":
         return email_key(value)

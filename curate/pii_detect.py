@@ -21,7 +21,8 @@ from curate.pii_names import english_names, load_spacy, spacy_names
 from curate.pii_names_zh import zh_names
 from curate.pii_structured import NOT_PERSONAL_LABEL, structured
 
-__all__ = ["PRIORITY", "TYPES", "Span", "detect", "email_key", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
+__all__ = ["PRIORITY", "TYPES", "Span", "detect", "email_key", "load_spacy", "phone_key", "resolve", "warm_up",
+           "with_names"]
 
 TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "EMAIL", "IBAN", "CN_ID", "CARD", "SSN", "IP", "PASSPORT",
          "DOB", "QQ", "WECHAT", "ADDRESS", "PHONE", "PERSON")
@@ -301,8 +302,8 @@ def phone_key(value: str) -> str:
 # A mobile number in Chinese numerals (一三八一二三四五六七八), written so to slip past filters
 _HAN_DIGIT_VALUES = str.maketrans("〇零一二三四五六七八九幺", "001234567891")  # 幺: how 1 is said in numbers
 _HAN_DIGITS = re.compile(r"[一幺][三四五六七八九][〇零一二三四五六七八九幺]")  # the gate: how a mobile starts
-_HAN_MOBILE = re.compile(r"(?<![〇零一二三四五六七八九幺十百千万亿])[一幺][三四五六七八九](?:[ \-]?[〇零一二三四五六七八九幺]){9}"
-                         r"(?![〇零一二三四五六七八九幺十百千万亿])")
+_HAN_MOBILE = re.compile(r"(?<![〇零一二三四五六七八九幺十百千万亿])[一幺][三四五六七八九]"
+                         r"(?:[ \-]?[〇零一二三四五六七八九幺]){9}(?![〇零一二三四五六七八九幺十百千万亿])")
 
 
 def _han_digit_phones(text: str) -> list[Span]:
