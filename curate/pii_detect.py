@@ -133,19 +133,26 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
 
 
 # An address spelled out to keep it from scrapers: "jane [at] example [dot] org", "bob at
-# example dot com". A bracketed at may stand beside real dots; a bare " at " only counts with
-# a spelled dot before a common top-level domain, so "sign up at example.com" stays prose.
-_SPELLED_EMAIL_MARKERS = (" dot ", " DOT ", "at]", "at)", "at}", "AT]", "AT)", "AT}")
-_DOT = r"(?:\s*(?:\[dot\]|\(dot\)|\{dot\})\s*|\s+dot\s+)"
+# example dot com". A bracketed at may stand beside real dots, and the address must end in a
+# common top-level domain or a country's; a bare " at " only counts with a spelled dot before a
+# common top-level domain, and only after a word for mail or with a local part no word has
+# (a dot, a digit, an underscore): "I work at google dot com" and "sign up at example.com" stay
+# prose. Every pattern starts at a bracket or at "at", never at a run of blanks, which a scan
+# would otherwise re-read from each of its positions (quadratic on a long blank run).
+_SPELLED_EMAIL_MARKERS = (" dot ", " Dot ", " DOT ", "at]", "at)", "at}", "At]", "At)", "At}", "AT]", "AT)", "AT}",
+                          "t ]", "t )", "t）", "T）")
+_OPEN, _CLOSE = r"[\[({（]", r"[\])}）]"
+_DOT = rf"(?:[ \t]*{_OPEN}[ \t]*dot[ \t]*{_CLOSE}[ \t]*|[ \t]+dot[ \t]+)"
 _TLD = r"(?:com|org|net|edu|gov|info|biz|io|co|me|ai|app|dev|cn|uk|de|fr|jp|ru|in|au|ca|us|nl|es|it|br|kr)"
 _SPELLED_AT = re.compile(rf"""(?ix)
-    (?: \s*[\[({{]at[\])}}]\s*  [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* (?:{_DOT}|\.)[A-Za-z]{{2,}}
-      | \s+at\s+              [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD} )
-    (?![A-Za-z0-9-]|\.[A-Za-z0-9])""")
-_LOCAL_PART = re.compile(rf"(?i)(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-]+(?:(?:{_DOT}|\.)[A-Za-z0-9_%+-]+)*$")
-
-
-_AT = re.compile(r"(?i)\s*[\[({]at[\])}]\s*|\s+at\s+")
+    (?P<bracketed> {_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*
+                   (?:{_DOT}|\.)(?:{_TLD}|[A-Za-z]{{2}}) (?![A-Za-z0-9-]) )
+  | (?<=[ \t]) at[ \t]+ [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD}
+    (?![A-Za-z0-9-])""")
+_LOCAL_PART = re.compile(rf"(?i)(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-]+(?:(?:{_DOT}|\.)[A-Za-z0-9_%+-]+)*[ \t]*$")
+_MAIL_CUE = re.compile(r"(?i)e-?mail|\bmail|contact|write|reach|send|address|邮箱|邮件|联系")
+_NO_WORD = re.compile(rf"(?i)[._0-9]|{_DOT}")  # in a local part: no word of prose has it
+_AT = re.compile(rf"(?i)[ \t]*{_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]*|[ \t]+at[ \t]+")
 
 
 def email_key(value: str) -> str:
@@ -161,7 +168,10 @@ def spelled_emails(text: str) -> list[Span]:
     spans = []
     for match in _SPELLED_AT.finditer(text):
         local = _LOCAL_PART.search(text, max(0, match.start() - 64), match.start())
-        if local:
+        if local is None:
+            continue
+        if match.group("bracketed") or _NO_WORD.search(local.group().rstrip()) or \
+                _MAIL_CUE.search(text, max(0, local.start() - 40), local.start()):
             spans.append(Span("EMAIL", local.start(), match.end()))
     return spans
 
@@ -289,6 +299,7 @@ def phone_key(value: str) -> str:
     13812345678 are one."""
     import phonenumbers
 
+    value = value.translate(_HAN_DIGIT_VALUES)  # 一三八… is 138…: every such number had the key ""
     digits = "".join(c for c in value if c.isdigit())
     if _china_without_plus(value, digits):
         value = _plus_added(value)
@@ -299,11 +310,12 @@ def phone_key(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-# A mobile number in Chinese numerals (一三八一二三四五六七八), written so to slip past filters
+# A mobile number in Chinese numerals (一三八一二三四五六七八), written so to slip past filters;
+# not a count (followed by a measure word: 一三〇〇〇〇〇〇〇〇〇册)
 _HAN_DIGIT_VALUES = str.maketrans("〇零一二三四五六七八九幺", "001234567891")  # 幺: how 1 is said in numbers
 _HAN_DIGITS = re.compile(r"[一幺][三四五六七八九][〇零一二三四五六七八九幺]")  # the gate: how a mobile starts
 _HAN_MOBILE = re.compile(r"(?<![〇零一二三四五六七八九幺十百千万亿])[一幺][三四五六七八九]"
-                         r"(?:[ \-]?[〇零一二三四五六七八九幺]){9}(?![〇零一二三四五六七八九幺十百千万亿])")
+                         r"(?:[ \-]?[〇零一二三四五六七八九幺]){9}(?![〇零一二三四五六七八九幺十百千万亿]|[ \t]*[册本个件次元块])")
 
 
 def _han_digit_phones(text: str) -> list[Span]:
@@ -333,7 +345,8 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
         return []  # 1-800-273-TALK: a business's vanity number, once cut to "<PHONE>-TALK"; 8207.0 ms
     number = re.split(_EXTENSION, candidate, maxsplit=1)[0]
     digits = "".join(c for c in number if c.isdigit())
-    national = digits[2:] if digits.startswith("86") and number.lstrip("(").startswith(("+86", "+ 86")) else digits
+    with_code = number.lstrip("(").startswith(("+86", "+ 86")) or _china_without_plus(number, digits)
+    national = digits[2:] if digits.startswith("86") and with_code else digits
     if _CN_MOBILE.fullmatch(national) and _CHINESE_EXTENSION.search(candidate):
         candidate = number.rstrip()  # a mobile has no extension: 13812345678转100元 is "transfer 100 yuan"
     if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and not _DOTTED_PHONE.fullmatch(number)):
