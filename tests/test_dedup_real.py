@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from curate.filters.dedup import DedupConfig, clusters, dedup_records
-from curate.filters.linking import Components, _link_buckets, link_exact
+from curate.filters.linking import Components, _link_buckets, _unlinked, link_exact
 from curate.io import read_records
 from curate.sinks import write_records
 from curate.records import Example
@@ -76,6 +76,17 @@ def test_copies_already_linked_cost_nothing_in_a_later_bucket():
     components.union(np.zeros(999, np.int64), np.arange(1, 1000))  # linked in an earlier band
     _link_buckets(store, components, np.zeros(1000, np.int64), np.arange(1000))  # type: ignore[arg-type]
     assert store.compared == 0
+
+
+def test_buckets_whose_texts_are_already_one_component_go_to_no_linking_route():
+    # band by band, copies that earlier bands joined kept filling buckets that each route sorted
+    # and reduced again, for nothing: only buckets of two components or more remain
+    components = Components(9)
+    components.union(np.array([0, 0, 5]), np.array([1, 2, 6]))  # {0, 1, 2} and {5, 6} joined earlier
+    bucket = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3])
+    members = np.array([0, 1, 2, 3, 4, 8, 5, 6, 7])
+    bucket, members = _unlinked(components, bucket, members)
+    assert bucket.tolist() == [0, 0, 1, 1, 1] and members.tolist() == [3, 4, 5, 6, 7]
 
 
 def _templated(count: int, seed: int = 0) -> list[str]:
