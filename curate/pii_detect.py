@@ -116,7 +116,8 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
         # git@github.com:team/repo.git is a repository's address, the same for everyone
         spans += [Span("EMAIL", *m.span()) for m in _EMAIL.finditer(text)
                   if not (m.group().startswith("git@") and text.startswith(":", m.end()))]
-    if "EMAIL" in types and any(marker in text for marker in _SPELLED_EMAIL_MARKERS):
+    if "EMAIL" in types and (any(marker in text for marker in _SPELLED_EMAIL_MARKERS) or "@" in text and (
+            "dot" in text or "Dot" in text or "DOT" in text)):  # alice@example [dot] com
         spans += spelled_emails(text)
     digits = _DIGIT.search(text) is not None
     spans += [Span(*found) for found in structured(text, types, digits)]
@@ -137,8 +138,9 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
 # common top-level domain or a country's; a bare " at " only counts with a spelled dot before a
 # common top-level domain, and only after a word for mail or with a local part no word has
 # (a dot, a digit, an underscore): "I work at google dot com" and "sign up at example.com" stay
-# prose. Every pattern starts at a bracket or at "at", never at a run of blanks, which a scan
-# would otherwise re-read from each of its positions (quadratic on a long blank run).
+# prose. A real @ with a spelled dot (alice@example [dot] com) needs no more. Every pattern
+# starts at a bracket, an @ or "at", never at a run of blanks, which a scan would otherwise
+# re-read from each of its positions (quadratic on a long blank run).
 _SPELLED_EMAIL_MARKERS = (" dot ", " Dot ", " DOT ", "at]", "at)", "at}", "At]", "At)", "At}", "AT]", "AT)", "AT}",
                           "t ]", "t )", "t）", "T）")
 _OPEN, _CLOSE = r"[\[({（]", r"[\])}）]"
@@ -147,6 +149,8 @@ _TLD = r"(?:com|org|net|edu|gov|info|biz|io|co|me|ai|app|dev|cn|uk|de|fr|jp|ru|i
 _SPELLED_AT = re.compile(rf"""(?ix)
     (?P<bracketed> {_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*
                    (?:{_DOT}|\.)(?:{_TLD}|[A-Za-z]{{2}}) (?![A-Za-z0-9-]) )
+  | (?P<real_at> @[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}(?:{_TLD}|[A-Za-z]{{2}})
+                 (?![A-Za-z0-9-]) )
   | (?<=[ \t]) at[ \t]+ [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD}
     (?![A-Za-z0-9-])""")
 _LOCAL_PART = re.compile(rf"(?i)(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-]+(?:(?:{_DOT}|\.)[A-Za-z0-9_%+-]+)*[ \t]*$")
@@ -158,9 +162,9 @@ _AT = re.compile(rf"(?i)[ \t]*{_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]*|[ \t]+at[ \t]+
 def email_key(value: str) -> str:
     """The address itself, so `bob at example dot com` and bob@example.com are one."""
     value = value.lower()
-    if "@" in value:
-        return value
-    return re.sub(_DOT, ".", _AT.sub("@", value, count=1))
+    if "@" not in value:
+        value = _AT.sub("@", value, count=1)
+    return re.sub(_DOT, ".", value)  # alice@example [dot] com too
 
 
 def spelled_emails(text: str) -> list[Span]:
@@ -170,7 +174,10 @@ def spelled_emails(text: str) -> list[Span]:
         local = _LOCAL_PART.search(text, max(0, match.start() - 64), match.start())
         if local is None:
             continue
-        if match.group("bracketed") or _NO_WORD.search(local.group().rstrip()) or \
+        if match.group("real_at"):
+            if not text[match.start() - 1].isspace():  # "see @home dot com": a mention, no address
+                spans.append(Span("EMAIL", local.start(), match.end()))
+        elif match.group("bracketed") or _NO_WORD.search(local.group().rstrip()) or \
                 _MAIL_CUE.search(text, max(0, local.start() - 40), local.start()):
             spans.append(Span("EMAIL", local.start(), match.end()))
     return spans
@@ -310,20 +317,25 @@ def phone_key(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-# A mobile number in Chinese numerals (一三八一二三四五六七八), written so to slip past filters;
-# not a count (followed by a measure word: 一三〇〇〇〇〇〇〇〇〇册)
-_HAN_DIGIT_VALUES = str.maketrans("〇零一二三四五六七八九幺", "001234567891")  # 幺: how 1 is said in numbers
-_HAN_DIGITS = re.compile(r"[一幺][三四五六七八九][〇零一二三四五六七八九幺]")  # the gate: how a mobile starts
-_HAN_MOBILE = re.compile(r"(?<![〇零一二三四五六七八九幺十百千万亿])[一幺][三四五六七八九]"
-                         r"(?:[ \-]?[〇零一二三四五六七八九幺]){9}(?![〇零一二三四五六七八九幺十百千万亿]|[ \t]*[册本个件次元块])")
+# A mobile number in Chinese numerals (一三八一二三四五六七八), written so to slip past filters:
+# also in the formal numerals of cheques (壹叁捌…), a blank or dash after any numeral, or mixed
+# with digits (138一二三四五六七八); not a count (a measure word follows: 一三〇〇〇〇〇〇〇〇〇册)
+_HAN_NUMERALS = "〇零一二三四五六七八九幺壹贰叁肆伍陆柒捌玖"
+_HAN_DIGIT_VALUES = str.maketrans(_HAN_NUMERALS, "001234567891" "123456789")  # 幺: how 1 is said in numbers
+_HAN_DIGITS = re.compile(f"[{_HAN_NUMERALS}][ -]?[{_HAN_NUMERALS}]")  # the gate: two numerals side by side
+_ANY_DIGIT = f"[0-9{_HAN_NUMERALS}]"
+_HAN_MOBILE = re.compile(rf"(?<![0-9{_HAN_NUMERALS}十百千万亿])[1一幺壹][ \-]?[3-9三四五六七八九叁肆伍陆柒捌玖]"
+                         rf"(?:[ \-]?{_ANY_DIGIT}){{9}}(?![0-9{_HAN_NUMERALS}十百千万亿]|[ \t]*[册本个件次元块])")
 
 
 def _han_digit_phones(text: str) -> list[Span]:
-    """Mobile numbers in Chinese numerals that are valid when read as digits."""
+    """Mobile numbers with Chinese numerals in them that are valid when read as digits."""
     import phonenumbers
 
     spans = []
     for match in _HAN_MOBILE.finditer(text):
+        if match.group().isascii():
+            continue  # digits only: the phone detector's
         digits = match.group().translate(_HAN_DIGIT_VALUES).replace(" ", "").replace("-", "")
         if phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN")):
             spans.append(Span("PHONE", *match.span()))
@@ -349,8 +361,8 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     national = digits[2:] if digits.startswith("86") and with_code else digits
     if _CN_MOBILE.fullmatch(national) and _CHINESE_EXTENSION.search(candidate):
         candidate = number.rstrip()  # a mobile has no extension: 13812345678转100元 is "transfer 100 yuan"
-    if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and not _DOTTED_PHONE.fullmatch(number)):
-        return []  # too short or long for E.164; dotted runs are versions or IPs, unless US-shaped
+    if not 7 <= len(digits) <= 15 or (_DOTTED.fullmatch(number) and _a_version(text, offset, number, digits)):
+        return []  # too short or long for E.164
     if _DATE_TIME.match(number):
         return []  # 2024-03-05 14:22 is a time
     if NOT_PERSONAL_LABEL.search(text, max(0, offset - 24), offset):
@@ -374,6 +386,15 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     leniency = Leniency.POSSIBLE if formatted else Leniency.VALID
     matches = PhoneNumberMatcher(candidate, region, leniency=leniency)
     return [Span("PHONE", offset + m.start, offset + m.end) for m in matches]
+
+
+def _a_version(text: str, offset: int, number: str, digits: str) -> bool:
+    """Is a dotted run of digits a version or an IP rather than a phone? It is, unless it is
+    US-shaped (480.302.1372) or China's code before a number (86.139.1234.5678, checked as valid
+    later), and not after a word for a version."""
+    if not (_DOTTED_PHONE.fullmatch(number) or _china_without_plus(number, digits)):
+        return True
+    return _VERSION_LABEL.search(text, max(0, offset - 16), offset) is not None
 
 
 def _a_quantity(text: str, start: int, end: int, digits: int) -> bool:

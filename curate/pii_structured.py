@@ -1,5 +1,6 @@
-"""Detectors for identifiers with a fixed shape or a cue: US SSNs, IBANs, passports, dates of
-birth, postal addresses (US and Chinese), QQ numbers and WeChat ids.
+"""Detectors for identifiers with a fixed shape or a cue: US SSNs and UK National Insurance
+numbers, IBANs, passports, dates of birth, postal addresses (US and Chinese), QQ numbers and
+WeChat ids.
 
 Each is gated like the detectors in pii_detect.py: a substring or a digit must be there before
 a pattern runs, and a checksum (python-stdnum) confirms what has one. Passports, dates of birth,
@@ -46,6 +47,21 @@ def ssns(text: str) -> list[Found]:
     return [Found("SSN", *m.span()) for m in dashed if ssn.is_valid(m.group())
             and not NOT_PERSONAL_LABEL.search(text, max(0, m.start() - 24), m.start())] + \
         [Found("SSN", *m.span(1)) for m in after_cue if ssn.is_valid("".join(c for c in m.group(1) if c.isdigit()))]
+
+
+# A UK National Insurance number: two letters (neither D, F, I, Q, U or V; O not second; not
+# one of the unused pairs BG, GB, KN, NK, NT, TN, ZZ), six digits and A-D, as HMRC allocates
+# them. Written in its spaced form (AB 12 34 56 C) it is found anywhere; otherwise (AB123456C,
+# which product codes resemble) only after a cue. Reported as SSN, its US counterpart.
+_NINO = re.compile(r"[A-CEGHJ-PR-TW-Z](?<![A-Za-z0-9][A-Z])[A-CEGHJ-NPR-TW-Z](?<!BG|GB|KN|NK|NT|TN|ZZ)"
+                   r"( ?)\d\d( ?)\d\d( ?)\d\d( ?)[A-D](?![A-Za-z0-9])")
+_NINO_CUE = re.compile(r"(?i)(?:national insurance|\bNI|\bN\.I\.|\bNINO)(?:[ \t]+(?:number|no\.?|#))?"
+                       r"(?:[ \t]+is)?[ \t]*[:：#-]?[ \t]*$")
+
+
+def ni_numbers(text: str) -> list[Found]:
+    return [Found("SSN", *m.span()) for m in _NINO.finditer(text)
+            if all(m.groups()) or _NINO_CUE.search(text, max(0, m.start() - 40), m.start())]
 
 
 def ibans(text: str) -> list[Found]:
@@ -193,7 +209,7 @@ def structured(text: str, types: frozenset[str], digits: bool) -> list[Found]:
     text has a digit at all (the caller has looked already)."""
     found: list[Found] = []
     if "SSN" in types and digits:
-        found += ssns(text)
+        found += ssns(text) + ni_numbers(text)
     if "IBAN" in types and digits:
         found += ibans(text)
     if "PASSPORT" in types:

@@ -39,7 +39,20 @@ def found(text: str) -> list[tuple[str, str]]:
     # a mobile in Chinese numerals, written so to slip past filters (幺 is 1 read out in numbers)
     ("加我手机一三八一二三四五六七八，谢谢。", "PHONE", "一三八一二三四五六七八"),
     ("电话：幺三九 八七六五 四三二一", "PHONE", "幺三九 八七六五 四三二一"),
+    # dotted, as a walk-through wrote it: 86.139.1234.5678 was taken for a version
+    ("手机 86.139.1234.5678 联系", "PHONE", "86.139.1234.5678"),
+    ("Call 86.139.1234.5678 now", "PHONE", "86.139.1234.5678"),
+    # numerals with a blank after each, formal (cheque) numerals, numerals mixed with digits (walk-through)
+    ("手机 一 三 八 一 二 三 四 五 六 七 八 谢谢", "PHONE", "一 三 八 一 二 三 四 五 六 七 八"),
+    ("手机壹叁捌壹贰叁肆伍陆柒捌", "PHONE", "壹叁捌壹贰叁肆伍陆柒捌"),
+    ("打138一二三四五六七八", "PHONE", "138一二三四五六七八"),
+    # UK National Insurance numbers: spaced anywhere, unspaced after a cue
+    ("My NI number is AB 12 34 56 C.", "SSN", "AB 12 34 56 C"),
+    ("National Insurance No: AB123456C", "SSN", "AB123456C"),
+    ("NINO: JG103759A, on file", "SSN", "JG103759A"),
     # addresses spelled out against scrapers
+    ("Mail alice@example [dot] com today", "EMAIL", "alice@example [dot] com"),  # a real @ (walk-through)
+    ("x@mail.example (dot) co (dot) uk", "EMAIL", "x@mail.example (dot) co (dot) uk"),
     ("Email john dot smith at gmail dot com for the slides.", "EMAIL", "john dot smith at gmail dot com"),
     ("mail me: jane.doe [at] example [dot] org.", "EMAIL", "jane.doe [at] example [dot] org"),
     ("Write to ann(at)mail.example.co.uk today.", "EMAIL", "ann(at)mail.example.co.uk"),
@@ -215,6 +228,14 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "The meeting is at home dot com bubble era was weird.",
     "yield step(at)\n        self.total += 1",  # code: the bracketed at needs a domain's ending
     "print(at) self.name",
+    "version 86.139.1234.5678 ships",  # dotted after a word for a version
+    "build 480.302.1372",
+    "See @home dot com bubble.",  # a mention, no address
+    "Part AB123456C in stock.",  # NI-shaped, but unspaced and with no cue: a product code
+    "GB 12 34 56 A and QQ 12 34 56 C",  # prefixes never allocated
+    "AB 12 34 56 E",  # no such suffix
+    "ref XAB 12 34 56 C",
+    "壹贰叁肆伍陆柒捌玖拾元整",  # a sum in cheque numerals
     "这本书卖了一三〇〇〇〇〇〇〇〇〇册。",  # a count: a measure word follows
     "人口一千三百四十五万六千七百八十九。",  # a count, with 千 and 万 between its digits
     "编号一三八一二三四五六七八九。",  # twelve numerals: no mobile
@@ -248,6 +269,9 @@ def test_a_value_written_two_ways_is_one_value_when_numbered():
     text = "Mail Bob at Example dot com or bob@example.com; 86 139 1234 5678 or +86 139 1234 5678"
     scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction=text))
     assert scrubbed.instruction == "Mail <EMAIL_1> or <EMAIL_1>; <PHONE_1> or <PHONE_1>"
+    text = "bob@example [dot] com or bob@example.com; 86.139.1234.5678, 壹叁玖壹贰叁肆伍陆柒捌 or 13912345678"
+    scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction=text))
+    assert scrubbed.instruction == "<EMAIL_1> or <EMAIL_1>; <PHONE_1>, <PHONE_1> or <PHONE_1>"
 
 
 def test_the_realistic_corpus_meets_the_targets():
@@ -336,6 +360,8 @@ _PLAIN_FORMS = {
                                       r"(?![A-Za-z])(?:\s+(?:[NSEW]|[NS][EW]|North|South|East|West)(?![\w-]))?"
                                       r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[\w-]+)?"
                                       + pii_structured._TOWN_AND_POSTCODE,
+    ("pii_structured", "_NINO"): r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z](?<!BG|GB|KN|NK|NT|TN|ZZ)"
+                                 r"( ?)\d\d( ?)\d\d( ?)\d\d( ?)[A-D](?![A-Za-z0-9])",
     ("pii_structured", "_IBAN"): r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
                                  r"(?![A-Za-z0-9])",
 }
@@ -356,7 +382,7 @@ def test_fast_patterns_find_what_their_plain_forms_find(module, name):
 
     def group() -> str:
         if rng.random() < 0.1:
-            return rng.choice(["GB", "DE", "NO", "AB12", "X", "AZ9"])
+            return rng.choice(["GB", "DE", "NO", "AB12", "X", "AZ9", "C", "JG", "KN"])
         return "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 7)))
 
     def shaped() -> str:
@@ -369,7 +395,7 @@ def test_fast_patterns_find_what_their_plain_forms_find(module, name):
               "11010119900307851X", "0604123456789012", "4111 1111 1111 1111", "3782-822463-10005", "192.168.1.20",
               "(445)243-6001x295", "+1-780-563-6083 ext. 77", "(+86) 138 1234 5678", "480.302.1372",
               "42 Maple Street, Apt 3B", "1600 Pine Hill Rd.", "123456 Elm Street", "221B Baker Street, London NW1 6XE",
-              "88 Queen St W, Toronto, ON M5V 2A1", "12 George St, Sydney NSW 2000"]
+              "88 Queen St W, Toronto, ON M5V 2A1", "12 George St, Sydney NSW 2000", "AB 12 34 56 C", "JG103759A"]
 
     def near(value: str) -> str:
         for _ in range(rng.randrange(3)):
