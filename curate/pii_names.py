@@ -1,5 +1,5 @@
 """Person names in English text, found by their context, never by a model (Chinese names are
-in pii_names_zh.py).
+in pii_names_zh.py; the word lists it works with in pii_name_words.py).
 
 Runs of capitalised words, then a cue in the few characters before one of their words
 ("Hi, I'm", "Customer", "Patient:", "Ask", "copy", "in the name of") or a speech verb after
@@ -24,6 +24,11 @@ from typing import Any
 
 from curate import pii_names_zh
 from curate.errors import UsageError
+from curate.pii_name_words import (
+    CLAUSE_STARTS, LABEL_ENDS, NEVER_IN_NAMES, NOT_NAMES, NOT_NAME_ENDS, OFFICES, OFFICE_WORDS,
+    ORGANISATION_ENDS, OWN_CUE_ENDS, PARTICLES, PLACE_STARTS, ROLE_CUE_ENDS, SUFFIXES, TITLED_THINGS,
+    TITLES_EN, WEAK_CUE_ENDS, WORK_NOUNS, cueless_given_names, given_names, weak_cue_given_names,
+    world_given_names)
 from curate.text import STOP_WORDS
 
 # Latin letters with accents too (Brontë, José, Łukasz, Nguyễn; and combining accents): a name
@@ -42,9 +47,7 @@ _SUFFIX = r"(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|DVM|PhD|Esq)\.?(?![A-Za-z]))?"
 # up at once on the other characters, instead of trying each alternative there: 31 us, not 78, on
 # T0 (and 27 us, not 48, with the look-behind after it). No run starts inside an abbreviation:
 # "U.S. Geological Survey" and "P.S. Stephen" were cut to "U.<PERSON>" and "P.<PERSON>".
-# the lower-case particles inside a name: Ludwig van Beethoven, Leonardo da Vinci, Mohammed bin Salman
-_PARTICLES = frozenset("van von der den de da di du del della dos das bin bint ibn al el le la".split())
-_PARTICLE = "(?:" + "|".join(sorted(_PARTICLES, key=len, reverse=True)) + ")"
+_PARTICLE = "(?:" + "|".join(sorted(PARTICLES, key=len, reverse=True)) + ")"
 _CAPITALISED_RUN = re.compile(rf"(?=[{_UPPER}])(?<![A-Za-z{_LOWER}{_UPPER}'-])(?<![A-Za-z]\.)"
                               rf"(?:(?:{_TITLE_WORD}|{_CAPITALISED}|[A-Z]\.)[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}})*"
                               rf"{_CAPITALISED}(?![^\W\d_]){_SUFFIX}")
@@ -85,32 +88,6 @@ _ROLE_CUE = re.compile(
 # a full name as the subject of a speech or report verb: "Maria Lopez wrote", "that Ann Lee reported"
 _SPEECH_VERB = re.compile(r"[ \t]+(?:wrote|said|says|asked|asks|reported|called|mentioned|replied|commented|emailed|"
                           r"texted|told|explained|added|noted|confirmed|complained)\b")
-# the first words of places that look like a first and last name after "to" or "from" ("San
-# Jose"): no name starts at them, nor at the word after them ("San Manuel Stadium")
-_PLACE_STARTS = frozenset("San Santa Los Las Hong Saint St Port Fort Mount Lake Cape United Great Little Upper Lower "
-                          "Central Southern Northern Eastern Western Royal National North South East West "
-                          "New".split())
-# words that start a sentence or clause, capitalised before a name: "But Graham said" is But,
-# then the name Graham
-_CLAUSE_STARTS = frozenset("But And Or Nor Although Though As If When While Because Since After Before Until Unless "
-                           "So Then Also Yet Now Today Yesterday Tomorrow However Meanwhile Once Even Only Just "
-                           "Both Either Neither Every Each Some Many Most Not For With Without In On At Of From By "
-                           "To Into About Like Unlike Did Does Do Is Are Was Were Has Have Had Can Could Would "
-                           "Should Might Must".split())
-# "Dear Sir", "Name: Customer": the cue fits, but what follows is a role, not a person.
-# ("File name: Report" is kept out by the look-behind: a word before "name:" makes it a label.)
-_NOT_NAMES = frozenset("Sir Madam Customer Customers Team All Friend Friends Colleague Colleagues Hiring Manager "
-                       "User Users Valued Support Everyone Reader Readers Student Students Parent Parents Member "
-                       "Members Applicant Client Owner Admin Unknown Anonymous Service Services Care Success Sales "
-                       "Relations Experience Account Accounts Portal Center Centre Desk Department There Here Thanks "
-                       "Please The This That These Those We You They It Our My Your His Her Their What When Where Why World "
-                       "How Which Who Yes No Okay Ok Good Great Monday Tuesday Wednesday Thursday Friday Saturday "
-                       "Sunday January February March July September October November December "
-                       "God Lord Google Apple Microsoft Amazon Python Java English Chinese French German Spanish "
-                       "YouTube GitHub LinkedIn PayPal PowerPoint JavaScript TypeScript WordPress WhatsApp TikTok "
-                       "FedEx PlayStation "
-                       "Street Avenue Road Drive Lane Old Happy Merry Christmas "
-                       "Hurricane Storm Typhoon Cyclone Tropical".split()) | _PLACE_STARTS | _CLAUSE_STARTS
 
 
 def english_names(text: str) -> list[tuple[int, int]]:
@@ -153,9 +130,9 @@ def _capital_letter_names(text: str) -> list[tuple[int, int]]:
     for run in _CAPS_RUN.finditer(text):
         words = run.group().title().split()
         before, last_word = _before(text, run.start())
-        cue = (last_word in _OWN_CUE_ENDS and _OWN_CUE.search(before)) or \
-            (last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before))
-        if cue and _starts_after_a_weak_cue(words[0]) and not any(w in _NEVER_IN_NAMES for w in words):
+        cue = (last_word in OWN_CUE_ENDS and _OWN_CUE.search(before)) or \
+            (last_word in ROLE_CUE_ENDS and _ROLE_CUE.search(before))
+        if cue and _starts_after_a_weak_cue(words[0]) and not any(w in NEVER_IN_NAMES for w in words):
             spans.append((run.start(), run.end()))
     return spans
 
@@ -189,17 +166,14 @@ def _surname_first_names(text: str) -> list[tuple[int, int]]:
         cue_end = start - 1 if start and text[start - 1] in "\"“'" else start  # a quoted name
         before, last_word = _before(text, cue_end)
         # only a label: after a greeting or a verb the comma ends a clause ("Hi Ann, Bob here")
-        labelled = last_word in _LABEL_ENDS and (last_word not in _WEAK_CUE_ENDS or before.rstrip().endswith(":"))
+        labelled = last_word in LABEL_ENDS and (last_word not in WEAK_CUE_ENDS or before.rstrip().endswith(":"))
         cue = labelled and ((last_word == "name" and _OWN_CUE.search(before)) or _ROLE_CUE.search(before))
         surname = match.group(1)
-        if cue and _starts_after_a_weak_cue(match.group(2)) and surname not in _NOT_NAMES and surname not in _TITLES_EN:
+        if cue and _starts_after_a_weak_cue(match.group(2)) and surname not in NOT_NAMES and surname not in TITLES_EN:
             spans.append((start, match.end()))
     return spans
 
 
-_LABEL_ENDS = frozenset("name customer client patient contact employee candidate applicant tenant guest passenger "
-                        "recipient sender owner author member student agent holder requester requestor assignee "
-                        "signed signatory beneficiary payee attn cc to from by".split())
 _SURNAME_FIRST = re.compile(rf"(?<![^\W\d_])({_CAPITALISED}),[ \t]+({_CAPITALISED})(?![^\W\d_])")
 _CAPS_RUN = re.compile(rf"(?<![^\W\d_])(?!(?:BY|FROM|TO|CC|DEAR|HI)\b)"  # the cue, in capitals too
                        rf"[{_UPPER}][{_UPPER}'-]+(?:[ \t]+[{_UPPER}][{_UPPER}'-]+){{1,2}}(?![^\W\d_])")
@@ -218,7 +192,7 @@ def after_article(text: str, start: int) -> bool:
 def _starts_a_person(text: str, start: int) -> bool:
     """Does a common given name or an office start at text[start]?"""
     word = _WORD_AT.match(text, start)
-    return word is not None and (_known(word.group(), cueless_given_names()) or word.group() in _OFFICES)
+    return word is not None and (_known(word.group(), cueless_given_names()) or word.group() in OFFICES)
 
 
 _WORD_AT = re.compile(r"[^\s.,]+")
@@ -231,48 +205,48 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
     makes no name without a cue)."""
     before, last_word = _before(text, start)
     titled = _TITLED.match(text, start) is not None  # Mr., Dr.: only people take them
-    if not speech and not titled and last_word not in _OWN_CUE_ENDS and last_word not in _ROLE_CUE_ENDS \
+    if not speech and not titled and last_word not in OWN_CUE_ENDS and last_word not in ROLE_CUE_ENDS \
             and not (several and _may_start_a_cueless_name(text, start, end)):
         return None  # most capitalised words start a sentence or a title: decided before the word checks
     if text[start].islower():
         return None  # a particle inside the run ("van" of Vincent van Gogh) starts no name
-    if last_word in _WORK_NOUNS:
+    if last_word in WORK_NOUNS:
         return None  # "the movie Forrest Gump", "the novel Harry Potter": a title, not a person
     words = text[start:end].split()
     if after_article(text, start):  # "The Johnnie Walker": a thing
         return None
     if _inside_a_name(text, start):
         return None
-    if words[-1] in _ORGANISATION_ENDS:
+    if words[-1] in ORGANISATION_ENDS:
         return None
-    while len(words) > 1 and words[-1] in _NOT_NAME_ENDS:  # "Contact Sales Team": no person
+    while len(words) > 1 and words[-1] in NOT_NAME_ENDS:  # "Contact Sales Team": no person
         end = len(text[:text.rindex(words.pop(), start, end)].rstrip())
     if words[-1].endswith("'s"):  # "Leonardo DiCaprio's agent": the name, not its possessive
         words[-1], end = words[-1][:-2], end - 2
-    names = [w for w in words if _is_name_word(w) and w.rstrip(".,") not in _SUFFIXES and w not in _PARTICLES]
+    names = [w for w in words if _is_name_word(w) and w.rstrip(".,") not in SUFFIXES and w not in PARTICLES]
     # four with a particle (Mohammed bin Salman Al Saud) or after the speaker's own cue (Name:
     # Nguyen Thi Minh Khai)
-    most = 4 if last_word in _OWN_CUE_ENDS or any(w in _PARTICLES for w in words) else 3
-    if not names or len(names) > most or words[-1] in _NOT_NAME_ENDS or names[0] in _NOT_NAMES \
-            or any(n.rstrip(".,") in _NEVER_IN_NAMES for n in names):
+    most = 4 if last_word in OWN_CUE_ENDS or any(w in PARTICLES for w in words) else 3
+    if not names or len(names) > most or words[-1] in NOT_NAME_ENDS or names[0] in NOT_NAMES \
+            or any(n.rstrip(".,") in NEVER_IN_NAMES for n in names):
         return None
     # the regexes only where the word before could end a cue: most capitalised words start a sentence
-    if last_word in _OWN_CUE_ENDS and _OWN_CUE.search(before) and (len(names) >= 2 or not _SELF_CUE.search(before)):
+    if last_word in OWN_CUE_ENDS and _OWN_CUE.search(before) and (len(names) >= 2 or not _SELF_CUE.search(before)):
         return _after_offices(text, start, end)  # "I'm Canadian", "it's Monday": after those, one word is not a name
     if len(names) >= 2 and _SPEECH_VERB.match(text, end):
         return _after_offices(text, start, end)
     if len(names) == 1 and len(words) == 1 and _SPEECH_VERB.match(text, end) \
-            and _previous_word(text, start) in _CLAUSE_STARTS:
+            and _previous_word(text, start) in CLAUSE_STARTS:
         return start, end  # "But Cox said": the surname alone, as the subject of a clause
-    if titled and names[0] not in _TITLED_THINGS:
+    if titled and names[0] not in TITLED_THINGS:
         return start, end  # "Mr. Wojciech Kowalski", "Prof. Okafor": the title with the name
-    if len(names) >= 2 and last_word in _ROLE_CUE_ENDS and _ROLE_CUE.search(before):
+    if len(names) >= 2 and last_word in ROLE_CUE_ENDS and _ROLE_CUE.search(before):
         # after "to", "from" or "by" come places and organisations as often as people (in T0's
         # news prompts, "from Eagle Liquors", "by Huffington Post"): there the name must start
         # with a known given name, or an office that only a person holds ("to Governor Palin")
         # ("Assigned to:", "Ship to:" are a form's fields: the colon makes them strong)
-        if last_word not in _WEAK_CUE_ENDS or before.rstrip().endswith((":", "：")) \
-                or _starts_after_a_weak_cue(names[0]) or names[0].rstrip(".") in _OFFICES:
+        if last_word not in WEAK_CUE_ENDS or before.rstrip().endswith((":", "：")) \
+                or _starts_after_a_weak_cue(names[0]) or names[0].rstrip(".") in OFFICES:
             return _after_offices(text, start, end)
     # no cue: a common given name and a surname ("Sure, Maria Lopez can help", "Heath Ledger
     # plays"); three words only with a given name in the middle (Sarah Jessica Parker, not
@@ -286,7 +260,7 @@ def _name_from(text: str, start: int, end: int, speech: bool, several: bool = Tr
 def _starts_after_a_weak_cue(word: str) -> bool:
     """Can `word` start a name after "to", "from" or "by"? A given name of the census list or of
     other countries' ("to Priya Raghunathan")."""
-    return _known(word, _weak_cue_given_names()) or _known(word, _world_given_names())
+    return _known(word, weak_cue_given_names()) or _known(word, world_given_names())
 
 
 def _before(text: str, start: int) -> tuple[str, str]:
@@ -311,7 +285,7 @@ def _inside_a_name(text: str, start: int) -> bool:
     ones aside: "Young Ben Clark", "to China Gary Locke") or after the first word of a place
     ("San Manuel Stadium")."""
     previous = _previous_word(text, start)
-    return bool(previous) and (previous in _PLACE_STARTS or _known(previous, _weak_cue_given_names()))
+    return bool(previous) and (previous in PLACE_STARTS or _known(previous, weak_cue_given_names()))
 
 
 def _after_offices(text: str, start: int, end: int) -> tuple[int, int]:
@@ -319,7 +293,7 @@ def _after_offices(text: str, start: int, end: int) -> tuple[int, int]:
     Attorney John Smith" and "Foreign Minister Wang Yi" are John Smith and Wang Yi, while
     "Senator Warren" stays whole (one word alone would not be found again)."""
     words = list(_NON_SPACE.finditer(text, start, end))
-    last_office = max((i for i, word in enumerate(words) if word.group().rstrip(".") in _OFFICE_WORDS), default=-1)
+    last_office = max((i for i, word in enumerate(words) if word.group().rstrip(".") in OFFICE_WORDS), default=-1)
     if 0 <= last_office < len(words) - 2:
         return words[last_office + 1].start(), end
     return start, end
@@ -341,7 +315,7 @@ def _unaccented(word: str) -> str:
 
 
 def _is_name_word(word: str) -> bool:
-    return word.rstrip(".,") not in _TITLES_EN and not _INITIAL.fullmatch(word)
+    return word.rstrip(".,") not in TITLES_EN and not _INITIAL.fullmatch(word)
 
 
 def _may_start_a_cueless_name(text: str, start: int, end: int) -> bool:
@@ -353,119 +327,19 @@ def _may_start_a_cueless_name(text: str, start: int, end: int) -> bool:
         return False
     if _known(first.group(), cueless_given_names()):
         return True
-    if first.group() not in _TITLES_EN and not (len(first.group()) == 1 and text.startswith(".", first.end())):
+    if first.group() not in TITLES_EN and not (len(first.group()) == 1 and text.startswith(".", first.end())):
         return False
     return _known(next((word for word in text[start:end].split() if _is_name_word(word)), ""), cueless_given_names())
 
 
-_WEAK_CUE_ENDS = frozenset(["to", "from", "by"])
 _TITLED = re.compile(rf"{_TITLE_WORD}[ \t]+[{_UPPER}]")
-# what a title starts that is no person: Dr Pepper, Dr. Martens, Mr. Clean, Miss Universe
-_TITLED_THINGS = frozenset("Pepper Martens Clean Oetker Potato Universe World America USA".split())
 # (not book, show or play: "show Maria Lopez the door" is a person)
 # the kind of thing a name names when it comes right after it: a brand, a franchise, a title
 _THING_AFTER = re.compile(r"[ \t]+(?:brand|brands|franchise|series|star|stars|books|novels|films|movies|shoes|magazine"
                           r"|edition|whisky|whiskey|products)\b")
-_WORK_NOUNS = frozenset("movie film novel song album series musical opera poem painting character brand whisky "
-                        "whiskey magazine newspaper".split())
-# Offices only a person holds, which may start a name after a weak cue. Not General, King,
-# Queen, Prince: General Motors, King County, Prince Edward Island
-_OFFICES = frozenset("President Senator Sen Governor Gov Mayor Judge Minister Sheriff Officer Detective Sergeant "
-                     "Sgt Lieutenant Lt Colonel Col Captain Capt Marshal Admiral Pope Rev Reverend Rabbi Imam".split())
-# Offices, ranks and their first words, left out of a full name that follows them
-_OFFICE_WORDS = _OFFICES | frozenset("Attorney Secretary Chancellor Commissioner Ambassador Premier Chairman "
-                                     "Chairwoman Chair Chief Director Coach Professor Congressman Congresswoman "
-                                     "Representative Rep General Prince Princess King Queen Lord Lady Sir Dame "
-                                     "Prime Vice Deputy Inspector Constable Bishop Cardinal Father Air Justice "
-                                     "Superintendent Principal Commander".split())
-
-
-@functools.cache
-def _given_name_shares() -> dict[str, float]:
-    """{given name: share of people bearing it, in percent} from curate/data/given_names.txt
-    (the 1990 US census lists: 5,163 names)."""
-    from importlib import resources
-
-    lines = (resources.files("curate") / "data" / "given_names.txt").read_text(encoding="utf-8").splitlines()
-    return {name: float(share) for name, share in (line.split() for line in lines if line and line[0] != "#")}
-
-
-@functools.cache
-def given_names() -> frozenset[str]:
-    """Every given name of the census list."""
-    return frozenset(_given_name_shares())
-
-
-@functools.cache
-def _weak_cue_given_names() -> frozenset[str]:
-    """What a name after "to", "from" or "by" starts with: any given name but the word-like ones
-    and places ("to Georgia Tech", "from Austin Texas", "to Long Beach"); or one of other
-    countries' (_world_given_names)."""
-    return given_names() - _WORD_NAMES
-
-
-@functools.cache
-def _world_given_names() -> frozenset[str]:
-    """Given names of other countries, from Faker's lists, less surnames, places and English
-    words (curate/data/build_world_given_names.py: 11,598 names). Not for names with no cue:
-    many are words elsewhere, and the list gives no share of people to keep only common ones.
-    Nor for _inside_a_name: "Pekka Eric Auvinen" would lose Eric Auvinen, found with no cue."""
-    from importlib import resources
-
-    text = (resources.files("curate") / "data" / "world_given_names.txt").read_text(encoding="utf-8")
-    return frozenset(line for line in text.splitlines() if line and line[0] != "#")
-
-
-@functools.cache
-def cueless_given_names() -> frozenset[str]:
-    """Given names that start a name with no cue before it: borne by 0.01% of people or more
-    (the rarer entries of the census list include In, My and So), less those that are also
-    English words or places (Will, Grant, Hope, Georgia, Austin: "Grant Park")."""
-    return frozenset(name for name, share in _given_name_shares().items() if share >= 0.01) - _WORD_NAMES
-
-
-_WORD_NAMES = frozenset("Will May June April August Autumn Summer Grant Mark Bill Rose Hope Joy Grace Faith Charity "
-                        "Guy Don Dean Chase Drew Miles Ward Young Son Brain Gay Clay Cliff Rob Rod Van Pearl Penny "
-                        "Olive Ginger Fern Laurel Melody Candy Brandy Buddy Rocky Earnest Rex Morgan Marina Christian "
-                        "Israel Jordan Georgia Virginia Carolina Florence Austin Dallas Charlotte Victoria Sydney "
-                        "Paris Houston Lincoln Madison Amber Angel Basil Carol Crystal Daisy Dawn Ebony Eve Gale "
-                        "Hazel Heather Holly Iris Ivy Jewel Lily Misty Opal Sandy Sterling Violet Rusty Reed Cole "
-                        "Roman Junior Mercedes Jesus Kenya Chad Cleveland Orlando Savannah Geneva Augusta Aurora "
-                        "Alexandria Santiago Long China India Asia Florida King Queen Major Golden Sunny Wm "
-                        "Williams".split())
-
-
-_OWN_CUE_ENDS = frozenset("is name's name dear hi hello hey thanks you cheers congratulations welcome me called i'm am "
-                          "it's regards sincerely i bin heiße ist appelle suis llamo es soy chiamo sono".split())
-_ROLE_CUE_ENDS = frozenset("customer client patient contact employee candidate applicant tenant guest passenger "
-                           "recipient sender owner author subscriber member student agent ask tell email call ping "
-                           "message text cc copy invite meet thank remind pay visit to from by of "  # of: in the name of
-                           "holder requester requestor assignee signed signatory beneficiary payee attn colleague "
-                           "coworker manager supervisor driver technician landlord boss husband wife spouse guardian "
-                           "nurse physician".split())
 
 
 _INITIAL = re.compile(r"[A-Z]\.")
-_NEVER_IN_NAMES = frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March "
-                            "July September October November December Day Times House Corporation Company Institute "
-                            "Management Force Army Navy University College School Hospital Bank Medical "
-                            # organisations named like people: "Al Qaeda", "Charlie Hebdo", "Warner Bros"
-                            "Qaeda Qaida Jazeera Shabaab Hebdo Bros".split())
-_SUFFIXES = frozenset("Jr Sr II III IV MD DDS DVM PhD Esq".split())
-_TITLES_EN = frozenset("Mr Mrs Ms Miss Mx Dr Prof".split())
-_NOT_NAME_ENDS = frozenset("Team Support Service Services Department Street Avenue Road Inc Ltd LLC Corp Group "
-                           "Desk Center Centre Office".split())
-# The last words of organisations and places, never of a person's name: a run ending in one is
-# no name, nor are the words before it (real prompts: "banned from Alaska Airlines", "reported
-# by Associated Press", "a statement from Human Rights Watch")
-_ORGANISATION_ENDS = frozenset("Airlines Airways Press News Tribune Journal Herald Gazette Ministry Agency Authority "
-                           "Council Commission Committee Foundation Association Society Partners Patrol Police "
-                           "Lottery Museum Festival Awards League Federation Airport County City Coast Island "
-                           "Islands Isles Valley Mountains Province Kingdom Republic Parenthood Watch Minor "
-                           "Arabia Examiner Leader Stadium Arena Theatre Theater Records Gifts Health Clinic Motors "
-                           "Brewery Foods Pharmacy Bakery Cafe Restaurant Hotel Hotels Casino Studios Pictures "
-                           "Entertainment Publishing Magazine Bridge Square Station Church Cathedral Library "
-                           "Stores Mall Survey".split())
 
 
 # A capitalised word after another word: after a space, tab or line break ("Thanks,\nPeter",
@@ -483,8 +357,8 @@ def warm_up() -> None:
     (~0.2 s)."""
     pii_names_zh.warm_up()
     cueless_given_names()
-    _weak_cue_given_names()
-    _world_given_names()
+    weak_cue_given_names()
+    world_given_names()
 
 
 @functools.cache

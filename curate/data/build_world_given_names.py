@@ -60,7 +60,7 @@ def _locales(kind: str) -> list[str]:
 
 def main() -> None:
     sys.path.insert(0, str(HERE.parent.parent))
-    from curate.pii_names import given_names
+    from curate.pii_name_words import given_names
 
     census = given_names()
     t0 = Path(sys.argv[1]) if len(sys.argv) > 1 else T0
