@@ -262,14 +262,14 @@ class Replacer:
 
 def canonical(kind: str, value: str) -> str:
     """The form two mentions of one value share: case-free emails (spelled out or not), E.164
-    phones, bare digits."""
+    phones, bare digits (and a NI number's letters, in capitals)."""
     value = unicodedata.normalize("NFKC", value)  # ａ＠ｂ．ｃｏ is a@b.co
     if kind == "EMAIL":
         return email_key(value)
     if kind == "PHONE":
         return phone_key(value)
-    if kind in ("CARD", "CN_ID"):
-        return "".join(c for c in value if c.isdigit() or c in "Xx").upper()
+    if kind in ("CARD", "CN_ID", "SSN"):  # SSN: 409-91-0019 is 409910019; AB 12 34 56 C (a NI number) AB123456C
+        return "".join(c for c in value if c.isalnum()).upper()
     return " ".join(value.split())
 
 

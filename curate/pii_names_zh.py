@@ -44,7 +44,7 @@ _ZH_NAME_PLACE = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|�
 _NAME_ENDS = "，。！？、；：,.!?;: 的在说是也和"
 _FUNCTION_TAGS = frozenset("vpcudrmqxyeoft")  # verbs, particles, pronouns, numbers, punctuation...
 _NOT_AFTER_CUE = frozenset("rpcudxyeo")  # 我叫什么: a pronoun after the cue is a question, not a name
-_NUMERALS = frozenset("〇零一二三四五六七八九十百千万亿两壹贰叁肆伍陆柒捌玖拾佰仟")
+_AFTER_A_NUMERAL = frozenset("〇零二三四五六七八九十百千万亿两壹贰叁肆伍陆柒捌玖拾佰仟" "元角分圆整件号条层册本个次页")
 _TITLES = frozenset("先生 女士 小姐 老师 经理 教授 医生 同学 主任 律师 师傅".split())
 _COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's name is rarely that frequent
 _FAR_COMMON = 5 * _COMMON  # commoner than names ever are: 李娜 438, 小张 302; 安静 1,199, 小时 8,143
@@ -65,7 +65,7 @@ def zh_names(text: str) -> list[tuple[int, int]]:
             spans.append((start, start + 2))
     for match in _ZH_NAME_PLACE.finditer(text):
         start = match.end()
-        if start < len(text) and not any(s <= start < e for s, e in spans):
+        if start < len(text) and not any(s <= start < e for s, e in spans) and not _a_numeral(text, start):
             end = _zh_name_in_place(text, start, role=match.group(2) is not None,
                                     clause=match.group(1) is None and match.group(2) is None)
             if end:
@@ -84,8 +84,8 @@ def zh_names(text: str) -> list[tuple[int, int]]:
             continue  # (马 of 司马光 starts no name: a cut there left 司 in the text)
         if _inside_a_word(text, start):
             continue  # 庄 of 石家庄, 古 of 太古汇: a place's or a firm's character, not a surname
-        if pair[0] in _NUMERALS and pair[-1:] in _NUMERALS - {"一"}:
-            continue  # 伍陆柒捌 (a sum in cheque numerals), 陆十: the surnames 伍 and 陆 are numerals too (陆一鸣 stays)
+        if _a_numeral(text, start):
+            continue
         end = _zh_name_at(text, start, strong=False)
         if end:
             spans.append((start, end))
@@ -94,6 +94,12 @@ def zh_names(text: str) -> list[tuple[int, int]]:
     # (not after a compound surname, whose one-character given name would go: 司马光明 of 光明)
     return [(s, e - 1) if e - s == 3 and text[s:s + 2] not in _COMPOUND and _starts_a_word(text, e - 1) else (s, e)
             for s, e in spans]
+
+
+def _a_numeral(text: str, start: int) -> bool:
+    """Is the surname at `start` a cheque numeral (伍 5, 陆 6) in a sum or a count: before another
+    numeral or a unit (伍陆柒, 陆角柒, 人民币陆元整, 共伍件, 第陆条)? (陆一鸣 stays: 一 starts given names.)"""
+    return text[start] in "伍陆" and text[start + 1:start + 2] in _AFTER_A_NUMERAL
 
 
 def _nickname_at(text: str, start: int) -> bool:

@@ -36,8 +36,8 @@ _SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#|
 _IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 
 
-def ssns(text: str) -> list[Found]:
-    folded = text.casefold()  # what (?i) matches: ſ is s, so a superset of the texts it can match
+def ssns(text: str, folded: str) -> list[Found]:
+    """`folded`: text.casefold(), what (?i) matches (ſ is s): a superset of the texts it can match."""
     dashed = list(_SSN.finditer(text))
     after_cue = list(_SSN_CUE.finditer(text)) if "ssn" in folded or "social" in folded else []
     if not dashed and not after_cue:
@@ -51,17 +51,31 @@ def ssns(text: str) -> list[Found]:
 
 # A UK National Insurance number: two letters (neither D, F, I, Q, U or V; O not second; not
 # one of the unused pairs BG, GB, KN, NK, NT, TN, ZZ), six digits and A-D, as HMRC allocates
-# them. Written in its spaced form (AB 12 34 56 C) it is found anywhere; otherwise (AB123456C,
-# which product codes resemble) only after a cue. Reported as SSN, its US counterpart.
+# them. In capitals and spaced (AB 12 34 56 C) it is found anywhere; in any other form (AB123456C,
+# which product codes resemble, ab-12-34-56-c) only just after a cue, in prose or in a record's
+# key ("NI number:", "nino=", "national_insurance_number": "). Reported as SSN, its US counterpart.
+_NINO_LETTERS = r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z](?<!BG|GB|KN|NK|NT|TN|ZZ)"
 _NINO = re.compile(r"[A-CEGHJ-PR-TW-Z](?<![A-Za-z0-9][A-Z])[A-CEGHJ-NPR-TW-Z](?<!BG|GB|KN|NK|NT|TN|ZZ)"
                    r"( ?)\d\d( ?)\d\d( ?)\d\d( ?)[A-D](?![A-Za-z0-9])")
-_NINO_CUE = re.compile(r"(?i)(?:national insurance|\bNI|\bN\.I\.|\bNINO)(?:[ \t]+(?:number|no\.?|#))?"
-                       r"(?:[ \t]+is)?[ \t]*[:：#-]?[ \t]*$")
+_NINO_AFTER_CUE = re.compile(rf"(?i:{_NINO_LETTERS})([ .-]?)\d\d\1\d\d\1\d\d\1(?i:[A-D])(?![A-Za-z0-9])")
+# the cue: "NI", "N.I." and "NINO" in capitals ("ni" is Spanish for "nor", Nino a name), the words
+# in any case, as a key too; then a label's word, and what stands between a key and its value
+_NINO_CUE = re.compile(r"(?:\bNI\b|\bN\.I\.|\bNINO\b|\bnino(?=[\"'>]?[ \t]*[:=,|]|>)"
+                       r"|(?i:\bnational[ _-]?insurance(?![a-z])|\bnat\.?[ _-]?ins(?:urance)?\.?|\bni_))"
+                       r"(?i:[ _-]*(?:\((?:NINO|NI)\))?[ _-]*(?:number|num|no\.?|nr|#)?[ _-]*(?:\((?:NINO|NI)\))?)"
+                       r"(?:[ \t]*\bis\b)?[\"'\]>]*[ \t]*[:：=,|#\-]?[ \t]*[\"'(\[<]*[ \t]*")
+_NINO_FOLDED_HINTS = ("nsurance", "ni_", "nino", "nat ins", "nat. ins", "nat_ins")
 
 
-def ni_numbers(text: str) -> list[Found]:
-    return [Found("SSN", *m.span()) for m in _NINO.finditer(text)
-            if all(m.groups()) or _NINO_CUE.search(text, max(0, m.start() - 40), m.start())]
+def ni_numbers(text: str, folded: str) -> list[Found]:
+    """`folded`: as for ssns."""
+    found = [Found("SSN", *m.span()) for m in _NINO.finditer(text) if all(m.groups())]
+    if "NI" in text or "N.I." in text or any(hint in folded for hint in _NINO_FOLDED_HINTS):
+        for cue in _NINO_CUE.finditer(text):
+            value = _NINO_AFTER_CUE.match(text, cue.end())
+            if value and not any(f.start == value.start() for f in found):
+                found.append(Found("SSN", *value.span()))
+    return found
 
 
 def ibans(text: str) -> list[Found]:
@@ -209,7 +223,8 @@ def structured(text: str, types: frozenset[str], digits: bool) -> list[Found]:
     text has a digit at all (the caller has looked already)."""
     found: list[Found] = []
     if "SSN" in types and digits:
-        found += ssns(text) + ni_numbers(text)
+        folded = text.casefold()
+        found += ssns(text, folded) + ni_numbers(text, folded)
     if "IBAN" in types and digits:
         found += ibans(text)
     if "PASSPORT" in types:
