@@ -34,7 +34,8 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 from curate.io import ensure_distinct, sink_format
 from curate.errors import RecordError
 from curate.executors import ExecutorOptions
-from curate.pii_detect import TYPES, Span, detect, email_key, load_spacy, phone_key, warm_up, with_names
+from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
+from curate.pii_emails import email_key
 from curate.records import Example, Preference, Record
 from curate.runner import Noted, Reject, run_map
 from curate.summary import Summary

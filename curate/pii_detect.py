@@ -20,11 +20,11 @@ from typing import NamedTuple
 
 from curate import pii_names
 from curate.pii_names import english_names, load_spacy, spacy_names
+from curate.pii_emails import emails
 from curate.pii_names_zh import zh_names
 from curate.pii_structured import NOT_PERSONAL_LABEL, structured
 
-__all__ = ["PRIORITY", "TYPES", "Span", "detect", "email_key", "load_spacy", "phone_key", "resolve", "warm_up",
-           "with_names"]
+__all__ = ["PRIORITY", "TYPES", "Span", "detect", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
 
 TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "EMAIL", "IBAN", "CN_ID", "CARD", "SSN", "IP", "PASSPORT",
          "DOB", "QQ", "WECHAT", "ADDRESS", "PHONE", "PERSON")
@@ -58,8 +58,6 @@ _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
 _AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
                          r"(?-i:((?=[A-Za-z0-9/+]*[0-9/+])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
                          r"[A-Za-z0-9/+]{40}))(?![A-Za-z0-9/+=])")
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")
 _DIGIT = re.compile(r"\d")
 # Patterns scanned over whole texts start with the character class they consume, and check the
 # character before it with a look-behind that spans both: sre then skips ahead to the next
@@ -115,15 +113,8 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
         spans += _matches(_API_KEY, text, "API_KEY")
     if "API_KEY" in types and ("ecret" in text or "ECRET" in text):
         spans += [Span("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
-    emails: list[Span] = []
-    if "EMAIL" in types and "@" in text:
-        # git@github.com:team/repo.git is a repository's address, the same for everyone
-        emails = [Span("EMAIL", *m.span()) for m in _EMAIL.finditer(text)
-                  if not (m.group().startswith("git@") and text.startswith(":", m.end()))]
-    if "EMAIL" in types and (any(marker in text for marker in _SPELLED_EMAIL_MARKERS) or "@" in text and (
-            "dot" in text or "Dot" in text or "DOT" in text)):  # alice@example [dot] com
-        emails = [_with_spelled_head(text, span) for span in emails] + spelled_emails(text)
-    spans += emails
+    if "EMAIL" in types:
+        spans += [Span("EMAIL", start, end) for start, end in emails(text)]
     digits = _DIGIT.search(text) is not None
     spans += [Span(*found) for found in structured(text, types, digits)]
     if digits:
@@ -136,70 +127,6 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
     if "PERSON" in types and names:
         spans += _people(text, spacy_model, spans)
     return resolve(spans)
-
-
-# An address spelled out to keep it from scrapers: "jane [at] example [dot] org", "bob at
-# example dot com". A bracketed at may stand beside real dots, and the address must end in a
-# common top-level domain or a country's; a bare " at " only counts with a spelled dot before a
-# common top-level domain, and only after a word for mail or with a local part no word has
-# (a dot, a digit, an underscore): "I work at google dot com" and "sign up at example.com" stay
-# prose. A real @ with a spelled dot (alice@example [dot] com) needs no more. Every pattern
-# starts at a bracket, an @ or "at", never at a run of blanks, which a scan would otherwise
-# re-read from each of its positions (quadratic on a long blank run).
-_SPELLED_EMAIL_MARKERS = (" dot ", " Dot ", " DOT ", "at]", "at)", "at}", "At]", "At)", "At}", "AT]", "AT)", "AT}",
-                          "t ]", "t )", "t）", "T）", "dot]", "dot)")
-_OPEN, _CLOSE = r"[\[({（]", r"[\])}）]"
-_DOT = rf"(?:[ \t]*{_OPEN}[ \t]*dot[ \t]*{_CLOSE}[ \t]*|[ \t]+dot[ \t]+)"
-_TLD = r"(?:com|org|net|edu|gov|info|biz|io|co|me|ai|app|dev|cn|uk|de|fr|jp|ru|in|au|ca|us|nl|es|it|br|kr)"
-_SPELLED_AT = re.compile(rf"""(?ix)
-    (?P<bracketed> {_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*
-                   (?:{_DOT}|\.)(?:{_TLD}|[A-Za-z]{{2}}) (?:\.[A-Za-z]{{2}})? (?![A-Za-z0-9-]) )
-  | (?P<real_at> @[ \t]* (?P<domain>[A-Za-z][A-Za-z0-9-]*) (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD}
-                 (?:\.[A-Za-z]{{2}})? (?![A-Za-z0-9-]) )
-  | (?<=[ \t]) at[ \t]+ [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD} (?:\.[A-Za-z]{{2}})?
-    (?![A-Za-z0-9-])""")
-_LOCAL_PART = re.compile(rf"(?i)(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-]+(?:(?:{_DOT}|\.)[A-Za-z0-9_%+-]+)*[ \t]*$")
-_MAIL_CUE = re.compile(r"(?i)e-?mail|\bmail|contact|write|reach|send|address|邮箱|邮件|联系")
-_NO_WORD = re.compile(rf"(?i)[._0-9]|{_DOT}")  # in a local part: no word of prose has it
-_AT = re.compile(rf"(?i)[ \t]*{_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]*|[ \t]+at[ \t]+")
-
-
-def email_key(value: str) -> str:
-    """The address itself, so `bob at example dot com` and bob@example.com are one."""
-    value = value.lower()
-    if "@" not in value:
-        value = _AT.sub("@", value, count=1)
-    return re.sub(_DOT, ".", value)  # alice@example [dot] com too
-
-
-_SPELLED_HEAD = re.compile(rf"(?i)(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-]+(?:(?:{_DOT}|\.)[A-Za-z0-9_%+-]+)*{_DOT}$")
-
-
-def _with_spelled_head(text: str, span: Span) -> Span:
-    """An address whose local part starts spelled out (alice dot smith@example.com), whole: the
-    pattern for plain addresses takes it from smith, which left "alice dot" in the text."""
-    head = _SPELLED_HEAD.search(text, max(0, span.start - 64), span.start)
-    return span._replace(start=head.start()) if head else span
-
-
-def spelled_emails(text: str) -> list[Span]:
-    """Addresses written with at and dot spelled out (see _SPELLED_AT), local part included."""
-    spans = []
-    for match in _SPELLED_AT.finditer(text):
-        local = _LOCAL_PART.search(text, max(0, match.start() - 64), match.start())
-        if local is None:
-            continue
-        if match.group("real_at"):
-            # not "see @home dot com" (a mention) nor "Pets@Home dot com" (a brand, where the
-            # domain is a capitalised word), unless a word for mail comes first
-            brand = match.group("domain")[0].isupper() and not _NO_WORD.search(local.group())
-            if not text[match.start() - 1].isspace() and (not brand or _MAIL_CUE.search(
-                    text, max(0, local.start() - 40), local.start())):
-                spans.append(Span("EMAIL", local.start(), match.end()))
-        elif match.group("bracketed") or _NO_WORD.search(local.group().rstrip()) or \
-                _MAIL_CUE.search(text, max(0, local.start() - 40), local.start()):
-            spans.append(Span("EMAIL", local.start(), match.end()))
-    return spans
 
 
 # Texts that reach every detector's confirmer (made-up values, in our own words)

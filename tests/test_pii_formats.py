@@ -287,7 +287,7 @@ def test_no_spelled_email_match_starts_on_a_blank(blank):
     # a pattern that can start on a blank is tried again from each blank of a run, each try
     # reading the rest of it: 40,000 blanks took 21 s (walk-through). Starting only at a bracket
     # or at "at", a scan reads the run once; the blanks before the address belong to no match
-    from curate.pii_detect import _SPELLED_AT
+    from curate.pii_emails import _SPELLED_AT
 
     for text in (blank * 30 + "x [at] y.com", "bob" + blank * 30 + "(at)" + blank * 5 + "example.com",
                  "mail bob" + blank * 30 + "at example dot com"):
