@@ -88,7 +88,7 @@ _PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?
 _CHINESE_EXTENSION = re.compile(f"[ \t]*(?:{_CHINESE_EXTENSION_WORDS})[ \t]*")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
-_DOTTED_CN = re.compile(r"86\.(?:1\d\d\.\d{4}\.\d{4}|\d{2,3}\.\d{3,4}\.\d{4}|\d{2,3}\.\d{7,8})")  # 86.139.1234.5678
+_DOTTED_CN = re.compile(r"86\.(?:1\d\d\.\d{4}\.\d{4}|1\d{10}|\d{2,3}\.\d{3,4}\.\d{4}|\d{2,3}\.\d{7,8})")  # 86.139.1234.5678
 _PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"
                         r"whatsapp|number|电话|手机|座机|打|联系方式|致电)[^\n\d]{0,12}$")
 _AREA_IN_BRACKETS = re.compile(r"(?:\+\d{1,3}[ .-]?)?\(\+?\d{1,5}\)")  # the one bracket pair a quick parse takes
@@ -270,11 +270,11 @@ _HAN_NUMERALS = "〇零一二三四五六七八九幺壹贰叁肆伍陆柒捌玖
 _HAN_DIGIT_VALUES = str.maketrans(_HAN_NUMERALS, "001234567891" "123456789")  # 幺: how 1 is said in numbers
 _HAN_DIGITS = re.compile(f"[{_HAN_NUMERALS}][ -]?[{_HAN_NUMERALS}]")  # the gate: two numerals side by side
 _ANY_DIGIT = f"[0-9{_HAN_NUMERALS}]"
-# (after 86 or 0 in digits, a number in numerals may start: 86一三八…; one in digits may not start
-# inside a run of them; a blank or dash before or after a numeral is the number's own)
+# (after 86 or 0 in digits, a number in numerals may start: 86一三八…, +86 一三八…; one in digits
+# may not start inside a run of them; nor a number inside a run of numerals with blanks between)
 _NOT_BESIDE = f"[0-9{_HAN_NUMERALS}十百千万亿]"
 _HAN_MOBILE = re.compile(rf"(?:(?<![0-9{_HAN_NUMERALS}十百千万亿])1|(?<![{_HAN_NUMERALS}十百千万亿])[一幺壹])"
-                         rf"(?<!{_NOT_BESIDE}[ \-].)[ \-]?[3-9三四五六七八九叁肆伍陆柒捌玖]"
+                         rf"(?<![{_HAN_NUMERALS}十百千万亿][ \-].)[ \-]?[3-9三四五六七八九叁肆伍陆柒捌玖]"
                          rf"(?:[ \-]?{_ANY_DIGIT}){{9}}(?![ \-]?{_NOT_BESIDE}|[ \t]*[册本个件次元块年页人号])")
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from curate.text import STOP_WORDS
+
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")
 
@@ -32,6 +34,8 @@ _SPELLED_AT = re.compile(rf"""(?ix)
 _LOCAL_PART = re.compile(rf"(?i)(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-]+(?:(?:{_DOT}|\.)[A-Za-z0-9_%+-]+)*[ \t]*$")
 _MAIL_CUE = re.compile(r"(?i)e-?mail|\bmail|contact|write|reach|send|address|邮箱|邮件|联系")
 _NO_WORD = re.compile(rf"(?i)[._0-9]|{_DOT}")  # in a local part: no word of prose has it
+_MAIL_HOSTS = frozenset("gmail googlemail outlook hotmail live msn yahoo icloud me aol proton protonmail gmx mail "
+                        "qq 163 126 sina sohu foxmail yeah".split())  # Bob@Gmail dot com is no brand
 _AT = re.compile(rf"(?i)[ \t]*{_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]*|[ \t]+at[ \t]+")
 
 
@@ -50,7 +54,9 @@ def _with_spelled_head(text: str, span: tuple[int, int]) -> tuple[int, int]:
     """An address whose local part starts spelled out (alice dot smith@example.com), whole: the
     pattern for plain addresses takes it from smith, which left "alice dot" in the text."""
     head = _SPELLED_HEAD.search(text, max(0, span[0] - 64), span[0])
-    return (head.start(), span[1]) if head else span
+    if head is None or head.group().split(None, 1)[0].strip("[({（").lower() in STOP_WORDS:
+        return span  # "connect the dot smith@example.com": the address starts at smith
+    return head.start(), span[1]
 
 
 def spelled_emails(text: str) -> list[tuple[int, int]]:
@@ -63,7 +69,8 @@ def spelled_emails(text: str) -> list[tuple[int, int]]:
         if match.group("real_at"):
             # not "see @home dot com" (a mention) nor "Pets@Home dot com" (a brand, where the
             # domain is a capitalised word), unless a word for mail comes first
-            brand = match.group("domain")[0].isupper() and not _NO_WORD.search(local.group())
+            domain = match.group("domain")
+            brand = domain[0].isupper() and domain.lower() not in _MAIL_HOSTS and not _NO_WORD.search(local.group())
             if not text[match.start() - 1].isspace() and (not brand or _MAIL_CUE.search(
                     text, max(0, local.start() - 40), local.start())):
                 spans.append((local.start(), match.end()))

@@ -44,7 +44,9 @@ _ZH_NAME_PLACE = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|�
 _NAME_ENDS = "，。！？、；：,.!?;: 的在说是也和"
 _FUNCTION_TAGS = frozenset("vpcudrmqxyeoft")  # verbs, particles, pronouns, numbers, punctuation...
 _NOT_AFTER_CUE = frozenset("rpcudxyeo")  # 我叫什么: a pronoun after the cue is a question, not a name
-_AFTER_A_NUMERAL = frozenset("〇零二三四五六七八九十百千万亿两壹贰叁肆伍陆柒捌玖拾佰仟" "元角分圆整件号条层册本个次页")
+_CHEQUE_NUMERALS = frozenset("壹贰叁肆伍陆柒捌玖拾佰仟")
+_MEASURE_WORDS = frozenset("角分整件号条层册本个次页章只张岁位瓶斤")
+_BEFORE_A_SUM = frozenset("币¥￥计付额写共" "壹贰叁肆伍陆柒捌玖拾佰仟〇零一二三四五六七八九十百千")
 _TITLES = frozenset("先生 女士 小姐 老师 经理 教授 医生 同学 主任 律师 师傅".split())
 _COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's name is rarely that frequent
 _FAR_COMMON = 5 * _COMMON  # commoner than names ever are: 李娜 438, 小张 302; 安静 1,199, 小时 8,143
@@ -97,9 +99,18 @@ def zh_names(text: str) -> list[tuple[int, int]]:
 
 
 def _a_numeral(text: str, start: int) -> bool:
-    """Is the surname at `start` a cheque numeral (伍 5, 陆 6) in a sum or a count: before another
-    numeral or a unit (伍陆柒, 陆角柒, 人民币陆元整, 共伍件, 第陆条)? (陆一鸣 stays: 一 starts given names.)"""
-    return text[start] in "伍陆" and text[start + 1:start + 2] in _AFTER_A_NUMERAL
+    """Is the surname at `start` a numeral (伍 5, 陆 6, 万 10,000) in a sum or a count? It is
+    before a cheque numeral or a measure word (伍陆柒, 万伍仟, 陆角柒, 共伍件, 第陆条), before 元
+    that ends a sum (人民币陆元整) and before 万 that goes on with one (陆万伍仟, 陆万元). 陆九渊,
+    陆千帆, 陆元是我的同学 and 陆万年 stay names."""
+    if text[start] not in "伍陆万":
+        return False
+    after, further = text[start + 1:start + 2], text[start + 2:start + 3]
+    if after in _CHEQUE_NUMERALS or after in _MEASURE_WORDS:
+        return True
+    if after in ("元", "圆"):
+        return further in ("整", "角", "分") or (start > 0 and text[start - 1] in _BEFORE_A_SUM)
+    return after in ("万", "亿") and (further in _CHEQUE_NUMERALS or further in _MEASURE_WORDS or further in "元圆万亿")
 
 
 def _nickname_at(text: str, start: int) -> bool:

@@ -57,13 +57,15 @@ def ssns(text: str, folded: str) -> list[Found]:
 _NINO_LETTERS = r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z](?<!BG|GB|KN|NK|NT|TN|ZZ)"
 _NINO = re.compile(r"[A-CEGHJ-PR-TW-Z](?<![A-Za-z0-9][A-Z])[A-CEGHJ-NPR-TW-Z](?<!BG|GB|KN|NK|NT|TN|ZZ)"
                    r"( ?)\d\d( ?)\d\d( ?)\d\d( ?)[A-D](?![A-Za-z0-9])")
-_NINO_AFTER_CUE = re.compile(rf"(?i:{_NINO_LETTERS})([ .-]?)\d\d\1\d\d\1\d\d\1(?i:[A-D])(?![A-Za-z0-9])")
+_NINO_SEPARATOR = r"(?:[ \t]?[.\-–][ \t]?|[ \t])?"  # AB 12 34 56 C, AB-12-34-56-C, AB – 12 – …, AB 123456 C
+_NINO_AFTER_CUE = re.compile(rf"(?i:{_NINO_LETTERS}){_NINO_SEPARATOR}\d\d{_NINO_SEPARATOR}\d\d{_NINO_SEPARATOR}\d\d"
+                             rf"{_NINO_SEPARATOR}(?i:[A-D])(?![A-Za-z0-9])")
 # the cue: "NI", "N.I." and "NINO" in capitals ("ni" is Spanish for "nor", Nino a name), the words
 # in any case, as a key too; then a label's word, and what stands between a key and its value
-_NINO_CUE = re.compile(r"(?:\bNI\b|\bN\.I\.|\bNINO\b|\bnino(?=[\"'>]?[ \t]*[:=,|]|>)"
+_NINO_CUE = re.compile(r"(?:\bNI\b|\bN\.I\.|\bNIN[Oo]\b|\bnino(?=[\"'>]?[ \t]*[:=,|]|>)"
                        r"|(?i:\bnational[ _-]?insurance(?![a-z])|\bnat\.?[ _-]?ins(?:urance)?\.?|\bni_))"
                        r"(?i:[ _-]*(?:\((?:NINO|NI)\))?[ _-]*(?:number|num|no\.?|nr|#)?[ _-]*(?:\((?:NINO|NI)\))?)"
-                       r"(?:[ \t]*\bis\b)?[\"'\]>]*[ \t]*[:：=,|#\-]?[ \t]*[\"'(\[<]*[ \t]*")
+                       r"(?:[ \t]*\bis\b)?[\"'\]>]*[ \t]*[:：=,|#\-]?\s*[\"'(\[<]*[ \t]*")
 _NINO_FOLDED_HINTS = ("nsurance", "ni_", "nino", "nat ins", "nat. ins", "nat_ins")
 
 
@@ -71,9 +73,10 @@ def ni_numbers(text: str, folded: str) -> list[Found]:
     """`folded`: as for ssns."""
     found = [Found("SSN", *m.span()) for m in _NINO.finditer(text) if all(m.groups())]
     if "NI" in text or "N.I." in text or any(hint in folded for hint in _NINO_FOLDED_HINTS):
+        spaced = {item.start for item in found}  # a set: a scan of `found` per cue was quadratic
         for cue in _NINO_CUE.finditer(text):
             value = _NINO_AFTER_CUE.match(text, cue.end())
-            if value and not any(f.start == value.start() for f in found):
+            if value and value.start() not in spaced:
                 found.append(Found("SSN", *value.span()))
     return found
 

@@ -68,6 +68,11 @@ from tests.test_pii_formats import found
     ("王芳今天不在", "PERSON", "王芳"),
     ("我和刘洋一起去", "PERSON", "刘洋"),
     ("马云创立了阿里巴巴", "PERSON", "马云"),
+    # 伍 and 陆 are numerals too, but these are names (second walk-through: all were lost)
+    ("陆九渊是哲学家", "PERSON", "陆九渊"),
+    ("我和伍六一去了", "PERSON", "伍六一"),
+    ("陆元是我的同学", "PERSON", "陆元"),
+    ("陆万年在家", "PERSON", "陆万年"),
     ("请把文件转给李娜", "PERSON", "李娜"),
     # nicknames: 小 or 老 and a surname (written prompts)
     ("谢谢你小张，昨天那个问题已经解决啦", "PERSON", "小张"),
