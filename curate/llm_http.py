@@ -202,7 +202,7 @@ class OpenAIHTTP:
                         raise Retryable(RequestFailed("malformed_response", f"not JSON: {self._snippet(raw)}")) from None
                     except RequestFailed as bad_shape:
                         raise Retryable(bad_shape) from None
-                error = RequestFailed(f"http_{response.status}", self._snippet(raw))
+                error = RequestFailed(f"http_{response.status}", self._redact(server_message(raw)))
                 if response.status not in RETRY_STATUSES:
                     raise error
                 wait = retry_after(response.headers.get("Retry-After"))

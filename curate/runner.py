@@ -299,9 +299,12 @@ class StageRun:
         self.summary.dropped[reason] += 1
         self._progress.advance(self._task, advance)
 
-    def fail(self, record: Record, reason: str, key: str | None = None, advance: int = 1) -> None:
+    def fail(self, record: Record, reason: str, key: str | None = None, advance: int = 1, message: str = "") -> None:
+        """`message`: what the server said, if it said anything (shown once per reason at the end)."""
         self.journal.write_reject(record, FAILED + reason, key or record.id)
         self.summary.failed[reason] += 1
+        if message:
+            self.summary.failure_messages.setdefault(reason, message)
         failures = sum(self.summary.failed.values())
         self._progress.update(self._task, advance=advance, failed=f"{failures:,} failed")
 
@@ -366,7 +369,7 @@ async def each_record(run: StageRun, llm: LLM, items: Iterable[tuple[str, Record
 
     async for (key, record), outcome in map_unordered(items, keyed, llm.width):
         if isinstance(outcome, RequestFailed):
-            run.fail(record, outcome.reason, key)
+            run.fail(record, outcome.reason, key, message=outcome.detail)
         elif isinstance(outcome, BaseException):
             raise outcome
         elif isinstance(outcome, Failure):

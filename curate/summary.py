@@ -46,6 +46,7 @@ class Summary:
     written: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
+    failure_messages: dict[str, str] = field(default_factory=dict)  # reason -> what the first such failure said
     resumed: int = 0  # finished by an earlier run of the same command
     counts: dict[str, int] = field(default_factory=dict)  # the stage's own numbers: requests, tokens, findings
     facts: dict[str, Any] = field(default_factory=dict)  # what is not a count: the model, the cost

@@ -222,6 +222,15 @@ def test_failed_items_make_the_exit_code_1_unless_allowed(server, prompts, tmp_p
     assert code == 0 and len(lines(tmp_path / "out.jsonl")) == 11
 
 
+def test_a_run_that_lost_work_says_what_the_server_said(server, prompts, tmp_path, run_cli):
+    # transformers serve 5.25 refuses prompts longer than the model's context with a 400 that says
+    # so; the run said only "http_400 x7" and the reason sat in the server's log
+    server.fault = lambda payload, count: "400" if "item 5." in json.dumps(payload) else None
+    code, _, err = run_cli("curate", "respond", str(prompts), "-o", str(tmp_path / "out.jsonl"), "--base-url",
+                           server.url, "--no-cache")
+    assert code == 1 and "http_400 x1" in err and "http_400: bad request" in " ".join(err.split())
+
+
 def test_a_server_that_dies_mid_run_stops_it(server, prompts, tmp_path, run_cli):
     server.fault = lambda payload, count: "drop" if count > 3 else None
     start = time.perf_counter()

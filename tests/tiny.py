@@ -53,7 +53,7 @@ def build_model(tokenizer, seed: int = 0):
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     bos = tokenizer.convert_tokens_to_ids("<|im_start|>")
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
                          bos_token_id=bos, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
                          tie_word_embeddings=True)
     torch.manual_seed(seed)

@@ -98,7 +98,11 @@ def finish(summary, config) -> None:  # noqa: ANN001
         return
     if failures:
         reasons = ", ".join(f"{reason} x{count:,}" for reason, count in failures.most_common(3))
+        said = [f"{reason}: {summary.failure_messages[reason].rstrip('.')}" for reason, _ in failures.most_common(3)
+                if summary.failure_messages.get(reason)]
+        # the server's own words first ("The prompt has 1210 tokens, but the model takes at most 512")
+        told = f" The server said, first of each: {'; '.join(said)}." if said else ""
         raise cli_support.StageFailed(
-            f"{sum(failures.values()):,} items failed for good ({reasons}); they are in the rejects journal as "
+            f"{sum(failures.values()):,} items failed for good ({reasons}).{told} They are in the rejects journal as "
             "failed:*. Run the same command again to retry them (check --base-url, --model and the server's "
             "log), or pass --allow-failures to accept a partial output")

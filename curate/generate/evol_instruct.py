@@ -160,7 +160,7 @@ class Evolver:
             try:
                 record = record.model_copy(update={"output": await self.answer(seed)})
             except RequestFailed as error:
-                self.run.fail(record, error.reason, slot(seed.id, 0))
+                self.run.fail(record, error.reason, slot(seed.id, 0), message=error.detail)
                 return
         self.run.keep(record, slot(seed.id, 0))
 
@@ -190,7 +190,7 @@ class Evolver:
         except RequestFailed as error:
             failed = Example(id=f"{parent.id}-r{round_}", instruction=parent.user_message(),
                              meta={"evol": provenance, "parent": parent.id, "root": root})
-            self.run.fail(failed, error.reason, slot(root, round_))
+            self.run.fail(failed, error.reason, slot(root, round_), message=error.detail)
             return parent
         record = record.model_copy(update={"output": response})
         rule = elimination_rule(evolved, response, judgement.text, self.config.sorry_words)

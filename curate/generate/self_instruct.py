@@ -234,7 +234,7 @@ class SelfInstruct:
         except RequestFailed as error:
             failed = Example(instruction=f"(self-instruct generation request {number})",
                              meta={"self_instruct": {"request": number}})
-            self.run.fail(failed, f"generate:{error.reason}", f"request:{request}", advance=0)
+            self.run.fail(failed, f"generate:{error.reason}", f"request:{request}", advance=0, message=error.detail)
             self.failures_in_a_row += 1
             if self.failures_in_a_row > max(10, self.llm.limit.limit):
                 raise RequestFailed(error.reason, f"{self.failures_in_a_row} generation requests failed in a row; "
@@ -275,7 +275,7 @@ class SelfInstruct:
             template = "instances_output_first" if classification else "instances_input_first"
             reply = await self.llm.chat(self._chat(f"self_instruct/{template}", task=instruction), self.config.sampling())
         except RequestFailed as error:
-            self.run.fail(task, error.reason, task_key(instruction))
+            self.run.fail(task, error.reason, task_key(instruction), message=error.detail)
             return
         info = {**info, "is_classification": classification}
         pairs, screened_out = screen_instances(parse_instances(reply.text, classification, reply.truncated),
