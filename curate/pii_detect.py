@@ -422,12 +422,17 @@ class _Covered:
     their starts and the running maximum of their ends: O(log n) a question, where a scan of
     every span made a text of many found values quadratic (100 KB of NI numbers: 2.2 s)."""
 
-    def __init__(self, spans: Iterable[Span]):
-        ordered = sorted((span.start, span.end) for span in spans)
-        self.starts = [start for start, _ in ordered]
-        self.reach = list(itertools.accumulate((end for _, end in ordered), max))
+    def __init__(self, spans: list[Span]):
+        self.spans = spans
+        self.starts: list[int] | None = None  # sorted on the first question, if there are many spans
 
     def overlaps(self, start: int, end: int) -> bool:
+        if len(self.spans) <= 16:  # most texts: a scan costs less than sorting
+            return any(start < span.end and span.start < end for span in self.spans)
+        if self.starts is None:
+            ordered = sorted((span.start, span.end) for span in self.spans)
+            self.starts = [first for first, _ in ordered]
+            self.reach = list(itertools.accumulate((last for _, last in ordered), max))
         before_end = bisect.bisect_left(self.starts, end)  # the spans that start before `end`
         return before_end > 0 and self.reach[before_end - 1] > start
 
