@@ -272,9 +272,10 @@ _HAN_DIGITS = re.compile(f"[{_HAN_NUMERALS}][ -]?[{_HAN_NUMERALS}]")  # the gate
 _ANY_DIGIT = f"[0-9{_HAN_NUMERALS}]"
 # (after 86 or 0 in digits, a number in numerals may start: 86一三八…, +86 一三八…; one in digits
 # may not start inside a run of them; nor a number inside a run of numerals with blanks between)
+_HAN_NUMBER = f"[{_HAN_NUMERALS}十百千万亿]"
 _NOT_BESIDE = f"[0-9{_HAN_NUMERALS}十百千万亿]"
-_HAN_MOBILE = re.compile(rf"(?:(?<![0-9{_HAN_NUMERALS}十百千万亿])1|(?<![{_HAN_NUMERALS}十百千万亿])[一幺壹])"
-                         rf"(?<![{_HAN_NUMERALS}十百千万亿][ \-].)[ \-]?[3-9三四五六七八九叁肆伍陆柒捌玖]"
+_HAN_MOBILE = re.compile(rf"(?:(?<!{_NOT_BESIDE})1|(?<!{_HAN_NUMBER})[一幺壹])"
+                         rf"(?<!{_HAN_NUMBER}[ \-].)[ \-]?[3-9三四五六七八九叁肆伍陆柒捌玖]"
                          rf"(?:[ \-]?{_ANY_DIGIT}){{9}}(?![ \-]?{_NOT_BESIDE}|[ \t]*[册本个件次元块年页人号])")
 
 

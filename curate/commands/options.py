@@ -97,8 +97,9 @@ def finish(summary, config) -> None:  # noqa: ANN001
                      "RESULTS.jsonl (and --batch-file for the next step's requests, if it has one)")
         return
     if failures:
-        reasons = ", ".join(f"{reason} x{count:,}" for reason, count in failures.most_common(3))
-        said = [f"{reason}: {summary.failure_messages[reason].rstrip('.')}" for reason, _ in failures.most_common(3)
+        commonest = failures.most_common(3)
+        reasons = ", ".join(f"{reason} x{count:,}" for reason, count in commonest)
+        said = [f"{reason}: {summary.failure_messages[reason].rstrip('.')}" for reason, _ in commonest
                 if summary.failure_messages.get(reason)]
         # the server's own words first ("The prompt has 1210 tokens, but the model takes at most 512")
         told = f" The server said, first of each: {'; '.join(said)}." if said else ""
