@@ -99,6 +99,7 @@ _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 _FULL_WIDTH = re.compile("[\uff10-\uff19\uff20-\uff3a\uff41-\uff5a]")
 _HALF_WIDTH = {0x3000: " ", **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}}
 
+
 def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: str | None = None) -> list[Span]:
     """Non-overlapping spans of the wanted types, sorted by start; a found name is a span
     wherever it recurs in the text."""

@@ -130,7 +130,6 @@ def test_each_phrasing_of_a_name_is_found(text, kind, value):
     assert (kind, value) in found(text), found(text)
 
 
-
 def test_english_names_find_what_the_plain_word_by_word_check_finds():
     """english_names skips most capitalised runs early (no cue before them, no speech verb after)
     and takes a run's start without a scan; the plain loop tries every word start: the run's
