@@ -22,7 +22,7 @@ from curate import pii_names
 from curate.pii_names import english_names, load_spacy, spacy_names
 from curate.pii_emails import emails
 from curate.pii_names_zh import zh_names
-from curate.pii_structured import NOT_PERSONAL_LABEL, structured
+from curate.pii_structured import not_personal_label, structured
 
 __all__ = ["PRIORITY", "TYPES", "Span", "detect", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
 
@@ -165,7 +165,7 @@ def _numbers(text: str, types: frozenset[str], found: list[Span]) -> list[Span]:
         # a mistyped ID, not a card that happens to pass Luhn
         spans += [Span("CARD", *m.span()) for m in _CARD.finditer(text)
                   if _is_card(m.group()) and not _CN_ID.fullmatch(m.group())
-                  and not NOT_PERSONAL_LABEL.search(text, max(0, m.start() - 24), m.start())]
+                  and not not_personal_label(text, m.start())]
     if "IP" in types and "." in text:
         spans += [Span("IP", *m.span()) for m in _IPV4.finditer(text) if _is_ipv4(m.group())
                   and not _VERSION_LABEL.search(text, max(0, m.start() - 16), m.start()) and not _a_network(text, m.end())]
@@ -317,7 +317,7 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
         return []  # too short or long for E.164
     if _DATE_TIME.match(number):
         return []  # 2024-03-05 14:22 is a time
-    if NOT_PERSONAL_LABEL.search(text, max(0, offset - 24), offset):
+    if not_personal_label(text, offset):
         return []
     # a number written as one (separators, brackets, a +, an extension), or a run of digits
     # right after "call", "phone", 电话..., only has to be possible in its region; any other

@@ -190,3 +190,72 @@ def test_ni_numbers_after_cues_cost_a_look_each_not_one_per_number_found(monkeyp
     found = pii_structured.ni_numbers(text, text.casefold())
     assert len(found) == 2000
     assert reads <= 4 * len(found), reads
+
+
+def _texts_of(pieces: list[str], count: int, longest: int, seed: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randrange(longest + 1))) for _ in range(count)]
+
+
+def test_a_record_label_read_backwards_is_the_label_pattern_read_forwards():
+    """not_personal_label matches the reversed window: it answers as the plain pattern, a
+    search for the label ending the 24 characters before the number, at every place."""
+    import re
+
+    from curate.pii_structured import not_personal_label
+
+    plain = re.compile(r"(?i)(?:(?:order|invoice|tracking|receipt|serial|confirmation|ticket|case|reference|ref|booking"
+                       r"|claim|account|transaction|po|part|model|item|sku|product|catalog(?:ue)?|lot|batch)"
+                       r"[ \t]*(?:number|no\.?|id|#)?(?:[ \t]+(?:is|was))?|订单号?|单号|编号|流水号|序列号|工单号?)"
+                       r"[ \t]*[:：#]?[ \t]*$")
+    pieces = ["order", "ORDER", "Ticket", "po", "ref", "reference", "catalog", "ue", "number", "no", "No.", "id", "#",
+              "is", "was", " ", "\t", ":", "：", "\n", "订单", "号", "单", "编", "工", "流水", "序列", "x", "1",
+              "ſku", "SKU", "K", "batch", "a", "call me at "]
+    texts = _texts_of(pieces, 40_000, 9, seed=2) + [sample.text for sample in corpus(300, seed=6)]
+    answers = set()
+    for text in texts:
+        for end in range(len(text) + 1):
+            expected = plain.search(text, max(0, end - 24), end) is not None
+            assert not_personal_label(text, end) == expected, (text, end)
+            answers.add(expected)
+    assert answers == {True, False}
+
+
+def test_the_places_chinese_names_start_are_those_of_one_alternation():
+    """Two scans merged stand for one pattern with an empty branch at a clause's start: the
+    same places, in the same order, with the same kind."""
+    import re
+
+    from curate.pii_names_zh import _name_places
+
+    plain = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
+                       r"交给|转给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师|"
+                       r"老公|老婆|丈夫|妻子|爱人|儿子|女儿|朋友|同学|负责人|主管|司机)")
+    pieces = [*"请由被跟给让和是找问。！？，、；： \n\tab王李", "联系", "联系人", "客户", "收件人", "谢谢", "老师", "负责人", "司机"]
+    texts = _texts_of(pieces, 40_000, 12, seed=3) + [sample.text for sample in corpus(300, seed=7)]
+    for text in texts:
+        expected = [(m.end(), m.group(2) is not None, m.group(1) is None and m.group(2) is None)
+                    for m in plain.finditer(text)]
+        assert _name_places(text) == expected, text
+
+
+def test_name_patterns_with_a_capital_first_find_what_they_found_without():
+    import re
+
+    from curate import pii_names
+
+    plain_surname_first = re.compile(rf"(?<![^\W\d_])({pii_names._CAPITALISED}),[ \t]+({pii_names._CAPITALISED})"
+                                     r"(?![^\W\d_])")
+    pieces = ["Smith", "O'Brien", "McDonald", "DuVall", "José", "Łukasz", "john", ",", ", ", " ", "\t", "\n", "-",
+              "'", "é", "中", "A", "b", "1", ":", "D'Arcy", "Mac"]
+    texts = _texts_of(pieces, 40_000, 8, seed=4)
+    gated = 0
+    for text in texts:
+        spans = lambda pattern: [(m.span(), m.groups()) for m in pattern.finditer(text)]  # noqa: E731
+        assert spans(pii_names._SURNAME_FIRST) == spans(plain_surname_first), text
+        pair = pii_names._CAPITAL_PAIR.search(text) is not None
+        assert not pair or pii_names._UPPER_LOWER.search(text), text  # the gate never hides a pair
+        gated += not pii_names._UPPER_LOWER.search(text)
+    assert gated  # and it does turn texts away
