@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from curate.text import STOP_WORDS
+from curate.text import STOP_WORDS, any_of
 
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")
@@ -19,8 +19,8 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za
 # prose. A real @ with a spelled dot (alice@example [dot] com) needs no more. Every pattern
 # starts at a bracket, an @ or "at", never at a run of blanks, which a scan would otherwise
 # re-read from each of its positions (quadratic on a long blank run).
-_SPELLED_EMAIL_MARKERS = (" dot ", " Dot ", " DOT ", "at]", "at)", "at}", "At]", "At)", "At}", "AT]", "AT)", "AT}",
-                          "t ]", "t )", "t）", "T）", "dot]", "dot)")
+_SPELLED_EMAIL_MARKERS = any_of(" dot ", " Dot ", " DOT ", "at]", "at)", "at}", "At]", "At)", "At}", "AT]", "AT)", "AT}",
+                                "t ]", "t )", "t）", "T）", "dot]", "dot)")
 _OPEN, _CLOSE = r"[\[({（]", r"[\])}）]"
 _DOT = rf"(?:[ \t]*{_OPEN}[ \t]*dot[ \t]*{_CLOSE}[ \t]*|[ \t]+dot[ \t]+)"
 _TLD = r"(?:com|org|net|edu|gov|info|biz|io|co|me|ai|app|dev|cn|uk|de|fr|jp|ru|in|au|ca|us|nl|es|it|br|kr)"
@@ -87,7 +87,7 @@ def emails(text: str) -> list[tuple[int, int]]:
         # git@github.com:team/repo.git is a repository's address, the same for everyone
         found = [m.span() for m in _EMAIL.finditer(text)
                  if not (m.group().startswith("git@") and text.startswith(":", m.end()))]
-    if any(marker in text for marker in _SPELLED_EMAIL_MARKERS) or "@" in text and (
+    if _SPELLED_EMAIL_MARKERS.search(text) or "@" in text and (
             "dot" in text or "Dot" in text or "DOT" in text):  # alice@example [dot] com
         found = [_with_spelled_head(text, span) for span in found] + spelled_emails(text)
     return found

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from curate.text import any_of
+
 
 class Found(NamedTuple):
     type: str
@@ -82,13 +84,13 @@ _NINO_CUE = re.compile(r"(?:\bNI\b|\bN\.I\.|\bNIN[Oo]\b|\bnino(?=[\"'>]?[ \t]*[:
                        r"|(?i:\bnational[ _-]?insurance(?![a-z])|\bnat\.?[ _-]?ins(?:urance)?\.?|\bni_))"
                        r"(?i:[ _-]*(?:\((?:NINO|NI)\))?[ _-]*(?:number|num|no\.?|nr|#)?[ _-]*(?:\((?:NINO|NI)\))?)"
                        r"(?:[ \t]*\bis\b)?[\"'\]>]*[ \t]*[:：=,|#\-]?\s*[\"'(\[<]*[ \t]*")
-_NINO_FOLDED_HINTS = ("nsurance", "ni_", "nino", "nat ins", "nat. ins", "nat_ins")
+_NINO_FOLDED_HINTS = any_of("nsurance", "ni_", "nino", "nat ins", "nat. ins", "nat_ins")
 
 
 def ni_numbers(text: str, folded: str) -> list[Found]:
     """`folded`: as for ssns."""
     found = [Found("SSN", *m.span()) for m in _NINO.finditer(text) if all(m.groups())]
-    if "NI" in text or "N.I." in text or any(hint in folded for hint in _NINO_FOLDED_HINTS):
+    if "NI" in text or "N.I." in text or _NINO_FOLDED_HINTS.search(folded):
         spaced = {item.start for item in found}  # a set: a scan of `found` per cue was quadratic
         for cue in _NINO_CUE.finditer(text):
             value = _NINO_AFTER_CUE.match(text, cue.end())
@@ -118,7 +120,7 @@ _DATE = (rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|\d{{1,2
          rf"|\d{{4}}年\d{{1,2}}月\d{{1,2}}日)")
 _DOB = re.compile(rf"(?:(?i:date of birth|d\.?o\.?b\.?|birth ?date|born(?: on)?|birthday)"
                   rf"|出生日期|出生于|生日)\s*(?:is|[:：])?\s*({_DATE})")
-_DOB_HINTS = ("birth", "Birth", "DOB", "dob", "D.O.B", "born", "Born", "birthday", "Birthday", "出生", "生日")
+_DOB_HINTS = any_of("birth", "Birth", "DOB", "dob", "D.O.B", "born", "Born", "birthday", "Birthday", "出生", "生日")
 _QQ = re.compile(r"(?<![A-Za-z])QQ(?:号码|号)?\s*(?:是|为|[:：])?\s*([1-9]\d{4,10})(?!\d)")
 _WECHAT = re.compile(r"(?:微信(?:号)?|(?i:wechat)(?:\s+id)?|(?<![A-Za-z])(?:vx|VX|wx))\s*(?:是|为|[:：])?\s*"
                      r"([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])")
@@ -136,7 +138,7 @@ def passports(text: str) -> list[Found]:
 
 
 def birth_dates(text: str) -> list[Found]:
-    if not any(hint in text for hint in _DOB_HINTS):
+    if not _DOB_HINTS.search(text):
         return []
     return [Found("DOB", *m.span(1)) for m in _DOB.finditer(text)]
 
@@ -193,8 +195,8 @@ _FR_STREET = re.compile(
     r"(?:(?:de|du|des|la|le)\s+|[ld]'\s?)*[A-ZÉ][\w'-]+(?:\s+[A-ZÉ][\w'-]+){0,3}" + _EU_TOWN)
 # words one of which each must hold, looked for in the lower-cased text first (1 us; the
 # patterns themselves cost 3 us a text)
-_DE_WORDS = ("str", "weg", "platz", "gasse", "allee")
-_FR_WORDS = ("rue ", "avenue ", "boulevard ", "bd ", "place ", "chemin ", "allée ", "impasse ", "quai ")
+_DE_WORDS = any_of("str", "weg", "platz", "gasse", "allee")
+_FR_WORDS = any_of("rue ", "avenue ", "boulevard ", "bd ", "place ", "chemin ", "allée ", "impasse ", "quai ")
 # province or city (two or three characters), then anything up to a road or street, then its
 # numbers and buildings, and a postcode; a verb or particle caught in front (寄到北京市) is trimmed
 # After the number: a named building (环球金融中心), then its block, unit, floor and room
@@ -219,7 +221,7 @@ def addresses(text: str, digits: bool = True) -> list[Found]:
         if "box" in lowered:
             found += [Found("ADDRESS", *m.span()) for m in _PO_BOX.finditer(text)]
         for pattern, words in ((_DE_STREET, _DE_WORDS), (_FR_STREET, _FR_WORDS)):
-            if any(word in lowered for word in words):
+            if words.search(lowered):
                 found += [Found("ADDRESS", *m.span()) for m in pattern.finditer(text)]
     if "路" in text or "街" in text or "道" in text or "巷" in text or "弄" in text or "胡同" in text:
         for match in _CN_ADDRESS.finditer(text):

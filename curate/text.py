@@ -31,6 +31,13 @@ _COUNTED = re.compile(f"[{CJK_RANGES}]|[^\\W\\d_{CJK_RANGES}]+|\\d+")
 _ASCII_WORD = re.compile(r"[A-Za-z]+|[0-9]+")  # the same, for ASCII text, several times faster
 
 
+def any_of(*words: str) -> re.Pattern[str]:
+    """A pattern found in a text exactly when one of `words` is in it: one scan in C, where
+    `any(word in text for word in words)` ran a generator step and a search per word (1-2 us
+    a text for ten words)."""
+    return re.compile("|".join(map(re.escape, words)))
+
+
 def words_of(text: str) -> list[str]:
     """The words of spaced scripts, and each CJK character as a word of its own."""
     return (_ASCII_WORD if text.isascii() else _COUNTED).findall(text)

@@ -259,3 +259,20 @@ def test_name_patterns_with_a_capital_first_find_what_they_found_without():
         assert not pair or pii_names._UPPER_LOWER.search(text), text  # the gate never hides a pair
         gated += not pii_names._UPPER_LOWER.search(text)
     assert gated  # and it does turn texts away
+
+
+def test_a_gate_of_words_is_found_exactly_where_one_of_its_words_is():
+    from curate.pii_emails import _SPELLED_EMAIL_MARKERS
+    from curate.pii_structured import _DOB_HINTS, _FR_WORDS
+    from curate.text import any_of
+
+    words = ("D.O.B", "at]", "t）", "a|b", "x*", "生日", "dot")  # regex syntax is plain text here
+    pieces = [*words, "D", ".", "O", "B", "a", "t", "]", "）", "|", "b", "x", "*", "生", "日", "do", " "]
+    gate = any_of(*words)
+    texts = _texts_of(pieces, 20_000, 6, seed=8)
+    for text in texts:
+        assert (gate.search(text) is not None) == any(word in text for word in words), text
+    assert any(gate.search(text) for text in texts) and not all(gate.search(text) for text in texts)
+    assert _SPELLED_EMAIL_MARKERS.search("bob [at) example") and not _SPELLED_EMAIL_MARKERS.search("bob at example")
+    assert _DOB_HINTS.search("D.O.B: 1/2/83") and not _DOB_HINTS.search("DxOxB")
+    assert _FR_WORDS.search("12 rue de la paix") and not _FR_WORDS.search("a ruelle")
