@@ -20,12 +20,12 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za
 # starts at a bracket, an @ or "at", never at a run of blanks, which a scan would otherwise
 # re-read from each of its positions (quadratic on a long blank run).
 _SPELLED_EMAIL_MARKERS = any_of(" dot ", " Dot ", " DOT ", "at]", "at)", "at}", "At]", "At)", "At}", "AT]", "AT)", "AT}",
-                                "t ]", "t )", "t）", "T）", "dot]", "dot)")
+                                "t ]", "t )", "t）", "T）", "dot]", "dot)", "@]", "@)", "@}", "@）", "@ ]", "@ )")
 _OPEN, _CLOSE = r"[\[({（]", r"[\])}）]"
 _DOT = rf"(?:[ \t]*{_OPEN}[ \t]*dot[ \t]*{_CLOSE}[ \t]*|[ \t]+dot[ \t]+)"
 _TLD = r"(?:com|org|net|edu|gov|info|biz|io|co|me|ai|app|dev|cn|uk|de|fr|jp|ru|in|au|ca|us|nl|es|it|br|kr)"
 _SPELLED_AT = re.compile(rf"""(?ix)
-    (?P<bracketed> {_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*
+    (?P<bracketed> {_OPEN}[ \t]*(?:at|@)[ \t]*{_CLOSE}[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*
                    (?:{_DOT}|\.)(?:{_TLD}|[A-Za-z]{{2}}) (?:\.[A-Za-z]{{2}})? (?![A-Za-z0-9-]) )
   | (?P<real_at> @[ \t]* (?P<domain>[A-Za-z][A-Za-z0-9-]*) (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD}
                  (?:\.[A-Za-z]{{2}})? (?![A-Za-z0-9-]) )
@@ -36,13 +36,13 @@ _MAIL_CUE = re.compile(r"(?i)e-?mail|\bmail|contact|write|reach|send|address|邮
 _NO_WORD = re.compile(rf"(?i)[._0-9]|{_DOT}")  # in a local part: no word of prose has it
 _MAIL_HOSTS = frozenset("gmail googlemail outlook hotmail live msn yahoo icloud me aol proton protonmail gmx mail "
                         "qq 163 126 sina sohu foxmail yeah".split())  # Bob@Gmail dot com is no brand
-_AT = re.compile(rf"(?i)[ \t]*{_OPEN}[ \t]*at[ \t]*{_CLOSE}[ \t]*|[ \t]+at[ \t]+")
+_AT = re.compile(rf"(?i)[ \t]*{_OPEN}[ \t]*(?:at|@)[ \t]*{_CLOSE}[ \t]*|[ \t]+at[ \t]+|[ \t]+@[ \t]*")
 
 
 def email_key(value: str) -> str:
     """The address itself, so `bob at example dot com` and bob@example.com are one."""
     value = value.lower()
-    if "@" not in value:
+    if "@" not in value or _AT.search(value):  # [at], (@), " @ " are all @
         value = _AT.sub("@", value, count=1)
     return re.sub(_DOT, ".", value)  # alice@example [dot] com too
 
@@ -71,8 +71,10 @@ def spelled_emails(text: str) -> list[tuple[int, int]]:
             # domain is a capitalised word), unless a word for mail comes first
             domain = match.group("domain")
             brand = domain[0].isupper() and domain.lower() not in _MAIL_HOSTS and not _NO_WORD.search(local.group())
-            if not text[match.start() - 1].isspace() and (not brand or _MAIL_CUE.search(
-                    text, max(0, local.start() - 40), local.start())):
+            # a blank before the @ ("alice @ example dot com") makes a mention unless a word
+            # for mail comes first, as it must for a brand
+            cue = _MAIL_CUE.search(text, max(0, local.start() - 40), local.start()) is not None
+            if cue or not (text[match.start() - 1].isspace() or brand):
                 spans.append((local.start(), match.end()))
         elif match.group("bracketed") or _NO_WORD.search(local.group().rstrip()) or \
                 _MAIL_CUE.search(text, max(0, local.start() - 40), local.start()):

@@ -98,6 +98,14 @@ def found(text: str) -> list[tuple[str, str]]:
     ("Host 2001:0db8:85a3:0000:0000:8a2e:0370:7334 is down.", "IP", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
     ("Ping ::1 or fe80::1ff:fe23:4567:890a now.", "IP", "fe80::1ff:fe23:4567:890a"),
     ("Maestro 501862027866 expired.", "CARD", "501862027866"),
+    # spaced or bracketed @, after a word for mail; dotted and full-width Chinese mobiles
+    ("Write to alice @ example dot com today", "EMAIL", "alice @ example dot com"),
+    ("alice[@]example[dot]com", "EMAIL", "alice[@]example[dot]com"),
+    ("mail bob(@)example.com now", "EMAIL", "bob(@)example.com"),
+    ("手机139.1234.5678", "PHONE", "139.1234.5678"),
+    ("call 0086.139.1234.5678", "PHONE", "0086.139.1234.5678"),
+    ("电话86．139．1234．5678", "PHONE", "86．139．1234．5678"),
+    ("手机 139－1234－5678，随时打。", "PHONE", "139－1234－5678"),
     ("Amex 3782 822463 10005 please.", "CARD", "3782 822463 10005"),
     ("Pay to GB63RHSC45498174104090 today.", "IBAN", "GB63RHSC45498174104090"),
     ("Passport number: N10339621.", "PASSPORT", "N10339621"),
@@ -255,6 +263,9 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "version 86.139.1234.5678 ships",  # dotted after a word for a version
     "build 480.302.1372",
     "See @home dot com bubble.",  # a mention, no address
+    "Look @ python dot org for the docs.",  # a spaced @ with no word for mail
+    "version 139.1234.5678 ships",
+    "第1．2．3节",  # full-width dots in a section number
     "Part AB123456C in stock.",  # NI-shaped, but unspaced and with no cue: a product code
     "GB 12 34 56 A and QQ 12 34 56 C",  # prefixes never allocated
     "AB 12 34 56 E",  # no such suffix
@@ -301,6 +312,9 @@ def test_a_value_written_two_ways_is_one_value_when_numbered():
     text = "bob@example [dot] com or bob@example.com; 86.139.1234.5678, 壹叁玖壹贰叁肆伍陆柒捌 or 13912345678"
     scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction=text))
     assert scrubbed.instruction == "<EMAIL_1> or <EMAIL_1>; <PHONE_1>, <PHONE_1> or <PHONE_1>"
+    text = "mail bob[@]example[dot]com, bob @ example dot com or bob@example.com"
+    scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction=text))
+    assert scrubbed.instruction == "mail <EMAIL_1>, <EMAIL_1> or <EMAIL_1>"
     # a NI number and an SSN written two ways each had a number for each way (walk-through)
     text = "NI AB123456C, AB 12 34 56 C; SSN 409-91-0019 or ssn: 409910019"
     scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction=text))
