@@ -88,10 +88,10 @@ _PHONE = re.compile(rf"[\d+(](?<![0-9A-Za-z+][\d+(])(?:(?<=\+)\d|(?<=\()\+?\d|(?
 _CHINESE_EXTENSION = re.compile(f"[ \t]*(?:{_CHINESE_EXTENSION_WORDS})[ \t]*")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 _DOTTED_PHONE = re.compile(r"(?:\+?1\.)?\(?\d{3}\)?\.\d{3}\.\d{4}")  # 480.302.1372: the US style
-# 86.139.1234.5678 and 0086.139.1234.5678, China's code (or its dialled form) before a number; and
-# a mobile alone, 139.1234.5678 (a version's groups are rarely four digits long)
-_DOTTED_CN = re.compile(r"(?:00)?86\.(?:1\d\d\.\d{4}\.\d{4}|1\d{10}|\d{2,3}\.\d{3,4}\.\d{4}|\d{2,3}\.\d{7,8})"
-                        r"|1[3-9]\d\.\d{4}\.\d{4}")
+# 86.139.1234.5678 and 0086.139.1234.5678, China's code (or its dialled form) before a number; a
+# mobile alone (139.1234.5678) only after a word for a phone: documents and releases are numbered so
+_DOTTED_CN = re.compile(r"(?:00)?86\.(?:1\d\d\.\d{4}\.\d{4}|1\d{10}|\d{2,3}\.\d{3,4}\.\d{4}|\d{2,3}\.\d{7,8})")
+_DOTTED_CN_MOBILE = re.compile(r"1[3-9]\d\.\d{4}\.\d{4}")
 _PHONE_CUE = re.compile(r"(?i)(?:call(?:ed)?|phone|tel|telephone|mobile|cell|fax|reach (?:me|us)|text(?: me)?|"
                         r"whatsapp|number|电话|手机|座机|打|联系方式|致电)[^\n\d]{0,12}$")
 _AREA_IN_BRACKETS = re.compile(r"(?:\+\d{1,3}[ .-]?)?\(\+?\d{1,5}\)")  # the one bracket pair a quick parse takes
@@ -347,8 +347,9 @@ def _a_version(text: str, offset: int, number: str, digits: str) -> bool:
     """Is a dotted run of digits a version or an IP rather than a phone? It is, unless it is
     US-shaped (480.302.1372) or China's code before a number (86.139.1234.5678, checked as valid
     later), and not after a word for a version."""
-    if not (_DOTTED_PHONE.fullmatch(number) or _DOTTED_CN.fullmatch(number) and (
-            _CN_MOBILE.fullmatch(digits) or _china_without_plus(number.removeprefix("00"), digits.removeprefix("00")))):
+    if not (_DOTTED_PHONE.fullmatch(number)
+            or _DOTTED_CN.fullmatch(number) and _china_without_plus(number.removeprefix("00"), digits.removeprefix("00"))
+            or _DOTTED_CN_MOBILE.fullmatch(number) and _PHONE_CUE.search(text, max(0, offset - 24), offset)):
         return True  # (not 861.062.345.678 either: thousands, not 86 and a number's groups)
     return _VERSION_LABEL.search(text, max(0, offset - 16), offset) is not None
 

@@ -16,18 +16,21 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za
 # common top-level domain or a country's; a bare " at " only counts with a spelled dot before a
 # common top-level domain, and only after a word for mail or with a local part no word has
 # (a dot, a digit, an underscore): "I work at google dot com" and "sign up at example.com" stay
-# prose. A real @ with a spelled dot (alice@example [dot] com) needs no more. Every pattern
+# prose. A real @ with a spelled dot (alice@example [dot] com) needs no more; one with a blank
+# before it (alice @ example.com, alice @ example dot com) a word for mail first, and a mailbox
+# that is no function word ("Contact us @home dot com", "x = a @ b dot com" stay). An @ in
+# brackets is an at in brackets, in square or round ones (in braces, code: $arr{@}list). Every pattern
 # starts at a bracket, an @ or "at", never at a run of blanks, which a scan would otherwise
 # re-read from each of its positions (quadratic on a long blank run).
 _SPELLED_EMAIL_MARKERS = any_of(" dot ", " Dot ", " DOT ", "at]", "at)", "at}", "At]", "At)", "At}", "AT]", "AT)", "AT}",
-                                "t ]", "t )", "t）", "T）", "dot]", "dot)", "@]", "@)", "@}", "@）", "@ ]", "@ )")
+                                "t ]", "t )", "t）", "T）", "dot]", "dot)", "@]", "@)", "@）", "@ ]", "@ )", " @")
 _OPEN, _CLOSE = r"[\[({（]", r"[\])}）]"
 _DOT = rf"(?:[ \t]*{_OPEN}[ \t]*dot[ \t]*{_CLOSE}[ \t]*|[ \t]+dot[ \t]+)"
 _TLD = r"(?:com|org|net|edu|gov|info|biz|io|co|me|ai|app|dev|cn|uk|de|fr|jp|ru|in|au|ca|us|nl|es|it|br|kr)"
 _SPELLED_AT = re.compile(rf"""(?ix)
-    (?P<bracketed> {_OPEN}[ \t]*(?:at|@)[ \t]*{_CLOSE}[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*
+    (?P<bracketed> (?:{_OPEN}[ \t]*at[ \t]*{_CLOSE}|[\[(（][ \t]*@[ \t]*[\])）])[ \t]* [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*
                    (?:{_DOT}|\.)(?:{_TLD}|[A-Za-z]{{2}}) (?:\.[A-Za-z]{{2}})? (?![A-Za-z0-9-]) )
-  | (?P<real_at> @[ \t]* (?P<domain>[A-Za-z][A-Za-z0-9-]*) (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD}
+  | (?P<real_at> @[ \t]* (?P<domain>[A-Za-z][A-Za-z0-9-]*) (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* (?:{_DOT}|\.){_TLD}
                  (?:\.[A-Za-z]{{2}})? (?![A-Za-z0-9-]) )
   | (?<=[ \t]) at[ \t]+ [A-Za-z0-9-]+ (?:(?:{_DOT}|\.)[A-Za-z0-9-]+)* {_DOT}{_TLD} (?:\.[A-Za-z]{{2}})?
     (?![A-Za-z0-9-])""")
@@ -36,6 +39,7 @@ _MAIL_CUE = re.compile(r"(?i)e-?mail|\bmail|contact|write|reach|send|address|邮
 _NO_WORD = re.compile(rf"(?i)[._0-9]|{_DOT}")  # in a local part: no word of prose has it
 _MAIL_HOSTS = frozenset("gmail googlemail outlook hotmail live msn yahoo icloud me aol proton protonmail gmx mail "
                         "qq 163 126 sina sohu foxmail yeah".split())  # Bob@Gmail dot com is no brand
+_NOT_A_MAILBOX = STOP_WORDS | {"us"}  # the word before a spaced @ or at in "find us @ github dot com"
 _AT = re.compile(rf"(?i)[ \t]*{_OPEN}[ \t]*(?:at|@)[ \t]*{_CLOSE}[ \t]*|[ \t]+at[ \t]+|[ \t]+@[ \t]*")
 
 
@@ -66,6 +70,9 @@ def spelled_emails(text: str) -> list[tuple[int, int]]:
         local = _LOCAL_PART.search(text, max(0, match.start() - 64), match.start())
         if local is None:
             continue
+        spaced = text[match.start() - 1].isspace()  # "us @home", "us at home": is "us" a mailbox?
+        if spaced and not match.group("bracketed") and local.group().strip().lower() in _NOT_A_MAILBOX:
+            continue
         if match.group("real_at"):
             # not "see @home dot com" (a mention) nor "Pets@Home dot com" (a brand, where the
             # domain is a capitalised word), unless a word for mail comes first
@@ -74,7 +81,7 @@ def spelled_emails(text: str) -> list[tuple[int, int]]:
             # a blank before the @ ("alice @ example dot com") makes a mention unless a word
             # for mail comes first, as it must for a brand
             cue = _MAIL_CUE.search(text, max(0, local.start() - 40), local.start()) is not None
-            if cue or not (text[match.start() - 1].isspace() or brand):
+            if cue or not (spaced or brand):
                 spans.append((local.start(), match.end()))
         elif match.group("bracketed") or _NO_WORD.search(local.group().rstrip()) or \
                 _MAIL_CUE.search(text, max(0, local.start() - 40), local.start()):

@@ -38,7 +38,9 @@ _ZH_CUE = re.compile(r"(?:我叫|我的名字[是叫]|名字[是叫]|名叫|本�
 # after it make a name unless the pair is itself a frequent word (江水, 高度).
 # Two scans, merged in text order (_name_places): one alternation with an empty branch for a
 # clause's start made sre try every branch at every character (~9 us a record, ~2 the two).
-_CLAUSE_BREAK = re.compile(r"[。！？，、；：\s]")
+# Half-width marks end a clause too: detection reads a text with full-width forms in it (１３８,
+# －, ．) folded half width, its ，and ： included.
+_CLAUSE_BREAK = re.compile(r"[。！？，、；：,:;!?\s]")
 _PERSON_TAKING = re.compile(r"(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
                             r"交给|转给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师|"
                             r"老公|老婆|丈夫|妻子|爱人|儿子|女儿|朋友|同学|负责人|主管|司机)")

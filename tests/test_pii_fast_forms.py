@@ -230,10 +230,10 @@ def test_the_places_chinese_names_start_are_those_of_one_alternation():
 
     from curate.pii_names_zh import _name_places
 
-    plain = re.compile(r"(?:^|(?<=[。！？，、；：\s\n]))|(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
+    plain = re.compile(r"(?:^|(?<=[。！？，、；：,:;!?\s\n]))|(请|由|被|跟|给|让|和|是)|(联系|客户|患者|病人|收件人|寄件人|寄给|发给|"
                        r"交给|转给|找|问|告诉|通知|转告|感谢|谢谢|恭喜|同事|老板|经理|医生|老师|"
                        r"老公|老婆|丈夫|妻子|爱人|儿子|女儿|朋友|同学|负责人|主管|司机)")
-    pieces = [*"请由被跟给让和是找问。！？，、；： \n\tab王李", "联系", "联系人", "客户", "收件人", "谢谢", "老师", "负责人", "司机"]
+    pieces = [*"请由被跟给让和是找问。！？，、；：,:;!? \n\tab王李", "联系", "联系人", "客户", "收件人", "谢谢", "老师", "负责人", "司机"]
     texts = _texts_of(pieces, 40_000, 12, seed=3) + [sample.text for sample in corpus(300, seed=7)]
     for text in texts:
         expected = [(m.end(), m.group(2) is not None, m.group(1) is None and m.group(2) is None)

@@ -106,6 +106,12 @@ def found(text: str) -> list[tuple[str, str]]:
     ("call 0086.139.1234.5678", "PHONE", "0086.139.1234.5678"),
     ("电话86．139．1234．5678", "PHONE", "86．139．1234．5678"),
     ("手机 139－1234－5678，随时打。", "PHONE", "139－1234－5678"),
+    ("Write to alice @ example.com today", "EMAIL", "alice @ example.com"),  # a spaced @, real dots (review)
+    ("Email me at alice @ example.com", "EMAIL", "alice @ example.com"),
+    # a full-width dash or dot folds the text half width (，to ,): clause starts must survive it (review)
+    ("北京－上海，李明明天到。", "PERSON", "李明"),
+    ("他说，金志强明天到。见第1．2节", "PERSON", "金志强"),
+    ("他说，金志强明天到。（１）", "PERSON", "金志强"),
     ("Amex 3782 822463 10005 please.", "CARD", "3782 822463 10005"),
     ("Pay to GB63RHSC45498174104090 today.", "IBAN", "GB63RHSC45498174104090"),
     ("Passport number: N10339621.", "PASSPORT", "N10339621"),
@@ -266,6 +272,18 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "Look @ python dot org for the docs.",  # a spaced @ with no word for mail
     "version 139.1234.5678 ships",
     "第1．2．3节",  # full-width dots in a section number
+    # a stop word before a spaced @ or at is no mailbox, a word for mail or not (review)
+    "Contact us @home dot com",
+    "Write to @ python dot org for details",
+    "Reach out @ twitter dot com",
+    "Please send feedback, or find us @ github dot com",
+    "Send x = a @ b dot com",
+    "Contact us at home dot com",
+    "$arr{@}list.pm",  # braces round an @: code
+    # a dotted mobile's shape with no word for a phone: a document's, a coordinate's (review)
+    "Release notes 139.1234.5678 are out",
+    "ISBN 139.1234.5678",
+    "坐标 139.1234.5678",
     "Part AB123456C in stock.",  # NI-shaped, but unspaced and with no cue: a product code
     "GB 12 34 56 A and QQ 12 34 56 C",  # prefixes never allocated
     "AB 12 34 56 E",  # no such suffix
