@@ -306,6 +306,9 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "陆万伍仟元，人民币叁万伍仟元",
     "共计叁万陆仟肆佰元",
     "第伍章讲的是伍岁的孩子",
+    "伍年前我来过这里",  # a span of time in cheque numerals: five years ago, six days later
+    "陆天后出发",
+    "陆个月以来一直下雨",
     "obj@model dot to(device); a@b dot py",
     "这本书卖了一三〇〇〇〇〇〇〇〇〇册。",  # a count: a measure word follows
     "人口一千三百四十五万六千七百八十九。",  # a count, with 千 and 万 between its digits

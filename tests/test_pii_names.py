@@ -73,6 +73,10 @@ from tests.test_pii_formats import found
     ("我和伍六一去了", "PERSON", "伍六一"),
     ("陆元是我的同学", "PERSON", "陆元"),
     ("陆万年在家", "PERSON", "陆万年"),
+    ("陆天明写了小说", "PERSON", "陆天明"),  # (陆天 and a time word after it is a span of time: below)
+    # a verb then an aspect particle ends a two-character name (a walk-through: "<PERSON>了陆元")
+    ("陆毅付了钱", "PERSON", "陆毅"),
+    ("王芳说了很多", "PERSON", "王芳"),
     ("请把文件转给李娜", "PERSON", "李娜"),
     # nicknames: 小 or 老 and a surname (written prompts)
     ("谢谢你小张，昨天那个问题已经解决啦", "PERSON", "小张"),
