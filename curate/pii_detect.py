@@ -388,8 +388,9 @@ def _whole_number(candidate: str, region: str | None, formatted: bool) -> bool:
 
 
 def _people(text: str, spacy_model: str | None, found: list[Span]) -> list[Span]:
-    spans = [Span("PERSON", s, e) for s, e in english_names(text)]
-    spans += [Span("PERSON", s, e) for s, e in zh_names(text)]
+    taken_spans = [(span.start, span.end) for span in found]
+    spans = [Span("PERSON", s, e) for s, e in english_names(text, taken_spans)]
+    spans += [Span("PERSON", s, e) for s, e in zh_names(text, taken_spans)]
     if spacy_model:
         spans += [Span("PERSON", s, e) for s, e in spacy_names(load_spacy(spacy_model), text)]
     taken = _Covered(found)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from curate import pii_names_zh
@@ -90,7 +91,10 @@ _SPEECH_VERB = re.compile(r"[ \t]+(?:wrote|said|says|asked|asks|reported|called|
                           r"texted|told|explained|added|noted|confirmed|complained)\b")
 
 
-def english_names(text: str) -> list[tuple[int, int]]:
+def english_names(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """Names in `text`; `taken`: (start, end) of values other detectors found, where a run of
+    capitalised words wholly inside one ("93328 Davis Island, ...") is not looked at: any name
+    in it would overlap that value, and go."""
     spans = _capital_letter_names(text) if _CAPS_PAIR.search(text) else []
     if "name" in text or "i'm" in text or "i am" in text or "call me" in text:
         spans += _lower_case_names(text)
@@ -100,6 +104,8 @@ def english_names(text: str) -> list[tuple[int, int]]:
             _UPPER_LOWER.search(text) and _CAPITAL_PAIR.search(text)):  # no word can start a name
         return spans
     for run in _CAPITALISED_RUN.finditer(text):
+        if taken and any(start <= run.start() and run.end() <= end for start, end in taken):
+            continue
         # after "the" or "a" a run names a thing ("the Seasons Pizza said"), but may end in a
         # person ("the Republican Senator John McCain said"): only a given name or an office
         # starts a name inside it

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 # About 250 surnames covering nearly all of China's population, and the common compounds.
@@ -60,12 +61,17 @@ _COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's
 _FAR_COMMON = 5 * _COMMON  # commoner than names ever are: 李娜 438, 小张 302; 安静 1,199, 小时 8,143
 
 
-def zh_names(text: str) -> list[tuple[int, int]]:
-    """Names after a cue (我叫, 姓名：) or at a surname that jieba tags as the start of a name."""
+def zh_names(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """Names after a cue (我叫, 姓名：) or at a surname that jieba tags as the start of a name.
+    `taken`: (start, end) of values other detectors found; no name is looked for that would start
+    inside one (高 of an address's 高坪: a jieba look-up for a name that would go, and that would
+    keep a name right after the value from being seen)."""
     if text.isascii() or not _ALL_HAN.search(text):  # isascii: a flag, not a scan
         return []
     spans = []
     for match in _ZH_CUE.finditer(text):
+        if taken and any(first <= match.end() < last for first, last in taken):
+            continue
         end = _zh_name_at(text, match.end(), strong=match.group(1) is None)
         if end:
             spans.append((match.end(), end))
@@ -92,7 +98,7 @@ def zh_names(text: str) -> list[tuple[int, int]]:
             continue  # (马 of 司马光 starts no name: a cut there left 司 in the text)
         if _inside_a_word(text, start):
             continue  # 庄 of 石家庄, 古 of 太古汇: a place's or a firm's character, not a surname
-        if _a_numeral(text, start):
+        if _a_numeral(text, start) or taken and any(first <= start < last for first, last in taken):
             continue
         end = _zh_name_at(text, start, strong=False)
         if end:

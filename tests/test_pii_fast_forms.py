@@ -276,3 +276,25 @@ def test_a_gate_of_words_is_found_exactly_where_one_of_its_words_is():
     assert _SPELLED_EMAIL_MARKERS.search("bob [at) example") and not _SPELLED_EMAIL_MARKERS.search("bob at example")
     assert _DOB_HINTS.search("D.O.B: 1/2/83") and not _DOB_HINTS.search("DxOxB")
     assert _FR_WORDS.search("12 rue de la paix") and not _FR_WORDS.search("a ruelle")
+
+
+def test_no_name_is_looked_for_inside_a_value_already_found(monkeypatch):
+    """A name inside an address or a number would overlap it and go: the name finders skip the
+    capitalised runs wholly inside such a value, and the Chinese surnames inside one (each a
+    jieba look-up), and still find the names beside it."""
+    from curate import pii_names, pii_names_zh
+
+    looked_at = []
+    name_from, name_at = pii_names._name_from, pii_names_zh._zh_name_at
+    monkeypatch.setattr(pii_names, "_name_from", lambda text, start, *rest: looked_at.append(start)
+                        or name_from(text, start, *rest))
+    monkeypatch.setattr(pii_names_zh, "_zh_name_at", lambda text, start, strong: looked_at.append(start)
+                        or name_at(text, start, strong))
+    for text, name in (("Please ship it to 93328 Davis Island, Rodriguezside, LA 93111. Contact Gary Nielsen.",
+                        "Gary Nielsen"),
+                       ("请把快递寄到北京市玲市高坪天津街y座 860837，收件人杨建平。", "杨建平")):
+        looked_at.clear()
+        spans = find_pii(text)
+        address = next(span for span in spans if span.type == "ADDRESS")
+        assert [text[s.start:s.end] for s in spans if s.type == "PERSON"] == [name]
+        assert not [at for at in looked_at if address.start <= at < address.end], (text, looked_at)
