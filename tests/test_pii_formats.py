@@ -288,6 +288,8 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "GB 12 34 56 A and QQ 12 34 56 C",  # prefixes never allocated
     "AB 12 34 56 E",  # no such suffix
     "ref XAB 12 34 56 C",
+    "Flight BA 12 34 56 A leaves at nine",  # a NI number's shape after a label of a booking or a flight
+    "Booking ref: AB 12 34 56 C",
     "壹贰叁肆伍陆柒捌玖拾元整",  # a sum in cheque numerals
     # a walk-through's: thousands in European style, cheque sums and counts, notation, Spanish, brands, code
     "Die Bilanzsumme beträgt 861.062.345.678 Euro.",
