@@ -256,7 +256,8 @@ def phone_key(value: str) -> str:
     13812345678 are one."""
     import phonenumbers
 
-    value = value.translate(_HAN_DIGIT_VALUES)  # 一三八… is 138…: every such number had the key ""
+    # 一三八… is 138… (every such number had the key ""), and 138，1234，5678 is 13812345678
+    value = value.translate(_HAN_DIGIT_VALUES).translate(_NO_GROUP_MARKS)
     digits = "".join(c for c in value if c.isdigit())
     if _china_without_plus(value, digits):
         value = _plus_added(value)
@@ -282,18 +283,28 @@ _HAN_MOBILE = re.compile(rf"(?:(?<!{_NOT_BESIDE})1|(?<!{_HAN_NUMBER})[一幺壹]
                          rf"(?<!{_HAN_NUMBER}[ \-].)[ \-]?[3-9三四五六七八九叁肆伍陆柒捌玖]"
                          rf"(?:[ \-]?{_ANY_DIGIT}){{9}}(?![ \-]?{_NOT_BESIDE}|[ \t]*[册本个件次元块年页人号])")
 
+# or in groups of 3, 4 and 4 with one mark between them: a comma, an enumeration comma or a
+# middle dot (一三八，一二三四，五六七八), not inside a longer list of such groups
+_GROUP_MARK = "[，,、·・]"
+_HAN_MOBILE_GROUPED = re.compile(rf"(?<!{_NOT_BESIDE})(?<!{_NOT_BESIDE}{_GROUP_MARK})[1一幺壹][3-9三四五六七八九叁肆伍陆柒捌玖]"
+                                 rf"{_ANY_DIGIT}({_GROUP_MARK}){_ANY_DIGIT}{{4}}\1{_ANY_DIGIT}{{4}}"
+                                 rf"(?!{_GROUP_MARK}?{_NOT_BESIDE}|[ \t]*[册本个件次元块年页人号])")
+_NOT_DIGITS = str.maketrans("", "", " -，,、·・")
+_NO_GROUP_MARKS = str.maketrans("", "", "，,、·・")  # which phonenumbers reads as no separator
+
 
 def _han_digit_phones(text: str) -> list[Span]:
     """Mobile numbers with Chinese numerals in them that are valid when read as digits."""
     import phonenumbers
 
     spans = []
-    for match in _HAN_MOBILE.finditer(text):
-        if match.group().isascii():
-            continue  # digits only: the phone detector's
-        digits = match.group().translate(_HAN_DIGIT_VALUES).replace(" ", "").replace("-", "")
-        if phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN")):
-            spans.append(Span("PHONE", *match.span()))
+    for pattern in (_HAN_MOBILE, _HAN_MOBILE_GROUPED):
+        for match in pattern.finditer(text):
+            if match.group().isascii():
+                continue  # digits only: the phone detector's
+            digits = match.group().translate(_HAN_DIGIT_VALUES).translate(_NOT_DIGITS)
+            if phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN")):
+                spans.append(Span("PHONE", *match.span()))
     return spans
 
 

@@ -45,6 +45,10 @@ def found(text: str) -> list[tuple[str, str]]:
     ("手机 一 三 八 一 二 三 四 五 六 七 八 谢谢", "PHONE", "一 三 八 一 二 三 四 五 六 七 八"),
     ("手机壹叁捌壹贰叁肆伍陆柒捌", "PHONE", "壹叁捌壹贰叁肆伍陆柒捌"),
     ("打138一二三四五六七八", "PHONE", "138一二三四五六七八"),
+    # in groups of 3, 4 and 4 with a comma, an enumeration comma or a middle dot between
+    ("我的手机是一三八，一二三四，五六七八", "PHONE", "一三八，一二三四，五六七八"),
+    ("手机：一三八、一二三四、五六七八", "PHONE", "一三八、一二三四、五六七八"),
+    ("电话幺三九·八七六五·四三二一", "PHONE", "幺三九·八七六五·四三二一"),
     # UK National Insurance numbers: spaced anywhere, unspaced after a cue
     ("My NI number is AB 12 34 56 C.", "SSN", "AB 12 34 56 C"),
     ("National Insurance No: AB123456C", "SSN", "AB123456C"),
@@ -304,6 +308,9 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "Nino AB123456C",
     "Pets@Home dot com and Stay@Home dot org",
     "二 一三八一二三四五六七八",  # inside a run of numerals with blanks between
+    "第一、三、四、五、六、七、八、九章",  # an enumeration of numerals
+    "一三八，一二三四，五六七八九",  # a group too long
+    "二、一三八、一二三四、五六七八",  # inside a longer list of groups
     # sums with 万 (a surname too) and counts after 伍 or 陆 (second walk-through)
     "陆万伍仟元，人民币叁万伍仟元",
     "共计叁万陆仟肆佰元",
@@ -323,9 +330,10 @@ def test_near_misses_are_left_alone(text):
 
 def test_mobiles_in_chinese_numerals_are_numbered_by_their_digits():
     # every such number had the key "": two wives' numbers were one <PHONE_1> (walk-through)
-    record = Example(instruction="我的手机是一三八一二三四五六七八，我妻子的是一三九八七六五四三二一。", input="或者打13812345678")
+    record = Example(instruction="我的手机是一三八一二三四五六七八，我妻子的是一三九八七六五四三二一。",
+                     input="或者打13812345678，或一三八、一二三四、五六七八")
     scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(record)
-    assert (scrubbed.instruction, scrubbed.input) == ("我的手机是<PHONE_1>，我妻子的是<PHONE_2>。", "或者打<PHONE_1>")
+    assert (scrubbed.instruction, scrubbed.input) == ("我的手机是<PHONE_1>，我妻子的是<PHONE_2>。", "或者打<PHONE_1>，或<PHONE_1>")
 
 
 def test_a_value_written_two_ways_is_one_value_when_numbered():
