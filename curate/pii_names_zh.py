@@ -115,6 +115,7 @@ def _name_places(text: str) -> list[tuple[int, bool, bool]]:
     """(start, after a role word, at a clause's start) for each place a name often starts, in
     text order: a clause's start comes before a word that takes a person at the same place
     (，请王芳: the place after ，, then the one after 请)."""
+    # (where the scan met it, 0 for a clause's start and 1 for a word, then what is returned)
     places = [(0, 0, 0, False, True)] + [(m.end(), 0, m.end(), False, True) for m in _CLAUSE_BREAK.finditer(text)]
     places += [(m.start(), 1, m.end(), m.group(2) is not None, False) for m in _PERSON_TAKING.finditer(text)]
     places.sort()
