@@ -283,8 +283,8 @@ _HAN_MOBILE = re.compile(rf"(?:(?<!{_NOT_BESIDE})1|(?<!{_HAN_NUMBER})[一幺壹]
                          rf"(?<!{_HAN_NUMBER}[ \-].)[ \-]?[3-9三四五六七八九叁肆伍陆柒捌玖]"
                          rf"(?:[ \-]?{_ANY_DIGIT}){{9}}(?![ \-]?{_NOT_BESIDE}|[ \t]*[册本个件次元块年页人号])")
 
-# or in groups of 3, 4 and 4 with one mark between them: a comma, an enumeration comma or a
-# middle dot (一三八，一二三四，五六七八), not inside a longer list of such groups
+# or in groups of 3, 4 and 4 with one mark between them, after a word for a phone: a comma, an
+# enumeration comma or a middle dot (手机一三八，一二三四，五六七八), not inside a longer list of groups
 _GROUP_MARK = "[，,、·・]"
 _HAN_MOBILE_GROUPED = re.compile(rf"(?<!{_NOT_BESIDE})(?<!{_NOT_BESIDE}{_GROUP_MARK})[1一幺壹][3-9三四五六七八九叁肆伍陆柒捌玖]"
                                  rf"{_ANY_DIGIT}({_GROUP_MARK}){_ANY_DIGIT}{{4}}\1{_ANY_DIGIT}{{4}}"
@@ -302,6 +302,9 @@ def _han_digit_phones(text: str) -> list[Span]:
         for match in pattern.finditer(text):
             if match.group().isascii():
                 continue  # digits only: the phone detector's
+            if pattern is _HAN_MOBILE_GROUPED and (not _PHONE_CUE.search(text, max(0, match.start() - 24), match.start())
+                                                   or not_personal_label(text, match.start())):
+                continue  # groups of numerals are lists as often (一五〇，二〇〇〇，三〇〇〇米): a phone's word first
             digits = match.group().translate(_HAN_DIGIT_VALUES).translate(_NOT_DIGITS)
             if phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN")):
                 spans.append(Span("PHONE", *match.span()))

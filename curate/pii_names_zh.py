@@ -54,7 +54,6 @@ _CHEQUE_NUMERALS = frozenset("壹贰叁肆伍陆柒捌玖拾佰仟")
 _MEASURE_WORDS = frozenset("角分整件号条层册本个次页章只张岁位瓶斤")
 _TIME_UNITS = frozenset("年天月周")
 _BEFORE_OR_AFTER = frozenset("前后内")
-_ASPECT_PARTICLES = frozenset("了过着")  # after a verb: 陆毅付了钱 is 陆毅 and 付了
 _BEFORE_A_SUM = frozenset("币¥￥计付额写共〇零一二三四五六七八九十百千") | _CHEQUE_NUMERALS
 _TITLES = frozenset("先生 女士 小姐 老师 经理 教授 医生 同学 主任 律师 师傅".split())
 _COMMON = 100  # jieba tags 叶子, 顾客 and 谢谢 nr too; a private person's name is rarely that frequent
@@ -98,17 +97,19 @@ def zh_names(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[tuple[int
             continue  # (马 of 司马光 starts no name: a cut there left 司 in the text)
         if _inside_a_word(text, start):
             continue  # 庄 of 石家庄, 古 of 太古汇: a place's or a firm's character, not a surname
-        if _a_numeral(text, start) or taken and any(first <= start < last for first, last in taken):
+        if _a_numeral(text, start):
+            last = max(last, start + 2)  # nor does its unit start one: 周 of 陆周前
+            continue
+        if taken and any(first <= start < end for first, end in taken):
             continue
         end = _zh_name_at(text, start, strong=False)
         if end:
             spans.append((start, end))
             last = end
-    # a three-character name whose last character starts a word (王芳今天 is 王芳, then 今天) or
-    # is a verb before an aspect particle (陆毅付了钱: 陆毅, then 付了); not after a compound
-    # surname, whose one-character given name would go (司马光明 of 光明)
-    return [(s, e - 1) if e - s == 3 and text[s:s + 2] not in _COMPOUND
-            and (_starts_a_word(text, e - 1) or text[e:e + 1] in _ASPECT_PARTICLES) else (s, e) for s, e in spans]
+    # a three-character name whose last character starts a word: 王芳今天 is 王芳, then 今天
+    # (not after a compound surname, whose one-character given name would go: 司马光明 of 光明)
+    return [(s, e - 1) if e - s == 3 and text[s:s + 2] not in _COMPOUND and _starts_a_word(text, e - 1) else (s, e)
+            for s, e in spans]
 
 
 def _name_places(text: str) -> list[tuple[int, bool, bool]]:
@@ -134,8 +135,8 @@ def _a_numeral(text: str, start: int) -> bool:
         return True
     if after in ("元", "圆"):
         return further in ("整", "角", "分") or (start > 0 and text[start - 1] in _BEFORE_A_SUM)
-    if after in _TIME_UNITS and further in _BEFORE_OR_AFTER:
-        return True  # 伍年前, 陆天后: a span of time (陆天明, a name, has no 前 or 后)
+    if after in _TIME_UNITS and further in _BEFORE_OR_AFTER and not _starts_a_word(text, start + 2):
+        return True  # 伍年前, 陆天后: a span of time (陆天明 has no 前 or 后; 陆天后来: 后来 is a word)
     return after in ("万", "亿") and (further in _CHEQUE_NUMERALS or further in _MEASURE_WORDS or further in "元圆万亿")
 
 

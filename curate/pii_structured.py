@@ -29,7 +29,7 @@ class Found(NamedTuple):
 # or "was" (each optional), then a colon or "#", at the very end of the 24 characters before it.
 _RECORD_WORDS = ("order", "invoice", "tracking", "receipt", "serial", "confirmation", "ticket", "case", "reference",
                  "ref", "booking", "claim", "account", "transaction", "po", "part", "model", "item", "sku", "product",
-                 "catalog", "catalogue", "lot", "batch", "flight")
+                 "catalog", "catalogue", "lot", "batch")
 _RECORD_WORDS_ZH = ("订单号", "订单", "单号", "编号", "流水号", "序列号", "工单号", "工单")
 _LABEL_WINDOW = 24
 # The label ends where the number starts, so it is matched backwards: on the window reversed,
@@ -84,14 +84,16 @@ _NINO_CUE = re.compile(r"(?:\bNI\b|\bN\.I\.|\bNIN[Oo]\b|\bnino(?=[\"'>]?[ \t]*[:
                        r"|(?i:\bnational[ _-]?insurance(?![a-z])|\bnat\.?[ _-]?ins(?:urance)?\.?|\bni_))"
                        r"(?i:[ _-]*(?:\((?:NINO|NI)\))?[ _-]*(?:number|num|no\.?|nr|#)?[ _-]*(?:\((?:NINO|NI)\))?)"
                        r"(?:[ \t]*\bis\b)?[\"'\]>]*[ \t]*[:：=,|#\-]?\s*[\"'(\[<]*[ \t]*")
+_FLIGHT = re.compile(r"(?i)\bflight[ \t]+$")
 _NINO_FOLDED_HINTS = any_of("nsurance", "ni_", "nino", "nat ins", "nat. ins", "nat_ins")
 
 
 def ni_numbers(text: str, folded: str) -> list[Found]:
     """`folded`: as for ssns."""
-    # (not after a record's label: "Flight BA 12 34 56 A", "Booking ref: AB 12 34 56 C")
+    # (not after a record's label, "Booking ref: AB 12 34 56 C", nor right after "flight": BA is
+    # an airline's code, "Flight BA 12 34 56 A")
     found = [Found("SSN", *m.span()) for m in _NINO.finditer(text) if all(m.groups())
-             and not not_personal_label(text, m.start())]
+             and not not_personal_label(text, m.start()) and not _FLIGHT.search(text, max(0, m.start() - 8), m.start())]
     if "NI" in text or "N.I." in text or _NINO_FOLDED_HINTS.search(folded):
         spaced = {item.start for item in found}  # a set: a scan of `found` per cue was quadratic
         for cue in _NINO_CUE.finditer(text):

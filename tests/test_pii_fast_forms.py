@@ -207,7 +207,7 @@ def test_a_record_label_read_backwards_is_the_label_pattern_read_forwards():
     from curate.pii_structured import not_personal_label
 
     plain = re.compile(r"(?i)(?:(?:order|invoice|tracking|receipt|serial|confirmation|ticket|case|reference|ref|booking"
-                       r"|claim|account|transaction|po|part|model|item|sku|product|catalog(?:ue)?|lot|batch|flight)"
+                       r"|claim|account|transaction|po|part|model|item|sku|product|catalog(?:ue)?|lot|batch)"
                        r"[ \t]*(?:number|no\.?|id|#)?(?:[ \t]+(?:is|was))?|订单号?|单号|编号|流水号|序列号|工单号?)"
                        r"[ \t]*[:：#]?[ \t]*$")
     pieces = ["order", "ORDER", "Ticket", "po", "ref", "reference", "catalog", "ue", "number", "no", "No.", "id", "#",

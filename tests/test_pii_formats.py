@@ -111,6 +111,9 @@ def found(text: str) -> list[tuple[str, str]]:
     ("电话86．139．1234．5678", "PHONE", "86．139．1234．5678"),
     ("手机 139－1234－5678，随时打。", "PHONE", "139－1234－5678"),
     ("Write to alice @ example.com today", "EMAIL", "alice @ example.com"),  # a spaced @, real dots (review)
+    # "flight" before a number other than a NI number's shape says nothing (review)
+    ("Emergency contact during the flight: 212-555-0147", "PHONE", "212-555-0147"),
+    ("Before the flight 536-22-8726 was my SSN.", "SSN", "536-22-8726"),
     ("Email me at alice @ example.com", "EMAIL", "alice @ example.com"),
     # a full-width dash or dot folds the text half width (，to ,): clause starts must survive it (review)
     ("北京－上海，李明明天到。", "PERSON", "李明"),
@@ -318,6 +321,12 @@ def test_digits_after_zhuan_that_start_a_number_are_that_number_not_an_extension
     "伍年前我来过这里",  # a span of time in cheque numerals: five years ago, six days later
     "陆天后出发",
     "陆个月以来一直下雨",
+    "陆周前已经寄出。",  # and its unit starts no name (review: 周前)
+    # lists of numerals in groups, with no word for a phone (review)
+    "他考了一五〇，二〇〇〇，三〇〇〇米的比赛。",
+    "房间号分别是一五八、二〇一〇、二〇一二。",
+    "编号一三六、一〇二四、二〇四八依次排列。",
+    "本期双色球开奖号码：一三五，二四六八，〇九一二。",
     "obj@model dot to(device); a@b dot py",
     "这本书卖了一三〇〇〇〇〇〇〇〇〇册。",  # a count: a measure word follows
     "人口一千三百四十五万六千七百八十九。",  # a count, with 千 and 万 between its digits
@@ -331,9 +340,9 @@ def test_near_misses_are_left_alone(text):
 def test_mobiles_in_chinese_numerals_are_numbered_by_their_digits():
     # every such number had the key "": two wives' numbers were one <PHONE_1> (walk-through)
     record = Example(instruction="我的手机是一三八一二三四五六七八，我妻子的是一三九八七六五四三二一。",
-                     input="或者打13812345678，或一三八、一二三四、五六七八")
+                     input="或者打13812345678，手机一三八、一二三四、五六七八")
     scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(record)
-    assert (scrubbed.instruction, scrubbed.input) == ("我的手机是<PHONE_1>，我妻子的是<PHONE_2>。", "或者打<PHONE_1>，或<PHONE_1>")
+    assert (scrubbed.instruction, scrubbed.input) == ("我的手机是<PHONE_1>，我妻子的是<PHONE_2>。", "或者打<PHONE_1>，手机<PHONE_1>")
 
 
 def test_a_value_written_two_ways_is_one_value_when_numbered():

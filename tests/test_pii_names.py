@@ -74,9 +74,13 @@ from tests.test_pii_formats import found
     ("陆元是我的同学", "PERSON", "陆元"),
     ("陆万年在家", "PERSON", "陆万年"),
     ("陆天明写了小说", "PERSON", "陆天明"),  # (陆天 and a time word after it is a span of time: below)
-    # a verb then an aspect particle ends a two-character name (a walk-through: "<PERSON>了陆元")
-    ("陆毅付了钱", "PERSON", "陆毅"),
-    ("王芳说了很多", "PERSON", "王芳"),
+    # a three-character name before 了, 过 or 着 stays whole (a review: a cut there left 明 of 王小明)
+    ("王小明了解这个项目的全部细节。", "PERSON", "王小明"),
+    ("张建国过来找我谈合同的事情。", "PERSON", "张建国"),
+    ("我已经通知王志强了，他明天到。", "PERSON", "王志强"),
+    # 陆天 before a word that starts with 后 or 前 is a name, not "six days later" (review)
+    ("陆天后来去了上海工作。", "PERSON", "陆天"),
+    ("客户陆天前来咨询。", "PERSON", "陆天"),
     ("请把文件转给李娜", "PERSON", "李娜"),
     # nicknames: 小 or 老 and a surname (written prompts)
     ("谢谢你小张，昨天那个问题已经解决啦", "PERSON", "小张"),
