@@ -285,12 +285,13 @@ _HAN_MOBILE = re.compile(rf"(?:(?<!{_NOT_BESIDE})1|(?<!{_HAN_NUMBER})[一幺壹]
 
 # or in groups of 3, 4 and 4 with one mark between them, after a word for a phone: a comma, an
 # enumeration comma or a middle dot (手机一三八，一二三四，五六七八), not inside a longer list of groups
-_GROUP_MARK = "[，,、·・]"
+_GROUP_MARKS = "，,、·・"
+_GROUP_MARK = f"[{_GROUP_MARKS}]"
 _HAN_MOBILE_GROUPED = re.compile(rf"(?<!{_NOT_BESIDE})(?<!{_NOT_BESIDE}{_GROUP_MARK})[1一幺壹][3-9三四五六七八九叁肆伍陆柒捌玖]"
                                  rf"{_ANY_DIGIT}({_GROUP_MARK}){_ANY_DIGIT}{{4}}\1{_ANY_DIGIT}{{4}}"
                                  rf"(?!{_GROUP_MARK}?{_NOT_BESIDE}|[ \t]*[册本个件次元块年页人号])")
-_NOT_DIGITS = str.maketrans("", "", " -，,、·・")
-_NO_GROUP_MARKS = str.maketrans("", "", "，,、·・")  # which phonenumbers reads as no separator
+_NO_GROUP_MARKS = str.maketrans("", "", _GROUP_MARKS)  # which phonenumbers reads as no separator
+_NOT_DIGITS = str.maketrans("", "", " -" + _GROUP_MARKS)
 
 
 def _han_digit_phones(text: str) -> list[Span]:
@@ -302,13 +303,18 @@ def _han_digit_phones(text: str) -> list[Span]:
         for match in pattern.finditer(text):
             if match.group().isascii():
                 continue  # digits only: the phone detector's
-            if pattern is _HAN_MOBILE_GROUPED and (not _PHONE_CUE.search(text, max(0, match.start() - 24), match.start())
+            if pattern is _HAN_MOBILE_GROUPED and (not _after_a_phone_word(text, match.start())
                                                    or not_personal_label(text, match.start())):
                 continue  # groups of numerals are lists as often (一五〇，二〇〇〇，三〇〇〇米): a phone's word first
             digits = match.group().translate(_HAN_DIGIT_VALUES).translate(_NOT_DIGITS)
             if phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN")):
                 spans.append(Span("PHONE", *match.span()))
     return spans
+
+
+def _after_a_phone_word(text: str, start: int) -> bool:
+    """Does a word for a phone ("call", "phone", 电话, 手机…) come just before text[start]?"""
+    return _PHONE_CUE.search(text, max(0, start - 24), start) is not None
 
 
 _NOT_A_PHONE_AFTER = re.compile(r"-[A-Z]{3,}\b|\.\d")  # a vanity number's letters, a decimal part
@@ -339,7 +345,7 @@ def _phones(text: str, offset: int, candidate: str) -> list[Span]:
     # a number written as one (separators, brackets, a +, an extension), or a run of digits
     # right after "call", "phone", 电话..., only has to be possible in its region; any other
     # bare run of digits must be a valid, assigned number to count
-    formatted = not number.isdigit() or _PHONE_CUE.search(text, max(0, offset - 24), offset) is not None
+    formatted = not number.isdigit() or _after_a_phone_word(text, offset)
     if not formatted and _a_quantity(text, offset, offset + len(candidate), len(digits)):
         return []
     if _china_without_plus(candidate, digits):
@@ -363,7 +369,7 @@ def _a_version(text: str, offset: int, number: str, digits: str) -> bool:
     later), and not after a word for a version."""
     if not (_DOTTED_PHONE.fullmatch(number)
             or _DOTTED_CN.fullmatch(number) and _china_without_plus(number.removeprefix("00"), digits.removeprefix("00"))
-            or _DOTTED_CN_MOBILE.fullmatch(number) and _PHONE_CUE.search(text, max(0, offset - 24), offset)):
+            or _DOTTED_CN_MOBILE.fullmatch(number) and _after_a_phone_word(text, offset)):
         return True  # (not 861.062.345.678 either: thousands, not 86 and a number's groups)
     return _VERSION_LABEL.search(text, max(0, offset - 16), offset) is not None
 
