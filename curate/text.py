@@ -79,14 +79,14 @@ def normalize_text(text: str) -> str:
 def collapsed(ascii: bytes) -> bytes:
     """ASCII text with each run of whitespace made one space and none at either end: what
     `" ".join(text.split())` makes of it. (On other text, str.split is as fast.)"""
-    spaced = ascii.translate(_ASCII_SPACES)
+    spaced = ascii.translate(ASCII_SPACES)
     while b"  " in spaced:
         spaced = spaced.replace(b"  ", b" ")
     return spaced.strip(b" ")
 
 
 # every ASCII character str.split() splits on, as a space
-_ASCII_SPACES = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " * 9)
+ASCII_SPACES = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " * 9)
 
 
 def duplicate_key(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from xxhash import xxh3_64_intdigest as _xxh3
 
-from curate.text import CJK_RANGES, collapsed
+from curate.text import ASCII_SPACES, CJK_RANGES, collapsed
 
 # CJK text has no spaces: each of its characters counts as a word.
 _CJK_CHARS = CJK_RANGES
@@ -131,7 +131,8 @@ def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarr
     import pyarrow.compute as pc
 
     if prepared is None:  # all ASCII: NFKC already, and Arrow's ASCII kernels are faster
-        words = pc.ascii_split_whitespace(pc.ascii_lower(_large_strings(texts)))
+        # they split at six spaces; str.split (what tokens() does) also at \x1c-\x1f
+        words = pc.ascii_split_whitespace(pc.ascii_lower(_large_strings(texts, ASCII_SPACES)))
     else:
         words = pc.utf8_split_whitespace(_large_strings(prepared))
     offsets = _integers(words.offsets).astype(np.int64)
@@ -145,7 +146,7 @@ def _word_tokens(texts: list[str], prepared: list[str] | None) -> tuple[np.ndarr
 # pandas (to ask whether the list is a pandas object; to convert), 0.3 s and ~30 MB in each
 # process that sketches.
 
-def _large_strings(texts: list[str]) -> Any:
+def _large_strings(texts: list[str], table: bytes | None = None) -> Any:
     """An Arrow large_string array of `texts`, built from their UTF-8 bytes, with a NUL byte
     after the last: pyarrow's utf8_split_whitespace (26.0) reads the byte past the data, and
     where that is >= 0x80 it leaves trailing whitespace on the last text's last word. After
@@ -155,7 +156,10 @@ def _large_strings(texts: list[str]) -> Any:
     data = [text.encode("utf-8") for text in texts]
     offsets = np.zeros(len(data) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, data), np.int64, len(data)), out=offsets[1:])
-    return pa.LargeStringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join([*data, b"\0"])))
+    joined = b"".join([*data, b"\0"])
+    if table is not None:  # a byte-for-byte translation keeps every offset
+        joined = joined.translate(table)
+    return pa.LargeStringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(joined))
 
 
 def _integers(array: Any) -> np.ndarray:
