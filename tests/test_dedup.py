@@ -116,6 +116,21 @@ def test_exact_jaccard_of_the_stored_sets_equals_set_jaccard(tmp_path):
         assert value == pytest.approx(len(a & b) / len(a | b) if a and b else 0.0)
 
 
+def test_stored_sets_are_each_texts_sorted_distinct_shingles():
+    from curate.filters.lsh import unique_sorted_sets
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        sizes = rng.integers(0, 12, rng.integers(0, 8))
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        hashes = rng.choice(np.array([0, 1, 7, 2**31, 2**32 - 1], np.uint32), int(offsets[-1]))
+        sets, set_offsets = unique_sorted_sets(hashes, offsets)
+        assert sets.dtype == np.uint32 and len(set_offsets) == len(offsets)
+        for i in range(len(sizes)):
+            own = hashes[offsets[i]:offsets[i + 1]]
+            assert sets[set_offsets[i]:set_offsets[i + 1]].tolist() == sorted(set(own.tolist()))
+
+
 def test_a_pair_found_apart_is_verified_once_and_the_answers_stay_the_same(tmp_path):
     # a pair just under the threshold shares a bucket in several bands: it is verified the first time only
     rng = random.Random(1)
