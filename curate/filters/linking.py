@@ -8,9 +8,13 @@ components (near copies of a few texts) is reduced to one member per component f
 and those are compared with a leader in rounds: the first, then the first of those that did
 not match it, and so on, all buckets of the band at once. Which member stands for a
 component, and which leads, is a hash of the member and the band, so the ~5 bands that a pair
-at J = 0.8 shares put different members face to face. A large bucket of many components
-(templated prompts whose slots differ: rounds there cost components x members, quadratic in
-the bucket) gets its candidate pairs by prefix filtering instead (`_prefix_pairs`), where that
+at J = 0.8 shares put different members face to face. Every large bucket starts with
+FIRST_ROUNDS such rounds, which link near copies of its leaders; only then are its components
+counted (in the first bands, copies of a few texts are as many components as texts, and were
+sent to prefix filtering, which cost 4.2 s at 1M records of bench/dedup.py's scale file against
+0.13 s at 200k). A large bucket still of many components (templated prompts whose slots
+differ: rounds there cost components x members, quadratic in the bucket) gets candidate pairs
+of the members left, one a component, by prefix filtering instead (`_prefix_pairs`), where that
 costs less: every pair at the threshold shares a shingle of both prefixes, and on such prompts
 the rarest shingles are the slots', shared by no other text. (A shingle in more than
 SMALL_BUCKET prefixes, as near copies share, sends its texts to leader rounds.) There is no
@@ -90,12 +94,18 @@ def link_near(store: SketchStore, components: Components, candidates: np.ndarray
         sizes = np.bincount(bucket)[bucket]
         small, large = (sizes > 1) & (sizes <= SMALL_BUCKET), sizes > SMALL_BUCKET
         compared += _link_all_pairs(store, components, bucket[small], members[small])
-        # large buckets go to leader rounds, unless those could cost more comparisons than
-        # prefix filtering handles shingles (templated prompts, their slots filled differently)
-        many = _rounds_cost_more(store, components, bucket[large], members[large])
-        large_many, large_few = np.flatnonzero(large)[many], np.flatnonzero(large)[~many]
-        compared += _link_buckets(store, components, bucket[large_few], members[large_few], salt=band)
-        compared += _link_by_prefixes(store, components, bucket[large_many], members[large_many], salt=band)
+        # large buckets start with a few leader rounds, which link near copies of the leaders:
+        # until then a bucket of copies of a few texts looks like one of as many components as
+        # members (in the first bands, nothing has linked them yet)
+        first_rounds, left_bucket, left = _link_buckets(store, components, bucket[large], members[large],
+                                                        salt=band, rounds=FIRST_ROUNDS)
+        compared += first_rounds
+        # the rest go on in leader rounds, unless those could cost more comparisons than prefix
+        # filtering handles shingles (templated prompts, their slots filled differently)
+        left_bucket, left = _one_per_component(components, left_bucket, left, band)
+        many = _rounds_cost_more(store, components, left_bucket, left)
+        compared += _link_buckets(store, components, left_bucket[~many], left[~many], salt=band)[0]
+        compared += _link_by_prefixes(store, components, left_bucket[many], left[many], salt=band)
         components.compress()  # short paths for the next band's look-ups (once a band: it costs O(n))
     return compared
 
@@ -162,6 +172,7 @@ def _rounds_cost_more(store: SketchStore, components: Components, bucket: np.nda
     return costly[bucket]
 
 
+FIRST_ROUNDS = 4  # leader rounds every large bucket has before its route is chosen
 MANY_COMPONENTS = 64  # below this, a bucket's rounds are few whatever its size
 ROUNDS_PER_SHINGLE = 4  # comparisons of leader rounds worth one shingle of prefix filtering
 PREFIX_BATCH = 1_000_000  # shingles of large buckets joined at a time (~100 MB of arrays)
@@ -192,7 +203,7 @@ def _link_by_prefixes(store: SketchStore, components: Components, bucket: np.nda
 def _link_prefix_batch(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray,
                        salt: int) -> int:
     a, b, crowded_bucket, crowded = _prefix_pairs(store, bucket, members)
-    compared = _link_buckets(store, components, crowded_bucket, crowded, salt=salt)
+    compared = _link_buckets(store, components, crowded_bucket, crowded, salt=salt)[0]
     apart = components.roots(a) != components.roots(b)
     a, b = a[apart], b[apart]
     # the pairs the signatures decide first (no sets read), then the unsure ones still apart,
@@ -267,26 +278,16 @@ def _prefix_pairs(store: SketchStore, bucket: np.ndarray, members: np.ndarray
 
 
 def _link_buckets(store: SketchStore, components: Components, bucket: np.ndarray, members: np.ndarray,
-                  salt: int = 0) -> int:
-    """Leader rounds over every large bucket of one band at once (see the module docstring).
-    Which member stands for a component, and which leads, is a hash of the member and the
-    band: another band's bucket of the same texts compares other members."""
+                  salt: int = 0, rounds: int | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+    """Leader rounds over every large bucket of one band at once (see the module docstring),
+    until every member is done or after `rounds`. Returns the comparisons made and (bucket,
+    member) of those left for a next leader."""
     compared = 0
-    while len(members):
-        # one member per (bucket, component)
-        roots = components.roots(members)
-        priority = (members.astype(np.uint64) + np.uint64(salt)) * MIX
-        order = np.lexsort((priority, roots, bucket))
-        bucket, members, roots = bucket[order], members[order], roots[order]
-        distinct = run_starts(bucket, roots)
-        bucket, members, priority = bucket[distinct], members[distinct], priority[order][distinct]
-        order = np.lexsort((priority, bucket))  # the leader of each bucket: its member of lowest priority
-        bucket, members = bucket[order], members[order]
-        first = run_starts(bucket)
-        alone = first & np.concatenate([first[1:], [True]])
-        bucket, members, first = bucket[~alone], members[~alone], first[~alone]
+    while len(members) and rounds != 0:
+        bucket, members = _one_per_component(components, bucket, members, salt)
         if not len(members):
-            return compared
+            break
+        first = run_starts(bucket)  # the leader of each bucket: its member of lowest priority
         leader = members[first][np.cumsum(first) - 1]
         others = ~first
         a, b = leader[others], members[others]
@@ -296,4 +297,23 @@ def _link_buckets(store: SketchStore, components: Components, bucket: np.ndarray
         # the leaders are done; who did not match goes on to the next leader of its bucket
         keep = np.flatnonzero(others)[~match]
         bucket, members = bucket[keep], members[keep]
-    return compared
+        rounds = None if rounds is None else rounds - 1
+    return compared, bucket, members
+
+
+def _one_per_component(components: Components, bucket: np.ndarray, members: np.ndarray, salt: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """One member per (bucket, component), each bucket's in order of priority, and only buckets
+    of two components or more. Which member stands for a component, and which leads, is a hash
+    of the member and the band: another band's bucket of the same texts compares other members."""
+    roots = components.roots(members)
+    priority = (members.astype(np.uint64) + np.uint64(salt)) * MIX
+    order = np.lexsort((priority, roots, bucket))
+    bucket, members, roots = bucket[order], members[order], roots[order]
+    distinct = run_starts(bucket, roots)
+    bucket, members, priority = bucket[distinct], members[distinct], priority[order][distinct]
+    order = np.lexsort((priority, bucket))
+    bucket, members = bucket[order], members[order]
+    first = run_starts(bucket)
+    alone = first & np.concatenate([first[1:], [True]])
+    return bucket[~alone], members[~alone]
