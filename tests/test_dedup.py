@@ -220,6 +220,26 @@ def test_keep_longest_counts_the_answer_and_not_the_padding(tmp_path, run_cli):
     assert [record.id for record in kept] == ["clean"]
 
 
+@pytest.mark.parametrize("keep", ["longest", "best-score"])
+def test_two_answers_to_one_prompt_keep_the_better_though_they_share_a_derived_id(tmp_path, run_cli, keep):
+    # a derived id hashes the prompt alone, so the second answer's id repeated the first's and
+    # it was never kept: --keep longest kept "Leaves fall." over the haiku (walk-through)
+    question = "Write a haiku about autumn leaves."
+    rows = [{"instruction": question, "output": "Leaves fall.", "meta": {"judge": {"score": 2}}},
+            {"instruction": question, "output": "Red leaves drift and fall\nthe maple lets go slowly\ncold wind "
+             "takes the rest", "meta": {"judge": {"score": 5}}}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"), "--keep", keep,
+                           "--rejects", str(tmp_path / "rejects.jsonl"))
+    assert code == 0, err
+    kept = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["output"] for row in kept] == [rows[1]["output"]]
+    assert [json.loads(line)["meta"]["rejected"]["reason"]
+            for line in (tmp_path / "rejects.jsonl").read_text().splitlines()] == ["exact_duplicate"]
+    kept_records, _ = dedup_records([Example(**row) for row in rows], DedupConfig(keep=keep))
+    assert [record.output for record in kept_records] == [rows[1]["output"]]
+
+
 def test_keep_best_score_with_no_scores_is_a_usage_error_and_writes_nothing(tmp_path, run_cli):
     # it kept each cluster's first record, silently: not what the user asked for
     rng = random.Random(5)

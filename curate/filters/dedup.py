@@ -19,7 +19,7 @@ copy in its cluster (the kept record or any other member), `near_duplicate` one 
 record whose compared text is empty (say --fields input, where most inputs are) duplicates
 nothing and stays; the summary counts them as `empty_text`.
 meta.dedup is {cluster: the id of the record its cluster keeps, size}; cluster is null where the
-cluster keeps none, all its records repeating earlier records' ids (each goes as `duplicate_id`):
+cluster keeps none, all its records repeating ids first held in other clusters (each goes as `duplicate_id`):
 naming it by that repeated id would give it the cluster of the record whose id it repeats.
 With `--against FILE`, records that duplicate any record of FILE (an evaluation set) are
 removed instead, as `contaminated`, with the matched id in meta.dedup.
@@ -193,13 +193,17 @@ class Verdicts:
     With keep "best-score", records without a judge score rank below every scored one (the
     summary counts them as `unscored`); with none scored at all, that is a usage error.
 
-    A record whose id an earlier record has (`repeated`) is never kept: it goes as
+    `first_of_id`: per record, the first record with its id. Records that share an id in one
+    cluster are as free to be kept as any (a derived id is a hash of the prompt alone, so two
+    answers to one prompt share theirs, and --keep longest or best-score is there to choose
+    between them); only one of them stays, so the output holds the id once. A record whose id
+    the first such record holds in another cluster (`repeated`) is never kept: it goes as
     `duplicate_id`, as in every other stage (or `exact_duplicate` where it has an exact copy),
     and where it shares a cluster with others, one of them is kept in its place, so no text is
     lost with it."""
 
     def __init__(self, found: Clusters, lengths: np.ndarray, scores: np.ndarray, keep: str,
-                 repeated: np.ndarray | None = None):
+                 first_of_id: np.ndarray | None = None):
         import numpy as np
 
         from curate.filters.lsh import run_starts
@@ -210,7 +214,8 @@ class Verdicts:
             # every cluster would keep its first record, which the user did not ask for
             raise UsageError("--keep best-score: no record has a meta.judge.score (curate judge writes one); "
                              "use --keep first or --keep longest")
-        self.repeated = repeated if repeated is not None else np.zeros(len(index), bool)
+        first_of_id = index if first_of_id is None else first_of_id
+        self.repeated = found.labels[first_of_id] != found.labels
         best_first = {"first": [index], "longest": [index, -lengths], "best-score": [index, -scores]}[keep]
         # by cluster, then records with ids of their own, then the one to keep first
         order = np.lexsort((*best_first, self.repeated, found.labels))
@@ -297,7 +302,7 @@ def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: s
         summary.counts["empty_text"] = empty
     with verifying_pool(store, config):
         found = cluster_store(store)
-    verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep, facts.ids.repeats())
+    verdicts = Verdicts(found, facts.lengths, facts.scores, config.keep, facts.ids.first_positions())
     if verdicts.unscored:
         summary.counts["unscored"] = verdicts.unscored
     keeper_ids = {int(k): json.dumps(facts.id(int(k)), ensure_ascii=False) for k in verdicts.shared_keepers()}
@@ -342,14 +347,12 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     with work_folder(config.work_dir) as folder:
         found = cluster_store(sketched(texts, Path(folder), config))
     scores = [(r.meta.get("judge") or {}).get("score") for r in records]
-    repeated, seen = np.zeros(len(records), bool), set()
-    for index, record in enumerate(records):
-        repeated[index] = record.id in seen
-        seen.add(record.id)
+    first: dict[str, int] = {}
+    first_of_id = np.array([first.setdefault(record.id, index) for index, record in enumerate(records)], np.int64)
     lengths = [record_length(record) for record in records] if config.keep == "longest" else [0] * len(records)
     verdicts = Verdicts(found, np.array(lengths, np.int64),
                         np.array([float(v) if isinstance(v, (int, float)) else float("-inf") for v in scores]),
-                        config.keep, repeated)
+                        config.keep, first_of_id)
     kept: list[Record] = []
     removed: list[tuple[Record, str]] = []
     for index, record in enumerate(records):

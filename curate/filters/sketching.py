@@ -132,25 +132,24 @@ class Texts:
         start = int(self.ends[index - 1]) if index else 0
         return bytes(self._data[start : int(self.ends[index])]).decode("utf-8")
 
-    def repeats(self) -> np.ndarray:
-        """Per position: does an earlier position hold the same string? Found by sorting the
-        hashes, then checked on the strings themselves (a hash collision is no repeat); each
-        string with an equal hash is read once, so many repeats cost no more than a few."""
+    def first_positions(self) -> np.ndarray:
+        """Per position, the first position holding the same string (itself, where none before
+        does). Found by sorting the hashes, then checked on the strings themselves (a hash
+        collision is no repeat); each string with an equal hash is read once, so many repeats
+        cost no more than a few."""
         order = np.argsort(self.hashes, kind="stable")  # equal hashes stay in position order
         ordered = self.hashes[order]
-        repeated = np.zeros(len(order), bool)
+        first_of = np.arange(len(order), dtype=np.int64)
         equal = ordered[1:] == ordered[:-1]
         run_starts = np.flatnonzero(equal & ~np.r_[False, equal[:-1]])  # the first of each run of equal hashes
         for first in run_starts.tolist():
-            seen: set[str] = set()
+            seen: dict[str, int] = {}
             last = first + 1
             while last < len(order) and ordered[last] == ordered[first]:
                 last += 1
             for position in order[first:last].tolist():
-                text = self[position]
-                repeated[position] = text in seen
-                seen.add(text)
-        return repeated
+                first_of[position] = seen.setdefault(self[position], position)
+        return first_of
 
 
 class Facts:
