@@ -254,7 +254,7 @@ def _parsed(raw: bytes, where: str, offset: int) -> Any:
     if not line.strip():
         raise DataError(f"{where}: blank line; JSON Lines needs exactly one JSON object on every line")
     try:
-        value = json.loads(line)
+        value = json.loads(line.rstrip("\r\n"))  # the line break is no part of the JSON: columns count without it
     except json.JSONDecodeError as error:
         raise DataError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
     field = _lone_surrogate(value)  # what json takes and pydantic-core refuses: no output could hold it

@@ -29,6 +29,9 @@ def test_json_reader_accepts_json_lines_named_json(tmp_path, examples):
 # Each malformed input: (file name, bytes, what the message must contain).
 MALFORMED = {
     "bad_json_line": ("d.jsonl", b'{"instruction": "a"}\n{"instruction": "b",}\n', "d.jsonl:2: invalid JSON"),
+    # the column where the line ends, not column 1 of the line break (walk-through)
+    "json_cut_at_line_end": ("d.jsonl", b'{"instruction": "a"}\n{"instruction": "oops",\r\n',
+                             "d.jsonl:2: invalid JSON: Expecting property name enclosed in double quotes (column 24)"),
     "bad_json_array": ("d.json", b'[\n{"instruction": "a"},\n{"instruction": b}\n]', "d.json:3: invalid JSON"),
     "unclosed_array": ("d.json", b'[\n{"instruction": "a"},\n', "d.json:3: invalid JSON"),
     "wrong_type": ("d.jsonl", b'{"instruction": "a"}\n{"instruction": "b", "output": 5}\n',
