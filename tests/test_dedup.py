@@ -220,6 +220,24 @@ def test_keep_longest_counts_the_answer_and_not_the_padding(tmp_path, run_cli):
     assert [record.id for record in kept] == ["clean"]
 
 
+def test_the_work_folder_is_on_the_outputs_disk_or_where_work_dir_says(tmp_path, run_cli):
+    # with the output's folder not made yet, or --work-dir missing or a file, the sketches went
+    # to /tmp (often memory-backed), without a word (walk-through)
+    from curate.filters.lsh import work_folder
+
+    with work_folder(tmp_path / "not" / "made" / "yet") as folder:
+        assert Path(folder).parent == tmp_path
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "a"}, {"instruction": "a"}])
+    (tmp_path / "afile").write_text("")
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"),
+                           "--work-dir", str(tmp_path / "afile"))
+    assert code == 2 and "--work-dir" in err and "is a file" in err and not (tmp_path / "out.jsonl").exists()
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"),
+                           "--work-dir", str(tmp_path / "new" / "work"))
+    assert code == 0, err
+    assert (tmp_path / "new" / "work").is_dir() and not list((tmp_path / "new" / "work").iterdir())
+
+
 @pytest.mark.parametrize("keep", ["longest", "best-score"])
 def test_two_answers_to_one_prompt_keep_the_better_though_they_share_a_derived_id(tmp_path, run_cli, keep):
     # a derived id hashes the prompt alone, so the second answer's id repeated the first's and

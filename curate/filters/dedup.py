@@ -11,7 +11,8 @@ The input is read twice: once to sketch every record into a work folder on the o
 (offsets, lengths, scores, id hashes, the union-find parent), 8 bytes a pair verified apart (3 pairs a
 record on bench/dedup.py's 200k scale file), one chunk of records, and while linking, one
 band's bucket arrays (~24 bytes a record) and up to ~100 MB for prefix filtering; the sketches
-(about 1.3 KB a record at 128 permutations) stay on disk, memory-mapped. Standard input is
+(about 1.3 KB a record at 128 permutations) stay on disk, memory-mapped, beside a spool of the
+records as they will be written (their own size again). Standard input is
 copied to the work folder first, as it can be read only once.
 
 Reasons do not depend on which record is kept: `exact_duplicate` is a record with an exact
@@ -76,8 +77,9 @@ class DedupConfig(ExecutorOptions):
                                                         "GPT-3's contamination study; --ngram-size) or minhash "
                                                         "(Jaccard >= --threshold).")
     ngram_size: int = Field(13, ge=1, description="With --match ngram: the n-gram length.")
-    work_dir: Path | None = Field(None, description="Folder for the sketches on disk (about 1.3 KB a record; "
-                                  "default: beside the output, removed at the end).")
+    work_dir: Path | None = Field(None, description="Folder for the sketches (about 1.3 KB a record) and a copy "
+                                  "of the records as they will be written, made if missing (default: beside the "
+                                  "output, on its disk; removed at the end).")
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -256,7 +258,7 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
         sink_format(rejects)
     from curate.filters.lsh import work_folder
 
-    near = config.work_dir or _beside(output)
+    near = _work_dir(config.work_dir) or _beside(output)
     if config.executor == "ray" and str(input) != "-":  # standard input is copied to a file first
         from curate.parallel import ray_ready
 
@@ -271,6 +273,18 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
 
             return decontaminate(source, input, output, rejects, mapping, config, work)
         return _dedup(source, input, output, rejects, mapping, config, work)
+
+
+def _work_dir(folder: Path | None) -> Path | None:
+    """--work-dir, made where it is missing; a file there is a usage error (the sketches went to
+    /tmp instead, without a word)."""
+    if folder is None:
+        return None
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--work-dir {folder} is a file; give a folder (made if missing) on a disk with room for "
+                         "the sketches (about 1.3 KB a record) and a copy of the records")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _beside(output: str | Path) -> Path | None:

@@ -325,9 +325,9 @@ def work_folder(near: Path | str | None) -> tempfile.TemporaryDirectory:
     which is often memory-backed; removed when done. A run killed outright (SIGKILL, the OOM
     killer) cannot remove its own, so the folders of runs on this machine whose process is gone
     are removed here first: they can hold gigabytes."""
-    base = Path(near) if near is not None else None
-    if base is not None and not base.is_dir():
-        base = None
+    base = Path(near).absolute() if near is not None else None
+    while base is not None and not base.is_dir():  # an output folder made only at the end: its disk
+        base = base.parent if base.parent != base else None
     remove_abandoned(base or Path(tempfile.gettempdir()))
     folder = tempfile.TemporaryDirectory(prefix=_PREFIX, dir=base)
     (Path(folder.name) / _OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
