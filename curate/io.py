@@ -94,15 +94,21 @@ def read_records(path: str | Path, mapping: dict[str, str] | None = None,
     return records_of(iter_rows(path), mapping)
 
 
-def readable_twice(input: str | Path, folder: Path) -> str | Path:
+@contextmanager
+def readable_twice(input: str | Path, folder: Path) -> Iterator[str | Path]:
     """The input, or for standard input (readable once) a copy of it in `folder`: for stages
-    that read their input twice (dedup, split)."""
+    that read their input twice (dedup, split). An error about the copy names <stdin>, as one
+    read straight from it does: the copy is gone by the time the error is shown."""
     if str(input) != "-":
-        return input
+        yield input
+        return
     copy = folder / "stdin.jsonl"
     with copy.open("wb") as stream:
         shutil.copyfileobj(sys.stdin.buffer, stream)
-    return copy
+    try:
+        yield copy
+    except DataError as error:
+        raise DataError(str(error).replace(str(copy), "<stdin>")) from None
 
 
 class InvalidRow(NamedTuple):

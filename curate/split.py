@@ -375,8 +375,8 @@ def split(
     folder_was_there = Path(out_dir).exists()
     near = Path(out_dir).resolve().parent  # the sketches go on the output's disk, not in /tmp
     try:
-        with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
-            source = readable_twice(input, Path(folder))
+        with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address), \
+                readable_twice(input, Path(folder)) as source:
             plan = splitter.plan(track(_records(source, mapping, config), f"splitting {display_name(input)}"),
                                  Path(folder))
             _warn_of_other_files(Path(out_dir), files, rejects)

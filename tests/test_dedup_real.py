@@ -292,6 +292,19 @@ def test_dedup_reads_standard_input(tmp_path):
     assert not list(tmp_path.iterdir())  # the work folder is gone
 
 
+@pytest.mark.parametrize("stage", [["dedup", "-", "-o", "out.jsonl"], ["split", "-", "-o", "splits"]])
+def test_an_error_in_standard_input_names_stdin_not_its_copy(tmp_path, stage):
+    # it named the copy in the work folder, gone by the time the message showed (walk-through)
+    import subprocess
+    import sys
+
+    lines = '{"instruction": "a"}\n{"instruction": "b"}\n{"instruction": "c",\n'
+    result = subprocess.run([sys.executable, "-m", "curate.cli", *stage], input=lines, capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "<stdin>:3: invalid JSON" in result.stderr and "stdin.jsonl" not in result.stderr, result.stderr
+
+
 def test_a_killed_runs_work_folder_is_removed_by_the_next_run(tmp_path, run_cli):
     import socket
     import subprocess

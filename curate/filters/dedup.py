@@ -267,12 +267,12 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
 
     with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
         work = Path(folder)
-        source = readable_twice(input, work)
-        if config.against is not None:
-            from curate.filters.contamination import decontaminate
+        with readable_twice(input, work) as source:
+            if config.against is not None:
+                from curate.filters.contamination import decontaminate
 
-            return decontaminate(source, input, output, rejects, mapping, config, work)
-        return _dedup(source, input, output, rejects, mapping, config, work)
+                return decontaminate(source, input, output, rejects, mapping, config, work)
+            return _dedup(source, input, output, rejects, mapping, config, work)
 
 
 def _work_dir(folder: Path | None) -> Path | None:
