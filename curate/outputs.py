@@ -6,9 +6,11 @@ no temporary file or folder behind. Which of the two an output path names: `outp
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -61,7 +63,8 @@ class DirectoryParts:
 
     def __enter__(self) -> Path:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".tmp", dir=self.folder.parent))
+        remove_left_behind(self.folder)
+        self.tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(self.folder), suffix=".tmp", dir=self.folder.parent))
         self._open()
         return self.tmp
 
@@ -125,7 +128,8 @@ _PART_NAME = re.compile(r"part-\d{5,}\.(?:jsonl|parquet)")
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, renamed over it only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_left_behind(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -136,3 +140,39 @@ def atomic_path(path: Path) -> Iterator[Path]:
         with suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _temporary_prefix(target: Path) -> str:
+    """`.NAME.HOST-PID.`: whose a temporary file or folder beside `target` is, so that a later run
+    can tell one left by a run killed outright (SIGKILL, the OOM killer: nothing of it ran to
+    remove it) from one being written now."""
+    return f".{target.name}.{socket.gethostname()}-{os.getpid()}."
+
+
+def remove_left_behind(target: Path) -> None:
+    """Remove the temporary files and folders beside `target` that runs of this machine, now
+    dead, were writing: a killed run's half-written output can be as large as the output."""
+    prefix = f".{target.name}."
+    for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        owner = leftover.name[len(prefix):-len(".tmp")].rsplit(".", 1)[0]  # less mkstemp's random part
+        host, _, pid = owner.rpartition("-")
+        if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                with suppress(FileNotFoundError):
+                    leftover.unlink()
+
+
+def process_alive(pid: int) -> bool:
+    """Is process `pid` of this machine running (a zombie, killed and not yet reaped, is not)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    try:  # a killed process nobody has reaped yet still answers kill(0): a zombie is dead
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

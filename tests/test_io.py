@@ -423,3 +423,33 @@ def test_a_null_instruction_is_called_null_not_missing(tmp_path):
     path.write_text('{"output": "x"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"in\.jsonl:1: field 'instruction': Field required"):
         list(read_records(path))
+
+
+def test_what_a_killed_run_left_beside_an_output_goes_at_the_next_run_and_a_live_ones_stays(tmp_path, run_cli):
+    # a SIGKILL while writing left .out.jsonl.*.tmp (11 MB) and .rej.jsonl.*.tmp (139 MB), and
+    # runs after it, which then succeeded, never removed them (walk-through)
+    import signal
+    import socket
+
+    host = socket.gethostname()
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "What is a prime number, in one line?"}])
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+        killed = tmp_path / f".out.jsonl.{host}-{dead.stdout.strip()}.abc123.tmp"
+        killed.write_text('{"instruction": "half')
+        parts = tmp_path / f".parts.{host}-{dead.stdout.strip()}.x9_y.tmp"
+        parts.mkdir()
+        (parts / "part-00000.jsonl").write_text("")
+        writing = tmp_path / f".out.jsonl.{host}-{writer.pid}.def456.tmp"  # another run, writing now
+        writing.write_text("")
+        stranger = tmp_path / ".out.jsonl.notes.tmp"  # no owner: not ours to judge
+        stranger.write_text("")
+        assert run_cli("curate", "convert", str(src), "-o", str(tmp_path / "out.jsonl"))[0] == 0
+        assert run_cli("curate", "convert", str(src), "-o", str(tmp_path / "parts/"))[0] == 0
+        assert not killed.exists() and not parts.exists()
+        assert writing.exists() and stranger.exists()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from curate.errors import UsageError
+from curate.outputs import process_alive
 from curate.filters.minhash import (choose_bands, exact_hashes, normalised_forms, permutations,
                                     shingle_hashes, signatures)
 
@@ -344,18 +345,7 @@ def remove_abandoned(base: Path) -> None:
             host, pid = (folder / _OWNER).read_text(encoding="utf-8").split()
         except (OSError, ValueError):
             continue  # not ours to judge: being created, or written by something else
-        if host == socket.gethostname() and not _alive(int(pid)):
+        if host == socket.gethostname() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    try:  # a killed process nobody has reaped yet still answers kill(0): a zombie is dead
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
