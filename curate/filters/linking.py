@@ -14,7 +14,7 @@ counted (in the first bands, copies of a few texts are as many components as tex
 sent to prefix filtering, which cost 4.2 s at 1M records of bench/dedup.py's scale file against
 0.13 s at 200k). A large bucket still of many components (templated prompts whose slots
 differ: rounds there cost components x members, quadratic in the bucket) gets candidate pairs
-of the members left, one a component, by prefix filtering instead (`_prefix_pairs`), where that
+of all its members by prefix filtering instead (`_prefix_pairs`), where that
 costs less: every pair at the threshold shares a shingle of both prefixes, and on such prompts
 the rarest shingles are the slots', shared by no other text. (A shingle in more than
 SMALL_BUCKET prefixes, as near copies share, sends its texts to leader rounds.) There is no
@@ -101,11 +101,13 @@ def link_near(store: SketchStore, components: Components, candidates: np.ndarray
                                                         salt=band, rounds=FIRST_ROUNDS)
         compared += first_rounds
         # the rest go on in leader rounds, unless those could cost more comparisons than prefix
-        # filtering handles shingles (templated prompts, their slots filled differently)
+        # filtering handles shingles (templated prompts, their slots filled differently); that
+        # takes every member of the bucket, as it finds every pair at the threshold among them
         left_bucket, left = _one_per_component(components, left_bucket, left, band)
         many = _rounds_cost_more(store, components, left_bucket, left)
         compared += _link_buckets(store, components, left_bucket[~many], left[~many], salt=band)[0]
-        compared += _link_by_prefixes(store, components, left_bucket[many], left[many], salt=band)
+        prefixed = np.flatnonzero(large)[np.isin(bucket[large], left_bucket[many])]
+        compared += _link_by_prefixes(store, components, bucket[prefixed], members[prefixed], salt=band)
         components.compress()  # short paths for the next band's look-ups (once a band: it costs O(n))
     return compared
 
