@@ -78,6 +78,11 @@ def zh_names(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[tuple[int
         start = match.start()
         if _nickname_at(text, start) and not any(s <= start < e for s, e in spans):
             spans.append((start, start + 2))
+    for match in _AH_OR_DOUBLED.finditer(text):  # 阿珍, 婷婷: what family and friends call each other
+        start = match.start()
+        if not any(s <= start < e for s, e in spans) and not any(s <= start < e for s, e in taken) \
+                and (_ah_nickname_at(text, start) if text[start] == "阿" else _doubled_name_at(text, start)):
+            spans.append((start, start + 2))
     for start, role, clause in _name_places(text):
         if start < len(text) and not any(s <= start < e for s, e in spans) and not _a_numeral(text, start):
             end = _zh_name_in_place(text, start, role=role, clause=clause)
@@ -147,6 +152,46 @@ def _nickname_at(text: str, start: int) -> bool:
     if start and text[start - 1] in _SURNAME_SET and text[start - 2:start - 1] not in ("小", "老"):
         return False
     return _jieba_tables()[0].get(text[start:start + 2], 0) <= _FAR_COMMON
+
+
+_AH_OR_DOUBLED = re.compile(r"阿(?=[\u4e00-\u9fff])|([\u4e00-\u9fff])\1")
+_KIN = frozenset("姨婆爸妈奶爹妹伯爷叔娘兄弟公哥嫂姐舅婶")  # 阿姨, 阿婆: kin, not names
+_RARE_AS_A_NAME = 30  # jieba counts 阿明 24 times, 阿飞 26; 阿斗 61, 阿胶 52, 阿里 726
+
+
+def _ah_nickname_at(text: str, start: int) -> bool:
+    """阿 and a given name's character (阿珍, 阿强), which jieba does not know or tags as a name
+    and counts rarely, and that starts no longer word (阿拉伯, 阿联酋, 阿司匹林)."""
+    given = text[start + 1]
+    if given in _KIN or given not in _given_characters():
+        return False
+    return _rare(text[start:start + 2], "nr") and not _starts_a_longer_word(text, start)  # not 阿门 (ns)
+
+
+def _doubled_name_at(text: str, start: int) -> bool:
+    """A doubled given name's character (婷婷, 伟伟, 佳佳: what children and friends are called):
+    a character common in modern given names (not 看看, 刚刚), a pair jieba does not know or
+    counts rarely and as no adverb, verb or adjective, and neither part of a longer word nor of
+    a doubled pair after it (明明白白, 亮晶晶, 亭亭玉立)."""
+    if text[start] not in _MODERN_GIVEN or text[start + 2:start + 3] == text[start + 3:start + 4] != "":
+        return False
+    freq, _ = _jieba_tables()
+    if start and freq.get(text[start - 1:start + 2], 0) > 0:
+        return False  # 亮晶晶, 喜洋洋
+    return _rare(text[start:start + 2], "nr", "n", "z", "i") and not _starts_a_longer_word(text, start)
+
+
+def _rare(pair: str, *tags: str) -> bool:
+    """Unknown to jieba, or counted rarely and tagged as one of `tags` (婷婷 z, 佳佳 nz, 军军 n)."""
+    freq, tagged = _jieba_tables()
+    count = freq.get(pair, 0)
+    return count == 0 or (count <= _RARE_AS_A_NAME and tagged.get(pair, "").startswith(tags))
+
+
+def _starts_a_longer_word(text: str, start: int) -> bool:
+    """Do the characters at `start` begin a dictionary word of three or four?"""
+    freq, _ = _jieba_tables()
+    return any(freq.get(text[start:end], 0) > 0 for end in (start + 3, start + 4) if end <= len(text))
 
 
 def _zh_name_at(text: str, start: int, strong: bool) -> int:

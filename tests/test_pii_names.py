@@ -196,6 +196,27 @@ def test_no_name_starts_inside_a_compound_surname():
         assert all(text[start - 1:start + 1] not in pii_names_zh._COMPOUND for start, _ in pii_names_zh.zh_names(text)), text
 
 
+@pytest.mark.parametrize("text, name", [
+    ("帮我回复阿强：晚上火锅我去", "阿强"), ("阿珍今天在办公室摔了一跤", "阿珍"), ("我和阿明约了明天打球", "阿明"),
+    ("婷婷最近老是不想上幼儿园", "婷婷"), ("伟伟今天已经打过疫苗了", "伟伟"), ("闺蜜佳佳失恋了，我该怎么安慰她", "佳佳"),
+])
+def test_ah_nicknames_and_doubled_given_names(text, name):
+    # what family and friends call each other; all missed on the written prompts
+    assert [text[s.start:s.end] for s in find_pii(text) if s.type == "PERSON"] == [name]
+
+
+@pytest.mark.parametrize("text", [
+    "阿姨你好，请问这里怎么走", "阿里巴巴的股票最近为什么跌", "阿拉伯语难学吗", "阿联酋在哪个洲", "阿司匹林饭后吃吗",
+    "阿门是什么意思", "阿胶怎么吃", "阿富汗首都是哪里", "这件事我明明白白告诉你了", "我刚刚到家", "天上亮晶晶的星星",
+    "我考考你这道题", "你看看这个方案", "他常常加班到深夜", "天天加班怎么办", "祝你平平安安", "她亭亭玉立地站着",
+    "这只狗狗很可爱", "宝宝发烧了怎么办", "我们去聚聚吧", "帮我改改这段话", "清清楚楚写下来", "冰冰凉凉的西瓜",
+])
+def test_ah_words_and_doubled_words_are_no_names(text):
+    # kin (阿姨), countries and drugs (阿联酋, 阿司匹林), adverbs and verbs said twice (刚刚, 看看),
+    # and doubled characters inside longer words (明明白白, 亮晶晶)
+    assert not [s for s in find_pii(text) if s.type == "PERSON"], text
+
+
 def test_chinese_names_on_written_prompts():
     """tests/data/zh_prompts_labelled.jsonl: 240 Chinese chat and support messages, written (by a
     helper who never saw the detector) to read like real ones, 100 with names (nicknames such as
@@ -204,7 +225,9 @@ def test_chinese_names_on_written_prompts():
     of the names were found whole, 25 spans fell on no name, and 15 of the 140 name-free
     messages were changed; now 0.63, 12 and 7 (nicknames, weekdays, compound surnames, a clause's
     first word checked against frequent words); 8 and 5 once no name starts inside a
-    dictionary word (石家庄, 太古汇).
+    dictionary word (石家庄, 太古汇); 87 of 126 (0.69) with 阿 nicknames and doubled given names
+    (阿珍, 婷婷), which on the held-out set of bench/pii_names_zh.py took 74 to 78 of 129 and
+    added no stray span.
     Most names still missed are given names or nicknames alone (晓东, 阿珍) and famous people,
     whose names jieba's dictionary counts as frequent words (李白, 鲁迅)."""
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "zh_prompts_labelled.jsonl").open()]
@@ -222,7 +245,7 @@ def test_chinese_names_on_written_prompts():
         off = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in names)]
         stray += len(off)
         changed += bool(off) and not names
-    assert whole / total >= 0.62, (whole, total)
+    assert whole / total >= 0.68, (whole, total)
     assert stray <= 8 and changed <= 5, (stray, changed)
 
 
