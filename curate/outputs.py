@@ -142,25 +142,49 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
+_NAME_KEPT = 100  # characters of an output's name in its temporary's: a 240-character name still fits
+
+
 def _temporary_prefix(target: Path) -> str:
-    """`.NAME.HOST-PID.`: whose a temporary file or folder beside `target` is, so that a later run
-    can tell one left by a run killed outright (SIGKILL, the OOM killer: nothing of it ran to
-    remove it) from one being written now."""
-    return f".{target.name}.{socket.gethostname()}-{os.getpid()}."
+    """`.NAME.OWNER.`: whose a temporary file or folder beside `target` is (see owner()), so that
+    a later run can tell one left by a run killed outright (SIGKILL, the OOM killer: nothing of
+    it ran to remove it) from one being written now."""
+    return f".{target.name[:_NAME_KEPT]}.{owner()}."
+
+
+def owner() -> str:
+    """`HOST-PIDNS-PID`: this process, as another on this machine can check it is alive. The PID
+    namespace is there because containers can share a host name and not their process ids."""
+    return f"{socket.gethostname()}-{_pid_namespace()}-{os.getpid()}"
+
+
+def _pid_namespace() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0  # no /proc (macOS): one namespace
+
+
+def owner_is_dead(tag: str) -> bool:
+    """Was `tag` (an owner()) a process of this machine and namespace that is gone? False for
+    anything else: not ours to judge."""
+    host, namespace, pid = (tag.rsplit("-", 2) + ["", ""])[:3]
+    if host != socket.gethostname() or namespace != str(_pid_namespace()) or not pid.isdigit():
+        return False
+    return not process_alive(int(pid))
 
 
 def remove_left_behind(target: Path) -> None:
     """Remove the temporary files and folders beside `target` that runs of this machine, now
     dead, were writing: a killed run's half-written output can be as large as the output."""
-    prefix = f".{target.name}."
+    prefix = f".{target.name[:_NAME_KEPT]}."
     for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
-        owner = leftover.name[len(prefix):-len(".tmp")].rsplit(".", 1)[0]  # less mkstemp's random part
-        host, _, pid = owner.rpartition("-")
-        if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
+        tag = leftover.name[len(prefix):-len(".tmp")].rsplit(".", 1)[0]  # less mkstemp's random part
+        if owner_is_dead(tag):
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
-                with suppress(FileNotFoundError):
+                with suppress(OSError):  # another user's, in a shared folder: theirs to remove
                     leftover.unlink()
 
 
@@ -170,8 +194,8 @@ def process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # someone else's live process
+    except (PermissionError, OverflowError):
+        return True  # someone else's live process; or no pid at all: not ours to judge
     try:  # a killed process nobody has reaped yet still answers kill(0): a zombie is dead
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):

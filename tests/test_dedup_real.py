@@ -24,6 +24,13 @@ from curate.records import Example
 DATA = Path(__file__).parent / "data"
 
 
+def _this_machine() -> str:
+    """HOST-PIDNS of a work folder's owner, whose pid follows."""
+    from curate.outputs import owner
+
+    return owner().rsplit("-", 1)[0]
+
+
 def true_labels(count: int, pairs: list[list[int]]) -> np.ndarray:
     components = Components(count)
     edges = np.array(pairs, np.int64).reshape(-1, 2)
@@ -338,7 +345,6 @@ def test_an_error_in_standard_input_names_stdin_not_its_copy(tmp_path, stage):
 
 
 def test_a_killed_runs_work_folder_is_removed_by_the_next_run(tmp_path, run_cli):
-    import socket
     import subprocess
     import sys
 
@@ -346,11 +352,11 @@ def test_a_killed_runs_work_folder_is_removed_by_the_next_run(tmp_path, run_cli)
     gone.wait()  # a process that no longer exists, as a run killed with SIGKILL
     stale = tmp_path / ".curate-dedup-killed"
     stale.mkdir()
-    (stale / "owner").write_text(f"{socket.gethostname()} {gone.pid}\n")
+    (stale / "owner").write_text(f"{_this_machine()}-{gone.pid}\n")
     (stale / "signatures.bin").write_bytes(b"\0" * 1024)
     live = tmp_path / ".curate-dedup-running"
     live.mkdir()
-    (live / "owner").write_text(f"{socket.gethostname()} {os.getpid()}\n")  # a run still going
+    (live / "owner").write_text(f"{_this_machine()}-{os.getpid()}\n")  # a run still going
     write_records(tmp_path / "in.jsonl", [Example(instruction="one two three four five six")])
     code, _, err = run_cli("curate", "dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"))
     assert code == 0, err
@@ -376,7 +382,6 @@ def test_no_records_or_no_words_is_not_an_error(tmp_path, run_cli, rows, against
 def test_the_folder_of_a_killed_run_not_yet_reaped_is_removed(tmp_path, run_cli):
     """A run killed a moment ago may still be a zombie, which answers kill(pid, 0) like a live one."""
     import signal
-    import socket
     import subprocess
     import sys
     import time
@@ -386,7 +391,7 @@ def test_the_folder_of_a_killed_run_not_yet_reaped_is_removed(tmp_path, run_cli)
     time.sleep(0.3)  # dead now, and not reaped: no wait() yet
     stale = tmp_path / ".curate-dedup-zombie"
     stale.mkdir()
-    (stale / "owner").write_text(f"{socket.gethostname()} {child.pid}\n")
+    (stale / "owner").write_text(f"{_this_machine()}-{child.pid}\n")
     write_records(tmp_path / "in.jsonl", [Example(instruction="one two three four five six")])
     code, _, err = run_cli("curate", "dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"))
     child.wait()

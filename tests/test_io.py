@@ -429,27 +429,35 @@ def test_what_a_killed_run_left_beside_an_output_goes_at_the_next_run_and_a_live
     # a SIGKILL while writing left .out.jsonl.*.tmp (11 MB) and .rej.jsonl.*.tmp (139 MB), and
     # runs after it, which then succeeded, never removed them (walk-through)
     import signal
-    import socket
 
-    host = socket.gethostname()
+    from curate.outputs import owner
+
+    machine = owner().rsplit("-", 1)[0]  # HOST-PIDNS; the pid follows
     src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "What is a prime number, in one line?"}])
     writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True, check=True)
-        killed = tmp_path / f".out.jsonl.{host}-{dead.stdout.strip()}.abc123.tmp"
+        killed = tmp_path / f".out.jsonl.{machine}-{dead.stdout.strip()}.abc123.tmp"
         killed.write_text('{"instruction": "half')
-        parts = tmp_path / f".parts.{host}-{dead.stdout.strip()}.x9_y.tmp"
+        parts = tmp_path / f".parts.{machine}-{dead.stdout.strip()}.x9_y.tmp"
         parts.mkdir()
         (parts / "part-00000.jsonl").write_text("")
-        writing = tmp_path / f".out.jsonl.{host}-{writer.pid}.def456.tmp"  # another run, writing now
+        writing = tmp_path / f".out.jsonl.{machine}-{writer.pid}.def456.tmp"  # another run, writing now
         writing.write_text("")
         stranger = tmp_path / ".out.jsonl.notes.tmp"  # no owner: not ours to judge
         stranger.write_text("")
+        # a dead pid in another PID namespace (a container sharing the host name) may be alive there
+        elsewhere = tmp_path / f".out.jsonl.{machine.rsplit('-', 1)[0]}-1-{dead.stdout.strip()}.q.tmp"
+        elsewhere.write_text("")
+        no_pid = tmp_path / f".out.jsonl.{machine}-99999999999999999999.r.tmp"  # no process has it
+        no_pid.write_text("")
         assert run_cli("curate", "convert", str(src), "-o", str(tmp_path / "out.jsonl"))[0] == 0
         assert run_cli("curate", "convert", str(src), "-o", str(tmp_path / "parts/"))[0] == 0
         assert not killed.exists() and not parts.exists()
-        assert writing.exists() and stranger.exists()
+        assert writing.exists() and stranger.exists() and elsewhere.exists() and no_pid.exists()
+        long_name = tmp_path / ("o" * 234 + ".jsonl")  # the owner in the temporary's name must still fit
+        assert run_cli("curate", "convert", str(src), "-o", str(long_name))[0] == 0 and long_name.exists()
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()

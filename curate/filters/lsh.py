@@ -19,7 +19,6 @@ against truth built without any banding; bench/dedup.py --real on the whole T0 f
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import socket
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from curate.errors import UsageError
-from curate.outputs import process_alive
+from curate.outputs import owner, owner_is_dead
 from curate.filters.minhash import (choose_bands, exact_hashes, normalised_forms, permutations,
                                     shingle_hashes, signatures)
 
@@ -331,7 +330,7 @@ def work_folder(near: Path | str | None) -> tempfile.TemporaryDirectory:
         base = base.parent if base.parent != base else None
     remove_abandoned(base or Path(tempfile.gettempdir()))
     folder = tempfile.TemporaryDirectory(prefix=_PREFIX, dir=base)
-    (Path(folder.name) / _OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+    (Path(folder.name) / _OWNER).write_text(owner() + "\n", encoding="utf-8")
     return folder
 
 
@@ -342,10 +341,10 @@ def remove_abandoned(base: Path) -> None:
     """Remove work folders under `base` left by dead dedup runs of this machine."""
     for folder in base.glob(f"{_PREFIX}*"):
         try:
-            host, pid = (folder / _OWNER).read_text(encoding="utf-8").split()
-        except (OSError, ValueError):
+            tag = (folder / _OWNER).read_text(encoding="utf-8").strip()
+        except OSError:
             continue  # not ours to judge: being created, or written by something else
-        if host == socket.gethostname() and not process_alive(int(pid)):
+        if owner_is_dead(tag):
             shutil.rmtree(folder, ignore_errors=True)
 
 
