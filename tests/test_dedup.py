@@ -236,6 +236,11 @@ def test_the_work_folder_is_on_the_outputs_disk_or_where_work_dir_says(tmp_path,
                            "--work-dir", str(tmp_path / "new" / "work"))
     assert code == 0, err
     assert (tmp_path / "new" / "work").is_dir() and not list((tmp_path / "new" / "work").iterdir())
+    code, _, err = run_cli("curate", "dedup", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+                           "--work-dir", str(tmp_path / "made_for_nothing"))
+    assert code == 2 and "no such file" in err and not (tmp_path / "made_for_nothing").exists()
+    with pytest.raises(UsageError, match="is a file"):
+        dedup_records([Example(instruction="a")], DedupConfig(work_dir=tmp_path / "afile"))
 
 
 @pytest.mark.parametrize("keep", ["longest", "best-score"])

@@ -175,7 +175,7 @@ def clusters(texts: list[str], config: DedupConfig | None = None) -> Clusters:
     from curate.filters.lsh import work_folder
 
     config = config or DedupConfig()
-    with work_folder(config.work_dir) as folder:
+    with work_folder(_work_dir(config.work_dir)) as folder:
         return cluster_store(sketched(texts, Path(folder), config))
 
 
@@ -236,7 +236,8 @@ class Verdicts:
         return "duplicate_id" if self.repeated[index] else "near_duplicate"
 
     def keeps_one(self, index: int) -> bool:
-        """Does the record's cluster keep a record? Not where all of them repeat earlier ids."""
+        """Does the record's cluster keep a record? Not where all of them repeat ids first held
+        in other clusters."""
         return not self.repeated[self.keeper[index]]
 
     def shared_keepers(self) -> np.ndarray:
@@ -258,6 +259,8 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
         sink_format(rejects)
     from curate.filters.lsh import work_folder
 
+    if str(input) != "-" and not Path(input).exists():
+        raise UsageError(f"{input}: no such file")  # before --work-dir is made for nothing
     near = _work_dir(config.work_dir) or _beside(output)
     if config.executor == "ray" and str(input) != "-":  # standard input is copied to a file first
         from curate.parallel import ray_ready
@@ -283,7 +286,10 @@ def _work_dir(folder: Path | None) -> Path | None:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--work-dir {folder} is a file; give a folder (made if missing) on a disk with room for "
                          "the sketches (about 1.3 KB a record) and a copy of the records")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--work-dir {folder}: cannot make it ({error.strerror})") from None
     return folder
 
 
@@ -358,7 +364,7 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
 
     config = config or DedupConfig()
     texts = [record_text(record, config.fields) for record in records]
-    with work_folder(config.work_dir) as folder:
+    with work_folder(_work_dir(config.work_dir)) as folder:
         found = cluster_store(sketched(texts, Path(folder), config))
     scores = [(r.meta.get("judge") or {}).get("score") for r in records]
     first: dict[str, int] = {}
