@@ -27,27 +27,17 @@ SETS = {"tuned on": ROOT / "tests" / "data" / "zh_prompts_labelled.jsonl",
 
 def evaluate(path: Path, show: bool) -> str:
     from curate.pii import find_pii
+    from tests.pii_corpus import name_scores
 
     rows = [json.loads(line) for line in path.open(encoding="utf-8")]
-    whole = total = stray = changed = 0
-    for row in rows:
-        text = row["text"]
-        spans = [(span.start, span.end) for span in find_pii(text) if span.type == "PERSON"]
-        names, at = [], 0
-        for name in row["names"]:
-            start = text.find(name, at)
-            names.append((start, start + len(name)))
-            at = start + len(name)
-        found = sum((a, b) in spans for a, b in names)
-        off = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in names)]
-        total, whole, stray = total + len(names), whole + found, stray + len(off)
-        changed += bool(off) and not names
-        if show and (found < len(names) or off):
-            missed = [text[a:b] for a, b in names if (a, b) not in spans]
-            print(f"  missed {missed} found {[text[s:e] for s, e in spans]}: {text!r}")
-    free = sum(not row["names"] for row in rows)
-    return (f"{len(rows)} messages: names found whole {whole}/{total} = {whole / total:.3f}; "
-            f"stray spans {stray}; name-free messages changed {changed}/{free}")
+    scores = name_scores(rows, lambda text: [(span.start, span.end) for span in find_pii(text)
+                                             if span.type == "PERSON"])
+    if show:
+        for missed, found, text in scores.misses:
+            print(f"  missed {missed} found {found}: {text!r}")
+    return (f"{len(rows)} messages: names found whole {scores.whole}/{scores.total} = "
+            f"{scores.whole / scores.total:.3f}; stray spans {scores.stray}; name-free messages changed "
+            f"{scores.changed}/{scores.free}")
 
 
 def main() -> None:

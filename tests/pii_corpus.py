@@ -208,3 +208,36 @@ def score(samples: list[Sample], spans_of: list[list[tuple[int, int]]]) -> dict[
             share = covered(item.start, item.end, spans, sample_.text)
             count[0] += share == 0.0 if item.type.startswith("~") else share >= 0.9
     return {kind: (found, total) for kind, (found, total) in sorted(tally.items())}
+
+
+class NameScores(NamedTuple):
+    """Person names of written prompts against their labels (tests/data/zh_prompts_*.jsonl)."""
+
+    whole: int  # labelled names found exactly
+    total: int
+    stray: int  # PERSON spans touching no labelled name
+    changed: int  # name-free messages with a span
+    free: int  # name-free messages
+    misses: list[tuple[list[str], list[str], str]]  # (names missed, spans found, text) of each imperfect one
+
+
+def name_scores(rows: list[dict], person_spans) -> NameScores:
+    """`rows`: {"text", "names"} (each name as it appears, in order); `person_spans(text)`: the
+    (start, end) of each PERSON span found in it."""
+    whole = total = stray = changed = 0
+    misses = []
+    for row in rows:
+        text = row["text"]
+        spans = person_spans(text)
+        names, at = [], 0
+        for name in row["names"]:
+            start = text.find(name, at)
+            names.append((start, start + len(name)))
+            at = start + len(name)
+        found = sum((a, b) in spans for a, b in names)
+        off = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in names)]
+        total, whole, stray = total + len(names), whole + found, stray + len(off)
+        changed += bool(off) and not names
+        if found < len(names) or off:
+            misses.append(([text[a:b] for a, b in names if (a, b) not in spans], [text[s:e] for s, e in spans], text))
+    return NameScores(whole, total, stray, changed, sum(not row["names"] for row in rows), misses)

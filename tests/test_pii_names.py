@@ -11,7 +11,7 @@ import pytest
 
 from curate import pii_names_zh
 from curate.pii import find_pii
-from tests.pii_corpus import corpus
+from tests.pii_corpus import corpus, name_scores
 from tests.test_pii_formats import found
 
 
@@ -231,20 +231,8 @@ def test_chinese_names_on_written_prompts():
     Most names still missed are given names or nicknames alone (晓东, 阿珍) and famous people,
     whose names jieba's dictionary counts as frequent words (李白, 鲁迅)."""
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "zh_prompts_labelled.jsonl").open()]
-    whole = total = stray = changed = 0
-    for row in rows:
-        text = row["text"]
-        spans = [(span.start, span.end) for span in find_pii(text) if span.type == "PERSON"]
-        names, at = [], 0
-        for name in row["names"]:
-            start = text.find(name, at)
-            names.append((start, start + len(name)))
-            at = start + len(name)
-        total += len(names)
-        whole += sum((a, b) in spans for a, b in names)
-        off = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in names)]
-        stray += len(off)
-        changed += bool(off) and not names
+    whole, total, stray, changed, _, _ = name_scores(
+        rows, lambda text: [(span.start, span.end) for span in find_pii(text) if span.type == "PERSON"])
     assert whole / total >= 0.68, (whole, total)
     assert stray <= 8 and changed <= 5, (stray, changed)
 
