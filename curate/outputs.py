@@ -64,7 +64,8 @@ class DirectoryParts:
     def __enter__(self) -> Path:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         remove_left_behind(self.folder)
-        self.tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(self.folder), suffix=".tmp", dir=self.folder.parent))
+        self.tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(self.folder), suffix=".tmp",
+                                         dir=self.folder.parent))
         self._open()
         return self.tmp
 

@@ -8,8 +8,9 @@ One record per cluster stays.
 
 The input is read twice: once to sketch every record into a work folder on the output's disk
 (`--work-dir`), once to write each record where it belongs. Memory: about 60 bytes a record
-(offsets, lengths, scores, id hashes and each id's first record, the union-find parent), 8 bytes a pair verified apart (3 pairs a
-record on bench/dedup.py's 200k scale file), one chunk of records, and while linking, one
+(offsets, lengths, scores, id hashes and each id's first record, the union-find parent), 8
+bytes a pair verified apart (3 pairs a record on bench/dedup.py's 200k scale file), one chunk
+of records, and while linking, one
 band's bucket arrays (~24 bytes a record) and up to ~100 MB for prefix filtering; the sketches
 (about 1.3 KB a record at 128 permutations) stay on disk, memory-mapped, beside a spool of the
 records as they will be written (their own size again). Standard input is

@@ -58,9 +58,9 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 def unique_sorted_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each text's shingle hashes as a sorted set (duplicates removed), flat, with offsets."""
-    owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
-    keys = np.sort((owner << np.uint64(32)) | hashes.astype(np.uint64))
-    # the owner is the high half: each text's run stays where it was, and a repeat is a key
+    text_of = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
+    keys = np.sort((text_of << np.uint64(32)) | hashes.astype(np.uint64))
+    # the text is the high half: each text's run stays where it was, and a repeat is a key
     # equal to the one before it (np.unique does this 50x slower)
     first = run_starts(keys)
     repeats_before = np.concatenate([[0], np.cumsum(~first)])
