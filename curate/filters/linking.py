@@ -9,7 +9,7 @@ and those are compared with a leader in rounds: the first, then the first of tho
 not match it, and so on, all buckets of the band at once. Which member stands for a
 component, and which leads, is a hash of the member and the band, so the ~5 bands that a pair
 at J = 0.8 shares put different members face to face. Every large bucket starts with
-FIRST_ROUNDS such rounds, which link near copies of its leaders; only then are its components
+FIRST_ROUNDS such round, which links near copies of its leader; only then are its components
 counted (in the first bands, copies of a few texts are as many components as texts, and were
 sent to prefix filtering, which cost 4.2 s at 1M records of bench/dedup.py's scale file against
 0.13 s at 200k). A large bucket still of many components (templated prompts whose slots
@@ -94,7 +94,7 @@ def link_near(store: SketchStore, components: Components, candidates: np.ndarray
         sizes = np.bincount(bucket)[bucket]
         small, large = (sizes > 1) & (sizes <= SMALL_BUCKET), sizes > SMALL_BUCKET
         compared += _link_all_pairs(store, components, bucket[small], members[small])
-        # large buckets start with a few leader rounds, which link near copies of the leaders:
+        # large buckets start with a leader round, which links near copies of the leader:
         # until then a bucket of copies of a few texts looks like one of as many components as
         # members (in the first bands, nothing has linked them yet)
         first_rounds, left_bucket, left = _link_buckets(store, components, bucket[large], members[large],
@@ -174,7 +174,10 @@ def _rounds_cost_more(store: SketchStore, components: Components, bucket: np.nda
     return costly[bucket]
 
 
-FIRST_ROUNDS = 4  # leader rounds every large bucket has before its route is chosen
+# leader rounds every large bucket has before its route is chosen: 4 made templated prompts,
+# whose first rounds link nothing, 67% slower (32k of one template) and gained nothing at 1M
+# records of the scale file
+FIRST_ROUNDS = 1
 MANY_COMPONENTS = 64  # below this, a bucket's rounds are few whatever its size
 ROUNDS_PER_SHINGLE = 4  # comparisons of leader rounds worth one shingle of prefix filtering
 PREFIX_BATCH = 1_000_000  # shingles of large buckets joined at a time (~100 MB of arrays)
