@@ -69,22 +69,22 @@ def zh_names(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[tuple[int
         return []
     spans = []
     for match in _ZH_CUE.finditer(text):
-        if taken and any(first <= match.end() < last for first, last in taken):
+        if _within(match.end(), taken):
             continue
         end = _zh_name_at(text, match.end(), strong=match.group(1) is None)
         if end:
             spans.append((match.end(), end))
     for match in _NICKNAME.finditer(text):  # 小王, 老李: what colleagues call each other
         start = match.start()
-        if _nickname_at(text, start) and not any(s <= start < e for s, e in spans):
+        if _nickname_at(text, start) and not _within(start, spans):
             spans.append((start, start + 2))
     for match in _AH_OR_DOUBLED.finditer(text):  # 阿珍, 婷婷: what family and friends call each other
         start = match.start()
-        if not any(s <= start < e for s, e in spans) and not any(s <= start < e for s, e in taken) \
+        if not _within(start, spans) and not _within(start, taken) \
                 and (_ah_nickname_at(text, start) if text[start] == "阿" else _doubled_name_at(text, start)):
             spans.append((start, start + 2))
     for start, role, clause in _name_places(text):
-        if start < len(text) and not any(s <= start < e for s, e in spans) and not _a_numeral(text, start):
+        if start < len(text) and not _within(start, spans) and not _a_numeral(text, start):
             end = _zh_name_in_place(text, start, role=role, clause=clause)
             if end:
                 spans.append((start, end))
@@ -98,14 +98,14 @@ def zh_names(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[tuple[int
                                       or pair_before in ends_word or pair_before in starts_word
                                       or _WEEK.match(text, max(0, start - 1))):
             continue  # 方法, 高兴 begin with a surname character; 如何, 任何 end with one (何时 both); 下周, 周一: weeks
-        if start < last or any(s <= start < e for s, e in spans) or pair_before in _COMPOUND:
+        if start < last or _within(start, spans) or pair_before in _COMPOUND:
             continue  # (马 of 司马光 starts no name: a cut there left 司 in the text)
         if _inside_a_word(text, start):
             continue  # 庄 of 石家庄, 古 of 太古汇: a place's or a firm's character, not a surname
         if _a_numeral(text, start):
             last = max(last, start + 2)  # nor does its unit start one: 周 of 陆周前
             continue
-        if taken and any(first <= start < end for first, end in taken):
+        if _within(start, taken):
             continue
         end = _zh_name_at(text, start, strong=False)
         if end:
@@ -115,6 +115,11 @@ def zh_names(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[tuple[int
     # (not after a compound surname, whose one-character given name would go: 司马光明 of 光明)
     return [(s, e - 1) if e - s == 3 and text[s:s + 2] not in _COMPOUND and _starts_a_word(text, e - 1) else (s, e)
             for s, e in spans]
+
+
+def _within(at: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """Is position `at` inside one of `spans` ((start, end) pairs)?"""
+    return bool(spans) and any(start <= at < end for start, end in spans)  # no generator for none
 
 
 def _name_places(text: str) -> list[tuple[int, bool, bool]]:
