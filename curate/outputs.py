@@ -1,7 +1,8 @@
 """Outputs that appear whole, or not at all: a file written beside its target and renamed over
 it (`atomic_path`), or a directory of parts (part-00000.jsonl, ...) written into a folder beside
 it that replaces it (`DirectoryParts`). An error or Ctrl-C leaves the old output as it was and
-no temporary file or folder behind. Which of the two an output path names: `output_directory`.
+no temporary file or folder behind; an output that replaces another keeps its permissions.
+Which of the two an output path names: `output_directory`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -105,9 +107,11 @@ class DirectoryParts:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
+        old_parts = sorted(self.folder.glob("part-*")) if self.folder.is_dir() else []
+        part_mode = kept_mode(old_parts[0], 0o666 & ~_UMASK) if old_parts else 0o666 & ~_UMASK
         for part in self.tmp.iterdir():
-            os.chmod(part, 0o666 & ~_UMASK)
-        os.chmod(self.tmp, 0o777 & ~_UMASK)
+            os.chmod(part, part_mode)
+        os.chmod(self.tmp, kept_mode(self.folder, 0o777 & ~_UMASK))
         if self.folder.exists():  # an earlier output of parts: moved aside, then removed
             old = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".old", dir=self.folder.parent))
             os.replace(self.folder, old / self.folder.name)
@@ -135,12 +139,22 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it 0600; outputs get normal modes
+        os.chmod(tmp, kept_mode(path, 0o666 & ~_UMASK))  # mkstemp makes it 0600
         os.replace(tmp, path)
     except BaseException:
         with suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def kept_mode(path: Path, default: int) -> int:
+    """The permissions an output replacing `path` gets: those `path` has, where it exists (an
+    output locked to its owner, 0600 say, as scrubbed or raw PII often is, stays so when a
+    run writes it again), else normal ones (`default`)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # none there yet (or unreadable: the replace itself will say)
+        return default
 
 
 _NAME_KEPT = 100  # characters of an output's name in its temporary's: a 240-character name still fits

@@ -104,6 +104,25 @@ def test_written_files_get_normal_permissions(tmp_path, examples):
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_a_replaced_output_keeps_the_permissions_of_the_file_it_replaces(tmp_path, run_cli, examples):
+    """A user who locked an output to themselves (chmod 600: scrubbed prompts, a PII report) gets
+    it locked again when a run writes it anew, as a file output and as a directory of parts."""
+    source = tmp_path / "in.jsonl"
+    write_records(source, examples)
+    out, parts = tmp_path / "out.jsonl", tmp_path / "parts"
+    assert run_cli("curate", "filter", str(source), "-o", str(out))[0] == 0
+    assert run_cli("curate", "filter", str(source), "-o", str(parts))[0] == 0
+    out.chmod(0o600)
+    parts.chmod(0o700)
+    for part in parts.iterdir():
+        part.chmod(0o640)
+    assert run_cli("curate", "filter", str(source), "-o", str(out))[0] == 0
+    assert run_cli("curate", "filter", str(source), "-o", str(parts))[0] == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert parts.stat().st_mode & 0o777 == 0o700
+    assert {part.stat().st_mode & 0o777 for part in parts.iterdir()} == {0o640}
+
+
 def test_unknown_extension_is_a_usage_error(tmp_path, run_cli, examples):
     src = tmp_path / "in.jsonl"
     write_records(src, examples)
