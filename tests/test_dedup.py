@@ -275,6 +275,33 @@ def test_keep_best_score_with_no_scores_is_a_usage_error_and_writes_nothing(tmp_
         dedup_records([Example(instruction=text), Example(instruction=text + " extra")], DedupConfig(keep="best-score"))
 
 
+def test_keep_best_score_on_a_file_never_judged_fails_before_reading_it(tmp_path, run_cli):
+    # it read, sketched and linked the whole input first: hours at 100M records
+    rng = random.Random(6)
+    text = essay(rng)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": text}, {"instruction": text + " extra"}])
+    with source.open("a") as stream:
+        stream.write("{not json\n")  # reading this far would fail on line 3 instead
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"), "--keep", "best-score")
+    assert code == 2 and "no record has a meta.judge.score" in err and "in.jsonl:3" not in err
+
+
+def test_keep_best_score_without_scores_fails_before_linking(tmp_path, run_cli, monkeypatch):
+    # a prompt that says "judge" (or a \u00 escape) can hide a file without scores from the
+    # quick look; then the scores read in pass one say so, before any linking
+    import curate.filters.dedup
+
+    def linking(*_):
+        raise AssertionError("linked records that cannot be kept by score")
+    monkeypatch.setattr(curate.filters.dedup, "cluster_store", linking)
+    rng = random.Random(7)
+    text = "Please judge this essay fairly: " + essay(rng)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": text}, {"instruction": text + " extra"}])
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"), "--keep", "best-score")
+    assert code == 2 and "no record has a meta.judge.score" in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_keep_best_score_counts_the_records_without_a_score(tmp_path, run_cli):
     rng = random.Random(5)
     text = essay(rng)
