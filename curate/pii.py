@@ -29,7 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from curate.io import ensure_distinct, sink_format
 from curate.errors import RecordError
@@ -55,8 +55,10 @@ class PiiConfig(ExecutorOptions):
         "placeholder", description="placeholder: `<EMAIL>`; numbered: `<PERSON_1>`, the same number wherever the same "
         "value recurs in a record; mask: '*' of the same length; hash: `<EMAIL:3f2a9c1b>` from a salted SHA-256, "
         "equal for equal values across the whole file.")
-    salt: str | None = Field(None, validate_default=True, description="Secret salt for --mode hash (required "
-                             "there): without it, hashes of phone numbers could be reversed by trying them all.")
+    # a secret: left out of --summary-json and the report (run_manifest.public_settings skips SecretStr)
+    salt: SecretStr | None = Field(None, validate_default=True, description="Secret salt for --mode hash (required "
+                                   "there): without it, hashes of phone numbers could be reversed by trying them "
+                                   "all. Never written to summaries or reports.")
     types: list[str] | None = Field(None, description="Comma-separated types to find (default: all): "
                                     + ", ".join(TYPES) + ".")
     names: bool = Field(True, description="Find person names (English and Chinese cues, jieba's name tags); "
@@ -88,7 +90,7 @@ class PiiConfig(ExecutorOptions):
 
     @field_validator("salt")
     @classmethod
-    def _hash_needs_salt(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _hash_needs_salt(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         mode = info.data.get("mode")
         if mode == "hash" and not value:
             raise ValueError("mode 'hash' needs a salt (a secret string): unsalted hashes of short values such "
@@ -134,6 +136,7 @@ class PiiScrubber:
     def __init__(self, config: PiiConfig | None = None):
         self.config = config or PiiConfig()
         self.wanted = self.config.wanted()  # once: building the sets per record cost ~1.5 us
+        self.salt = self.config.salt.get_secret_value() if self.config.salt is not None else None
 
     def __call__(self, record: Record) -> tuple[Record, list[Found]]:
         fields = text_fields(record, self.config.fields == "all")
@@ -160,7 +163,7 @@ class PiiScrubber:
 
     def replaced(self, texts: list[str], spans: list[list[Span]]) -> list[tuple[int, str]]:
         """(index, new text) for each of one record's texts with spans, numbered as one record."""
-        replacer = Replacer(self.config.mode, self.config.salt)
+        replacer = Replacer(self.config.mode, self.salt)
         return [(index, replacer.apply(text, found)) for index, (text, found) in enumerate(zip(texts, spans)) if found]
 
     def rebuilt(self, record: Record, found: list[Found], texts: dict[str, str]) -> Record:

@@ -18,3 +18,24 @@ def test_key_never_reaches_outputs_logs_caches_or_errors(server, seeds_file, tmp
     code, _, err = run_cli("curate", "evol", "--seeds", str(seeds_file), "-o", str(tmp_path / "x.jsonl"),
                            "--api-key", key, "--backend", "openai", "--base-url", "", "--no-cache")
     assert code == 2 and key not in err
+
+
+def test_the_pii_salt_never_reaches_the_summary_or_the_report(tmp_path, run_cli):
+    # it was written out among the settings, and from there into the HTML report meant for sharing
+    salt = "SALT-LEAKCHECK-7f3e"
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"instruction": "Mail ann.lee@example.com about it.", "output": "Done."}) + "\n")
+    config = tmp_path / "pii.yaml"
+    config.write_text(f"mode: hash\nsalt: {salt}\n")
+    for how in (["--mode", "hash", "--salt", salt], ["--config", str(config)]):
+        run = tmp_path / f"run{len(how)}"
+        code, out, err = run_cli("curate", "pii", str(source), "-o", str(run / "out.jsonl"), "--report",
+                                 str(run / "report.jsonl"), "--summary-json", str(run), *how)
+        assert code == 0, err
+        summaries = list(run.glob("*.summary.json"))
+        assert summaries and json.loads(summaries[0].read_text())["config"]["mode"] == "hash"
+        code, _, err = run_cli("curate", "report", str(run), "-o", str(tmp_path / f"html{len(how)}"))
+        assert code == 0, err
+        written = [p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*") if p.is_file()
+                   and p != config]
+        assert written and not any(salt in text for text in written + [out, err])
