@@ -60,14 +60,21 @@ def _recorded(path: Path) -> str:
     return str((folder[0] if folder is not None else path).resolve())
 
 
-def summary_path(target: Path, summary: Any) -> Path:
-    """--summary-json FILE as given; a folder (one that exists, or a name with no extension, as
-    `--summary-json run`) gets OUTPUT.STAGE.summary.json inside it."""
+def summary_file(target: Path, output: str | Path | None, stage: str) -> Path:
+    """Where --summary-json TARGET puts a stage's summary: FILE as given; in a folder (one that
+    exists, or a name with no extension, as `--summary-json run`), OUTPUT.STAGE.summary.json."""
     if not (target.is_dir() or not target.suffix):
         return target
-    output = summary.files.get("output") or run_context.get("files", {}).get("output") or summary.stage
-    target.mkdir(parents=True, exist_ok=True)
-    return target / f"{Path(output).stem}.{summary.stage}.summary.json"
+    named = output if output is not None and str(output) != "-" else stage
+    return target / f"{Path(named).stem}.{stage}.summary.json"
+
+
+def summary_path(target: Path, summary: Any) -> Path:
+    """The summary file of --summary-json TARGET for this summary, its folder made."""
+    output = summary.files.get("output") or run_context.get("files", {}).get("output")
+    path = summary_file(target, output, summary.stage)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class StageFailed(Exception):

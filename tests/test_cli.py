@@ -256,6 +256,35 @@ def test_the_summary_time_counts_from_the_command_start_not_from_the_stage(tmp_p
     assert json.loads((tmp_path / "b.json").read_text())["seconds"] < 30  # the next command starts at its call
 
 
+@pytest.mark.parametrize("flags, clash", [
+    (["dedup", "IN", "-o", "OUT", "--summary-json", "IN"], "INPUT and --summary-json name the same file"),
+    (["dedup", "IN", "-o", "OUT", "--rejects", "REJ", "--summary-json", "REJ"], "--rejects and --summary-json"),
+    (["pii", "IN", "-o", "OUT", "--report", "REP", "--summary-json", "REP"], "--report and --summary-json"),
+    (["filter", "IN", "-o", "OUT", "--summary-json", "OUT"], "--output and --summary-json"),
+    (["--summary-json", "IN", "pii", "IN", "-o", "OUT"], "INPUT and --summary-json"),  # given before the command
+    (["dedup", "IN", "-o", "PARTS/", "--summary-json", "PARTS/"], "one is inside the other"),  # into the parts
+])
+def test_summary_json_never_replaces_a_file_of_the_command(tmp_path, run_cli, flags, clash):
+    # it was written over whatever it named: the input, the rejects, the report
+    names = {"IN": "in.jsonl", "OUT": "out.jsonl", "REJ": "rejects.jsonl", "REP": "report.json", "PARTS/": "parts/"}
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"instruction": "A question that is long enough to keep?", "output": "Yes."}\n')
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, _, err = run_cli("curate", *(str(tmp_path / names[f]) if f in names else f for f in flags))
+    assert code == 2 and clash in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_summary_json_in_a_folder_beside_the_files_is_fine(tmp_path, run_cli):
+    source = tmp_path / "run" / "in.jsonl"
+    source.parent.mkdir()
+    source.write_text('{"instruction": "A question that is long enough to keep?", "output": "Yes."}\n')
+    code, _, err = run_cli("curate", "filter", str(source), "-o", str(tmp_path / "run" / "out.jsonl"),
+                           "--summary-json", str(tmp_path / "run"))
+    assert code == 0, err
+    assert (tmp_path / "run" / "out.filter.summary.json").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["pii", "IN", "-o", "OUT", "--mode", "nope"], "curate: error: Invalid value for '--mode': 'nope' is not one of"),
     (["dedup", "IN", "-o", "OUT", "--force"], "curate: error: No such option: --force"),
