@@ -65,8 +65,11 @@ def summary_file(target: Path, output: str | Path | None, stage: str) -> Path:
     exists, or a name with no extension, as `--summary-json run`), OUTPUT.STAGE.summary.json."""
     if not (target.is_dir() or not target.suffix):
         return target
+    from curate.outputs import output_directory
+
     named = output if output is not None and str(output) != "-" else stage
-    return target / f"{Path(named).stem}.{stage}.summary.json"
+    folder = output_directory(named)  # a directory of parts (kept/*.parquet) by its own name
+    return target / f"{(folder[0] if folder is not None else Path(named)).stem}.{stage}.summary.json"
 
 
 def summary_path(target: Path, summary: Any) -> Path:
