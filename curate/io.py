@@ -156,14 +156,22 @@ def describe_validation(error: ValidationError, row: Any = None) -> str:
             message = "is null; it needs a string"
         if item["type"] not in ("missing", "value_error"):
             value = item.get("input")
-            message += f" (got {type(value).__name__} {_short(value)})"
+            message += f" (got {_described(value)})"
         problems.append(f"field '{field}': {message}" if field else message)
     return "; ".join(problems)
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _described(value: Any) -> str:
+    """A wrong value as an error may show it: a number or a flag as it is; text and containers
+    by their type and size only, as they may hold a secret or PII the message would print (an
+    API key pasted into `history`, an email in `user_id`)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, str):
+        return f"str of {len(value):,} character{'s' if len(value) != 1 else ''}"
+    if isinstance(value, (list, tuple, dict)):
+        return f"{type(value).__name__} of {len(value):,} item{'s' if len(value) != 1 else ''}"
+    return type(value).__name__
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:

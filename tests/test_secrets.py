@@ -39,3 +39,20 @@ def test_the_pii_salt_never_reaches_the_summary_or_the_report(tmp_path, run_cli)
         written = [p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*") if p.is_file()
                    and p != config]
         assert written and not any(salt in text for text in written + [out, err])
+
+
+def test_a_record_that_fails_validation_is_described_without_its_values(tmp_path, run_cli):
+    # the error echoed the first 60 characters of the wrong value: an API key pasted into
+    # history, an email given as a user_id object, printed by the very stage meant to scrub them
+    key, email = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD", "ann.lee@example.com"
+    rows = [{"instruction": "ok", "history": f"my key {key}"}, {"instruction": "ok", "user_id": {"mail": email}},
+            {"instruction": "ok", "output": 5}]
+    for row in rows:
+        source = tmp_path / "in.jsonl"
+        source.write_text(json.dumps(row) + "\n")
+        code, out, err = run_cli("curate", "pii", str(source), "-o", str(tmp_path / "out.jsonl"))
+        assert code == 1 and "in.jsonl:1: field '" in err
+        assert key not in err + out and email not in err + out
+    assert "(got int 5)" in err  # a number can hold no secret: shown as it is
+    source.write_text(json.dumps(rows[0]) + "\n")
+    assert "(got str of 55 characters)" in run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "o.jsonl"))[2]
