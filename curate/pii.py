@@ -20,6 +20,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
+import json
+import re
 import unicodedata
 from array import array
 from collections import deque
@@ -68,7 +70,8 @@ class PiiConfig(ExecutorOptions):
     workers: int = Field(2, ge=1, description="Processes to scrub in; output order is kept.")
     fields: Literal["text", "all"] = Field("text", description="text: every text of the conversation (system, "
                                            "history, instruction, input, output, responses); all: also user_id and "
-                                           "the string values of meta.extra (columns kept from a foreign file); a "
+                                           "every string in meta.extra (columns kept from a foreign file), inside "
+                                           "nested objects and lists too; a "
                                            "user_id holding PII then needs --mode hash, which keeps users apart.")
     drop: list[str] | None = Field(None, description="Comma-separated types that remove the whole record instead "
                                    "of being replaced (e.g. `PRIVATE_KEY,API_KEY`): such records go, scrubbed, to "
@@ -175,9 +178,8 @@ class PiiScrubber:
                               "--mode hash --salt SECRET, which keeps users apart, or --fields text")
         update = rebuild(record, texts)
         meta = {**record.meta, "pii": type_counts(found)}
-        extra = {name.removeprefix(_EXTRA): text for name, text in texts.items() if name.startswith(_EXTRA)}
-        if extra:
-            meta["extra"] = {**record.meta["extra"], **extra}
+        if any(name.startswith(_EXTRA) for name in texts):
+            meta["extra"] = _with_texts(record.meta["extra"], _EXTRA, texts)
         update["meta"] = meta
         scrubbed = record.model_copy(update=update)
         if record.id_is_derived():
@@ -187,7 +189,7 @@ class PiiScrubber:
         return scrubbed
 
 
-_EXTRA = "meta.extra."
+_EXTRA = "meta.extra"  # the name of a kept column's strings starts so: meta.extra.caller, meta.extra["a.b"]
 
 
 def type_counts(found: list[Found]) -> dict[str, int]:
@@ -218,8 +220,42 @@ def text_fields(record: Record, everything: bool = False) -> list[tuple[str, str
             fields.append(("user_id", record.user_id))
         extra = record.meta.get("extra")
         if isinstance(extra, dict):
-            fields += [(f"{_EXTRA}{key}", value) for key, value in extra.items() if isinstance(value, str)]
+            fields += list(_strings_in(extra, _EXTRA))
     return fields
+
+
+def _strings_in(value: Any, name: str) -> Iterator[tuple[str, str]]:
+    """(name, text) for every string inside a kept column's value, nested objects and lists
+    included: meta.extra.caller, meta.extra.contact.email, meta.extra.tags[0]. A key that could
+    read as a path (a dot or a bracket in it) is written as JSON in brackets, so no two strings
+    share a name."""
+    if isinstance(value, str):
+        yield name, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_in(item, _child(name, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings_in(item, f"{name}[{index}]")
+
+
+def _with_texts(value: Any, name: str, texts: dict[str, str]) -> Any:
+    """`value` with the strings named in `texts` replaced: the walk of _strings_in, rebuilt."""
+    if isinstance(value, str):
+        return texts.get(name, value)
+    if isinstance(value, dict):
+        return {key: _with_texts(item, _child(name, key), texts) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_texts(item, f"{name}[{index}]", texts) for index, item in enumerate(value)]
+    return value
+
+
+def _child(name: str, key: Any) -> str:
+    key = str(key)
+    return f"{name}.{key}" if key and _PLAIN_KEY.fullmatch(key) else f"{name}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+_PLAIN_KEY = re.compile(r"[^.\[\]\"]+")
 
 
 def rebuild(record: Record, texts: dict[str, str]) -> dict[str, Any]:

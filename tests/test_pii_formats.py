@@ -392,3 +392,20 @@ def test_fields_all_scrubs_user_ids_and_kept_columns(tmp_path):
     assert everything.user_id.startswith("<EMAIL:")
     assert everything.meta["extra"]["caller"].startswith("Hi, I'm <PERSON:") and "<PHONE:" in everything.meta["extra"]["caller"]
     assert {item.field for item in found} == {"user_id", "meta.extra.caller"}
+
+
+def test_fields_all_scrubs_the_strings_inside_nested_kept_columns():
+    # a kept column holding an object or a list was left as it was, its emails and phones with it
+    from curate.pii import PiiScrubber
+    from curate.records import Example
+
+    extra = {"contact": {"email": "jane.roe@example.org", "phone": "415-555-0132"}, "tags": ["owner: bob@example.com", 3],
+             "a.b": "mail c.d@example.com", "a": {"b": "hello"}, "n": 5}
+    record = Example(instruction="Summarise the call.", meta={"extra": extra})
+    scrubbed, found = PiiScrubber(PiiConfig(fields="all"))(record)
+    assert scrubbed.meta["extra"] == {"contact": {"email": "<EMAIL>", "phone": "<PHONE>"}, "tags": ["owner: <EMAIL>", 3],
+                                      "a.b": "mail <EMAIL>", "a": {"b": "hello"}, "n": 5}
+    # each string has a name of its own: a key with a dot in it is not read as a path
+    assert [item.field for item in found] == ["meta.extra.contact.email", "meta.extra.contact.phone",
+                                              "meta.extra.tags[0]", 'meta.extra["a.b"]']
+    assert record.meta["extra"]["contact"]["email"] == "jane.roe@example.org"  # the input record is not changed
