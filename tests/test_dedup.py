@@ -445,3 +445,23 @@ def test_sketching_does_not_load_pandas():
              "'mixed 中文 text', ''])\nprint('pandas' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_prompts_that_share_an_instruction_but_not_their_input_are_not_duplicates(tmp_path, run_cli):
+    # Alpaca rows: one instruction, many inputs. Compared on the instruction alone, all but one
+    # went, as exact duplicates, though their ids (a hash of the prompt) differed
+    rows = [{"instruction": "Translate the sentence into French.", "input": sentence, "output": "..."}
+            for sentence in ("The cat sleeps on the warm windowsill.", "We missed the last train home.",
+                             "Her garden is full of tomatoes this year.")]
+    rows.append(dict(rows[0]))  # a true copy still goes
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"),
+                           "--rejects", str(tmp_path / "rejects.jsonl"))
+    assert code == 0, err
+    kept = [json.loads(line)["input"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert kept == [row["input"] for row in rows[:3]]
+    assert [json.loads(line)["meta"]["rejected"]["reason"]
+            for line in (tmp_path / "rejects.jsonl").read_text().splitlines()] == ["exact_duplicate"]
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "by_instruction.jsonl"),
+                           "--fields", "instruction")  # asked for, the old comparison
+    assert code == 0 and len((tmp_path / "by_instruction.jsonl").read_text().splitlines()) == 1

@@ -59,8 +59,11 @@ TEXT_FIELDS = ("instruction", "input", "output", "system", "history", "chosen", 
 class DedupConfig(ExecutorOptions):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at start-up
 
-    fields: list[str] = Field(["instruction"], description="Fields compared, joined: any of " + ", ".join(TEXT_FIELDS)
-                              + " (e.g. instruction,input); a record with all of them empty duplicates nothing.")
+    # the prompt as the user gives it: Alpaca rows that share an instruction ("Translate the
+    # sentence into French.") and differ in their input are different prompts
+    fields: list[str] = Field(["instruction", "input"], description="Fields compared, joined: any of "
+                              + ", ".join(TEXT_FIELDS) + " (e.g. instruction,input,output to compare whole "
+                              "examples); a record with all of them empty duplicates nothing.")
     threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity of shingle sets at which two "
                              "records are near duplicates.")
     num_perm: int = Field(128, ge=16, description="MinHash permutations.")
