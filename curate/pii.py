@@ -38,6 +38,7 @@ from curate.errors import RecordError
 from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.pii_emails import email_key
+from curate.pii_name_words import SUFFIXES, TITLES_EN
 from curate.records import Example, Preference, Record
 from curate.runner import Noted, Reject, run_map
 from curate.summary import Summary
@@ -310,7 +311,20 @@ def canonical(kind: str, value: str) -> str:
         return phone_key(value)
     if kind in ("CARD", "CN_ID", "SSN"):  # SSN: 409-91-0019 is 409910019; AB 12 34 56 C (a NI number) AB123456C
         return "".join(c for c in value if c.isalnum()).upper()
+    if kind == "PERSON":
+        return person_key(value)
     return " ".join(value.split())
+
+
+def person_key(name: str) -> str:
+    """One person however the name is dressed: Mr. John Smith, John Smith and JOHN SMITH, Jr.
+    or MD after it, are one (the detector takes a title and a suffix into the name's span)."""
+    words = [word.strip(".,") for word in name.split()]
+    while len(words) > 1 and words[0] in TITLES_EN:
+        words.pop(0)
+    while len(words) > 1 and words[-1] in SUFFIXES:
+        words.pop()
+    return " ".join(words).casefold()
 
 
 def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) -> Iterator[tuple[Record, list[Found]]]:

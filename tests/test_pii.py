@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,17 @@ def test_numbered_mode_is_consistent_across_fields_and_history():
     # numbering restarts with each record
     again, _ = PiiScrubber(PiiConfig(mode="numbered"))(Example(instruction="mail b@y.org"))
     assert again.instruction == "mail <EMAIL_1>"
+
+
+def test_a_name_with_a_title_or_a_suffix_is_one_person_with_the_name_alone():
+    # the title is inside the span, so Mr. John Smith and John Smith were two people
+    record = Example(instruction="Mr. John Smith called. John Smith said hi; Dr. Ann Lee, MD, too.",
+                     output="Thanks, John Smith. Ann Lee will call back.")
+    scrubbed, _ = PiiScrubber(PiiConfig(mode="numbered"))(record)
+    assert scrubbed.instruction == "<PERSON_1> called. <PERSON_1> said hi; <PERSON_2>, too."
+    assert scrubbed.output == "Thanks, <PERSON_1>. <PERSON_2> will call back."
+    hashed, _ = PiiScrubber(PiiConfig(mode="hash", salt="pepper"))(record)
+    assert len(set(re.findall(r"<PERSON:\w+>", hashed.instruction + hashed.output))) == 2
 
 
 def test_mask_mode_keeps_the_length():
