@@ -343,11 +343,30 @@ def _line_of(text: str, pos: int) -> int:
 def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
     data = Path(path).read_bytes()
     _check_bom(data, name)
-    reader = csv.DictReader(io.StringIO(_decode(data, name), newline=""))
-    for row in reader:
-        where = f"{name}:{reader.line_num}"
+    # strict: a quote opened and never closed is an error, not a cell that swallows the rest of
+    # the file (its rows read as one record's instruction, the run exiting 0)
+    reader = csv.DictReader(io.StringIO(_decode(data, name), newline=""), strict=True)
+    try:
+        reader.fieldnames  # the header, read now: line numbers below count from after it
+    except csv.Error as error:
+        raise DataError(f"{name}:1: the header is not valid CSV ({error})") from None
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            if "end of data" in str(error):
+                raise DataError(f"{name}:{first_line}: a quoted cell is never closed (a stray \" in the row?); "
+                                "quote a cell's own quotes by doubling them (\"\")") from None
+            raise DataError(f"{name}:{first_line}: not valid CSV ({error})") from None
+        where = f"{name}:{first_line}"
         if None in row:
             raise DataError(f"{where}: the row has more cells than the header has columns")
+        if None in row.values():
+            raise DataError(f"{where}: the row has fewer cells than the header has columns (a line cut short, "
+                            "or a quote that joined two cells?)")
         yield where, {key: _csv_cell(key, value) for key, value in row.items() if not _absent(key, value)}
 
 

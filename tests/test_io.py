@@ -51,6 +51,11 @@ MALFORMED = {
     "trailing_blank_line": ("d.jsonl", b'{"instruction": "a"}\n \n', "d.jsonl:2: blank line"),
     "csv_missing_field": ("d.csv", b"prompt_text,output\nq,a\n", "d.csv:2: field 'instruction': Field required"),
     "csv_extra_cell": ("d.csv", b"instruction,output\nq,a,oops\n", "d.csv:2: the row has more cells"),
+    # a stray quote made the rest of the file one cell: rows 3 and 4 read as row 2's instruction
+    "csv_stray_quote": ("d.csv", b'instruction,output\n"q",a\n"stray quote,b\nnext,c\nlast,d\n',
+                        "d.csv:3: a quoted cell is never closed"),
+    "csv_text_after_quote": ("d.csv", b'instruction,output\nq,a\n"quoted"then,b\n', "d.csv:3: not valid CSV"),
+    "csv_missing_cell": ("d.csv", b"instruction,output\nq,a\nonly one\n", "d.csv:3: the row has fewer cells"),
     "bad_conversation": ("d.jsonl", b'{"conversations": [{"from": "human", "value": "a"}, '
                          b'{"from": "human", "value": "b"}]}\n',
                          "d.jsonl:1: field 'conversations[1]': expected a assistant/gpt turn"),
