@@ -227,13 +227,14 @@ def run(app: typer.Typer, prog_name: str, argv: list[str] | None = None, started
         else:  # a map stage or trainer: its outputs appear only whole, at the end
             print(f"{prog_name}: interrupted; nothing was written (the outputs appear only when a run ends)",
                   file=sys.stderr)
-    if argv is None and code in (130, 128 + signal.SIGTERM):
-        # the console script, stopped: every file is already cleaned up (the with-blocks unwound);
-        # the interpreter's exit would still join worker-pool threads that a stopped worker can
-        # leave waiting forever, so leave at once
+    if argv is None and code not in (0, None, False):
+        # the console script, stopped or failed: every file is already cleaned up (the with-blocks
+        # unwound); the interpreter's exit would still join worker-pool threads that a stopped
+        # worker can leave waiting forever (after Ctrl-C, or a full disk: dedup hung in 3 of 8
+        # runs at "No space left on device"), so leave at once
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        os._exit(code if isinstance(code, int) else 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 
