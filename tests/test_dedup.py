@@ -465,3 +465,18 @@ def test_prompts_that_share_an_instruction_but_not_their_input_are_not_duplicate
     code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "by_instruction.jsonl"),
                            "--fields", "instruction")  # asked for, the old comparison
     assert code == 0 and len((tmp_path / "by_instruction.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_full_disk_says_where_and_which_flag_gives_room(tmp_path, run_cli, monkeypatch):
+    # it said only "OSError: [Errno 28] No space left on device"
+    import errno
+
+    import curate.filters.sketching
+
+    def full(*_, **__):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(curate.filters.sketching, "sketch_input", full)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": essay(random.Random(8))}])
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out" / "kept.jsonl"))
+    assert code == 1 and f"no space left on the disk of {tmp_path / 'out'}" in err and "--work-dir" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no work folder, no output

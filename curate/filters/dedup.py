@@ -29,6 +29,8 @@ removed instead, as `contaminated`, with the matched id in meta.dedup.
 
 from __future__ import annotations
 
+import errno
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from curate.errors import UsageError
+from curate.errors import DataError, UsageError
 from curate.executors import ExecutorOptions
 from curate.io import display_name, ensure_distinct, readable_twice, sink_format
 from curate.sinks import RowSink
@@ -275,14 +277,22 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
         ray_ready(input)  # pass one cuts the input file into byte ranges; the output may be any format
     from curate.executors import ray_session
 
-    with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
-        work = Path(folder)
-        with readable_twice(input, work) as source:
-            if config.against is not None:
-                from curate.filters.contamination import decontaminate
+    try:
+        with work_folder(near) as folder, ray_session(config.executor, config.workers, config.ray_address):
+            work = Path(folder)
+            with readable_twice(input, work) as source:
+                if config.against is not None:
+                    from curate.filters.contamination import decontaminate
 
-                return decontaminate(source, input, output, rejects, mapping, config, work)
-            return _dedup(source, input, output, rejects, mapping, config, work)
+                    return decontaminate(source, input, output, rejects, mapping, config, work)
+                return _dedup(source, input, output, rejects, mapping, config, work)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        place = Path(near).absolute() if near is not None else Path(tempfile.gettempdir())
+        raise DataError(f"no space left on the disk of {place}, where dedup keeps its work folder (about 1.3 KB a "
+                        "record of sketches, and a copy of the records) beside the output; free space, or give "
+                        "--work-dir a folder on a disk with room (nothing was written)") from None
 
 
 def cannot_hold_scores(input: str | Path) -> bool:
