@@ -12,6 +12,8 @@ from curate.pii import PiiConfig, PiiScrubber, find_pii, scrub, scrub_records
 from curate.records import Example, Preference
 from tests.conftest import write_jsonl
 
+JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
+       ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")  # jwt.io's example token
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX\n-----END RSA PRIVATE KEY-----"
 
 # (text, the text with placeholders): English and Chinese, one or more types each
@@ -44,6 +46,20 @@ POSITIVES = [
     ("AWS key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
      "AWS key <API_KEY> secret <API_KEY>"),
     ('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', 'aws_secret_access_key = "<API_KEY>"'),
+    # tokens of other services, tokens and passwords after the word for them (walk-through: all left in)
+    ("HF_TOKEN=hf_" + "aB3d" * 9 + ", gitlab glpat-" + "x1Y2z3" * 4, "HF_TOKEN=<API_KEY>, gitlab <API_KEY>"),
+    ("Authorization: Bearer " + JWT, "Authorization: Bearer <API_KEY>"),
+    ("curl -H 'Authorization: Bearer abcdef0123456789ghij' url", "curl -H 'Authorization: Bearer <API_KEY>' url"),
+    ("api_key = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6'", "api_key = '<API_KEY>'"),
+    ("client_secret: 9f8e7d6c5b4a3f2e1d0c", "client_secret: <API_KEY>"),
+    ("password: hunter2hunter2", "password: <PASSWORD>"),
+    ("My password is Tr0ub4dor&3.", "My password is <PASSWORD>."),
+    ('{"user": "ann", "password": "Summer2024!"}', '{"user": "ann", "password": "<PASSWORD>"}'),
+    ("PASSWORD=Xy9!k2mQ ./run.sh", "PASSWORD=<PASSWORD> ./run.sh"),
+    ("mysql -u root -pS3cr3t -h db.internal", "mysql -u root -p<PASSWORD> -h db.internal"),
+    ("pg_dump --password=Pa55word shop", "pg_dump --password=<PASSWORD> shop"),
+    ("我的密码是qwe123456，别告诉别人", "我的密码是<PASSWORD>，别告诉别人"),
+    ("WiFi密码：abc12345", "WiFi密码：<PASSWORD>"),
     (f"key:\n{PEM}\nend", "key:\n<PRIVATE_KEY>\nend"),
     ("Hi, my name is Alice Wong and I need help.", "Hi, my name is <PERSON> and I need help."),
     ("Name: Bob Stone\nEmail: bob@stone.io", "Name: <PERSON>\nEmail: <EMAIL>"),
@@ -94,6 +110,13 @@ NEGATIVES = [
     "共计13912345678元",
     # no card starts inside a run of four-digit groups (walk-through: "Order 1234 <CARD>")
     "Order 1234 5678 9012 3456 was placed.",
+    # the words for a password or a token with no secret after them, or code where one would be
+    "The password is incorrect. What makes a strong password? Reset your password: click the link.",
+    "password: ******** (hidden); passwords must have 8 characters; pwd prints the working directory",
+    'password = input("Password: "); password=os.environ["DB_PASS"]; if password == confirm_password: pass',
+    "def login(user, password: str): return check(password=self.password, token=tokenizer.encode(text))",
+    "The token count is 512; access token expires in 3600 seconds; api_key = os.getenv('OPENAI_API_KEY')",
+    "Authorization: Bearer {token}; mysql -u root -p; 密码错误，请重试",
 ]
 
 
