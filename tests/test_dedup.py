@@ -480,3 +480,20 @@ def test_a_full_disk_says_where_and_which_flag_gives_room(tmp_path, run_cli, mon
     code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out" / "kept.jsonl"))
     assert code == 1 and f"no space left on the disk of {tmp_path / 'out'}" in err and "--work-dir" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no work folder, no output
+
+
+def test_keep_best_score_ranks_only_finite_numeric_scores(tmp_path, run_cli):
+    # 1e400 reads as infinity: it won its cluster, and the kept record's score was written as null
+    rng = random.Random(9)
+    text = essay(rng)
+    lines = ['{"instruction": "%s", "meta": {"judge": {"score": 1e400}}}' % text,
+             '{"instruction": "%s again", "meta": {"judge": {"score": true}}}' % text,
+             '{"instruction": "%s once more", "meta": {"judge": {"score": 3}}}' % text]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"), "--keep", "best-score",
+                           "--summary-json", str(tmp_path / "s.json"))
+    assert code == 0, err
+    kept = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["meta"]["judge"]["score"] for row in kept] == [3]
+    assert json.loads((tmp_path / "s.json").read_text())["counts"]["unscored"] == 2

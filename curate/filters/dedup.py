@@ -396,18 +396,17 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
     import numpy as np
 
     from curate.filters.lsh import work_folder
-    from curate.filters.sketching import record_length, record_text
+    from curate.filters.sketching import judge_score, record_length, record_text
 
     config = config or DedupConfig()
     texts = [record_text(record, config.fields) for record in records]
     with work_folder(_work_dir(config.work_dir)) as folder:
         found = cluster_store(sketched(texts, Path(folder), config))
-    scores = [(r.meta.get("judge") or {}).get("score") for r in records]
     first: dict[str, int] = {}
     first_of_id = np.array([first.setdefault(record.id, index) for index, record in enumerate(records)], np.int64)
     lengths = [record_length(record) for record in records] if config.keep == "longest" else [0] * len(records)
     verdicts = Verdicts(found, np.array(lengths, np.int64),
-                        np.array([float(v) if isinstance(v, (int, float)) else float("-inf") for v in scores]),
+                        np.array([judge_score(record) for record in records]),
                         config.keep, first_of_id)
     kept: list[Record] = []
     removed: list[tuple[Record, str]] = []

@@ -11,6 +11,7 @@ Memory: 2 x workers runs in flight, and Facts' arrays (about 20 bytes a record).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -53,6 +54,16 @@ def record_length(record: Record) -> int:
     return len(" ".join(record_text(record, _EVERY_TEXT).split()))
 
 
+def judge_score(record: Record) -> float:
+    """What --keep best-score ranks by: meta.judge.score, or -inf (unscored) where it is missing
+    or no finite number (a flag, 1e400, NaN: such a score would win every cluster, or none)."""
+    judge = record.meta.get("judge")
+    score = judge.get("score") if isinstance(judge, dict) else None
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+        return float("-inf")
+    return float(score)
+
+
 @dataclass
 class Run:
     """What pass one makes of a run of records."""
@@ -70,8 +81,7 @@ def sketch_records(records: Iterable[Record], sketcher: Sketcher, fields: Sequen
     for record in records:
         texts.append(record_text(record, fields))
         lengths.append(record_length(record) if measure else 0)
-        score = (record.meta.get("judge") or {}).get("score")
-        scores.append(float(score) if isinstance(score, (int, float)) else float("-inf"))
+        scores.append(judge_score(record))
         ids.append(record.id)
         row = record_row(record)
         meta = row.pop("meta", None) or {}
