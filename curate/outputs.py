@@ -64,10 +64,11 @@ class DirectoryParts:
                                  f"({', '.join(strangers[:3])}); give an empty or new directory")
 
     def __enter__(self) -> Path:
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        remove_left_behind(self.folder)
-        self.tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(self.folder), suffix=".tmp",
-                                         dir=self.folder.parent))
+        with unwritable(self.folder):
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            remove_left_behind(self.folder)
+            self.tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(self.folder), suffix=".tmp",
+                                             dir=self.folder.parent))
         self._open()
         return self.tmp
 
@@ -132,9 +133,10 @@ _PART_NAME = re.compile(r"part-\d{5,}\.(?:jsonl|parquet)")
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, renamed over it only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_left_behind(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
+    with unwritable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_left_behind(path)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -145,6 +147,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
         with suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextmanager
+def unwritable(target: Path) -> Iterator[None]:
+    """An output that cannot be written where it is asked for (a read-only disk, a folder of
+    someone else's, a file where its folder should be) is an error naming it, not the OSError of
+    the temporary file beside it, whose name the user never gave."""
+    try:
+        yield
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"{target}: a folder on its path is a file; give a path in a folder") from None
+    except OSError as error:
+        raise UsageError(f"{target}: cannot write it there ({error.strerror or error}); give a path in a folder you "
+                         "can write to") from None
 
 
 def kept_mode(path: Path, default: int) -> int:

@@ -128,6 +128,17 @@ def test_a_replaced_output_keeps_the_permissions_of_the_file_it_replaces(tmp_pat
     assert {part.stat().st_mode & 0o777 for part in parts.iterdir()} == {0o640}
 
 
+@pytest.mark.parametrize("stage", ["filter", "dedup", "pii"])
+@pytest.mark.parametrize("output", ["afile/out.jsonl", "afile/parts/"])
+def test_an_output_that_cannot_be_written_there_is_named_not_its_temporary(tmp_path, run_cli, examples, stage, output):
+    # the error named the temporary file beside it (.out.jsonl.HOST-...-PID.x1y2.tmp), a path the user never gave
+    source = tmp_path / "in.jsonl"
+    write_records(source, examples)
+    (tmp_path / "afile").write_text("not a folder\n")
+    code, _, err = run_cli("curate", stage, str(source), "-o", str(tmp_path / output))
+    assert code == 2 and f"{tmp_path / output.rstrip('/')}: a folder on its path is a file" in err and ".tmp" not in err
+
+
 def test_unknown_extension_is_a_usage_error(tmp_path, run_cli, examples):
     src = tmp_path / "in.jsonl"
     write_records(src, examples)

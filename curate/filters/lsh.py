@@ -329,7 +329,11 @@ def work_folder(near: Path | str | None) -> tempfile.TemporaryDirectory:
     while base is not None and not base.is_dir():  # an output folder made only at the end: its disk
         base = base.parent if base.parent != base else None
     remove_abandoned(base or Path(tempfile.gettempdir()))
-    folder = tempfile.TemporaryDirectory(prefix=_PREFIX, dir=base)
+    try:
+        folder = tempfile.TemporaryDirectory(prefix=_PREFIX, dir=base)
+    except OSError as error:  # a read-only disk: say where, and what moves it
+        raise UsageError(f"{base or tempfile.gettempdir()}: cannot make dedup's work folder there "
+                         f"({error.strerror or error}); give --work-dir a folder on a disk you can write to") from None
     (Path(folder.name) / _OWNER).write_text(owner() + "\n", encoding="utf-8")
     return folder
 
