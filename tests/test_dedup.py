@@ -235,7 +235,7 @@ def test_the_work_folder_is_on_the_outputs_disk_or_where_work_dir_says(tmp_path,
     code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"),
                            "--work-dir", str(tmp_path / "new" / "work"))
     assert code == 0, err
-    assert (tmp_path / "new" / "work").is_dir() and not list((tmp_path / "new" / "work").iterdir())
+    assert not (tmp_path / "new").exists()  # made for the run, it went with it (its sketches first)
     code, _, err = run_cli("curate", "dedup", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "out.jsonl"),
                            "--work-dir", str(tmp_path / "made_for_nothing"))
     assert code == 2 and "no such file" in err and not (tmp_path / "made_for_nothing").exists()
@@ -497,3 +497,22 @@ def test_keep_best_score_ranks_only_finite_numeric_scores(tmp_path, run_cli):
     kept = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [row["meta"]["judge"]["score"] for row in kept] == [3]
     assert json.loads((tmp_path / "s.json").read_text())["counts"]["unscored"] == 2
+
+
+def test_work_dir_inside_a_directory_output_is_refused_and_one_made_for_the_run_goes_with_it(tmp_path, run_cli):
+    # inside the output's directory it was blamed at the end as "files that are not parts";
+    # a --work-dir that the run made stayed behind, empty, after it
+    source = write_jsonl(tmp_path / "in.jsonl", [{"instruction": essay(random.Random(10))}])
+    for work in ("parts", "parts/work"):
+        code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "parts") + "/",
+                               "--work-dir", str(tmp_path / work))
+        assert code == 2 and "a directory of parts that the run replaces" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+    code, _, err = run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"),
+                           "--work-dir", str(tmp_path / "made"))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]
+    (tmp_path / "mine").mkdir()  # one the user made stays
+    assert run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "out.jsonl"),
+                   "--work-dir", str(tmp_path / "mine"))[0] == 0
+    assert (tmp_path / "mine").is_dir() and not list((tmp_path / "mine").iterdir())

@@ -32,7 +32,7 @@ from __future__ import annotations
 import errno
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -86,7 +86,7 @@ class DedupConfig(ExecutorOptions):
                                                         "(Jaccard >= --threshold).")
     ngram_size: int = Field(13, ge=1, description="With --match ngram: the n-gram length.")
     work_dir: Path | None = Field(None, description="Folder for the sketches (about 1.3 KB a record) and a copy "
-                                  "of the records as they will be written, made if missing (default: beside the "
+                                  "of the records as they will be written, made if missing and removed after (default: beside the "
                                   "output, on its disk; removed at the end).")
 
     @field_validator("fields", mode="before")
@@ -264,13 +264,34 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
     sink_format(output)
     if rejects is not None:
         sink_format(rejects)
-    from curate.filters.lsh import work_folder
-
     if str(input) != "-" and not Path(input).exists():
         raise UsageError(f"{input}: no such file")  # before --work-dir is made for nothing
     if config.keep == "best-score" and config.against is None and cannot_hold_scores(input):
         raise UsageError(NO_SCORES)
+    _outside_outputs(config.work_dir, {"--output": output, "--rejects": rejects})
+    made = _missing_folders(config.work_dir)
     near = _work_dir(config.work_dir) or _beside(output)
+    try:
+        return _run_in(near, input, output, rejects, mapping, config)
+    finally:
+        for folder in made:  # a --work-dir made for this run goes with it, where nothing else was put
+            with suppress(OSError):
+                folder.rmdir()
+
+
+def _missing_folders(folder: Path | None) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while folder is not None and not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _run_in(near: Path | None, input: str | Path, output: str | Path, rejects: str | Path | None,
+            mapping: dict[str, str] | None, config: DedupConfig) -> Summary:
+    from curate.filters.lsh import work_folder
+
     if config.executor == "ray" and str(input) != "-":  # standard input is copied to a file first
         from curate.parallel import ray_ready
 
@@ -308,6 +329,19 @@ def cannot_hold_scores(input: str | Path) -> bool:
         return False
     with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
         return data.find(b"judge") < 0 and data.find(b"\\u00") < 0
+
+
+def _outside_outputs(work_dir: Path | None, outputs: dict[str, str | Path | None]) -> None:
+    """--work-dir must not be, or be inside, a directory output: that directory is replaced by
+    the run's parts, and one holding anything else (the work folder) is refused at the end."""
+    if work_dir is None:
+        return
+    place = work_dir.expanduser().resolve()
+    for flag, path in outputs.items():
+        folder = output_directory(path) if path is not None and str(path) != "-" else None
+        if folder is not None and (place == folder[0].resolve() or folder[0].resolve() in place.parents):
+            raise UsageError(f"--work-dir {work_dir} is, or is inside, {flag} {path}: a directory of parts that "
+                             "the run replaces; give --work-dir a folder outside it")
 
 
 def _work_dir(folder: Path | None) -> Path | None:
