@@ -86,8 +86,8 @@ class DedupConfig(ExecutorOptions):
                                                         "(Jaccard >= --threshold).")
     ngram_size: int = Field(13, ge=1, description="With --match ngram: the n-gram length.")
     work_dir: Path | None = Field(None, description="Folder for the sketches (about 1.3 KB a record) and a copy "
-                                  "of the records as they will be written, made if missing and removed after (default: beside the "
-                                  "output, on its disk; removed at the end).")
+                                  "of the records as they will be written, made if missing and removed after "
+                                  "(default: beside the output, on its disk; removed at the end).")
 
     @field_validator("fields", mode="before")
     @classmethod
