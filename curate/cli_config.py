@@ -121,7 +121,8 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
             checked = {_flag(name): value for name, value in files.items()
                        if isinstance(value, Path) and name not in _NOT_FILES}
             if cli_support.summary_json is not None:  # it replaced an input or an output it was pointed at
-                checked["--summary-json"] = cli_support.summary_file(cli_support.summary_json, files.get("output"), name)
+                checked["--summary-json"] = cli_support.summary_file(cli_support.summary_json, files.get("output"),
+                                                                     name)
             ensure_distinct(checked)
             config = load_config(config_cls, kwargs.pop("config_file"), kwargs)
             cli_support.begin_run(name, config, files)

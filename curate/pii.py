@@ -75,7 +75,8 @@ class PiiConfig(ExecutorOptions):
                                            "nested objects and lists too; a "
                                            "user_id holding PII then needs --mode hash, which keeps users apart.")
     drop: list[str] | None = Field(None, description="Comma-separated types that remove the whole record instead "
-                                   "of being replaced (e.g. `PRIVATE_KEY,API_KEY,PASSWORD`): such records go, scrubbed, to "
+                                   "of being replaced (e.g. `PRIVATE_KEY,API_KEY,PASSWORD`): such records go, "
+                                   "scrubbed, to "
                                    "--rejects with reason pii:TYPE.")
 
     @field_validator("types", "drop", mode="before")

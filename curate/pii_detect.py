@@ -26,8 +26,8 @@ from curate.pii_structured import not_personal_label, structured
 
 __all__ = ["PRIORITY", "TYPES", "Span", "detect", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
 
-TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "PASSWORD", "EMAIL", "IBAN", "CN_ID", "CARD", "SSN", "IP", "PASSPORT",
-         "DOB", "QQ", "WECHAT", "ADDRESS", "PHONE", "PERSON")
+TYPES = ("PRIVATE_KEY", "URL_CREDENTIALS", "API_KEY", "PASSWORD", "EMAIL", "IBAN", "CN_ID", "CARD", "SSN", "IP",
+         "PASSPORT", "DOB", "QQ", "WECHAT", "ADDRESS", "PHONE", "PERSON")
 # When two spans overlap the earlier type wins: a key block beats what it contains, a
 # validated 18-digit ID beats a Luhn hit on the same digits, an address beats the phone-shaped
 # digits in it, a name loses to everything (a street named after a person is an address).
@@ -59,9 +59,11 @@ _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
     | pypi-AgE[A-Za-z0-9_-]{50,}
     | eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}  # a JWT: header, claims, signature
     )(?![A-Za-z0-9_-])""", re.X)
+_KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ")  # one is in every key _API_KEY finds
 # a token of no known shape after the word for it and a colon or =, or after Bearer: 16 or
 # more characters, letters and digits both (a word of prose has no digit)
-_TOKEN_VALUE = r"((?=[A-Za-z0-9_\-.~+/]*\d)(?=[A-Za-z0-9_\-.~+/]*[A-Za-z])[A-Za-z0-9_\-.~+/]{16,}=*)(?![A-Za-z0-9_\-.~+/=])"
+_TOKEN_VALUE = (r"((?=[A-Za-z0-9_\-.~+/]*\d)(?=[A-Za-z0-9_\-.~+/]*[A-Za-z])[A-Za-z0-9_\-.~+/]{16,}=*)"
+                r"(?![A-Za-z0-9_\-.~+/=])")
 _TOKEN_AFTER_CUE = re.compile(
     r"(?i:\bbearer)[ \t]+" + _TOKEN_VALUE + "|"
     r"(?i:\b(?:api[_ -]?key|apikey|(?:access|auth|refresh|private|session)[_ -]?token|token|secret[_ -]?key"
@@ -70,7 +72,8 @@ _TOKEN_AFTER_CUE = re.compile(
 # password is Tr0ub4dor&3", 密码：abc123), on a mysql command line (-pS3cr3t) or as --password=;
 # a value of letters alone is prose ("the password is incorrect"), not a password
 _PASSWORD = re.compile(
-    r"(?:(?i:\b(?:password|passwd|pwd|passcode|passphrase)\b)|密码|口令)[\"']?(?:[ \t]*(?:[:=：]|=>)[ \t]*|[ \t]+(?i:is)[ \t]+|[ \t]*[是为][ \t]*)"
+    r"(?:(?i:\b(?:password|passwd|pwd|passcode|passphrase)\b)|密码|口令)[\"']?"
+    r"(?:[ \t]*(?:[:=：]|=>)[ \t]*|[ \t]+(?i:is)[ \t]+|[ \t]*[是为][ \t]*)"
     r"[\"'“]?([^\s\"'”，。；;,<>]{4,64})"
     r"|\bmysql(?:dump|admin)?\b[^\n]*?[ \t]-p([^\s\-][^\s]{2,63})"
     r"|(?<![\w-])--password[= ]([^\s\-][^\s]{2,63})")
@@ -136,7 +139,7 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
         spans += _matches(_PEM, text, "PRIVATE_KEY")
     if "URL_CREDENTIALS" in types and "://" in text:
         spans += [Span("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
-    if "API_KEY" in types and any(hint in text for hint in ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ")):
+    if "API_KEY" in types and any(hint in text for hint in _KEY_HINTS):
         spans += _matches(_API_KEY, text, "API_KEY")
     if "API_KEY" in types and ("ecret" in text or "ECRET" in text):
         spans += [Span("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
