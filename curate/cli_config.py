@@ -118,13 +118,13 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
         def command(**kwargs: Any) -> Any:
             cli_support.set_summary_json(kwargs.pop("summary_json"))
             files = {p.name: kwargs.pop(p.name) for p in file_params}
-            checked = {_flag(name): value for name, value in files.items()
-                       if isinstance(value, Path) and name not in _NOT_FILES}
-            if cli_support.summary_json is not None:  # it replaced an input or an output it was pointed at
-                checked["--summary-json"] = cli_support.summary_file(cli_support.summary_json, files.get("output"),
-                                                                     name)
-            ensure_distinct(checked)
-            config = load_config(config_cls, kwargs.pop("config_file"), kwargs)
+            ensure_distinct({_flag(name): value for name, value in files.items()
+                             if isinstance(value, Path) and name not in _NOT_FILES})
+            config_file = kwargs.pop("config_file")
+            config = load_config(config_cls, config_file, kwargs)
+            if cli_support.summary_json is not None:  # it replaced whatever file it was pointed at
+                summary = cli_support.summary_file(cli_support.summary_json, files.get("output"), name)
+                cli_support.refuse_summary_clash(summary, _named_paths(files, config, config_file))
             cli_support.begin_run(name, config, files)
             return fn(config, **files)
 
@@ -140,6 +140,22 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
 
 # older spellings of INPUT and -o, checked where they are resolved
 _NOT_FILES = frozenset({"out_dir", "out", "seeds", "data"})
+
+
+def _named_paths(files: dict[str, Any], config: BaseModel, config_file: Path | None) -> list[tuple[str, Path]]:
+    """(flag, path) for every file a command names: its arguments (lists of them, and mix's
+    FILE:WEIGHT sources, included), its options that are paths (--against, --cache, --work-dir)
+    and --config."""
+    named = [("--config", config_file)] if config_file is not None else []
+    values = [(_flag(key), value) for key, value in files.items()]
+    values += [(_flag(key), getattr(config, key)) for key in type(config).model_fields]
+    for flag, value in values:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and ":" in item:  # a mix source, FILE:WEIGHT
+                item = Path(item.rpartition(":")[0])
+            if isinstance(item, Path):
+                named.append((flag, item))
+    return named
 
 
 def _flag(name: str) -> str:

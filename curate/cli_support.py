@@ -72,6 +72,25 @@ def summary_file(target: Path, output: str | Path | None, stage: str) -> Path:
     return target / f"{(folder[0] if folder is not None else Path(named)).stem}.{stage}.summary.json"
 
 
+def refuse_summary_clash(summary: Path, named: list[tuple[str, Path]]) -> None:
+    """--summary-json must name no file the command reads or writes, nor a file inside a
+    directory output it replaces; a folder that only holds inputs may take it (a run folder)."""
+    from curate.io import WRITTEN
+    from curate.outputs import output_directory
+
+    target = summary.expanduser().resolve()
+    for flag, path in named:
+        if str(path) in ("-", ""):
+            continue
+        folder = output_directory(path) if flag in WRITTEN else None
+        resolved = (folder[0] if folder is not None else path).expanduser().resolve()
+        if target == resolved or (target.exists() and resolved.exists() and os.path.samefile(target, resolved)):
+            raise UsageError(f"{flag} and --summary-json name the same file ({path}); give each its own file")
+        if folder is not None and resolved in target.parents:
+            raise UsageError(f"--summary-json {summary} is inside {flag} {path}, a directory of parts that the run "
+                             "replaces; give --summary-json a file or folder outside it")
+
+
 def summary_path(target: Path, summary: Any) -> Path:
     """The summary file of --summary-json TARGET for this summary, its folder made."""
     output = summary.files.get("output") or run_context.get("files", {}).get("output")

@@ -57,7 +57,7 @@ def sink_format(path: str | Path) -> str:
     return folder[1] if folder is not None else file_format(path)
 
 
-_WRITTEN = frozenset(["--output", "--rejects", "--report"])  # the flags of files a stage writes
+WRITTEN = frozenset(["--output", "--rejects", "--report"])  # the flags of files a stage writes
 
 
 def ensure_distinct(files: dict[str, str | Path | None]) -> None:
@@ -66,7 +66,7 @@ def ensure_distinct(files: dict[str, str | Path | None]) -> None:
     would read, or journal into, what it is overwriting; or two of its outputs both on stdout.
     Keys are the flags, for the message."""
     seen: list[tuple[str, Path]] = []
-    to_stdout = [flag for flag, path in files.items() if flag in _WRITTEN and str(path) == "-"]
+    to_stdout = [flag for flag, path in files.items() if flag in WRITTEN and str(path) == "-"]
     if len(to_stdout) > 1:  # kept and rejected records, interleaved in one stream
         raise UsageError(f"{' and '.join(to_stdout)} cannot both go to stdout (-); give all but one a file")
     for flag, path in files.items():

@@ -262,15 +262,30 @@ def test_the_summary_time_counts_from_the_command_start_not_from_the_stage(tmp_p
     (["pii", "IN", "-o", "OUT", "--report", "REP", "--summary-json", "REP"], "--report and --summary-json"),
     (["filter", "IN", "-o", "OUT", "--summary-json", "OUT"], "--output and --summary-json"),
     (["--summary-json", "IN", "pii", "IN", "-o", "OUT"], "INPUT and --summary-json"),  # given before the command
-    (["dedup", "IN", "-o", "PARTS/", "--summary-json", "PARTS/"], "one is inside the other"),  # into the parts
+    (["dedup", "IN", "-o", "PARTS/", "--summary-json", "PARTS/"], "is inside --output"),  # into the parts
+    # the files named by options and older spellings, and the sources of mix (review: all were replaced)
+    (["dedup", "IN", "-o", "OUT", "--against", "EVAL", "--summary-json", "EVAL"], "--against and --summary-json"),
+    (["dedup", "IN", "-o", "OUT", "--config", "CONF", "--summary-json", "CONF"], "--config and --summary-json"),
+    (["mix", "IN:0.5", "EVAL:0.5", "-o", "OUT", "--total", "2", "--summary-json", "EVAL"], "--summary-json name the same"),
+    (["evol", "--seeds", "SEEDS", "-o", "OUT", "--summary-json", "SEEDS"], "--seeds and --summary-json"),
+    (["evol", "SEEDS", "-o", "OUT", "--cache", "CACHE", "--summary-json", "CACHE"], "--cache and --summary-json"),
 ])
 def test_summary_json_never_replaces_a_file_of_the_command(tmp_path, run_cli, flags, clash):
     # it was written over whatever it named: the input, the rejects, the report
-    names = {"IN": "in.jsonl", "OUT": "out.jsonl", "REJ": "rejects.jsonl", "REP": "report.json", "PARTS/": "parts/"}
-    source = tmp_path / "in.jsonl"
-    source.write_text('{"instruction": "A question that is long enough to keep?", "output": "Yes."}\n')
+    names = {"IN": "in.jsonl", "OUT": "out.jsonl", "REJ": "rejects.jsonl", "REP": "report.json", "PARTS/": "parts/",
+             "EVAL": "eval.jsonl", "CONF": "dedup.yaml", "SEEDS": "seeds.json", "CACHE": "cache.sqlite"}
+    row = '{"instruction": "A question that is long enough to keep?", "output": "Yes."}\n'
+    for name in ("in.jsonl", "eval.jsonl"):
+        (tmp_path / name).write_text(row)
+    (tmp_path / "dedup.yaml").write_text("threshold: 0.9\n")
+    (tmp_path / "seeds.json").write_text('["Write a haiku about rain."]\n')
+    (tmp_path / "cache.sqlite").write_bytes(b"not touched")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    code, _, err = run_cli("curate", *(str(tmp_path / names[f]) if f in names else f for f in flags))
+
+    def path(flag: str) -> str:
+        name, _, weight = flag.partition(":")
+        return str(tmp_path / names[name]) + (f":{weight}" if weight else "") if name in names else flag
+    code, _, err = run_cli("curate", *map(path, flags))
     assert code == 2 and clash in err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
