@@ -318,14 +318,19 @@ def canonical(kind: str, value: str) -> str:
 
 
 def person_key(name: str) -> str:
-    """One person however the name is dressed: Mr. John Smith, John Smith and JOHN SMITH, Jr.
-    or MD after it, are one (the detector takes a title and a suffix into the name's span)."""
+    """One person however the name is dressed: Mr. John Smith, John Smith and JOHN SMITH, or
+    Ann Lee, MD, and Ann Lee, are one (the detector takes a title and a suffix into the span).
+    Only where a given name and a surname remain: Mr. Smith and Mrs. Smith are two people, and
+    so are John Smith Jr. and John Smith Sr. (a generation suffix is part of the name)."""
     words = [word.strip(".,") for word in name.split()]
-    while len(words) > 1 and words[0] in TITLES_EN:
+    if len(words) > 2 and words[0].title() in TITLES_EN:
         words.pop(0)
-    while len(words) > 1 and words[-1] in SUFFIXES:
+    if len(words) > 2 and words[-1] in SUFFIXES and words[-1] not in _GENERATIONS:
         words.pop()
     return " ".join(words).casefold()
+
+
+_GENERATIONS = frozenset("Jr Sr II III IV".split())
 
 
 def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) -> Iterator[tuple[Record, list[Found]]]:

@@ -184,6 +184,11 @@ def test_a_name_with_a_title_or_a_suffix_is_one_person_with_the_name_alone():
     assert scrubbed.output == "Thanks, <PERSON_1>. <PERSON_2> will call back."
     hashed, _ = PiiScrubber(PiiConfig(mode="hash", salt="pepper"))(record)
     assert len(set(re.findall(r"<PERSON:\w+>", hashed.instruction + hashed.output))) == 2
+    # but a title with a surname alone, or a generation, tells people apart (review)
+    assert placeholders("Mr. Smith called, then Mrs. Smith called.", mode="numbered") == \
+        "<PERSON_1> called, then <PERSON_2> called."
+    assert placeholders("John Smith Jr. met John Smith Sr. and John Smith.", mode="numbered") == \
+        "<PERSON_1>. met <PERSON_2>. and <PERSON_3>."
 
 
 def test_mask_mode_keeps_the_length():
