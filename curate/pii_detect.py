@@ -22,6 +22,7 @@ from curate import pii_names
 from curate.pii_names import english_names, load_spacy, spacy_names
 from curate.pii_emails import emails
 from curate.pii_names_zh import zh_names
+from curate.pii_secrets import secrets
 from curate.pii_structured import not_personal_label, structured
 
 __all__ = ["PRIORITY", "TYPES", "Span", "detect", "load_spacy", "phone_key", "resolve", "warm_up", "with_names"]
@@ -42,48 +43,6 @@ class Span(NamedTuple):
     end: int
 
 
-_PEM = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-                  r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?:\s*[A-Za-z0-9+/=]{8,})*)")
-_URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:]+:[^\s/?#@]+)@")
-_API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
-      sk-(?:proj-|ant-|svcacct-|admin-)?(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{20,}
-    | [sr]k_(?:live|test)_[A-Za-z0-9]{16,}
-    | AKIA[0-9A-Z]{16}
-    | gh[opsur]_[A-Za-z0-9]{30,}
-    | github_pat_[A-Za-z0-9_]{30,}
-    | xox[abposr]-[A-Za-z0-9-]{10,}
-    | AIza[0-9A-Za-z_-]{35}
-    | hf_[A-Za-z0-9]{30,}                   # Hugging Face
-    | glpat-[A-Za-z0-9_-]{20,}              # GitLab
-    | npm_[A-Za-z0-9]{36}
-    | pypi-AgE[A-Za-z0-9_-]{50,}
-    | eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}  # a JWT: header, claims, signature
-    )(?![A-Za-z0-9_-])""", re.X)
-_KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ")  # one is in every key _API_KEY finds
-# a token of no known shape after the word for it and a colon or =, or after Bearer: 16 or
-# more characters, letters and digits both (a word of prose has no digit)
-_TOKEN_VALUE = (r"((?=[A-Za-z0-9_\-.~+/]*\d)(?=[A-Za-z0-9_\-.~+/]*[A-Za-z])[A-Za-z0-9_\-.~+/]{16,}=*)"
-                r"(?![A-Za-z0-9_\-.~+/=])")
-_TOKEN_AFTER_CUE = re.compile(
-    r"(?i:\bbearer)[ \t]+" + _TOKEN_VALUE + "|"
-    r"(?i:\b(?:api[_ -]?key|apikey|(?:access|auth|refresh|private|session)[_ -]?token|token|secret[_ -]?key"
-    r"|client[_ -]?secret))[\"']?[ \t]*(?:[:=]|=>)[ \t]*[\"']?" + _TOKEN_VALUE)
-# a password after the word for it and a colon, =, "is" or 是 ("password: hunter2hunter2", "my
-# password is Tr0ub4dor&3", 密码：abc123), on a mysql command line (-pS3cr3t) or as --password=;
-# a value of letters alone is prose ("the password is incorrect"), not a password
-_PASSWORD = re.compile(
-    r"(?:(?i:\b(?:password|passwd|pwd|passcode|passphrase)\b)|密码|口令)[\"']?"
-    r"(?:[ \t]*(?:[:=：]|=>)[ \t]*|[ \t]+(?i:is)[ \t]+|[ \t]*[是为][ \t]*)"
-    r"[\"'“]?([^\s\"'”，。；;,<>]{4,64})"
-    r"|\bmysql(?:dump|admin)?\b[^\n]*?[ \t]-p([^\s\-][^\s]{2,63})"
-    r"|(?<![\w-])--password[= ]([^\s\-][^\s]{2,63})")
-_PLAIN_WORD = re.compile(r"[^\W\d]+")  # letters (and _) only: prose or a variable, no password
-# code, where the value is an expression: input("..."), os.environ["X"], self.password, ${{ secrets.X }}
-_CODE_VALUE = re.compile(r"[=(\[{$%@]|.*[()\[\]{}]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-# an AWS secret access key has no prefix of its own: 40 base64 characters, after a word saying so
-_AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
-                         r"(?-i:((?=[A-Za-z0-9/+]*[0-9/+])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
-                         r"[A-Za-z0-9/+]{40}))(?![A-Za-z0-9/+=])")
 _DIGIT = re.compile(r"\d")
 # Patterns scanned over whole texts start with the character class they consume, and check the
 # character before it with a look-behind that spans both: sre then skips ahead to the next
@@ -134,20 +93,7 @@ def detect(text: str, types: frozenset[str], names: bool = True, spacy_model: st
     wherever it recurs in the text."""
     if not text.isascii() and _FULL_WIDTH.search(text):  # isascii: a flag, not a scan
         text = text.translate(_HALF_WIDTH)  # char for char, so offsets still fit the original
-    spans: list[Span] = []
-    if "PRIVATE_KEY" in types and "PRIVATE KEY-----" in text:
-        spans += _matches(_PEM, text, "PRIVATE_KEY")
-    if "URL_CREDENTIALS" in types and "://" in text:
-        spans += [Span("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
-    if "API_KEY" in types and any(hint in text for hint in _KEY_HINTS):
-        spans += _matches(_API_KEY, text, "API_KEY")
-    if "API_KEY" in types and ("ecret" in text or "ECRET" in text):
-        spans += [Span("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
-    if "API_KEY" in types and ("=" in text or ":" in text or "earer" in text or "EARER" in text):
-        spans += _tokens_after_cue(text)
-    if "PASSWORD" in types and ("ass" in text or "ASS" in text or "pwd" in text or "PWD" in text
-                                or "密码" in text or "口令" in text or "-p" in text):
-        spans += _passwords(text)
+    spans: list[Span] = [Span(*found) for found in secrets(text, types)]
     if "EMAIL" in types:
         spans += [Span("EMAIL", start, end) for start, end in emails(text)]
     digits = _DIGIT.search(text) is not None
@@ -183,36 +129,6 @@ def warm_up(types: Iterable[str] = TYPES) -> None:
         pii_names.warm_up()
     for text in _WARM_UP_TEXTS:
         detect(text, wanted)
-
-
-def _tokens_after_cue(text: str) -> list[Span]:
-    lowered = text.lower()
-    if not ("key" in lowered or "token" in lowered or "secret" in lowered or "bearer" in lowered):
-        return []
-    return [Span("API_KEY", *m.span(m.lastindex or 0)) for m in _TOKEN_AFTER_CUE.finditer(text)]
-
-
-def _passwords(text: str) -> list[Span]:
-    spans = []
-    for match in _PASSWORD.finditer(text):
-        group = match.lastindex or 0
-        start, end = match.span(group)
-        if text[end:end + 1] not in ("\"", "'", "”"):  # in quotes, all of it is the password
-            while end > start and text[end - 1] in ".!?)）":  # the sentence's end, not the password's
-                end -= 1
-        value = text[start:end]
-        if group == 1 and (len(value) < 4 or _PLAIN_WORD.fullmatch(value) or _PLACEHOLDER.fullmatch(value)
-                           or _CODE_VALUE.match(value)):
-            continue  # "the password is incorrect", "password: ********", password = input("Password: ")
-        spans.append(Span("PASSWORD", start, end))
-    return spans
-
-
-_PLACEHOLDER = re.compile(r"\*+|x+|X+|\.{3,}|…+")  # a value already hidden
-
-
-def _matches(pattern: re.Pattern[str], text: str, kind: str) -> list[Span]:
-    return [Span(kind, *m.span()) for m in pattern.finditer(text)]
 
 
 def _numbers(text: str, types: frozenset[str], found: list[Span]) -> list[Span]:

@@ -60,6 +60,18 @@ POSITIVES = [
     ("pg_dump --password=Pa55word shop", "pg_dump --password=<PASSWORD> shop"),
     ("我的密码是qwe123456，别告诉别人", "我的密码是<PASSWORD>，别告诉别人"),
     ("WiFi密码：abc12345", "WiFi密码：<PASSWORD>"),
+    # names of variables that end in one (review: none was a cue), and more command lines
+    ("export DB_PASSWORD=Sup3rS3cret! PGPASSWORD=s3cr3t", "export DB_PASSWORD=<PASSWORD> PGPASSWORD=<PASSWORD>"),
+    ('POSTGRES_PASSWORD: Exampl3Pass\n"password_confirmation": "secret12"',
+     'POSTGRES_PASSWORD: <PASSWORD>\n"password_confirmation": "<PASSWORD>"'),
+    ("GITHUB_TOKEN=abc123def456ghi789jkl012 OPENAI_API_KEY=abc123def456ghi789jkl012",
+     "GITHUB_TOKEN=<API_KEY> OPENAI_API_KEY=<API_KEY>"),
+    ("AWS_SESSION_TOKEN=FwoGZXIvYXdzEJr//////////wEaDH7", "AWS_SESSION_TOKEN=<API_KEY>"),
+    ("Authorization: Basic dXNlcjpwYXNzd29yZDEyMw==", "Authorization: Basic <API_KEY>"),
+    ("sshpass -p 'Qwerty123' ssh host; redis-cli -h h -a S3cretPass1 ping",
+     "sshpass -p '<PASSWORD>' ssh host; redis-cli -h h -a <PASSWORD> ping"),
+    ("Pwd: Qwerty123; 密碼：Qwerty123; 密码是：Abc@2024", "Pwd: <PASSWORD>; 密碼：<PASSWORD>; 密码是：<PASSWORD>"),
+    ("client_secret: 9f8e7d6c-5b4a-3f2e-1d0c-9b8a7f6e5d4c", "client_secret: <API_KEY>"),
     (f"key:\n{PEM}\nend", "key:\n<PRIVATE_KEY>\nend"),
     ("Hi, my name is Alice Wong and I need help.", "Hi, my name is <PERSON> and I need help."),
     ("Name: Bob Stone\nEmail: bob@stone.io", "Name: <PERSON>\nEmail: <EMAIL>"),
@@ -117,6 +129,15 @@ NEGATIVES = [
     "def login(user, password: str): return check(password=self.password, token=tokenizer.encode(text))",
     "The token count is 512; access token expires in 3600 seconds; api_key = os.getenv('OPENAI_API_KEY')",
     "Authorization: Bearer {token}; mysql -u root -p; 密码错误，请重试",
+    # rules for passwords, other command lines, shell variables, paths and names of things (review)
+    "密码为6-16位字母和数字组合；支付密码为6位数字；请设置密码：至少8位，包含大小写字母；Password: 6~20位; password: 8-16",
+    "mysql vs postgres - pros and cons of -pgbouncer; install mysql-server then run with -profile dev",
+    "mysql -u$USER -p$PASS $DB; mysqldump -uroot -p\"${MYSQL_PWD}\"; --password=$DB_PASS",
+    "'password' => 'required|string|min:8|confirmed', WHERE password = :password, password: !vault |",
+    "pwd: /home/user/project; /etc/passwd: root:x:0:0:root:/root:/bin/bash",
+    "New password: ••••••••; password: ***redacted***",
+    "token: ./secrets/token2.txt; api_key: path/to/keyfile_v1.json; token: meta-llama/Llama-2-7b-hf",
+    'api_key: gpt-4o-2024-08-06; "token": "model.layers.0.self_attn.q_proj"; token=the_quick_brown_fox_2',
 ]
 
 

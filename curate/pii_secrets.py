@@ -1,0 +1,155 @@
+"""Secrets in text: private keys, credentials in URLs, API keys and tokens, passwords.
+
+Keys with a shape of their own (sk-, AKIA, ghp_, hf_, a JWT...) are found anywhere; a token of
+no known shape only after the name of one (`api_key: ...`, `GITHUB_TOKEN=...`, `Bearer ...`),
+and a password only after the word for one (`password: ...`, `DB_PASSWORD=...`, 密码：...) or
+where a command line takes one (`mysql -pS3cr3t`, `--password=...`, `sshpass -p ...`). A value
+after a name must look like a secret, not like prose or code that mentions one: `password:
+incorrect`, `password = input(...)`, `token: ./secrets/token.txt`, `api_key: gpt-4o-2024-08-06`
+and `密码为6-16位字母和数字组合` stay.
+
+secrets(text, types) returns (type, start, end) triples; pii_detect.py makes them spans.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ---------------------------------------------------------------- shapes of their own
+
+_PEM = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
+                  r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?:\s*[A-Za-z0-9+/=]{8,})*)")
+_URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:]+:[^\s/?#@]+)@")
+_API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
+      sk-(?:proj-|ant-|svcacct-|admin-)?(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{20,}
+    | [sr]k_(?:live|test)_[A-Za-z0-9]{16,}
+    | AKIA[0-9A-Z]{16}
+    | gh[opsur]_[A-Za-z0-9]{30,}
+    | github_pat_[A-Za-z0-9_]{30,}
+    | xox[abposr]-[A-Za-z0-9-]{10,}
+    | AIza[0-9A-Za-z_-]{35}
+    | hf_[A-Za-z0-9]{30,}                   # Hugging Face
+    | glpat-[A-Za-z0-9_-]{20,}              # GitLab
+    | npm_[A-Za-z0-9]{36}
+    | pypi-AgE[A-Za-z0-9_-]{50,}
+    | eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}  # a JWT: header, claims, signature
+    )(?![A-Za-z0-9_-])""", re.X)
+_KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ")  # one is in every key _API_KEY finds
+# an AWS secret access key has no prefix of its own: 40 base64 characters, after a word saying so
+_AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
+                         r"(?-i:((?=[A-Za-z0-9/+]*[0-9/+])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
+                         r"[A-Za-z0-9/+]{40}))(?![A-Za-z0-9/+=])")
+
+# ---------------------------------------------------------------- after a name
+
+# A name starts a word or follows the _ of a variable's name (DB_PASSWORD, OPENAI_API_KEY); one
+# more part may follow it (password_confirmation, api_key_v2). No run of name characters is
+# scanned back over: that made long runs of them quadratic.
+_BEFORE_NAME = r"(?:(?<![A-Za-z0-9_])|(?<=_))"
+_AFTER_NAME = r"(?:_[A-Za-z0-9]+)?[\"']?"
+_ASSIGNED = r"[ \t]*(?:[:=：]|=>)[ \t]*[\"'“]?"
+# a token: 16 or more characters, letters and digits both (a word of prose has no digit)
+_TOKEN_VALUE = (r"((?=[A-Za-z0-9_\-.~+/]*\d)(?=[A-Za-z0-9_\-.~+/]*[A-Za-z])[A-Za-z0-9_\-.~+/]{16,}=*)"
+                r"(?![A-Za-z0-9_\-.~+/=])")
+_TOKEN_NAMES = (r"(?i:api[_ -]?key|apikey|(?:access|auth|refresh|private|session|bearer)[_ -]?token|token|"
+                r"secret[_ -]?key|client[_ -]?secret|secret)")
+_BEARER = re.compile(r"(?i:\b(?:bearer|basic))[ \t]+" + _TOKEN_VALUE)  # an Authorization header's credentials
+_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSIGNED + _TOKEN_VALUE)
+
+_PASSWORD_NAMES = (r"(?:" + _BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd|passcode|passphrase)(?![A-Za-z])"
+                   + _AFTER_NAME + r"|密码|密碼|口令)")  # WiFi密码: a Chinese word needs no boundary
+_PASSWORD_AFTER_NAME = re.compile(
+    _PASSWORD_NAMES
+    + r"(?:" + _ASSIGNED + r"|[ \t]+(?i:is)[ \t]+[\"'“]?|[ \t]*[是为][ \t]*[:：]?[ \t]*[\"'“]?)"
+    r"([^\s\"'”，。；;,<>]{4,64})")
+# a command line's password: mysql's -pSECRET after its other options, --password=SECRET,
+# sshpass -p SECRET, redis-cli -a SECRET (a bounded run of options: no scan to the line's end)
+_OPTIONS = r"(?:[ \t]+-{1,2}[A-Za-oq-z][^\s]*(?:[ \t]+[^\s-][^\s]*)?){0,12}"
+_PASSWORD_ON_A_COMMAND_LINE = re.compile(
+    r"\bmysql(?:dump|admin)?" + _OPTIONS + r"[ \t]+-p[\"']?([^\s\-\"'][^\s\"']{2,63})"
+    r"|(?<![\w-])--password[= ][\"']?([^\s\-\"'][^\s\"']{2,63})"
+    r"|\bsshpass[ \t]+-p[ \t]*[\"']?([^\s\"']{3,64})"
+    r"|\bredis-cli" + _OPTIONS.replace("A-Za-oq-z", "A-Zb-z") + r"[ \t]+-a[ \t]+[\"']?([^\s\"']{3,64})")
+
+# what no value after a name is: letters (and _) alone, prose or a variable's name
+_PLAIN_WORD = re.compile(r"[^\W\d]+")
+# code or a template, where the value is an expression: input("..."), os.environ["X"],
+# self.password, $PASS, ${{ secrets.X }}, :password (SQL), !vault, 'required|string|min:8'
+_CODE = re.compile(r"[=(\[{$%@:!|]|.*[()\[\]{}|]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_HIDDEN = re.compile(r"[*•●·xX]+|\*+[^*\s]*\*+|\.{3,}|…+")  # a value already masked: ********, ***redacted***
+_RULE = re.compile(r"\d+[-~～]\d+.*|.*[\u3000-\u9fff\uff00-\uffef].*")  # 8-16; 6~20位, 至少8位: a rule, not a value
+# a path or a name of a thing after `token:` or `api_key:`: ./secrets/token.txt, meta-llama/Llama-2-7b-hf,
+# model.layers.0.q_proj, the_quick_brown_fox_2, gpt-4o-2024-08-06 (base64 keeps // and +, and ends in =)
+_PATH = re.compile(r"(?:\.{0,2}/|~/)\S*|[\w.-]+(?:/[\w.-]+)+")
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.\w+)+")
+_SNAKE_OR_SLUG = re.compile(r"[a-z]+(?:[_-][a-z0-9.]+)+")
+_LETTER_RUN = re.compile(r"[a-z]{3,}")
+
+
+def secrets(text: str, types: frozenset[str]) -> list[tuple[str, int, int]]:
+    """(type, start, end) of every secret of the wanted types in `text`."""
+    found: list[tuple[str, int, int]] = []
+    if "PRIVATE_KEY" in types and "PRIVATE KEY-----" in text:
+        found += [("PRIVATE_KEY", *m.span()) for m in _PEM.finditer(text)]
+    if "URL_CREDENTIALS" in types and "://" in text:
+        found += [("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
+    if "API_KEY" in types:
+        found += _api_keys(text)
+    if "PASSWORD" in types:
+        found += _passwords(text)
+    return found
+
+
+def _api_keys(text: str) -> list[tuple[str, int, int]]:
+    found: list[tuple[str, int, int]] = []
+    if any(hint in text for hint in _KEY_HINTS):
+        found += [("API_KEY", *m.span()) for m in _API_KEY.finditer(text)]
+    if "ecret" in text or "ECRET" in text:
+        found += [("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered:
+        found += [("API_KEY", *m.span(1)) for m in _BEARER.finditer(text)]
+    if ("key" in lowered or "token" in lowered or "secret" in lowered) and ("=" in text or ":" in text
+                                                                            or "：" in text):
+        found += [("API_KEY", *m.span(1)) for m in _TOKEN_AFTER_NAME.finditer(text) if _a_token(m.group(1))]
+    return found
+
+
+def _a_token(value: str) -> bool:
+    """Does a value after `token:` or `api_key=` look like a token, not a path or a name?"""
+    if "//" in value or "+" in value or value.endswith("="):
+        return True  # base64: AWS session tokens are full of //
+    if _PATH.fullmatch(value) or _DOTTED_NAME.fullmatch(value):
+        return False
+    # a slug with a word in it (gpt, llama: three letters, not all of them hex digits) names a
+    # thing; one of hex groups (a UUID: 9f8e7d6c-...) is a secret
+    words = _LETTER_RUN.findall(value) if _SNAKE_OR_SLUG.fullmatch(value) else []
+    return not any(set(word) - set("abcdef") for word in words)
+
+
+def _passwords(text: str) -> list[tuple[str, int, int]]:
+    lowered = text.lower()
+    if not ("pass" in lowered or "pwd" in lowered or "密码" in text or "密碼" in text or "口令" in text
+            or "-p" in text or "-a " in text):
+        return []
+    found = []
+    for match in _PASSWORD_AFTER_NAME.finditer(text):
+        start, end = match.span(1)
+        if text[end:end + 1] not in ("\"", "'", "”"):  # in quotes, all of it is the password
+            while end > start and text[end - 1] in ".?)）":  # the sentence's end, not the password's
+                end -= 1
+        if _a_password(text[start:end]):
+            found.append(("PASSWORD", start, end))
+    for match in _PASSWORD_ON_A_COMMAND_LINE.finditer(text):
+        group = match.lastindex or 0
+        if not _CODE.match(match.group(group)):  # -p$PASS, --password="${DB_PASS}": a variable
+            found.append(("PASSWORD", *match.span(group)))
+    return found
+
+
+def _a_password(value: str) -> bool:
+    """Does a value after `password:` look like a password: a digit or a sign in it, and not
+    prose, code, a mask or a rule for passwords?"""
+    return len(value) >= 4 and not (_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value)
+                                    or _CODE.match(value) or _RULE.fullmatch(value)
+                                    or value.startswith(("/", "~/", "./")) or ":/" in value)  # pwd: /home/ann
