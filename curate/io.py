@@ -162,11 +162,15 @@ def describe_validation(error: ValidationError, row: Any = None) -> str:
 
 
 def _described(value: Any) -> str:
-    """A wrong value as an error may show it: a number or a flag as it is; text and containers
-    by their type and size only, as they may hold a secret or PII the message would print (an
+    """A wrong value as an error may show it: a small number or a flag as it is; text, long
+    numbers and containers by their type and size only, as they may hold a secret or PII the message would print (an
     API key pasted into `history`, an email in `user_id`)."""
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, bool) or (isinstance(value, (int, float)) and abs(value) < 10_000):
         return f"{type(value).__name__} {value!r}"
+    if isinstance(value, int):  # a phone, a card or a QQ id given as a JSON number
+        return f"int of {len(str(abs(value)))} digits"
+    if isinstance(value, float):
+        return "float"
     if isinstance(value, str):
         return f"str of {len(value):,} character{'s' if len(value) != 1 else ''}"
     if isinstance(value, (list, tuple, dict)):

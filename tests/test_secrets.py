@@ -53,6 +53,9 @@ def test_a_record_that_fails_validation_is_described_without_its_values(tmp_path
         code, out, err = run_cli("curate", "pii", str(source), "-o", str(tmp_path / "out.jsonl"))
         assert code == 1 and "in.jsonl:1: field '" in err
         assert key not in err + out and email not in err + out
-    assert "(got int 5)" in err  # a number can hold no secret: shown as it is
+    assert "(got int 5)" in err  # a small number can hold no secret: shown as it is
+    source.write_text(json.dumps({"instruction": "ok", "output": 4111111111111111}) + "\n")  # but a card can
+    err = run_cli("curate", "pii", str(source), "-o", str(tmp_path / "out.jsonl"))[2]
+    assert "(got int of 16 digits)" in err and "4111" not in err
     source.write_text(json.dumps(rows[0]) + "\n")
     assert "(got str of 55 characters)" in run_cli("curate", "dedup", str(source), "-o", str(tmp_path / "o.jsonl"))[2]
