@@ -55,7 +55,9 @@ MALFORMED = {
     "csv_stray_quote": ("d.csv", b'instruction,output\n"q",a\n"stray quote,b\nnext,c\nlast,d\n',
                         "d.csv:3: a quoted cell is never closed"),
     "csv_text_after_quote": ("d.csv", b'instruction,output\nq,a\n"quoted"then,b\n', "d.csv:3: not valid CSV"),
-    "csv_missing_cell": ("d.csv", b"instruction,output\nq,a\nonly one\n", "d.csv:3: the row has fewer cells"),
+    # a short row with a quote in it (two rows a stray quote joined); one without is left-out cells
+    "csv_missing_cell": ("d.csv", b'instruction,output,input\nq,a,b\n"one ""quoted"" cell",x\n',
+                         "d.csv:3: the row has fewer cells"),
     "bad_conversation": ("d.jsonl", b'{"conversations": [{"from": "human", "value": "a"}, '
                          b'{"from": "human", "value": "b"}]}\n',
                          "d.jsonl:1: field 'conversations[1]': expected a assistant/gpt turn"),
@@ -185,6 +187,14 @@ def test_bad_map_is_a_usage_error(tmp_path, run_cli, examples, spec, message):
     write_records(src, examples)
     code, _, err = run_cli("curate", "convert", str(src), "-o", str(tmp_path / "o.jsonl"), "--map", spec)
     assert code == 2 and message in err
+
+
+def test_a_csv_row_may_leave_out_its_last_cells(tmp_path):
+    # scripts that write only the cells they have, and a header with a trailing comma (review)
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"instruction,input,output,\nWhat is 2+2?,,4\nSay hi to the team\n")
+    assert [(r.instruction, r.input, r.output) for r in read_records(path)] == [("What is 2+2?", "", "4"),
+                                                                                ("Say hi to the team", "", "")]
 
 
 def test_csv_cells_hold_json_for_structured_fields(tmp_path):
