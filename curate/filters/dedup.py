@@ -310,10 +310,27 @@ def _run_in(near: Path | None, input: str | Path, output: str | Path, rejects: s
     except OSError as error:
         if error.errno != errno.ENOSPC:
             raise
-        place = Path(near).absolute() if near is not None else Path(tempfile.gettempdir())
-        raise DataError(f"no space left on the disk of {place}, where dedup keeps its work folder (about 1.3 KB a "
-                        "record of sketches, and a copy of the records) beside the output; free space, or give "
-                        "--work-dir a folder on a disk with room (nothing was written)") from None
+        raise DataError(_no_space(near, output)) from None
+
+
+def _no_space(near: Path | None, output: str | Path) -> str:
+    """Which disk filled up, the work folder's or the output's, and what to do about it."""
+    import shutil
+
+    def disk(path: Path) -> Path:
+        path = path.absolute()
+        while not path.exists() and path.parent != path:
+            path = path.parent
+        return path
+
+    work = disk(near if near is not None else Path(tempfile.gettempdir()))
+    out = disk(Path(output).parent) if str(output) != "-" else None
+    if out is not None and out != work and shutil.disk_usage(out).free < shutil.disk_usage(work).free:
+        return (f"no space left on the disk of {out}, where the output goes; free space there, or give -o a path "
+                "on a disk with room (nothing was written)")
+    after = " (nothing was written)" if out is not None else " (what reached stdout is incomplete)"
+    return (f"no space left on the disk of {work}, where dedup keeps its work folder (about 1.3 KB a record of "
+            f"sketches, and a copy of the records); free space, or give --work-dir a folder on a disk with room{after}")
 
 
 def cannot_hold_scores(input: str | Path) -> bool:
