@@ -168,7 +168,7 @@ def kept_mode(path: Path, default: int) -> int:
     output locked to its owner, 0600 say, as scrubbed or raw PII often is, stays so when a
     run writes it again), else normal ones (`default`)."""
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o777  # not set-id or sticky bits: outputs are data
     except OSError:  # none there yet (or unreadable: the replace itself will say)
         return default
 
