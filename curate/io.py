@@ -364,7 +364,8 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
             if "end of data" in str(error):
                 raise DataError(f"{name}:{first_line}: a quoted cell is never closed (a stray \" in the row?); "
                                 "quote a cell's own quotes by doubling them (\"\")") from None
-            raise DataError(f"{name}:{first_line}: not valid CSV ({error})") from None
+            # the csv reader's own count, live (DictReader's is that of the last row read)
+            raise DataError(f"{name}:{reader.reader.line_num}: not valid CSV ({error})") from None
         # the row's first line: blank lines before it are skipped, a cell may hold line breaks
         where = f"{name}:{reader.line_num - sum(value.count(chr(10)) for value in row.values() if value)}"
         if None in row:

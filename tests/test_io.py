@@ -55,6 +55,7 @@ MALFORMED = {
     "csv_stray_quote": ("d.csv", b'instruction,output\n"q",a\n"stray quote,b\nnext,c\nlast,d\n',
                         "d.csv:3: a quoted cell is never closed"),
     "csv_text_after_quote": ("d.csv", b'instruction,output\nq,a\n"quoted"then,b\n', "d.csv:3: not valid CSV"),
+    "csv_error_after_blank_lines": ("d.csv", b'instruction,output\nq,a\n\n\n"x"y,b\n', "d.csv:5: not valid CSV"),
     # a short row with a quote in it (two rows a stray quote joined); one without is left-out cells
     "csv_missing_cell": ("d.csv", b'instruction,output,input\nq,a,b\n"one ""quoted"" cell",x\n',
                          "d.csv:3: the row has fewer cells"),
