@@ -17,8 +17,10 @@ import re
 
 # ---------------------------------------------------------------- shapes of their own
 
-_PEM = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-                  r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?:\s*[A-Za-z0-9+/=]{8,})*)")
+_PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_PEM_BODY = re.compile(r"(?:\s*[A-Za-z0-9+/=]{8,})*")  # a key cut off before its END line
+_PEM_MOST = 16384  # characters from BEGIN to END: a 4096-bit RSA key is about 3,300
 _URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:]+:[^\s/?#@]+)@")
 _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
       sk-(?:proj-|ant-|svcacct-|admin-)?(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{20,}
@@ -37,7 +39,7 @@ _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
 _KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ")  # one is in every key _API_KEY finds
 # an AWS secret access key has no prefix of its own: 40 base64 characters, after a word saying so
 _AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
-                         r"(?-i:((?=[A-Za-z0-9/+]*[0-9/+])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
+                         r"(?-i:((?=[A-Za-z0-9/+]{0,39}[0-9/+])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
                          r"[A-Za-z0-9/+]{40}))(?![A-Za-z0-9/+=])")
 
 # ---------------------------------------------------------------- after a name
@@ -49,30 +51,33 @@ _BEFORE_NAME = r"(?:(?<![A-Za-z0-9_])|(?<=_))"
 _AFTER_NAME = r"(?:_[A-Za-z0-9]+)?[\"']?"
 _ASSIGNED = r"[ \t]*(?:[:=：]|=>)[ \t]*[\"'“]?"
 # a token: 16 or more characters, letters and digits both (a word of prose has no digit)
-_TOKEN_VALUE = (r"((?=[A-Za-z0-9_\-.~+/]*\d)(?=[A-Za-z0-9_\-.~+/]*[A-Za-z])[A-Za-z0-9_\-.~+/]{16,}=*)"
+_TOKEN_VALUE = (r"((?=[A-Za-z0-9_\-.~+/]{0,255}\d)(?=[A-Za-z0-9_\-.~+/]{0,255}[A-Za-z])[A-Za-z0-9_\-.~+/]{16,}=*)"
                 r"(?![A-Za-z0-9_\-.~+/=])")
 _TOKEN_NAMES = (r"(?i:api[_ -]?key|apikey|(?:access|auth|refresh|private|session|bearer)[_ -]?token|token|"
                 r"secret[_ -]?key|client[_ -]?secret|secret)")
-_BEARER = re.compile(r"(?i:\b(?:bearer|basic))[ \t]+" + _TOKEN_VALUE)  # an Authorization header's credentials
+_BEARER = re.compile(r"(?i:\b(?:bearer|basic)|authorization[\"']?[ \t]*[:=][ \t]*[\"']?token)[ \t]+"
+                     + _TOKEN_VALUE)  # an Authorization header's credentials
 _TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSIGNED + _TOKEN_VALUE)
 
-_PASSWORD_NAMES = (r"(?:" + _BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd|passcode|passphrase)(?![A-Za-z])"
-                   + _AFTER_NAME + r"|密码|密碼|口令)")  # WiFi密码: a Chinese word needs no boundary
+_PASSWORD_VALUE = r"([^\s\"'”，。；;,<>\u3000-\u9fff\uff01-\uff0f\uff1a-\uff20]{4,64})"  # ends where Chinese text resumes
 _PASSWORD_AFTER_NAME = re.compile(
-    _PASSWORD_NAMES
-    + r"(?:" + _ASSIGNED + r"|[ \t]+(?i:is)[ \t]+[\"'“]?|[ \t]*[是为][ \t]*[:：]?[ \t]*[\"'“]?)"
-    r"([^\s\"'”，。；;,<>]{4,64})")
+    _BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd|passcode|passphrase)(?![A-Za-z])" + _AFTER_NAME
+    + r"(?:" + _ASSIGNED + r"|[ \t]+(?i:(is))[ \t]+[\"'“]?)" + _PASSWORD_VALUE
+    # a Chinese word needs no boundary (WiFi密码), nor a mark after it (用户名admin密码admin123)
+    + r"|(?:密码|密碼|口令)[ \t]*(?:[:=：]|[是为][ \t]*[:：]?)?[ \t]*[\"'“]?" + _PASSWORD_VALUE)
 # a command line's password: mysql's -pSECRET after its other options, --password=SECRET,
 # sshpass -p SECRET, redis-cli -a SECRET (a bounded run of options: no scan to the line's end)
 _OPTIONS = r"(?:[ \t]+-{1,2}[A-Za-oq-z][^\s]*(?:[ \t]+[^\s-][^\s]*)?){0,12}"
 _PASSWORD_ON_A_COMMAND_LINE = re.compile(
     r"\bmysql(?:dump|admin)?" + _OPTIONS + r"[ \t]+-p[\"']?([^\s\-\"'][^\s\"']{2,63})"
-    r"|(?<![\w-])--password[= ][\"']?([^\s\-\"'][^\s\"']{2,63})"
+    r"|(?<![\w-])--password=[\"']?([^\s\-\"'<][^\s\"']{2,63})"
     r"|\bsshpass[ \t]+-p[ \t]*[\"']?([^\s\"']{3,64})"
     r"|\bredis-cli" + _OPTIONS.replace("A-Za-oq-z", "A-Zb-z") + r"[ \t]+-a[ \t]+[\"']?([^\s\"']{3,64})")
 
 # what no value after a name is: letters (and _) alone, prose or a variable's name
 _PLAIN_WORD = re.compile(r"[^\W\d]+")
+_WORDS = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")  # see-above, well-known
+_WORDS_WITH_DIGITS = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")  # case-sensitive, SHA-256, 2FA-protected
 # code or a template, where the value is an expression: input("..."), os.environ["X"],
 # self.password, $PASS, ${{ secrets.X }}, :password (SQL), !vault, 'required|string|min:8'
 _CODE = re.compile(r"[=(\[{$%@:!|]|.*[()\[\]{}|]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
@@ -90,13 +95,27 @@ def secrets(text: str, types: frozenset[str]) -> list[tuple[str, int, int]]:
     """(type, start, end) of every secret of the wanted types in `text`."""
     found: list[tuple[str, int, int]] = []
     if "PRIVATE_KEY" in types and "PRIVATE KEY-----" in text:
-        found += [("PRIVATE_KEY", *m.span()) for m in _PEM.finditer(text)]
+        found += _private_keys(text)
     if "URL_CREDENTIALS" in types and "://" in text:
         found += [("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
     if "API_KEY" in types:
         found += _api_keys(text)
     if "PASSWORD" in types:
         found += _passwords(text)
+    return found
+
+
+def _private_keys(text: str) -> list[tuple[str, int, int]]:
+    """PEM private keys, from BEGIN to END, or to the end of the base64 lines after BEGIN where
+    END is missing. Each END is looked for only so far: a text of many BEGIN lines and no END
+    took seconds when every BEGIN searched the rest of it."""
+    found: list[tuple[str, int, int]] = []
+    for begin in _PEM_BEGIN.finditer(text):
+        if found and begin.start() < found[-1][2]:
+            continue  # inside the key before
+        end = _PEM_END.search(text, begin.end(), begin.end() + _PEM_MOST)
+        stop = end.end() if end is not None else _PEM_BODY.match(text, begin.end()).end()  # type: ignore[union-attr]
+        found.append(("PRIVATE_KEY", begin.start(), stop))
     return found
 
 
@@ -107,7 +126,7 @@ def _api_keys(text: str) -> list[tuple[str, int, int]]:
     if "ecret" in text or "ECRET" in text:
         found += [("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
     lowered = text.lower()
-    if "bearer" in lowered or "basic" in lowered:
+    if "bearer" in lowered or "basic" in lowered or "authorization" in lowered:
         found += [("API_KEY", *m.span(1)) for m in _BEARER.finditer(text)]
     if ("key" in lowered or "token" in lowered or "secret" in lowered) and ("=" in text or ":" in text
                                                                             or "：" in text):
@@ -134,11 +153,12 @@ def _passwords(text: str) -> list[tuple[str, int, int]]:
         return []
     found = []
     for match in _PASSWORD_AFTER_NAME.finditer(text):
-        start, end = match.span(1)
+        group = 2 if match.group(2) is not None else 3
+        start, end = match.span(group)
         if text[end:end + 1] not in ("\"", "'", "”"):  # in quotes, all of it is the password
             while end > start and text[end - 1] in ".?)）":  # the sentence's end, not the password's
                 end -= 1
-        if _a_password(text[start:end]):
+        if _a_password(text[start:end], prose=match.group(1) is not None):
             found.append(("PASSWORD", start, end))
     for match in _PASSWORD_ON_A_COMMAND_LINE.finditer(text):
         group = match.lastindex or 0
@@ -147,9 +167,13 @@ def _passwords(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def _a_password(value: str) -> bool:
+def _a_password(value: str, prose: bool = False) -> bool:
     """Does a value after `password:` look like a password: a digit or a sign in it, and not
-    prose, code, a mask or a rule for passwords?"""
-    return len(value) >= 4 and not (_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value)
+    prose, code, a mask or a rule for passwords? After "password is" (`prose`), a word joined
+    by hyphens is prose too (case-sensitive, SHA-256, auto-generated); after `password:` only
+    one of letters alone (see-above, well-known)."""
+    compound = _WORDS_WITH_DIGITS if prose else _WORDS
+    return len(value) >= 4 and not (_PLAIN_WORD.fullmatch(value) or compound.fullmatch(value.rstrip(":"))
+                                    or _HIDDEN.fullmatch(value)
                                     or _CODE.match(value) or _RULE.fullmatch(value)
                                     or value.startswith(("/", "~/", "./")) or ":/" in value)  # pwd: /home/ann
