@@ -231,24 +231,37 @@ def _strings_in(value: Any, name: str) -> Iterator[tuple[str, str]]:
     included: meta.extra.caller, meta.extra.contact.email, meta.extra.tags[0]. A key that could
     read as a path (a dot or a bracket in it) is written as JSON in brackets, so no two strings
     share a name."""
-    if isinstance(value, str):
-        yield name, value
+    if isinstance(value, (str, bytes)):
+        text = _as_text(value)
+        if text is not None:
+            yield name, text
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _strings_in(item, _child(name, key))
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):  # a Parquet map column reads as a list of (key, value)
         for index, item in enumerate(value):
             yield from _strings_in(item, f"{name}[{index}]")
 
 
+def _as_text(value: str | bytes) -> str | None:
+    """A string, or the text of UTF-8 bytes (Spark and Hive write strings as Parquet BINARY);
+    None for bytes that are no text (an image, a hash)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _with_texts(value: Any, name: str, texts: dict[str, str]) -> Any:
     """`value` with the strings named in `texts` replaced: the walk of _strings_in, rebuilt."""
-    if isinstance(value, str):
-        return texts.get(name, value)
+    if isinstance(value, (str, bytes)):
+        return texts.get(name, value)  # scrubbed bytes come back as text, as they are written out
     if isinstance(value, dict):
         return {key: _with_texts(item, _child(name, key), texts) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_with_texts(item, f"{name}[{index}]", texts) for index, item in enumerate(value)]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_with_texts(item, f"{name}[{index}]", texts) for index, item in enumerate(value))
     return value
 
 

@@ -409,3 +409,23 @@ def test_fields_all_scrubs_the_strings_inside_nested_kept_columns():
     assert [item.field for item in found] == ["meta.extra.contact.email", "meta.extra.contact.phone",
                                               "meta.extra.tags[0]", 'meta.extra["a.b"]']
     assert record.meta["extra"]["contact"]["email"] == "jane.roe@example.org"  # the input record is not changed
+
+
+def test_fields_all_scrubs_parquet_binary_and_map_columns(tmp_path, run_cli):
+    # Spark and Hive write strings as BINARY, and a map column reads as (key, value) pairs:
+    # both went out unscrubbed (second walk-through)
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"instruction": ["Summarise the call."],
+                             "caller": pa.array([b"bob.stone@example.com"], pa.binary()),
+                             "contacts": pa.array([[("work", "ann.lee@example.org")]], pa.map_(pa.string(), pa.string()))}),
+                   source)
+    code, _, err = run_cli("curate", "pii", str(source), "-o", str(tmp_path / "out.jsonl"), "--fields", "all")
+    assert code == 0, err
+    extra = json.loads((tmp_path / "out.jsonl").read_text())["meta"]["extra"]
+    assert extra["caller"] == "<EMAIL>" and extra["contacts"] == [["work", "<EMAIL>"]]
+    assert "example" not in json.dumps(extra)
