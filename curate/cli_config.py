@@ -124,7 +124,8 @@ def config_command(app: typer.Typer, config_cls: type[BaseModel], name: str) -> 
             config = load_config(config_cls, config_file, kwargs)
             if cli_support.summary_json is not None:  # it replaced whatever file it was pointed at
                 summary = cli_support.summary_file(cli_support.summary_json, files.get("output"), name)
-                cli_support.refuse_summary_clash(summary, _named_paths(files, config, config_file))
+                cli_support.refuse_summary_clash(cli_support.summary_json, summary,
+                                                 _named_paths(files, config, config_file))
             cli_support.begin_run(name, config, files)
             return fn(config, **files)
 
@@ -152,9 +153,12 @@ def _named_paths(files: dict[str, Any], config: BaseModel, config_file: Path | N
     for flag, value in values:
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, str) and ":" in item:  # a mix source, FILE:WEIGHT
-                item = Path(item.rpartition(":")[0])
+                flag, item = "a source", Path(item.rpartition(":")[0])
             if isinstance(item, Path):
                 named.append((flag, item))
+    output = files.get("output")
+    if getattr(config, "dataset_info", False) and isinstance(output, Path):  # export's, beside its output
+        named.append(("--dataset-info", output.parent / "dataset_info.json"))
     return named
 
 

@@ -72,12 +72,18 @@ def summary_file(target: Path, output: str | Path | None, stage: str) -> Path:
     return target / f"{(folder[0] if folder is not None else Path(named)).stem}.{stage}.summary.json"
 
 
-def refuse_summary_clash(summary: Path, named: list[tuple[str, Path]]) -> None:
-    """--summary-json must name no file the command reads or writes, nor a file inside a
-    directory output it replaces; a folder that only holds inputs may take it (a run folder)."""
+def refuse_summary_clash(given: Path, summary: Path, named: list[tuple[str, Path]]) -> None:
+    """--summary-json `given` (its file: `summary`) must name no file the command reads or
+    writes, nor a file inside an output folder or a folder of input shards; a folder that holds
+    only input files may take it (a run folder)."""
     from curate.io import WRITTEN
     from curate.outputs import output_directory
 
+    if str(given) == "-":
+        raise UsageError("--summary-json -: the summary goes to a file, or to a folder (FOLDER/), not to stdout")
+    if given.exists() and not given.is_dir() and not given.suffix:
+        raise UsageError(f"--summary-json {given}: a name with no extension is a folder for summaries, and this one "
+                         "is a file; give FILE.json or a folder")
     target = summary.expanduser().resolve()
     for flag, path in named:
         if str(path) in ("-", ""):
@@ -86,9 +92,12 @@ def refuse_summary_clash(summary: Path, named: list[tuple[str, Path]]) -> None:
         resolved = (folder[0] if folder is not None else path).expanduser().resolve()
         if target == resolved or (target.exists() and resolved.exists() and os.path.samefile(target, resolved)):
             raise UsageError(f"{flag} and --summary-json name the same file ({path}); give each its own file")
-        if folder is not None and resolved in target.parents:
-            raise UsageError(f"--summary-json {summary} is inside {flag} {path}, a directory of parts that the run "
-                             "replaces; give --summary-json a file or folder outside it")
+        # inside what an output replaces (split's and report's -o are folders, whatever their name),
+        # or inside a folder of input shards, which reads every record file in it
+        if (flag in WRITTEN and path.expanduser().resolve() in target.parents) or (
+                flag == "INPUT" and resolved.is_dir() and resolved in target.parents):
+            raise UsageError(f"--summary-json {summary} is inside {flag} {path}; give --summary-json a file or "
+                             "folder outside it")
 
 
 def summary_path(target: Path, summary: Any) -> Path:

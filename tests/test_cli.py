@@ -269,25 +269,40 @@ def test_the_summary_time_counts_from_the_command_start_not_from_the_stage(tmp_p
     (["mix", "IN:0.5", "EVAL:0.5", "-o", "OUT", "--total", "2", "--summary-json", "EVAL"], "--summary-json name the same"),
     (["evol", "--seeds", "SEEDS", "-o", "OUT", "--summary-json", "SEEDS"], "--seeds and --summary-json"),
     (["evol", "SEEDS", "-o", "OUT", "--cache", "CACHE", "--summary-json", "CACHE"], "--cache and --summary-json"),
+    # split's -o is a folder whatever its name; export's dataset_info.json; a folder of input
+    # shards, which reads every record file in it; stdout; a file taken for a folder (walk-through)
+    (["split", "IN", "-o", "SPLITS", "--summary-json", "SPLITS/train.jsonl"], "is inside --output"),
+    (["export", "IN", "-o", "LF/data.json", "--format", "alpaca", "--dataset-info", "--summary-json",
+      "LF/dataset_info.json"], "--dataset-info and --summary-json"),
+    (["pii", "SHARDS", "-o", "OUT", "--summary-json", "SHARDS/part-00000.jsonl"], "is inside INPUT"),
+    (["pii", "SHARDS", "-o", "OUT", "--summary-json", "SHARDS/"], "is inside INPUT"),
+    (["pii", "IN", "-o", "OUT", "--summary-json", "-"], "not to stdout"),
+    (["pii", "IN", "-o", "OUT", "--summary-json", "NOTES"], "and this one is a file"),
 ])
 def test_summary_json_never_replaces_a_file_of_the_command(tmp_path, run_cli, flags, clash):
     # it was written over whatever it named: the input, the rejects, the report
     names = {"IN": "in.jsonl", "OUT": "out.jsonl", "REJ": "rejects.jsonl", "REP": "report.json", "PARTS/": "parts/",
-             "EVAL": "eval.jsonl", "CONF": "dedup.yaml", "SEEDS": "seeds.json", "CACHE": "cache.sqlite"}
+             "EVAL": "eval.jsonl", "CONF": "dedup.yaml", "SEEDS": "seeds.json", "CACHE": "cache.sqlite",
+             "SPLITS": "splits.d", "SPLITS/train.jsonl": "splits.d/train.jsonl", "LF/data.json": "lf/data.json",
+             "LF/dataset_info.json": "lf/dataset_info.json", "SHARDS": "shards",
+             "SHARDS/part-00000.jsonl": "shards/part-00000.jsonl", "SHARDS/": "shards/", "NOTES": "notes"}
     row = '{"instruction": "A question that is long enough to keep?", "output": "Yes."}\n'
     for name in ("in.jsonl", "eval.jsonl"):
         (tmp_path / name).write_text(row)
     (tmp_path / "dedup.yaml").write_text("threshold: 0.9\n")
     (tmp_path / "seeds.json").write_text('["Write a haiku about rain."]\n')
     (tmp_path / "cache.sqlite").write_bytes(b"not touched")
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    (tmp_path / "notes").write_text("mine\n")
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "part-00000.jsonl").write_text(row)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
 
     def path(flag: str) -> str:
         name, _, weight = flag.partition(":")
         return str(tmp_path / names[name]) + (f":{weight}" if weight else "") if name in names else flag
     code, _, err = run_cli("curate", *map(path, flags))
     assert code == 2 and clash in err
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 def test_summary_json_in_a_folder_beside_the_files_is_fine(tmp_path, run_cli):
