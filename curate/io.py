@@ -370,11 +370,11 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
         where = f"{name}:{reader.line_num - sum(value.count(chr(10)) for value in row.values() if value)}"
         if None in row:
             raise DataError(f"{where}: the row has more cells than the header has columns")
-        if None in row.values() and '"' in "".join(value for value in row.values() if value):
-            # a short row is left out cells (optional ones at the end); with a quote in it, it is
-            # more likely two rows a stray quote joined
-            raise DataError(f"{where}: the row has fewer cells than the header has columns, and a quote: a stray "
-                            "quote joining rows? Quote a cell's own quotes by doubling them")
+        if None in row.values() and any("\n" in value for value in row.values() if value):
+            # a short row is left out cells (optional ones at the end); with a line break in a
+            # cell, it is more likely two rows a stray quote joined
+            raise DataError(f"{where}: the row has fewer cells than the header has columns, and a line break in a "
+                            "cell: a stray quote joining rows? Quote a cell's own quotes by doubling them")
         yield where, {key: _csv_cell(key, value) for key, value in row.items() if not _absent(key, value)}
 
 

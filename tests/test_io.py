@@ -56,8 +56,8 @@ MALFORMED = {
                         "d.csv:3: a quoted cell is never closed"),
     "csv_text_after_quote": ("d.csv", b'instruction,output\nq,a\n"quoted"then,b\n', "d.csv:3: not valid CSV"),
     "csv_error_after_blank_lines": ("d.csv", b'instruction,output\nq,a\n\n\n"x"y,b\n', "d.csv:5: not valid CSV"),
-    # a short row with a quote in it (two rows a stray quote joined); one without is left-out cells
-    "csv_missing_cell": ("d.csv", b'instruction,output,input\nq,a,b\n"one ""quoted"" cell",x\n',
+    # a short row with a line break in a cell (two rows a stray quote joined); one without is left-out cells
+    "csv_missing_cell": ("d.csv", b'instruction,output,input\nq,a,b\n"a stray quote,x\nnext row,y\n"\n',
                          "d.csv:3: the row has fewer cells"),
     "bad_conversation": ("d.jsonl", b'{"conversations": [{"from": "human", "value": "a"}, '
                          b'{"from": "human", "value": "b"}]}\n',
@@ -193,9 +193,9 @@ def test_bad_map_is_a_usage_error(tmp_path, run_cli, examples, spec, message):
 def test_a_csv_row_may_leave_out_its_last_cells(tmp_path):
     # scripts that write only the cells they have, and a header with a trailing comma (review)
     path = tmp_path / "d.csv"
-    path.write_bytes(b"instruction,input,output,\nWhat is 2+2?,,4\nSay hi to the team\n")
-    assert [(r.instruction, r.input, r.output) for r in read_records(path)] == [("What is 2+2?", "", "4"),
-                                                                                ("Say hi to the team", "", "")]
+    path.write_bytes(b'instruction,input,output,\nWhat is 2+2?,,4\nSay hi to the team\n"What is ""AI""?",x\n')
+    assert [(r.instruction, r.input, r.output) for r in read_records(path)] == [
+        ("What is 2+2?", "", "4"), ("Say hi to the team", "", ""), ('What is "AI"?', "x", "")]
 
 
 def test_csv_cells_hold_json_for_structured_fields(tmp_path):
