@@ -58,6 +58,9 @@ _TOKEN_NAMES = (r"(?i:api[_ -]?key|apikey|(?:access|auth|refresh|private|session
 _BEARER = re.compile(r"(?i:\b(?:bearer|basic)|authorization[\"']?[ \t]*[:=][ \t]*[\"']?token)[ \t]+"
                      + _TOKEN_VALUE)  # an Authorization header's credentials
 _TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSIGNED + _TOKEN_VALUE)
+# in quotes, a token may hold any sign: SECRET_KEY = 'django-insecure-8h#2k!x9@qz$w7e3r5t1y0u'
+_QUOTED_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + r"[ \t]*(?:[:=]|=>)[ \t]*"
+                                      r"([\"'])((?=[^\"'\s]{0,127}\d)[^\"'\s]{12,128})\1")
 
 _PASSWORD_VALUE = r"([^\s\"'”，。；;,<>\u3000-\u9fff\uff01-\uff0f\uff1a-\uff20]{4,64})"  # ends where Chinese text resumes
 _PASSWORD_AFTER_NAME = re.compile(
@@ -68,11 +71,17 @@ _PASSWORD_AFTER_NAME = re.compile(
 # a command line's password: mysql's -pSECRET after its other options, --password=SECRET,
 # sshpass -p SECRET, redis-cli -a SECRET (a bounded run of options: no scan to the line's end)
 _OPTIONS = r"(?:[ \t]+-{1,2}[A-Za-oq-z][^\s]*(?:[ \t]+[^\s-][^\s]*)?){0,12}"
+# in quotes after the name, all of it, spaces too: password="p@ss word"; and SQL's forms
+_QUOTED_PASSWORD = re.compile(_BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd)" + _AFTER_NAME + r"[ \t]*(?:[:=]|=>)[ \t]*"
+                              r"([\"'])([^\"'\n]{4,64})\1"
+                              r"|(?i:\bidentified[ \t]+by|\bwith[ \t]+(?:encrypted[ \t]+)?password)[ \t]+'([^'\n]{3,64})'")
 _PASSWORD_ON_A_COMMAND_LINE = re.compile(
     r"\bmysql(?:dump|admin)?" + _OPTIONS + r"[ \t]+-p[\"']?([^\s\-\"'][^\s\"']{2,63})"
     r"|(?<![\w-])--password=[\"']?([^\s\-\"'<][^\s\"']{2,63})"
     r"|\bsshpass[ \t]+-p[ \t]*[\"']?([^\s\"']{3,64})"
-    r"|\bredis-cli" + _OPTIONS.replace("A-Za-oq-z", "A-Zb-z") + r"[ \t]+-a[ \t]+[\"']?([^\s\"']{3,64})")
+    r"|\bredis-cli" + _OPTIONS.replace("A-Za-oq-z", "A-Zb-z") + r"[ \t]+-a[ \t]+[\"']?([^\s\"']{3,64})"
+    r"|\bcurl\b" + _OPTIONS.replace("A-Za-oq-z", "A-Za-tv-z") + r"[ \t]+(?:-u|--user)[ \t]+[\"']?[^\s:\"']+:([^\s\"']{3,64})"
+    r"|\bdocker[ \t]+login" + _OPTIONS.replace("A-Za-oq-z", "A-Za-oq-z") + r"[ \t]+(?:-p|--password)[ \t]+[\"']?([^\s\"']{3,64})")
 
 # what no value after a name is: letters (and _) alone, prose or a variable's name
 _PLAIN_WORD = re.compile(r"[^\W\d]+")
@@ -131,6 +140,8 @@ def _api_keys(text: str) -> list[tuple[str, int, int]]:
     if ("key" in lowered or "token" in lowered or "secret" in lowered) and ("=" in text or ":" in text
                                                                             or "：" in text):
         found += [("API_KEY", *m.span(1)) for m in _TOKEN_AFTER_NAME.finditer(text) if _a_token(m.group(1))]
+        found += [("API_KEY", *m.span(2)) for m in _QUOTED_TOKEN_AFTER_NAME.finditer(text)
+                  if _a_token(m.group(2)) and not _CODE.match(m.group(2))]
     return found
 
 
@@ -149,7 +160,7 @@ def _a_token(value: str) -> bool:
 def _passwords(text: str) -> list[tuple[str, int, int]]:
     lowered = text.lower()
     if not ("pass" in lowered or "pwd" in lowered or "密码" in text or "密碼" in text or "口令" in text
-            or "-p" in text or "-a " in text):
+            or "-p" in text or "-a " in text or "identified" in lowered or "curl" in lowered):
         return []
     found = []
     for match in _PASSWORD_AFTER_NAME.finditer(text):
@@ -160,11 +171,22 @@ def _passwords(text: str) -> list[tuple[str, int, int]]:
                 end -= 1
         if _a_password(text[start:end], prose=match.group(1) is not None):
             found.append(("PASSWORD", start, end))
+    for match in _QUOTED_PASSWORD.finditer(text):
+        group = 2 if match.group(2) is not None else 3
+        value = match.group(group)
+        if not (_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
+                or _RULE.fullmatch(value) or " " in value.strip() and _a_sentence(value)):
+            found.append(("PASSWORD", *match.span(group)))
     for match in _PASSWORD_ON_A_COMMAND_LINE.finditer(text):
         group = match.lastindex or 0
         if not _CODE.match(match.group(group)):  # -p$PASS, --password="${DB_PASS}": a variable
             found.append(("PASSWORD", *match.span(group)))
     return found
+
+
+def _a_sentence(value: str) -> bool:
+    """Words of prose in quotes ("Enter your password"), not a password with a space in it."""
+    return all(_PLAIN_WORD.fullmatch(word) for word in value.split())
 
 
 def _a_password(value: str, prose: bool = False) -> bool:

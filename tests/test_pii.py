@@ -76,6 +76,13 @@ POSITIVES = [
     ("我的密码是abc12345请帮我记住；用户名admin密码admin123", "我的密码是<PASSWORD>请帮我记住；用户名admin密码<PASSWORD>"),
     ("WiFi密码是88886666谢谢", "WiFi密码是<PASSWORD>谢谢"),
     ("Authorization: token 0123456789abcdef0123456789abcdef01234567", "Authorization: token <API_KEY>"),
+    # a quoted value takes any sign; SQL, curl and docker login give passwords their own way
+    ("SECRET_KEY = 'django-insecure-8h#2k!x9@qz$w7e3r5t1y0u'", "SECRET_KEY = '<API_KEY>'"),
+    ('password="p@ss word"', 'password="<PASSWORD>"'),
+    ("CREATE USER 'app'@'localhost' IDENTIFIED BY 'SqlUs3r!pw'; ALTER USER pg WITH PASSWORD 'pgAlt3r#99';",
+     "CREATE USER 'app'@'localhost' IDENTIFIED BY '<PASSWORD>'; ALTER USER pg WITH PASSWORD '<PASSWORD>';"),
+    ("curl -s -u admin:Curl#Pw99 https://api.example.com", "curl -s -u admin:<PASSWORD> https://api.example.com"),
+    ("docker login -u me -p D0ck3rHubPw! registry.example.com", "docker login -u me -p <PASSWORD> registry.example.com"),
     (f"key:\n{PEM}\nend", "key:\n<PRIVATE_KEY>\nend"),
     ("Hi, my name is Alice Wong and I need help.", "Hi, my name is <PERSON> and I need help."),
     ("Name: Bob Stone\nEmail: bob@stone.io", "Name: <PERSON>\nEmail: <EMAIL>"),
@@ -145,6 +152,8 @@ NEGATIVES = [
     # hyphenated words after "password is" or "password:" (second walk-through: all were scrubbed)
     "The password is case-sensitive; the password is SHA-256 hashed, user-defined and 2FA-protected; password: see-above",
     "Use --password=<your password> when connecting: mysql --user=root --password mydb",
+    'password = "Enter your password"; label="Password", password=""; curl -u $USER:$PASS url',
+    'SECRET_KEY = os.environ["SECRET_KEY"]; token = "the_quick_brown_fox_2"; password: "${DB_PASSWORD}"',
 ]
 
 
