@@ -279,8 +279,9 @@ def test_the_summary_time_counts_from_the_command_start_not_from_the_stage(tmp_p
     (["pii", "IN", "-o", "OUT", "--summary-json", "-"], "not to stdout"),
     (["pii", "IN", "-o", "OUT", "--summary-json", "NOTES"], "and this one is a file"),
 ])
-def test_summary_json_never_replaces_a_file_of_the_command(tmp_path, run_cli, flags, clash):
+def test_summary_json_never_replaces_a_file_of_the_command(tmp_path, run_cli, flags, clash, monkeypatch):
     # it was written over whatever it named: the input, the rejects, the report
+    monkeypatch.chdir(tmp_path)  # `--summary-json -` made a folder named - where the tests ran
     names = {"IN": "in.jsonl", "OUT": "out.jsonl", "REJ": "rejects.jsonl", "REP": "report.json", "PARTS/": "parts/",
              "EVAL": "eval.jsonl", "CONF": "dedup.yaml", "SEEDS": "seeds.json", "CACHE": "cache.sqlite",
              "SPLITS": "splits.d", "SPLITS/train.jsonl": "splits.d/train.jsonl", "LF/data.json": "lf/data.json",
