@@ -9,6 +9,7 @@ Resumable stages append instead, to a journal (curate/journal.py).
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -162,14 +163,24 @@ def dump_row(row: Any) -> str:
     `datasets`, LLaMA-Factory; JavaScript's; jq) refuse a line that holds one, where Python's json
     took them. What json refused, it writes as text: a Parquet
     column's timestamps and decimals in meta.extra become ISO-8601 and decimal strings, sets
-    lists, bytes their UTF-8 text (bytes that are not UTF-8 still raise)."""
+    lists, bytes their UTF-8 text, and bytes that are no UTF-8 (a BINARY column holding an image)
+    their base64 text, as Arrow's and pandas' JSON writers do; those failed the whole run."""
     try:
         return to_json(row, inf_nan_mode="null").decode("utf-8")
-    except PydanticSerializationError:  # a lone surrogate: json's text, which UTF-8 then refuses as before
+    except PydanticSerializationError:  # a lone surrogate or such bytes: json's text (UTF-8 then refuses the first)
         return _JSON_ROW.encode(row)
 
 
-_JSON_ROW = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+def _bytes_as_text(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_JSON_ROW = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_bytes_as_text)
 
 
 def _write_csv(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:

@@ -507,3 +507,20 @@ def test_what_a_killed_run_left_beside_an_output_goes_at_the_next_run_and_a_live
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()
+
+
+def test_a_parquet_binary_column_that_is_no_text_is_written_as_base64(tmp_path, run_cli):
+    # bytes that are no UTF-8 (an image) failed the whole run: "Object of type bytes is not JSON serializable"
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    image, name = b"\xff\xd8\xff\xe0JFIF", "caf\xc3\xa9".encode("latin-1")  # the second is UTF-8 text
+    pq.write_table(pa.table({"instruction": ["Describe the picture."], "image": pa.array([image], pa.binary()),
+                             "name": pa.array([name], pa.binary())}), source)
+    code, _, err = run_cli("curate", "convert", str(source), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0, err
+    extra = json.loads((tmp_path / "out.jsonl").read_text())["meta"]["extra"]
+    assert base64.b64decode(extra["image"]) == image and extra["name"] == "café"
