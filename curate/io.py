@@ -351,9 +351,13 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
     # the file (its rows read as one record's instruction, the run exiting 0)
     reader = csv.DictReader(io.StringIO(_decode(data, name), newline=""), strict=True)
     try:
-        reader.fieldnames  # the header, read now: line numbers below count from after it
+        header = reader.fieldnames or []  # read now: line numbers below count from after it
     except csv.Error as error:
         raise DataError(f"{name}:1: the header is not valid CSV ({error})") from None
+    repeated = sorted({column for column in header if column and header.count(column) > 1})
+    if repeated:  # the last such column's cell would win and the others be lost
+        raise DataError(f"{name}:1: the header names {', '.join(map(repr, repeated))} more than once; give each "
+                        "column its own name")
     while True:
         first_line = reader.line_num + 1
         try:
