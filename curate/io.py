@@ -354,6 +354,7 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
         header = reader.fieldnames or []  # read now: line numbers below count from after it
     except csv.Error as error:
         raise DataError(f"{name}:1: the header is not valid CSV ({error})") from None
+    header = reader.fieldnames = [column.strip() for column in header]  # "instruction, output": output
     repeated = sorted({column for column in header if column and header.count(column) > 1})
     if repeated:  # the last such column's cell would win and the others be lost
         raise DataError(f"{name}:1: the header names {', '.join(map(repr, repeated))} more than once; give each "

@@ -191,6 +191,14 @@ def test_bad_map_is_a_usage_error(tmp_path, run_cli, examples, spec, message):
     assert code == 2 and message in err
 
 
+def test_a_csv_header_with_spaces_after_its_commas_names_the_fields(tmp_path):
+    # " output" went to meta.extra[" output"], and output stayed empty (second walk-through)
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"instruction, output\nWhat is 2+2?, 4\n")
+    record = next(iter(read_records(path)))
+    assert (record.instruction, record.output, record.meta) == ("What is 2+2?", " 4", {})  # cells as written
+
+
 def test_a_csv_row_may_leave_out_its_last_cells(tmp_path):
     # scripts that write only the cells they have, and a header with a trailing comma (review)
     path = tmp_path / "d.csv"
