@@ -107,10 +107,12 @@ def secrets(text: str, types: frozenset[str]) -> list[tuple[str, int, int]]:
         found += _private_keys(text)
     if "URL_CREDENTIALS" in types and "://" in text:
         found += [("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
-    if "API_KEY" in types:
-        found += _api_keys(text)
-    if "PASSWORD" in types:
-        found += _passwords(text)
+    if "API_KEY" in types or "PASSWORD" in types:
+        lowered = text.lower()  # once, for both gates
+        if "API_KEY" in types:
+            found += _api_keys(text, lowered)
+        if "PASSWORD" in types:
+            found += _passwords(text, lowered)
     return found
 
 
@@ -128,13 +130,12 @@ def _private_keys(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def _api_keys(text: str) -> list[tuple[str, int, int]]:
+def _api_keys(text: str, lowered: str) -> list[tuple[str, int, int]]:
     found: list[tuple[str, int, int]] = []
     if any(hint in text for hint in _KEY_HINTS):
         found += [("API_KEY", *m.span()) for m in _API_KEY.finditer(text)]
     if "ecret" in text or "ECRET" in text:
         found += [("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
-    lowered = text.lower()
     if "bearer" in lowered or "basic" in lowered or "authorization" in lowered:
         found += [("API_KEY", *m.span(1)) for m in _BEARER.finditer(text)]
     if ("key" in lowered or "token" in lowered or "secret" in lowered) and ("=" in text or ":" in text
@@ -157,8 +158,7 @@ def _a_token(value: str) -> bool:
     return not any(set(word) - set("abcdef") for word in words)
 
 
-def _passwords(text: str) -> list[tuple[str, int, int]]:
-    lowered = text.lower()
+def _passwords(text: str, lowered: str) -> list[tuple[str, int, int]]:
     if not ("pass" in lowered or "pwd" in lowered or "密码" in text or "密碼" in text or "口令" in text
             or "-p" in text or "-a " in text or "identified" in lowered or "curl" in lowered):
         return []
@@ -174,8 +174,7 @@ def _passwords(text: str) -> list[tuple[str, int, int]]:
     for match in _QUOTED_PASSWORD.finditer(text):
         group = 2 if match.group(2) is not None else 3
         value = match.group(group)
-        if not (_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
-                or _RULE.fullmatch(value) or " " in value.strip() and _a_sentence(value)):
+        if not (_no_secret(value) or " " in value.strip() and _a_sentence(value)):
             found.append(("PASSWORD", *match.span(group)))
     for match in _PASSWORD_ON_A_COMMAND_LINE.finditer(text):
         group = match.lastindex or 0
@@ -195,7 +194,11 @@ def _a_password(value: str, prose: bool = False) -> bool:
     by hyphens is prose too (case-sensitive, SHA-256, auto-generated); after `password:` only
     one of letters alone (see-above, well-known)."""
     compound = _WORDS_WITH_DIGITS if prose else _WORDS
-    return len(value) >= 4 and not (_PLAIN_WORD.fullmatch(value) or compound.fullmatch(value.rstrip(":"))
-                                    or _HIDDEN.fullmatch(value)
-                                    or _CODE.match(value) or _RULE.fullmatch(value)
+    return len(value) >= 4 and not (_no_secret(value) or compound.fullmatch(value.rstrip(":"))
                                     or value.startswith(("/", "~/", "./")) or ":/" in value)  # pwd: /home/ann
+
+
+def _no_secret(value: str) -> bool:
+    """A value after a password's name that is none: prose, a mask, code, or a rule."""
+    return bool(_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
+                or _RULE.fullmatch(value))
