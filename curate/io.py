@@ -163,8 +163,8 @@ def describe_validation(error: ValidationError, row: Any = None) -> str:
 
 def _described(value: Any) -> str:
     """A wrong value as an error may show it: a small number or a flag as it is; text, long
-    numbers and containers by their type and size only, as they may hold a secret or PII the message would print (an
-    API key pasted into `history`, an email in `user_id`)."""
+    numbers and containers by their type and size only, as they may hold a secret or PII the
+    message would print (an API key pasted into `history`, an email in `user_id`)."""
     if value is None or isinstance(value, bool) or (isinstance(value, (int, float)) and abs(value) < 10_000):
         return f"{type(value).__name__} {value!r}"
     if isinstance(value, int):  # a phone, a card or a QQ id given as a JSON number

@@ -317,14 +317,10 @@ def _no_space(near: Path | None, output: str | Path) -> str:
     """Which disk filled up, the work folder's or the output's, and what to do about it."""
     import shutil
 
-    def disk(path: Path) -> Path:
-        path = path.absolute()
-        while not path.exists() and path.parent != path:
-            path = path.parent
-        return path
+    from curate.filters.lsh import nearest_folder
 
-    work = disk(near if near is not None else Path(tempfile.gettempdir()))
-    out = disk(Path(output).parent) if str(output) != "-" else None
+    work = nearest_folder(near if near is not None else Path(tempfile.gettempdir()))
+    out = nearest_folder(Path(output).parent) if str(output) != "-" else None
     if out is not None and out != work and shutil.disk_usage(out).free < shutil.disk_usage(work).free:
         return (f"no space left on the disk of {out}, where the output goes; free space there, or give -o a path "
                 "on a disk with room (nothing was written)")

@@ -325,9 +325,8 @@ def work_folder(near: Path | str | None) -> tempfile.TemporaryDirectory:
     which is often memory-backed; removed when done. A run killed outright (SIGKILL, the OOM
     killer) cannot remove its own, so the folders of runs on this machine whose process is gone
     are removed here first: they can hold gigabytes."""
-    base = Path(near).absolute() if near is not None else None
-    while base is not None and not base.is_dir():  # an output folder made only at the end: its disk
-        base = base.parent if base.parent != base else None
+    # an output folder made only at the end: the disk it will be on
+    base = nearest_folder(Path(near)) if near is not None else None
     remove_abandoned(base or Path(tempfile.gettempdir()))
     try:
         folder = tempfile.TemporaryDirectory(prefix=_PREFIX, dir=base)
@@ -336,6 +335,15 @@ def work_folder(near: Path | str | None) -> tempfile.TemporaryDirectory:
                          f"({error.strerror or error}); give --work-dir a folder on a disk you can write to") from None
     (Path(folder.name) / _OWNER).write_text(owner() + "\n", encoding="utf-8")
     return folder
+
+
+def nearest_folder(path: Path) -> Path:
+    """`path` where it is a folder, else its nearest parent that is: the disk a folder not made
+    yet will be on."""
+    path = path.absolute()
+    while not path.is_dir() and path.parent != path:
+        path = path.parent
+    return path
 
 
 _PREFIX, _OWNER = ".curate-dedup-", "owner"
