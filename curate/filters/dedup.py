@@ -30,7 +30,6 @@ removed instead, as `contaminated`, with the matched id in meta.dedup.
 from __future__ import annotations
 
 import errno
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from curate.errors import DataError, UsageError
 from curate.executors import ExecutorOptions
 from curate.io import display_name, ensure_distinct, readable_twice, sink_format
 from curate.sinks import RowSink
-from curate.outputs import output_directory
+from curate.filters.work_dirs import beside, missing_folders, no_space, outside_outputs, made_work_dir
 from curate.records import Record
 from curate.summary import Summary, counting, track
 
@@ -183,7 +182,7 @@ def clusters(texts: list[str], config: DedupConfig | None = None) -> Clusters:
     from curate.filters.lsh import work_folder
 
     config = config or DedupConfig()
-    with work_folder(_work_dir(config.work_dir)) as folder:
+    with work_folder(made_work_dir(config.work_dir)) as folder:
         return cluster_store(sketched(texts, Path(folder), config))
 
 
@@ -268,24 +267,15 @@ def dedup(input: str | Path, output: str | Path, config: DedupConfig | None = No
         raise UsageError(f"{input}: no such file")  # before --work-dir is made for nothing
     if config.keep == "best-score" and config.against is None and cannot_hold_scores(input):
         raise UsageError(NO_SCORES)
-    _outside_outputs(config.work_dir, {"--output": output, "--rejects": rejects})
-    made = _missing_folders(config.work_dir)
-    near = _work_dir(config.work_dir) or _beside(output)
+    outside_outputs(config.work_dir, {"--output": output, "--rejects": rejects})
+    made = missing_folders(config.work_dir)
+    near = made_work_dir(config.work_dir) or beside(output)
     try:
         return _run_in(near, input, output, rejects, mapping, config)
     finally:
         for folder in made:  # a --work-dir made for this run goes with it, where nothing else was put
             with suppress(OSError):
                 folder.rmdir()
-
-
-def _missing_folders(folder: Path | None) -> list[Path]:
-    """`folder` and those of its parents that do not exist yet, deepest first."""
-    missing = []
-    while folder is not None and not folder.exists() and folder.parent != folder:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
 
 
 def _run_in(near: Path | None, input: str | Path, output: str | Path, rejects: str | Path | None,
@@ -310,23 +300,7 @@ def _run_in(near: Path | None, input: str | Path, output: str | Path, rejects: s
     except OSError as error:
         if error.errno != errno.ENOSPC:
             raise
-        raise DataError(_no_space(near, output)) from None
-
-
-def _no_space(near: Path | None, output: str | Path) -> str:
-    """Which disk filled up, the work folder's or the output's, and what to do about it."""
-    import shutil
-
-    from curate.filters.lsh import nearest_folder
-
-    work = nearest_folder(near if near is not None else Path(tempfile.gettempdir()))
-    out = nearest_folder(Path(output).parent) if str(output) != "-" else None
-    if out is not None and out != work and shutil.disk_usage(out).free < shutil.disk_usage(work).free:
-        return (f"no space left on the disk of {out}, where the output goes; free space there, or give -o a path "
-                "on a disk with room (nothing was written)")
-    after = " (nothing was written)" if out is not None else " (what reached stdout is incomplete)"
-    return (f"no space left on the disk of {work}, where dedup keeps its work folder (about 1.3 KB a record of "
-            f"sketches, and a copy of the records); free space, or give --work-dir a folder on a disk with room{after}")
+        raise DataError(no_space(near, output)) from None
 
 
 def cannot_hold_scores(input: str | Path) -> bool:
@@ -342,43 +316,6 @@ def cannot_hold_scores(input: str | Path) -> bool:
         return False
     with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
         return data.find(b"judge") < 0 and data.find(b"\\u00") < 0
-
-
-def _outside_outputs(work_dir: Path | None, outputs: dict[str, str | Path | None]) -> None:
-    """--work-dir must not be, or be inside, a directory output: that directory is replaced by
-    the run's parts, and one holding anything else (the work folder) is refused at the end."""
-    if work_dir is None:
-        return
-    place = work_dir.expanduser().resolve()
-    for flag, path in outputs.items():
-        folder = output_directory(path) if path is not None and str(path) != "-" else None
-        if folder is not None and (place == folder[0].resolve() or folder[0].resolve() in place.parents):
-            raise UsageError(f"--work-dir {work_dir} is, or is inside, {flag} {path}: a directory of parts that "
-                             "the run replaces; give --work-dir a folder outside it")
-
-
-def _work_dir(folder: Path | None) -> Path | None:
-    """--work-dir, made where it is missing; a file there is a usage error (the sketches went to
-    /tmp instead, without a word)."""
-    if folder is None:
-        return None
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--work-dir {folder} is a file; give a folder (made if missing) on a disk with room for "
-                         "the sketches (about 1.3 KB a record) and a copy of the records")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--work-dir {folder}: cannot make it ({error.strerror})") from None
-    return folder
-
-
-def _beside(output: str | Path) -> Path | None:
-    """The folder the output goes in (for a directory of parts, the one holding it), where the
-    sketches go by default: not /tmp, often memory-backed, and never inside the output."""
-    if str(output) == "-":
-        return None
-    folder = output_directory(output)
-    return (folder[0] if folder is not None else Path(output)).resolve().parent
 
 
 def _dedup(source: str | Path, input: str | Path, output: str | Path, rejects: str | Path | None,
@@ -447,7 +384,7 @@ def dedup_records(records: list[Record], config: DedupConfig | None = None) -> t
 
     config = config or DedupConfig()
     texts = [record_text(record, config.fields) for record in records]
-    with work_folder(_work_dir(config.work_dir)) as folder:
+    with work_folder(made_work_dir(config.work_dir)) as folder:
         found = cluster_store(sketched(texts, Path(folder), config))
     first: dict[str, int] = {}
     first_of_id = np.array([first.setdefault(record.id, index) for index, record in enumerate(records)], np.int64)
