@@ -39,6 +39,7 @@ from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.pii_emails import email_key
 from curate.pii_name_words import SUFFIXES, TITLES_EN
+from curate.pii_secrets import named_secret, secret_value
 from curate.records import Example, Preference, Record
 from curate.runner import Noted, Reject, run_map
 from curate.summary import Summary
@@ -146,17 +147,21 @@ class PiiScrubber:
     def __call__(self, record: Record) -> tuple[Record, list[Found]]:
         fields = text_fields(record, self.config.fields == "all")
         texts = [text for _, text in fields]
-        spans = self.detect(texts)
+        spans = self.detect(texts, secret_kinds(fields) if self.config.fields == "all" else None)
         found = [Found(name, *span) for (name, _), field_spans in zip(fields, spans) for span in field_spans]
         if not found:
             return record, []
         replaced = self.replaced(texts, spans)
         return self.rebuilt(record, found, {fields[index][0]: text for index, text in replaced}), found
 
-    def detect(self, texts: list[str]) -> list[list[Span]]:
-        """Spans per text of one record; a name found in one text is a span in all of them."""
+    def detect(self, texts: list[str], kinds: list[str | None] | None = None) -> list[list[Span]]:
+        """Spans per text of one record; a name found in one text is a span in all of them.
+        `kinds`: per text, the secret its column holds by its name (secret_kinds), if any."""
         wanted, config = self.wanted, self.config
         spans = [detect(text, wanted, config.names, config.spacy_model) if text else [] for text in texts]
+        for index, kind in enumerate(kinds or ()):
+            if kind in wanted and (whole := secret_value(texts[index])):
+                spans[index] = [Span(kind, *whole)]  # all of it: a key found inside would leave the rest
         # detect already added every recurrence of a text's own names, so only names from the
         # record's other texts can add spans (the same ones, found the same way, resolve away)
         if sum(1 for text in texts if text) < 2:
@@ -224,6 +229,11 @@ def text_fields(record: Record, everything: bool = False) -> list[tuple[str, str
         if isinstance(extra, dict):
             fields += list(_strings_in(extra, _EXTRA))
     return fields
+
+
+def secret_kinds(fields: list[tuple[str, str]]) -> list[str | None]:
+    """Per field, the secret a column of meta.extra holds by its name (password, api_key...)."""
+    return [named_secret(name) if name.startswith(_EXTRA) else None for name, _ in fields]
 
 
 def _strings_in(value: Any, name: str) -> Iterator[tuple[str, str]]:
@@ -375,7 +385,8 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
         while chunk := list(islice(iterator, CHUNK)):
             fields = [text_fields(record, config.fields == "all") for record in chunk]
             texts = [[text for _, text in record_fields] for record_fields in fields]
-            pending.append((chunk, fields, _submit(pool, texts, first=not pending)))
+            kinds = [secret_kinds(record_fields) for record_fields in fields] if config.fields == "all" else None
+            pending.append((chunk, fields, _submit(pool, texts, kinds, first=not pending)))
             # bounded read-ahead: memory stays flat on big files
             while pending and (len(pending) > 4 * config.workers or pending[0][2].done()):
                 yield from _applied(scrubber, *pending.popleft())
@@ -383,14 +394,14 @@ def scrub_records(records: Iterable[Record], config: PiiConfig | None = None) ->
             yield from _applied(scrubber, *pending.popleft())
 
 
-def _submit(pool: Any, texts: list[list[str]], first: bool) -> Future[Any]:
+def _submit(pool: Any, texts: list[list[str]], kinds: list[list[str | None]] | None, first: bool) -> Future[Any]:
     if not first or not isinstance(pool, ProcessPoolExecutor):
-        return pool.submit(_detect_chunk, texts)
+        return pool.submit(_detect_chunk, texts, kinds)
     # The first submit forks every worker. Frozen objects are skipped by the workers'
     # garbage collector, which would otherwise touch, and so copy, every page they share.
     gc.freeze()
     try:
-        return pool.submit(_detect_chunk, texts)
+        return pool.submit(_detect_chunk, texts, kinds)
     finally:
         gc.unfreeze()
 
@@ -439,10 +450,12 @@ def _start_worker(config: PiiConfig) -> None:
     _worker_scrubber = PiiScrubber(config)
 
 
-def _detect_chunk(texts: list[list[str]]) -> tuple[array[int], list[tuple[int, int, str]]]:
+def _detect_chunk(texts: list[list[str]], kinds: list[list[str | None]] | None
+                  ) -> tuple[array[int], list[tuple[int, int, str]]]:
     """A chunk's spans (packed) and its replaced texts as (record, text index, new text)."""
     assert _worker_scrubber is not None, "worker used before _start_worker"
-    spans = [_worker_scrubber.detect(record_texts) for record_texts in texts]
+    spans = [_worker_scrubber.detect(record_texts, kinds[record] if kinds else None)
+             for record, record_texts in enumerate(texts)]
     replaced: list[tuple[int, int, str]] = []
     for record, (record_texts, found) in enumerate(zip(texts, spans)):
         if any(found):

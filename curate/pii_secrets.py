@@ -1,9 +1,12 @@
 """Secrets in text: private keys, credentials in URLs, API keys and tokens, passwords.
 
-Keys with a shape of their own (sk-, AKIA, ghp_, hf_, a JWT...) are found anywhere; a token of
-no known shape only after the name of one (`api_key: ...`, `GITHUB_TOKEN=...`, `Bearer ...`),
-and a password only after the word for one (`password: ...`, `DB_PASSWORD=...`, 密码：...) or
-where a command line takes one (`mysql -pS3cr3t`, `--password=...`, `sshpass -p ...`). A value
+Keys with a shape of their own (sk-, AKIA, ghp_, hf_, SG., a JWT...) are found anywhere; a token
+of no known shape only after the name of one (`api_key: ...`, `GITHUB_TOKEN=...`, `Bearer ...`),
+and a password only after the word for one (`password: ...`, `DB_PASSWORD=...`, 密码：...), where
+a command line takes one (`mysql -pS3cr3t`, `--password=...`, `sshpass -p ...`, `htpasswd -b`),
+or where code or a config holds one in a shape of its own: an (user, password) pair for an HTTP
+client, a Go DSN's `user:password@tcp(...)`, a Kubernetes `name: DB_PASSWORD` / `value: ...`
+pair, Docker's base64 `"auth"`. A value
 after a name must look like a secret, not like prose or code that mentions one: `password:
 incorrect`, `password = input(...)`, `token: ./secrets/token.txt`, `api_key: gpt-4o-2024-08-06`
 and `密码为6-16位字母和数字组合` stay.
@@ -21,7 +24,11 @@ _PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 _PEM_BODY = re.compile(r"(?:\s*[A-Za-z0-9+/=]{8,})*")  # a key cut off before its END line
 _PEM_MOST = 16384  # characters from BEGIN to END: a 4096-bit RSA key is about 3,300
-_URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:]+:[^\s/?#@]+)@")
+# (a scheme starts no later than where its run of scheme characters does, and a DSN's user
+# is no longer than a user name: either scanned from every character of a long run was quadratic)
+_URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://([^\s/?#@:]+:[^\s/?#@]+)@")
+# Go's database/sql DSN has no scheme: user:password@tcp(host:3306)/db
+_DSN_CREDENTIALS = re.compile(r"(?<![\w.:/@-])([^\s/?#@:\"'()]{1,64}:[^\s/?#@\"'()]{1,128})@(?:tcp6?|udp|unix)\(")
 _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
       sk-(?:proj-|ant-|svcacct-|admin-)?(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{20,}
     | [sr]k_(?:live|test)_[A-Za-z0-9]{16,}
@@ -34,9 +41,10 @@ _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
     | glpat-[A-Za-z0-9_-]{20,}              # GitLab
     | npm_[A-Za-z0-9]{36}
     | pypi-AgE[A-Za-z0-9_-]{50,}
+    | SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}  # SendGrid
     | eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}  # a JWT: header, claims, signature
     )(?![A-Za-z0-9_-])""", re.X)
-_KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ")  # one is in every key _API_KEY finds
+_KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ", "SG.")  # one is in every key _API_KEY finds
 # an AWS secret access key has no prefix of its own: 40 base64 characters, after a word saying so
 _AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
                          r"(?-i:((?=[A-Za-z0-9/+]{0,39}[0-9/+])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
@@ -62,6 +70,11 @@ _TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSI
 _QUOTED_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + r"[ \t]*(?:[:=]|=>)[ \t]*"
                                       r"([\"'])((?=[^\"'\s]{0,127}\d)[^\"'\s]{12,128})\1")
 
+# without quotes a secret may hold signs too, after a name: SECRET=Xy7#pQ2!
+_SIGNED_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSIGNED + r"([^\s\"'`,;]{8,64})")
+_SIGN = re.compile(r"[!#$%&*@^~?]")
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
 _PASSWORD_VALUE = r"([^\s\"'”，。；;,<>\u3000-\u9fff\uff01-\uff0f\uff1a-\uff20]{4,64})"  # ends where Chinese text resumes
 _PASSWORD_AFTER_NAME = re.compile(
     _BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd|passcode|passphrase)(?![A-Za-z])" + _AFTER_NAME
@@ -72,7 +85,7 @@ _PASSWORD_AFTER_NAME = re.compile(
 # sshpass -p SECRET, redis-cli -a SECRET (a bounded run of options: no scan to the line's end)
 _OPTIONS = r"(?:[ \t]+-{1,2}[A-Za-oq-z][^\s]*(?:[ \t]+[^\s-][^\s]*)?){0,12}"
 # in quotes after the name, all of it, spaces too: password="p@ss word"; and SQL's forms
-_QUOTED_PASSWORD = re.compile(_BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd)" + _AFTER_NAME + r"[ \t]*(?:[:=]|=>)[ \t]*"
+_QUOTED_PASSWORD = re.compile(_BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd)" + _AFTER_NAME + r"(?:[ \t]*(?:[:=]|=>)[ \t]*|[ \t]+)"
                               r"([\"'])([^\"'\n]{4,64})\1"
                               r"|(?i:\bidentified[ \t]+by|\bwith[ \t]+(?:encrypted[ \t]+)?password)[ \t]+'([^'\n]{3,64})'")
 _PASSWORD_ON_A_COMMAND_LINE = re.compile(
@@ -82,6 +95,23 @@ _PASSWORD_ON_A_COMMAND_LINE = re.compile(
     r"|\bredis-cli" + _OPTIONS.replace("A-Za-oq-z", "A-Zb-z") + r"[ \t]+-a[ \t]+[\"']?([^\s\"']{3,64})"
     r"|\bcurl\b" + _OPTIONS.replace("A-Za-oq-z", "A-Za-tv-z") + r"[ \t]+(?:-u|--user)[ \t]+[\"']?[^\s:\"']+:([^\s\"']{3,64})"
     r"|\bdocker[ \t]+login" + _OPTIONS.replace("A-Za-oq-z", "A-Za-oq-z") + r"[ \t]+(?:-p|--password)[ \t]+[\"']?([^\s\"']{3,64})")
+# htpasswd -b FILE USER PASSWORD (with -c, -B... in any order: the b is checked in code)
+_HTPASSWD = re.compile(r"\bhtpasswd((?:[ \t]+-[A-Za-z]+)+)[ \t]+[^\s-]\S*[ \t]+[^\s-]\S*[ \t]+[\"']?([^\s\"']{3,64})")
+# an HTTP client's (user, password): requests' auth=("ann", "pw"), HTTPBasicAuth('ann', 'pw')
+_AUTH_PAIR = re.compile(r"(?:\bauth[ \t]*=[ \t]*\(|\b(?:HTTPBasicAuth|HTTPDigestAuth|BasicAuth)\()[ \t]*"
+                        r"([\"'])[^\"'\n]*\1[ \t]*,[ \t]*([\"'])([^\"'\n]{3,64})\2")
+
+# ---------------------------------------------------------------- in a config's structure
+
+# a Kubernetes or Compose environment: a variable's name that says secret, then its value
+# (- name: DB_PASSWORD / value: "..."; {"name": "API_TOKEN", "value": "..."}); not valueFrom
+_SECRET_VARIABLE = (r"(?:[A-Za-z0-9]+[_.-])*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY)"
+                    r"(?:[_.-][A-Za-z0-9]+)*")
+_NAMED_VALUE = re.compile(r"\bname[\"']?[ \t]*:[ \t]*[\"']?(" + _SECRET_VARIABLE + r")[\"']?[ \t]*(?:,[ \t]*|\r?\n[ \t]*)"
+                          r"[\"']?value[\"']?[ \t]*:[ \t]*(?:([\"'])([^\"'\n]{1,256})\2|([^\s\"',}\]]{1,256}))", re.I)
+_NO_VALUE = re.compile(r"(?i:true|false|yes|no|null|none|~)|\d{1,6}")  # a flag or a count, not a secret
+# Docker's config.json: "auth" is base64 of user:password
+_DOCKER_AUTH = re.compile(r"\"auth\"[ \t]*:[ \t]*\"([A-Za-z0-9+/]{8,}={0,2})\"")
 
 # what no value after a name is: letters (and _) alone, prose or a variable's name
 _PLAIN_WORD = re.compile(r"[^\W\d]+")
@@ -107,12 +137,29 @@ def secrets(text: str, types: frozenset[str]) -> list[tuple[str, int, int]]:
         found += _private_keys(text)
     if "URL_CREDENTIALS" in types and "://" in text:
         found += [("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
+    if "URL_CREDENTIALS" in types and "@" in text and "(" in text:
+        found += [("URL_CREDENTIALS", *m.span(1)) for m in _DSN_CREDENTIALS.finditer(text)]
     if "API_KEY" in types or "PASSWORD" in types:
-        lowered = text.lower()  # once, for both gates
+        lowered = text.lower()  # once, for every gate
         if "API_KEY" in types:
             found += _api_keys(text, lowered)
         if "PASSWORD" in types:
             found += _passwords(text, lowered)
+        if "value" in lowered and "name" in lowered:
+            found += [found for found in _named_values(text) if found[0] in types]
+    return found
+
+
+def _named_values(text: str) -> list[tuple[str, int, int]]:
+    """The values of environment variables whose names say secret: a structure, not prose, so
+    any value is one (changeme too) but a flag, a count, a mask or a reference ($(DB_PASS))."""
+    found = []
+    for match in _NAMED_VALUE.finditer(text):
+        group = 3 if match.group(3) is not None else 4
+        value = match.group(group)
+        if not (_NO_VALUE.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)):
+            kind = "PASSWORD" if "PASS" in match.group(1).upper() else "API_KEY"
+            found.append((kind, *match.span(group)))
     return found
 
 
@@ -143,7 +190,34 @@ def _api_keys(text: str, lowered: str) -> list[tuple[str, int, int]]:
         found += [("API_KEY", *m.span(1)) for m in _TOKEN_AFTER_NAME.finditer(text) if _a_token(m.group(1))]
         found += [("API_KEY", *m.span(2)) for m in _QUOTED_TOKEN_AFTER_NAME.finditer(text)
                   if _a_token(m.group(2)) and not _CODE.match(m.group(2))]
+        found += [("API_KEY", *_without_stop(text, *m.span(1))) for m in _SIGNED_TOKEN_AFTER_NAME.finditer(text)
+                  if _a_signed_token(m.group(1))]
+    if '"auth"' in text:
+        found += [("API_KEY", *m.span(1)) for m in _DOCKER_AUTH.finditer(text) if _user_and_password(m.group(1))]
     return found
+
+
+def _a_signed_token(value: str) -> bool:
+    """A value with a letter, a digit and a sign (Xy7#pQ2!), not code, an address or a path."""
+    return bool(_SIGN.search(value) and _DIGIT.search(value) and _LETTER.search(value)) and not (
+        _CODE.match(value) or _EMAIL_SHAPE.fullmatch(value) or "://" in value or _PATH.fullmatch(value))
+
+
+_DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _user_and_password(encoded: str) -> bool:
+    """Is this base64 of "user:password", as Docker stores a registry's login?"""
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    user, colon, password = decoded.partition(":")
+    return bool(user and colon and password) and decoded.isprintable()
 
 
 def _a_token(value: str) -> bool:
@@ -160,15 +234,12 @@ def _a_token(value: str) -> bool:
 
 def _passwords(text: str, lowered: str) -> list[tuple[str, int, int]]:
     if not ("pass" in lowered or "pwd" in lowered or "密码" in text or "密碼" in text or "口令" in text
-            or "-p" in text or "-a " in text or "identified" in lowered or "curl" in lowered):
+            or "-p" in text or "-a " in text or "identified" in lowered or "curl" in lowered or "auth" in lowered):
         return []
     found = []
     for match in _PASSWORD_AFTER_NAME.finditer(text):
         group = 2 if match.group(2) is not None else 3
-        start, end = match.span(group)
-        if text[end:end + 1] not in ("\"", "'", "”"):  # in quotes, all of it is the password
-            while end > start and text[end - 1] in ".?)）":  # the sentence's end, not the password's
-                end -= 1
+        start, end = _without_stop(text, *match.span(group))
         if _a_password(text[start:end], prose=match.group(1) is not None):
             found.append(("PASSWORD", start, end))
     for match in _QUOTED_PASSWORD.finditer(text):
@@ -180,7 +251,21 @@ def _passwords(text: str, lowered: str) -> list[tuple[str, int, int]]:
         group = match.lastindex or 0
         if not _CODE.match(match.group(group)):  # -p$PASS, --password="${DB_PASS}": a variable
             found.append(("PASSWORD", *match.span(group)))
+    if "htpasswd" in lowered:
+        found += [("PASSWORD", *m.span(2)) for m in _HTPASSWD.finditer(text)
+                  if "b" in m.group(1) and not _CODE.match(m.group(2))]
+    if "auth" in lowered:
+        found += [("PASSWORD", *m.span(3)) for m in _AUTH_PAIR.finditer(text) if not _CODE.match(m.group(3))]
     return found
+
+
+def _without_stop(text: str, start: int, end: int) -> tuple[int, int]:
+    """A value's span without the sentence's end after it (a full stop, a bracket), unless the
+    value is in quotes: then all of it is the secret."""
+    if text[end:end + 1] not in ("\"", "'", "”"):
+        while end > start and text[end - 1] in ".?)）":
+            end -= 1
+    return start, end
 
 
 def _a_sentence(value: str) -> bool:
@@ -202,3 +287,41 @@ def _no_secret(value: str) -> bool:
     """A value after a password's name that is none: prose, a mask, code, or a rule."""
     return bool(_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
                 or _RULE.fullmatch(value))
+
+
+# ---------------------------------------------------------------- a column's name
+
+# the last key of a kept column's name (meta.extra.db.password, meta.extra["client-secret"],
+# meta.extra.passwords[0]); a column named so holds a secret whatever its value looks like.
+# No word may follow the name: password_hint, secret_rotation_days and token_count hold none;
+# nor is a bare "token" one (a tokenizer's tokens).
+_LAST_KEY = re.compile(r'(?:\.([^.\[\]"]+)|\[("(?:[^"\\]|\\.)*")\])(?:\[\d+\])*$')
+_PASSWORD_KEY = re.compile(r"(?:[a-z0-9]+[_ .-])*(?:password|passwd|passphrase|passcode)s?")
+_TOKEN_KEY = re.compile(r"(?:[a-z0-9]+[_ .-])*(?:api[_ -]?key|apikey|secret|secret[_ -]?key|client[_ -]?secret"
+                        r"|(?:access|auth|refresh|bearer|session|api)[_ -]?token|private[_ -]?key)s?")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def named_secret(field: str) -> str | None:
+    """PASSWORD or API_KEY where a kept column's name says it holds one (password, dbPassword,
+    api_key, clientSecret), else None."""
+    import json
+
+    match = _LAST_KEY.search(field)
+    if match is None:
+        return None
+    key = match.group(1) if match.group(1) is not None else json.loads(match.group(2))
+    key = _CAMEL.sub("_", key).lower()
+    if _PASSWORD_KEY.fullmatch(key):
+        return "PASSWORD"
+    return "API_KEY" if _TOKEN_KEY.fullmatch(key) else None
+
+
+def secret_value(value: str) -> tuple[int, int] | None:
+    """(start, end) of a secret column's value without its surrounding blanks; None for one
+    that holds none: empty, a mask (********), a flag or a count."""
+    start, end = len(value) - len(value.lstrip()), len(value.rstrip())
+    stripped = value[start:end]
+    if not stripped or _HIDDEN.fullmatch(stripped) or _NO_VALUE.fullmatch(stripped):
+        return None
+    return start, end

@@ -457,7 +457,8 @@ def test_user_ids_holding_pii_are_refused_where_the_mode_would_merge_users(tmp_p
     assert user_ids[200].startswith("<EMAIL:") and user_ids[:3] == ["u0", "u1", "u2"]
 
 
-@pytest.mark.parametrize("text", ["secret" * 100_000, "-----BEGIN PRIVATE KEY-----\n" * 20_000])
+@pytest.mark.parametrize("text", ["secret" * 100_000, "-----BEGIN PRIVATE KEY-----\n" * 20_000,
+                                  "a+" * 100_000 + "@tcp(", "a" * 200_000 + "://x"])
 def test_secret_patterns_take_linear_time_on_texts_that_repeat_their_cues(text):
     """Each cue scanned the rest of the text (a lookahead to the end, a BEGIN looking for its
     END), so such texts took time growing with the square of their length: 120 KB of "secret"
