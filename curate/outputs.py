@@ -1,7 +1,9 @@
 """Outputs that appear whole, or not at all: a file written beside its target and renamed over
 it (`atomic_path`), or a directory of parts (part-00000.jsonl, ...) written into a folder beside
 it that replaces it (`DirectoryParts`). An error or Ctrl-C leaves the old output as it was and
-no temporary file or folder behind; an output that replaces another keeps its permissions.
+no temporary file or folder behind; an output that replaces another keeps its permissions, and
+an output path that is a symbolic link stays one: what it points to is written (a link into a
+bigger disk, say, was replaced by a file beside it, and the file it pointed to kept its old rows).
 Which of the two an output path names: `output_directory`.
 """
 
@@ -54,6 +56,7 @@ class DirectoryParts:
     holds anything but parts is never replaced: that is refused before a row is written."""
 
     def __init__(self, folder: Path, suffix: str, write_parquet: Callable[[Path, list[dict[str, Any]]], Any]):
+        folder = link_target(folder)
         self.folder, self.suffix, self._write_parquet = folder, suffix, write_parquet
         self.index = 0
         self.stream: IO[str] | None = None
@@ -132,7 +135,8 @@ _PART_NAME = re.compile(r"part-\d{5,}\.(?:jsonl|parquet)")
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed over it only if the block succeeds."""
+    """A temporary path beside `path` (or what it links to), renamed over it only if the block succeeds."""
+    path = link_target(path)
     with unwritable(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_left_behind(path)
@@ -147,6 +151,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
         with suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def link_target(path: Path) -> Path:
+    """What a symbolic link points to, links followed to the end (it may not exist yet, as
+    `> link` would make it); any other path as it is."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
 
 
 @contextmanager
