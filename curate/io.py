@@ -355,6 +355,7 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
     except csv.Error as error:
         raise DataError(f"{name}:1: the header is not valid CSV ({error})") from None
     header = reader.fieldnames = [column.strip() for column in header]  # "instruction, output": output
+    _check_delimiter(header, name)
     repeated = sorted({column for column in header if column and header.count(column) > 1})
     if repeated:  # the last such column's cell would win and the others be lost
         raise DataError(f"{name}:1: the header names {', '.join(map(repr, repeated))} more than once; give each "
@@ -381,6 +382,19 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
             raise DataError(f"{where}: the row has fewer cells than the header has columns, and a line break in a "
                             "cell: a stray quote joining rows? Quote a cell's own quotes by doubling them")
         yield where, {key: _csv_cell(key, value) for key, value in row.items() if not _absent(key, value)}
+
+
+def _check_delimiter(header: list[str], name: str) -> None:
+    """A header of one column that holds a tab, ; or |: a file separated so, saved as .csv (as
+    spreadsheets in many locales write them); each row would be one cell, every record refused
+    for a missing instruction."""
+    if len(header) != 1:
+        return
+    for sign, called in (("\t", "tabs"), (";", "semicolons"), ("|", "bars")):
+        if sign in header[0]:
+            raise DataError(f"{name}:1: the header is one column, {header[0]!r}: the file is separated by {called}, "
+                            "not commas; save it as comma-separated CSV (with pandas: "
+                            f"pd.read_csv(path, sep={sign!r}).to_csv(new_path, index=False)) or as JSON Lines")
 
 
 def _absent(key: str, value: str | None) -> bool:

@@ -55,6 +55,9 @@ MALFORMED = {
     "csv_stray_quote": ("d.csv", b'instruction,output\n"q",a\n"stray quote,b\nnext,c\nlast,d\n',
                         "d.csv:3: a quoted cell is never closed"),
     "csv_text_after_quote": ("d.csv", b'instruction,output\nq,a\n"quoted"then,b\n', "d.csv:3: not valid CSV"),
+    # separated by something else (a spreadsheet's locale): each row one cell, "Field required" on row 2
+    "csv_semicolons": ("d.csv", b"instruction;output\nq;a\n", "d.csv:1: the header is one column, 'instruction;output': the file is separated by semicolons"),
+    "csv_tabs": ("d.csv", b"instruction\toutput\nq\ta\n", "separated by tabs, not commas"),
     "csv_repeated_column": ("d.csv", b"instruction,output,output\nq,a,b\n", "d.csv:1: the header names 'output' more"),
     "csv_error_after_blank_lines": ("d.csv", b'instruction,output\nq,a\n\n\n"x"y,b\n', "d.csv:5: not valid CSV"),
     # a short row with a line break in a cell (two rows a stray quote joined); one without is left-out cells
