@@ -20,8 +20,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
-import json
-import re
 import unicodedata
 from array import array
 from collections import deque
@@ -38,9 +36,10 @@ from curate.errors import RecordError
 from curate.executors import ExecutorOptions
 from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_up, with_names
 from curate.pii_emails import email_key
+from curate.pii_fields import EXTRA, rebuild, secret_kinds, text_fields, with_texts
 from curate.pii_name_words import SUFFIXES, TITLES_EN
-from curate.pii_secrets import named_secret, secret_value
-from curate.records import Example, Preference, Record
+from curate.pii_secrets import secret_value
+from curate.records import Record
 from curate.runner import Noted, Reject, run_map
 from curate.summary import Summary
 
@@ -185,8 +184,8 @@ class PiiScrubber:
                               "--mode hash --salt SECRET, which keeps users apart, or --fields text")
         update = rebuild(record, texts)
         meta = {**record.meta, "pii": type_counts(found)}
-        if any(name.startswith(_EXTRA) for name in texts):
-            meta["extra"] = _with_texts(record.meta["extra"], _EXTRA, texts)
+        if any(name.startswith(EXTRA) for name in texts):
+            meta["extra"] = with_texts(record.meta["extra"], EXTRA, texts)
         update["meta"] = meta
         scrubbed = record.model_copy(update=update)
         if record.id_is_derived():
@@ -196,7 +195,6 @@ class PiiScrubber:
         return scrubbed
 
 
-_EXTRA = "meta.extra"  # the name of a kept column's strings starts so: meta.extra.caller, meta.extra["a.b"]
 
 
 def type_counts(found: list[Found]) -> dict[str, int]:
@@ -205,93 +203,6 @@ def type_counts(found: list[Found]) -> dict[str, int]:
     for item in found:
         counts[item.type] = counts.get(item.type, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def text_fields(record: Record, everything: bool = False) -> list[tuple[str, str]]:
-    """(name, text) for every text field, in reading order: numbering follows it; with
-    `everything`, user_id and the strings of meta.extra too."""
-    fields = [("system", record.system)]
-    for turn, (user, reply) in enumerate(record.history):
-        fields += [(f"history[{turn}].user", user), (f"history[{turn}].assistant", reply)]
-    fields += [("instruction", record.instruction), ("input", record.input)]
-    if isinstance(record, Example):
-        fields.append(("output", record.output))
-    elif isinstance(record, Preference):
-        for name in ("chosen", "rejected"):
-            value = getattr(record, name)
-            if value is not None:
-                fields.append((name, value))
-        fields += [(f"responses[{i}]", text) for i, text in enumerate(record.responses or [])]
-    if everything:
-        if record.user_id:
-            fields.append(("user_id", record.user_id))
-        extra = record.meta.get("extra")
-        if isinstance(extra, dict):
-            fields += list(_strings_in(extra, _EXTRA))
-    return fields
-
-
-def secret_kinds(fields: list[tuple[str, str]]) -> list[str | None]:
-    """Per field, the secret a column of meta.extra holds by its name (password, api_key...)."""
-    return [named_secret(name) if name.startswith(_EXTRA) else None for name, _ in fields]
-
-
-def _strings_in(value: Any, name: str) -> Iterator[tuple[str, str]]:
-    """(name, text) for every string inside a kept column's value, nested objects and lists
-    included: meta.extra.caller, meta.extra.contact.email, meta.extra.tags[0]. A key that could
-    read as a path (a dot or a bracket in it) is written as JSON in brackets, so no two strings
-    share a name."""
-    if isinstance(value, (str, bytes)):
-        text = _as_text(value)
-        if text is not None:
-            yield name, text
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings_in(item, _child(name, key))
-    elif isinstance(value, (list, tuple)):  # a Parquet map column reads as a list of (key, value)
-        for index, item in enumerate(value):
-            yield from _strings_in(item, f"{name}[{index}]")
-
-
-def _as_text(value: str | bytes) -> str | None:
-    """A string, or the text of UTF-8 bytes (Spark and Hive write strings as Parquet BINARY);
-    None for bytes that are no text (an image, a hash)."""
-    if isinstance(value, str):
-        return value
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _with_texts(value: Any, name: str, texts: dict[str, str]) -> Any:
-    """`value` with the strings named in `texts` replaced: the walk of _strings_in, rebuilt."""
-    if isinstance(value, (str, bytes)):
-        return texts.get(name, value)  # scrubbed bytes come back as text, as they are written out
-    if isinstance(value, dict):
-        return {key: _with_texts(item, _child(name, key), texts) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_with_texts(item, f"{name}[{index}]", texts) for index, item in enumerate(value))
-    return value
-
-
-def _child(name: str, key: Any) -> str:
-    key = str(key)
-    return f"{name}.{key}" if key and _PLAIN_KEY.fullmatch(key) else f"{name}[{json.dumps(key, ensure_ascii=False)}]"
-
-
-_PLAIN_KEY = re.compile(r"[^.\[\]\"]+")
-
-
-def rebuild(record: Record, texts: dict[str, str]) -> dict[str, Any]:
-    """The model_copy update that puts replaced texts back where text_fields found them."""
-    update: dict[str, Any] = {name: text for name, text in texts.items() if "[" not in name and "." not in name}
-    if any(name.startswith("history[") for name in texts):
-        update["history"] = [(texts.get(f"history[{i}].user", user), texts.get(f"history[{i}].assistant", reply))
-                             for i, (user, reply) in enumerate(record.history)]
-    if isinstance(record, Preference) and any(name.startswith("responses[") for name in texts):
-        update["responses"] = [texts.get(f"responses[{i}]", text) for i, text in enumerate(record.responses or [])]
-    return update
 
 
 class Replacer:
