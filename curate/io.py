@@ -356,6 +356,8 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
         raise DataError(f"{name}:1: the header is not valid CSV ({error})") from None
     header = reader.fieldnames = [column.strip() for column in header]  # "instruction, output": output
     _check_delimiter(header, name)
+    # pandas' to_csv writes its index first, in a column with no name: row numbers, not data
+    pandas_index = bool(header) and header[0] == "" and header.count("") == 1
     repeated = sorted({column for column in header if column and header.count(column) > 1})
     if repeated:  # the last such column's cell would win and the others be lost
         raise DataError(f"{name}:1: the header names {', '.join(map(repr, repeated))} more than once; give each "
@@ -381,6 +383,8 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
             # cell, it is more likely two rows a stray quote joined
             raise DataError(f"{where}: the row has fewer cells than the header has columns, and a line break in a "
                             "cell: a stray quote joining rows? Quote a cell's own quotes by doubling them")
+        if pandas_index and row[""] is not None and row[""].isdigit():
+            del row[""]
         yield where, {key: _csv_cell(key, value) for key, value in row.items() if not _absent(key, value)}
 
 

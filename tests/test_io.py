@@ -21,6 +21,20 @@ def test_every_format_round_trips(tmp_path, suffix, examples, preferences):
     assert list(read_records(path)) == records
 
 
+def test_a_csv_written_by_pandas_reads_without_its_index(tmp_path):
+    # to_csv's default writes the index first under no name: it became meta.extra[""] = "0"
+    import pandas as pd
+
+    frame = pd.DataFrame({"instruction": ["Say hi", "Add 2 and 3"], "output": ["Hi", "5"]})
+    frame.to_csv(tmp_path / "default.csv")
+    frame.iloc[[1]].to_csv(tmp_path / "filtered.csv")  # an index that no longer starts at 0
+    (tmp_path / "unnamed.csv").write_text(",instruction\nkept note,Say hi\n")  # not an index: kept
+    assert [r.meta for r in read_records(tmp_path / "default.csv")] == [{}, {}]
+    assert [r.instruction for r in read_records(tmp_path / "filtered.csv")] == ["Add 2 and 3"]
+    assert [r.meta for r in read_records(tmp_path / "filtered.csv")] == [{}]
+    assert [r.meta for r in read_records(tmp_path / "unnamed.csv")] == [{"extra": {"": "kept note"}}]
+
+
 def test_json_reader_accepts_json_lines_named_json(tmp_path, examples):
     path = write_jsonl(tmp_path / "data.json", [record_row(e) for e in examples])
     assert list(read_records(path)) == examples
