@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
@@ -349,15 +350,15 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
     _check_bom(data, name)
     # strict: a quote opened and never closed is an error, not a cell that swallows the rest of
     # the file (its rows read as one record's instruction, the run exiting 0)
-    reader = csv.DictReader(io.StringIO(_decode(data, name), newline=""), strict=True)
+    text = _decode(data, name)
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = reader.fieldnames or []  # read now: line numbers below count from after it
     except csv.Error as error:
         raise DataError(f"{name}:1: the header is not valid CSV ({error})") from None
     header = reader.fieldnames = [column.strip() for column in header]  # "instruction, output": output
-    _check_delimiter(header, name)
-    # pandas' to_csv writes its index first, in a column with no name: row numbers, not data
-    pandas_index = bool(header) and header[0] == "" and header.count("") == 1
+    _check_delimiter(header, text, name)
+    index = _pandas_index(header, text)
     repeated = sorted({column for column in header if column and header.count(column) > 1})
     if repeated:  # the last such column's cell would win and the others be lost
         raise DataError(f"{name}:1: the header names {', '.join(map(repr, repeated))} more than once; give each "
@@ -383,19 +384,56 @@ def _csv_rows(path: str | Path, name: str) -> Iterator[tuple[str, Any]]:
             # cell, it is more likely two rows a stray quote joined
             raise DataError(f"{where}: the row has fewer cells than the header has columns, and a line break in a "
                             "cell: a stray quote joining rows? Quote a cell's own quotes by doubling them")
-        if pandas_index and row[""] is not None and row[""].isdigit():
-            del row[""]
+        for column in index:
+            del row[column]
         yield where, {key: _csv_cell(key, value) for key, value in row.items() if not _absent(key, value)}
 
 
-def _check_delimiter(header: list[str], name: str) -> None:
-    """A header of one column that holds a tab, ; or |: a file separated so, saved as .csv (as
-    spreadsheets in many locales write them); each row would be one cell, every record refused
-    for a missing instruction."""
+def _data_rows(text: str) -> Iterator[list[str]]:
+    """The rows after the header, as the csv module reads them; none past a row it cannot read
+    (the reading proper says where and why)."""
+    rows = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        next(rows, None)
+        yield from rows
+    except csv.Error:
+        return
+
+
+def _pandas_index(header: list[str], text: str) -> list[str]:
+    """The columns pandas' to_csv writes first for its index: with no name ("", or "Unnamed: 0"
+    once a file has been read and written again) and whole numbers in every row. They are row
+    numbers, not data: each became meta.extra[""] of every record."""
+    candidates = []
+    for column in header:
+        if not (column == "" or _UNNAMED.fullmatch(column)) or header.count(column) > 1:
+            break
+        candidates.append(column)
+    if not candidates:
+        return []
+    numbered = [True] * len(candidates)
+    for row in _data_rows(text):
+        for place in range(len(candidates)):
+            if row and (place >= len(row) or not _WHOLE_NUMBER.fullmatch(row[place])):
+                numbered[place] = False
+    return candidates[:numbered.index(False)] if False in numbered else candidates
+
+
+_UNNAMED = re.compile(r"Unnamed: \d+")
+_WHOLE_NUMBER = re.compile(r"-?\d+")
+
+
+def _check_delimiter(header: list[str], text: str, name: str) -> None:
+    """A header of one column that holds a tab, ; or |, over a first row split by the same sign
+    into as many cells: a file separated so, saved as .csv (as spreadsheets in many locales
+    write them); each row would be one cell, every record refused for a missing instruction.
+    (A lone column whose name holds one, "Prompt (en|de)", is read as it is.)"""
     if len(header) != 1:
         return
+    first = next(_data_rows(text), None)
     for sign, called in (("\t", "tabs"), (";", "semicolons"), ("|", "bars")):
-        if sign in header[0]:
+        parts = header[0].count(sign) + 1
+        if parts > 1 and first is not None and len(first) == 1 and first[0].count(sign) + 1 == parts:
             raise DataError(f"{name}:1: the header is one column, {header[0]!r}: the file is separated by {called}, "
                             "not commas; save it as comma-separated CSV (with pandas: "
                             f"pd.read_csv(path, sep={sign!r}).to_csv(new_path, index=False)) or as JSON Lines")

@@ -154,9 +154,14 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def link_target(path: Path) -> Path:
-    """What a symbolic link points to, links followed to the end (it may not exist yet, as
-    `> link` would make it); any other path as it is."""
-    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+    """What a symbolic link points to, links followed to the end, where that is a file, a
+    folder or nothing yet (as `> link` would make it); any other path as it is. A link to a
+    device or a pipe (out.jsonl -> /dev/null) is not followed: the file written beside it and
+    renamed over it would replace /dev/null itself."""
+    if not os.path.islink(path):
+        return path
+    target = Path(os.path.realpath(path))
+    return target if not target.exists() or target.is_file() or target.is_dir() else path
 
 
 @contextmanager

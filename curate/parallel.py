@@ -155,8 +155,13 @@ class WorkerPool(ProcessPoolExecutor):
             return super().__exit__(exc_type, *exc)
         processes, queue = list((self._processes or {}).values()), self._call_queue
         self.shutdown(wait=False, cancel_futures=True)
+        # SIGKILL, not SIGTERM: a worker just forked still has the parent's Python handler for
+        # SIGTERM, and where _start_worker reset it before that handler ran, the signal was
+        # dropped; that worker lived on, waiting on the task queue's lock its killed sibling
+        # held, and the interpreter's exit waited for it forever (an early break out of
+        # scrub_records, 1 test run in 3)
         for process in processes:
-            process.terminate()
+            process.kill()
         for process in processes:
             process.join(timeout=5)
         if queue is not None:  # tasks queued for the dead workers must not hold the exit

@@ -38,7 +38,7 @@ from curate.pii_detect import TYPES, Span, detect, load_spacy, phone_key, warm_u
 from curate.pii_emails import email_key
 from curate.pii_fields import EXTRA, rebuild, secret_kinds, text_fields, with_texts
 from curate.pii_name_words import SUFFIXES, TITLES_EN
-from curate.pii_secrets import secret_value
+from curate.pii_secret_names import secret_value
 from curate.records import Record
 from curate.runner import Noted, Reject, run_map
 from curate.summary import Summary
@@ -193,8 +193,6 @@ class PiiScrubber:
             # text known, a phone number is recovered by hashing every candidate
             scrubbed.__dict__["id"] = scrubbed.derived_id()  # as _fill_derived_id: id_is_derived holds
         return scrubbed
-
-
 
 
 def type_counts(found: list[Found]) -> dict[str, int]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from curate.pii_secrets import named_secret
+from curate.pii_secret_names import named_secret
 from curate.records import Example, Preference, Record
 
 EXTRA = "meta.extra"  # the name of a kept column's strings starts so: meta.extra.caller, meta.extra["a.b"]

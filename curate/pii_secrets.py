@@ -4,9 +4,9 @@ Keys with a shape of their own (sk-, AKIA, ghp_, hf_, SG., a JWT...) are found a
 of no known shape only after the name of one (`api_key: ...`, `GITHUB_TOKEN=...`, `Bearer ...`),
 and a password only after the word for one (`password: ...`, `DB_PASSWORD=...`, 密码：...), where
 a command line takes one (`mysql -pS3cr3t`, `--password=...`, `sshpass -p ...`, `htpasswd -b`),
-or where code or a config holds one in a shape of its own: an (user, password) pair for an HTTP
+or where code or a config holds one in a shape of its own: a (user, password) pair for an HTTP
 client, a Go DSN's `user:password@tcp(...)`, a Kubernetes `name: DB_PASSWORD` / `value: ...`
-pair, Docker's base64 `"auth"`. A value
+pair (pii_secret_names.py judges the name), Docker's base64 `"auth"` (an API_KEY). A value
 after a name must look like a secret, not like prose or code that mentions one: `password:
 incorrect`, `password = input(...)`, `token: ./secrets/token.txt`, `api_key: gpt-4o-2024-08-06`
 and `密码为6-16位字母和数字组合` stay.
@@ -16,7 +16,11 @@ secrets(text, types) returns (type, start, end) triples; pii_detect.py makes the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+
+from curate.pii_secret_names import FLAG, kind_of_name
 
 # ---------------------------------------------------------------- shapes of their own
 
@@ -26,7 +30,7 @@ _PEM_BODY = re.compile(r"(?:\s*[A-Za-z0-9+/=]{8,})*")  # a key cut off before it
 _PEM_MOST = 16384  # characters from BEGIN to END: a 4096-bit RSA key is about 3,300
 # (a scheme starts no later than where its run of scheme characters does, and a DSN's user
 # is no longer than a user name: either scanned from every character of a long run was quadratic)
-_URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://([^\s/?#@:]+:[^\s/?#@]+)@")
+_URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://([^\s/?#@:]*:[^\s/?#@]+)@")
 # Go's database/sql DSN has no scheme: user:password@tcp(host:3306)/db
 _DSN_CREDENTIALS = re.compile(r"(?<![\w.:/@-])([^\s/?#@:\"'()]{1,64}:[^\s/?#@\"'()]{1,128})@(?:tcp6?|udp|unix)\(")
 _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
@@ -42,9 +46,14 @@ _API_KEY = re.compile(r"""(?<![A-Za-z0-9_-])(?:
     | npm_[A-Za-z0-9]{36}
     | pypi-AgE[A-Za-z0-9_-]{50,}
     | SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}  # SendGrid
+    | hooks\.slack\.com/services/T[A-Z0-9]{8,}/B[A-Z0-9]{8,}/[A-Za-z0-9]{24}  # a Slack webhook's path
     | eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}  # a JWT: header, claims, signature
     )(?![A-Za-z0-9_-])""", re.X)
-_KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ", "SG.")  # one is in every key _API_KEY finds
+# one is in every key _API_KEY finds
+_KEY_HINTS = ("sk-", "AKIA", "_", "xox", "AIza", "glpat-", "pypi-", "eyJ", "SG.", "hooks.slack")
+# a Telegram bot's token: its id, a colon, AA and 33 more (in a URL right after "bot")
+_TELEGRAM = re.compile(r"(?:(?<=bot)|(?<![A-Za-z0-9_-]))\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])")
+_WANDB = re.compile(r"\bwandb[ \t]+login(?:[ \t]+--?[a-z-]+)*[ \t]+([0-9a-f]{40})\b")  # a W&B key: 40 hex digits
 # an AWS secret access key has no prefix of its own: 40 base64 characters, after a word saying so
 _AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
                          r"(?-i:((?=[A-Za-z0-9/+]{0,39}[0-9/+])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
@@ -52,64 +61,80 @@ _AWS_SECRET = re.compile(r"(?i:secret(?:[ _-]?access)?(?:[ _-]?key)?)[\"']?[ \t]
 
 # ---------------------------------------------------------------- after a name
 
-# A name starts a word or follows the _ of a variable's name (DB_PASSWORD, OPENAI_API_KEY); one
-# more part may follow it (password_confirmation, api_key_v2). No run of name characters is
-# scanned back over: that made long runs of them quadratic.
-_BEFORE_NAME = r"(?:(?<![A-Za-z0-9_])|(?<=_))"
-_AFTER_NAME = r"(?:_[A-Za-z0-9]+)?[\"']?"
-_ASSIGNED = r"[ \t]*(?:[:=：]|=>)[ \t]*[\"'“]?"
+# A name starts a word, follows the _ of a variable's name (DB_PASSWORD, OPENAI_API_KEY) or is
+# the capitalised end of a camelCase one (postgresPassword, jwtSecret); one more part may
+# follow it (password_confirmation, api_key_v2), and the quote and bracket of a key
+# (os.environ["DB_PASSWORD"] = ...). No run of name characters is scanned back over: that
+# made long runs of them quadratic.
+_BEFORE_NAME = r"(?:(?<![A-Za-z0-9_])|(?<=_)|(?<=[a-z0-9])(?=[A-Z][a-z]))"
+_AFTER_NAME = r"(?:_[A-Za-z0-9]+)?[\"']?\]?"
+_ASSIGNED = r"[ \t]*(?::=|[:=：]|=>)[ \t]*[\"'“]?"  # := is Go's
 # a token: 16 or more characters, letters and digits both (a word of prose has no digit)
 _TOKEN_VALUE = (r"((?=[A-Za-z0-9_\-.~+/]{0,255}\d)(?=[A-Za-z0-9_\-.~+/]{0,255}[A-Za-z])[A-Za-z0-9_\-.~+/]{16,}=*)"
                 r"(?![A-Za-z0-9_\-.~+/=])")
+# (Azure's AccountKey, and .npmrc's _auth and _authToken, among them)
 _TOKEN_NAMES = (r"(?i:api[_ -]?key|apikey|(?:access|auth|refresh|private|session|bearer)[_ -]?token|token|"
-                r"secret[_ -]?key|client[_ -]?secret|secret)")
+                r"secret[_ -]?key|client[_ -]?secret|secret|account[_ -]?key|shared[_ -]?access[_ -]?key|_auth(?:token)?)")
 _BEARER = re.compile(r"(?i:\b(?:bearer|basic)|authorization[\"']?[ \t]*[:=][ \t]*[\"']?token)[ \t]+"
                      + _TOKEN_VALUE)  # an Authorization header's credentials
-_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSIGNED + _TOKEN_VALUE)
+_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + "(?:" + _ASSIGNED + r"|[ \t]+is[ \t]+)"
+                               + _TOKEN_VALUE
+                               + r"|(?:密钥|秘钥|令牌)[ \t]*(?:[:=：]|[是为][ \t]*[:：]?)?[ \t]*[\"'“]?" + _TOKEN_VALUE)
 # in quotes, a token may hold any sign: SECRET_KEY = 'django-insecure-8h#2k!x9@qz$w7e3r5t1y0u'
-_QUOTED_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + r"[ \t]*(?:[:=]|=>)[ \t]*"
+_QUOTED_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + r"[ \t]*(?::=|[:=]|=>)[ \t]*"
                                       r"([\"'])((?=[^\"'\s]{0,127}\d)[^\"'\s]{12,128})\1")
 
-# without quotes a secret may hold signs too, after a name: SECRET=Xy7#pQ2!
-_SIGNED_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSIGNED + r"([^\s\"'`,;]{8,64})")
-_SIGN = re.compile(r"[!#$%&*@^~?]")
+# without quotes a secret may hold signs too, after a name: SECRET=Xy7#pQ2! (not past a URL
+# query's &, nor an equation: secret: a^2+b^2=c^2)
+_SIGNED_TOKEN_AFTER_NAME = re.compile(_BEFORE_NAME + _TOKEN_NAMES + _AFTER_NAME + _ASSIGNED + r"([^\s\"'`,;&]{8,64})")
+_SIGN = re.compile(r"[!#$%*@^~?]")
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
+# PASS as a variable's name or its last part (DB_PASS, ansible_ssh_pass): never the word "pass"
+_PASS = r"(?<=_)(?i:pass)|(?<![A-Za-z0-9_])PASS"
 _PASSWORD_VALUE = r"([^\s\"'”，。；;,<>\u3000-\u9fff\uff01-\uff0f\uff1a-\uff20]{4,64})"  # ends where Chinese text resumes
 _PASSWORD_AFTER_NAME = re.compile(
-    _BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd|passcode|passphrase)(?![A-Za-z])" + _AFTER_NAME
-    + r"(?:" + _ASSIGNED + r"|[ \t]+(?i:(is))[ \t]+[\"'“]?)" + _PASSWORD_VALUE
+    _BEFORE_NAME + r"(?:(?i:(?:pg)?password|passwd|pwd|passcode|passphrase)|" + _PASS + r")(?![A-Za-z])" + _AFTER_NAME
+    + r"(?:" + _ASSIGNED + r"|[ \t]+(?i:(is|to))([ \t]*:)?[ \t]+[\"'“]?)" + _PASSWORD_VALUE
     # a Chinese word needs no boundary (WiFi密码), nor a mark after it (用户名admin密码admin123)
     + r"|(?:密码|密碼|口令)[ \t]*(?:[:=：]|[是为][ \t]*[:：]?)?[ \t]*[\"'“]?" + _PASSWORD_VALUE)
 # a command line's password: mysql's -pSECRET after its other options, --password=SECRET,
 # sshpass -p SECRET, redis-cli -a SECRET (a bounded run of options: no scan to the line's end)
 _OPTIONS = r"(?:[ \t]+-{1,2}[A-Za-oq-z][^\s]*(?:[ \t]+[^\s-][^\s]*)?){0,12}"
 # in quotes after the name, all of it, spaces too: password="p@ss word"; and SQL's forms
-_QUOTED_PASSWORD = re.compile(_BEFORE_NAME + r"(?i:(?:pg)?password|passwd|pwd)" + _AFTER_NAME + r"(?:[ \t]*(?:[:=]|=>)[ \t]*|[ \t]+)"
+# (a comma after the name's closing quote: os.environ.setdefault("DB_PASSWORD", "..."))
+_QUOTED_PASSWORD = re.compile(_BEFORE_NAME + r"(?:(?i:(?:pg)?password|passwd|pwd)|" + _PASS + ")" + _AFTER_NAME
+                              + r"(?:[ \t]*(?::=|[:=]|=>)[ \t]*|[ \t]+|(?<=[\"'])[ \t]*,[ \t]*)"
                               r"([\"'])([^\"'\n]{4,64})\1"
                               r"|(?i:\bidentified[ \t]+by|\bwith[ \t]+(?:encrypted[ \t]+)?password)[ \t]+'([^'\n]{3,64})'")
 _PASSWORD_ON_A_COMMAND_LINE = re.compile(
-    r"\bmysql(?:dump|admin)?" + _OPTIONS + r"[ \t]+-p[\"']?([^\s\-\"'][^\s\"']{2,63})"
+    r"\bmysql(?:dump|admin)?" + _OPTIONS + r"[ \t]+-p(?:\"([^\"\n]{3,64})\"|'([^'\n]{3,64})'|([^\s\-\"'][^\s\"']{2,63}))"
+    r"|(?<![\w-])--requirepass[ \t]+[\"']?([^\s\-\"'][^\s\"']{2,63})"  # redis-server
+    r"|\bmongo(?:sh)?\b(?:[ \t]+[^\s-]\S*)?" + _OPTIONS + r"[ \t]+(?:-p|--password)[ \t]+[\"']?([^\s\-\"'][^\s\"']{2,63})"
+    r"|\bsqlcmd\b" + _OPTIONS.replace("A-Za-oq-z", "A-OQ-Za-z") + r"[ \t]+-P[ \t]+[\"']?([^\s\-\"'][^\s\"']{2,63})"
+    r"|\bldap[a-z]+\b" + _OPTIONS.replace("A-Za-oq-z", "A-Za-vx-z") + r"[ \t]+-w[ \t]+[\"']?([^\s\-\"'][^\s\"']{2,63})"
+    r"|(?<![\w-])-pass(?:in|out)?[ \t]+[\"']?pass:([^\s\"']{3,64})"  # openssl
     r"|(?<![\w-])--password=[\"']?([^\s\-\"'<][^\s\"']{2,63})"
     r"|\bsshpass[ \t]+-p[ \t]*[\"']?([^\s\"']{3,64})"
     r"|\bredis-cli" + _OPTIONS.replace("A-Za-oq-z", "A-Zb-z") + r"[ \t]+-a[ \t]+[\"']?([^\s\"']{3,64})"
     r"|\bcurl\b" + _OPTIONS.replace("A-Za-oq-z", "A-Za-tv-z") + r"[ \t]+(?:-u|--user)[ \t]+[\"']?[^\s:\"']+:([^\s\"']{3,64})"
     r"|\bdocker[ \t]+login" + _OPTIONS.replace("A-Za-oq-z", "A-Za-oq-z") + r"[ \t]+(?:-p|--password)[ \t]+[\"']?([^\s\"']{3,64})")
-# htpasswd -b FILE USER PASSWORD (with -c, -B... in any order: the b is checked in code)
-_HTPASSWD = re.compile(r"\bhtpasswd((?:[ \t]+-[A-Za-z]+)+)[ \t]+[^\s-]\S*[ \t]+[^\s-]\S*[ \t]+[\"']?([^\s\"']{3,64})")
-# an HTTP client's (user, password): requests' auth=("ann", "pw"), HTTPBasicAuth('ann', 'pw')
-_AUTH_PAIR = re.compile(r"(?:\bauth[ \t]*=[ \t]*\(|\b(?:HTTPBasicAuth|HTTPDigestAuth|BasicAuth)\()[ \t]*"
+# htpasswd -b FILE USER PASSWORD, or -nb USER PASSWORD (no file): the options are read in code
+_HTPASSWD = re.compile(r"\bhtpasswd((?:[ \t]+-[A-Za-z]+)+)[ \t]+([^\s-]\S*)[ \t]+[\"']?([^\s\"']+)[\"']?"
+                       r"(?:[ \t]+[\"']?([^\s\"']{3,64}))?")
+# a client's (user, password): requests' auth=("ann", "pw"), HTTPBasicAuth('ann', 'pw'),
+# smtplib's and ftplib's login("ann", "pw"), pika's PlainCredentials('ann', 'pw')
+_AUTH_PAIR = re.compile(r"(?:\bauth[ \t]*=[ \t]*\(|\b(?:HTTPBasicAuth|HTTPDigestAuth|BasicAuth|PlainCredentials|login)\()[ \t]*"
                         r"([\"'])[^\"'\n]*\1[ \t]*,[ \t]*([\"'])([^\"'\n]{3,64})\2")
 
 # ---------------------------------------------------------------- in a config's structure
 
 # a Kubernetes or Compose environment: a variable's name that says secret, then its value
 # (- name: DB_PASSWORD / value: "..."; {"name": "API_TOKEN", "value": "..."}); not valueFrom
-_SECRET_VARIABLE = (r"(?:[A-Za-z0-9]+[_.-])*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY)"
-                    r"(?:[_.-][A-Za-z0-9]+)*")
-_NAMED_VALUE = re.compile(r"\bname[\"']?[ \t]*:[ \t]*[\"']?(" + _SECRET_VARIABLE + r")[\"']?[ \t]*(?:,[ \t]*|\r?\n[ \t]*)"
+# (any name, bounded, and judged by kind_of_name: a pattern for the names a secret's word could
+# end, repeated, was quadratic in a name made of that word again and again)
+_NAMED_VALUE = re.compile(r"\bname[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9_.-]{1,64})[\"']?[ \t]*(?:,[ \t]*|\r?\n[ \t]*)"
                           r"[\"']?value[\"']?[ \t]*:[ \t]*(?:([\"'])([^\"'\n]{1,256})\2|([^\s\"',}\]]{1,256}))", re.I)
-_NO_VALUE = re.compile(r"(?i:true|false|yes|no|null|none|~)|\d{1,6}")  # a flag or a count, not a secret
 # Docker's config.json: "auth" is base64 of user:password
 _DOCKER_AUTH = re.compile(r"\"auth\"[ \t]*:[ \t]*\"([A-Za-z0-9+/]{8,}={0,2})\"")
 
@@ -121,6 +146,10 @@ _WORDS_WITH_DIGITS = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")  # case-sensi
 # self.password, $PASS, ${{ secrets.X }}, :password (SQL), !vault, 'required|string|min:8'
 _CODE = re.compile(r"[=(\[{$%@:!|]|.*[()\[\]{}|]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
 _HIDDEN = re.compile(r"[*•●·xX]+|\*+[^*\s]*\*+|\.{3,}|…+")  # a value already masked: ********, ***redacted***
+# where a value is yet to be filled in: <password>, YOUR_API_KEY, YOUR_TOKEN_HERE_123, sk-..., changeme
+_PLACEHOLDER = re.compile(r"<[^<>]*>|(?i:your[_ -]?\w*|\w*_here(?:_\w*)?|changeme|xxx+)|.*(?:\.\.\.|…)")
+# the words docs put where credentials go: postgres://user:password@host, USER:PASSWORD
+_CREDENTIAL_WORDS = frozenset("password pass passwd pwd secret pswd".split())
 _RULE = re.compile(r"\d+[-~～]\d+.*|.*[\u3000-\u9fff\uff00-\uffef].*")  # 8-16; 6~20位, 至少8位: a rule, not a value
 # a path or a name of a thing after `token:` or `api_key:`: ./secrets/token.txt, meta-llama/Llama-2-7b-hf,
 # model.layers.0.q_proj, the_quick_brown_fox_2, gpt-4o-2024-08-06 (base64 keeps // and +, and ends in =)
@@ -136,9 +165,9 @@ def secrets(text: str, types: frozenset[str]) -> list[tuple[str, int, int]]:
     if "PRIVATE_KEY" in types and "PRIVATE KEY-----" in text:
         found += _private_keys(text)
     if "URL_CREDENTIALS" in types and "://" in text:
-        found += [("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text)]
+        found += [("URL_CREDENTIALS", *m.span(1)) for m in _URL_CREDENTIALS.finditer(text) if _credentials(m.group(1))]
     if "URL_CREDENTIALS" in types and "@" in text and "(" in text:
-        found += [("URL_CREDENTIALS", *m.span(1)) for m in _DSN_CREDENTIALS.finditer(text)]
+        found += [("URL_CREDENTIALS", *m.span(1)) for m in _DSN_CREDENTIALS.finditer(text) if _credentials(m.group(1))]
     if "API_KEY" in types or "PASSWORD" in types:
         lowered = text.lower()  # once, for every gate
         if "API_KEY" in types:
@@ -146,19 +175,28 @@ def secrets(text: str, types: frozenset[str]) -> list[tuple[str, int, int]]:
         if "PASSWORD" in types:
             found += _passwords(text, lowered)
         if "value" in lowered and "name" in lowered:
-            found += [found for found in _named_values(text) if found[0] in types]
+            found += [value for value in _named_values(text) if value[0] in types]
     return found
 
 
+def _credentials(pair: str) -> bool:
+    """Is a URL's or a DSN's user:password given, not a template's or the docs' (${DB_PASS},
+    {password}, %s, <password>, user:password)?"""
+    password = pair.partition(":")[2]
+    return not (_CODE.match(password) or _PLACEHOLDER.fullmatch(password) or password.lower() in _CREDENTIAL_WORDS)
+
+
 def _named_values(text: str) -> list[tuple[str, int, int]]:
-    """The values of environment variables whose names say secret: a structure, not prose, so
-    any value is one (changeme too) but a flag, a count, a mask or a reference ($(DB_PASS))."""
+    """The values of environment variables whose names say secret (kind_of_name): a structure,
+    not prose, so any value is one (changeme, 123456) but a flag, a mask, a placeholder, a
+    reference ($(DB_PASS)), a path or an address."""
     found = []
     for match in _NAMED_VALUE.finditer(text):
+        kind = kind_of_name(match.group(1))
         group = 3 if match.group(3) is not None else 4
         value = match.group(group)
-        if not (_NO_VALUE.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)):
-            kind = "PASSWORD" if "PASS" in match.group(1).upper() else "API_KEY"
+        if kind is not None and not (FLAG.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
+                                     or _PLACEHOLDER.fullmatch(value) or _PATH.fullmatch(value) or "://" in value):
             found.append((kind, *match.span(group)))
     return found
 
@@ -181,13 +219,19 @@ def _api_keys(text: str, lowered: str) -> list[tuple[str, int, int]]:
     found: list[tuple[str, int, int]] = []
     if any(hint in text for hint in _KEY_HINTS):
         found += [("API_KEY", *m.span()) for m in _API_KEY.finditer(text)]
+    if ":AA" in text:
+        found += [("API_KEY", *m.span()) for m in _TELEGRAM.finditer(text)]
+    if "wandb" in lowered:
+        found += [("API_KEY", *m.span(1)) for m in _WANDB.finditer(text)]
     if "ecret" in text or "ECRET" in text:
         found += [("API_KEY", *m.span(1)) for m in _AWS_SECRET.finditer(text)]
     if "bearer" in lowered or "basic" in lowered or "authorization" in lowered:
         found += [("API_KEY", *m.span(1)) for m in _BEARER.finditer(text)]
-    if ("key" in lowered or "token" in lowered or "secret" in lowered) and ("=" in text or ":" in text
-                                                                            or "：" in text):
-        found += [("API_KEY", *m.span(1)) for m in _TOKEN_AFTER_NAME.finditer(text) if _a_token(m.group(1))]
+    if ("key" in lowered or "token" in lowered or "secret" in lowered or "_auth" in lowered or "密钥" in text
+            or "秘钥" in text or "令牌" in text) and ("=" in text or ":" in text
+                                                                            or "：" in text or " is " in text):
+        found += [("API_KEY", *m.span(m.lastindex or 0)) for m in _TOKEN_AFTER_NAME.finditer(text)
+                  if _a_token(m.group(m.lastindex or 0))]  # the English or the Chinese name's value
         found += [("API_KEY", *m.span(2)) for m in _QUOTED_TOKEN_AFTER_NAME.finditer(text)
                   if _a_token(m.group(2)) and not _CODE.match(m.group(2))]
         found += [("API_KEY", *_without_stop(text, *m.span(1))) for m in _SIGNED_TOKEN_AFTER_NAME.finditer(text)
@@ -198,9 +242,11 @@ def _api_keys(text: str, lowered: str) -> list[tuple[str, int, int]]:
 
 
 def _a_signed_token(value: str) -> bool:
-    """A value with a letter, a digit and a sign (Xy7#pQ2!), not code, an address or a path."""
+    """A value with a letter, a digit and a sign (Xy7#pQ2!), not code, an equation, an
+    address, a path, a heading's number (#1-priority) or a placeholder."""
     return bool(_SIGN.search(value) and _DIGIT.search(value) and _LETTER.search(value)) and not (
-        _CODE.match(value) or _EMAIL_SHAPE.fullmatch(value) or "://" in value or _PATH.fullmatch(value))
+        _CODE.match(value) or "=" in value.rstrip("=") or value.startswith("#") or _EMAIL_SHAPE.fullmatch(value)
+        or "://" in value or _PATH.fullmatch(value) or _PLACEHOLDER.fullmatch(value))
 
 
 _DIGIT = re.compile(r"\d")
@@ -209,9 +255,6 @@ _LETTER = re.compile(r"[A-Za-z]")
 
 def _user_and_password(encoded: str) -> bool:
     """Is this base64 of "user:password", as Docker stores a registry's login?"""
-    import base64
-    import binascii
-
     try:
         decoded = base64.b64decode(encoded, validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
@@ -221,7 +264,10 @@ def _user_and_password(encoded: str) -> bool:
 
 
 def _a_token(value: str) -> bool:
-    """Does a value after `token:` or `api_key=` look like a token, not a path or a name?"""
+    """Does a value after `token:` or `api_key=` look like a token, not a path, an address, a
+    name or a placeholder?"""
+    if "://" in value or _PLACEHOLDER.fullmatch(value):
+        return False  # token_url = "https://oauth2.googleapis.com/token"; YOUR_TOKEN_HERE_123
     if "//" in value or "+" in value or value.endswith("="):
         return True  # base64: AWS session tokens are full of //
     if _PATH.fullmatch(value) or _DOTTED_NAME.fullmatch(value):
@@ -234,29 +280,43 @@ def _a_token(value: str) -> bool:
 
 def _passwords(text: str, lowered: str) -> list[tuple[str, int, int]]:
     if not ("pass" in lowered or "pwd" in lowered or "密码" in text or "密碼" in text or "口令" in text
-            or "-p" in text or "-a " in text or "identified" in lowered or "curl" in lowered or "auth" in lowered):
+            or "-p" in text or "-a " in text or "-P" in text or "-w" in text or "identified" in lowered
+            or "curl" in lowered or "auth" in lowered or "login" in lowered or "credentials" in lowered):
         return []
     found = []
     for match in _PASSWORD_AFTER_NAME.finditer(text):
-        group = 2 if match.group(2) is not None else 3
+        group = 3 if match.group(3) is not None else 4
         start, end = _without_stop(text, *match.span(group))
-        if _a_password(text[start:end], prose=match.group(1) is not None):
+        # "password is case-sensitive" is prose; "password is: kitten-Paw-77" gives one
+        if _a_password(text[start:end], prose=match.group(1) is not None and match.group(2) is None):
             found.append(("PASSWORD", start, end))
     for match in _QUOTED_PASSWORD.finditer(text):
         group = 2 if match.group(2) is not None else 3
         value = match.group(group)
-        if not (_no_secret(value) or " " in value.strip() and _a_sentence(value)):
+        if _APP_PASSWORD.fullmatch(value) or not (_no_secret(value) or " " in value.strip() and _a_sentence(value)):
             found.append(("PASSWORD", *match.span(group)))
     for match in _PASSWORD_ON_A_COMMAND_LINE.finditer(text):
         group = match.lastindex or 0
         if not _CODE.match(match.group(group)):  # -p$PASS, --password="${DB_PASS}": a variable
             found.append(("PASSWORD", *match.span(group)))
     if "htpasswd" in lowered:
-        found += [("PASSWORD", *m.span(2)) for m in _HTPASSWD.finditer(text)
-                  if "b" in m.group(1) and not _CODE.match(m.group(2))]
-    if "auth" in lowered:
-        found += [("PASSWORD", *m.span(3)) for m in _AUTH_PAIR.finditer(text) if not _CODE.match(m.group(3))]
+        for match in _HTPASSWD.finditer(text):
+            options = match.group(1)
+            group = 3 if "n" in options else 4  # -n prints the line: no file before the user
+            if "b" in options and match.group(group) and not _no_secret(match.group(group)):
+                found.append(("PASSWORD", *match.span(group)))
+    if "auth" in lowered or "login" in lowered or "credentials" in lowered:
+        found += [("PASSWORD", *m.span(3)) for m in _AUTH_PAIR.finditer(text) if not _no_secret(m.group(3))]
+    if "machine" in lowered:
+        found += [("PASSWORD", *m.span(1)) for m in _NETRC.finditer(text) if not _HIDDEN.fullmatch(m.group(1))]
     return found
+
+
+# a .netrc entry: machine HOST login USER password PASSWORD
+_NETRC = re.compile(r"\bmachine[ \t]+\S+\s+login[ \t]+\S+\s+password[ \t]+(\S{3,64})")
+
+# Google's app passwords: four groups of four letters, which read as words in quotes
+_APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}")
 
 
 def _without_stop(text: str, start: int, end: int) -> tuple[int, int]:
@@ -284,44 +344,6 @@ def _a_password(value: str, prose: bool = False) -> bool:
 
 
 def _no_secret(value: str) -> bool:
-    """A value after a password's name that is none: prose, a mask, code, or a rule."""
+    """A value after a password's name that is none: prose, a mask, code, a rule or a placeholder."""
     return bool(_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
-                or _RULE.fullmatch(value))
-
-
-# ---------------------------------------------------------------- a column's name
-
-# the last key of a kept column's name (meta.extra.db.password, meta.extra["client-secret"],
-# meta.extra.passwords[0]); a column named so holds a secret whatever its value looks like.
-# No word may follow the name: password_hint, secret_rotation_days and token_count hold none;
-# nor is a bare "token" one (a tokenizer's tokens).
-_LAST_KEY = re.compile(r'(?:\.([^.\[\]"]+)|\[("(?:[^"\\]|\\.)*")\])(?:\[\d+\])*$')
-_PASSWORD_KEY = re.compile(r"(?:[a-z0-9]+[_ .-])*(?:password|passwd|passphrase|passcode)s?")
-_TOKEN_KEY = re.compile(r"(?:[a-z0-9]+[_ .-])*(?:api[_ -]?key|apikey|secret|secret[_ -]?key|client[_ -]?secret"
-                        r"|(?:access|auth|refresh|bearer|session|api)[_ -]?token|private[_ -]?key)s?")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def named_secret(field: str) -> str | None:
-    """PASSWORD or API_KEY where a kept column's name says it holds one (password, dbPassword,
-    api_key, clientSecret), else None."""
-    import json
-
-    match = _LAST_KEY.search(field)
-    if match is None:
-        return None
-    key = match.group(1) if match.group(1) is not None else json.loads(match.group(2))
-    key = _CAMEL.sub("_", key).lower()
-    if _PASSWORD_KEY.fullmatch(key):
-        return "PASSWORD"
-    return "API_KEY" if _TOKEN_KEY.fullmatch(key) else None
-
-
-def secret_value(value: str) -> tuple[int, int] | None:
-    """(start, end) of a secret column's value without its surrounding blanks; None for one
-    that holds none: empty, a mask (********), a flag or a count."""
-    start, end = len(value) - len(value.lstrip()), len(value.rstrip())
-    stripped = value[start:end]
-    if not stripped or _HIDDEN.fullmatch(stripped) or _NO_VALUE.fullmatch(stripped):
-        return None
-    return start, end
+                or _RULE.fullmatch(value) or _PLACEHOLDER.fullmatch(value))

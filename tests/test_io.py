@@ -28,11 +28,21 @@ def test_a_csv_written_by_pandas_reads_without_its_index(tmp_path):
     frame = pd.DataFrame({"instruction": ["Say hi", "Add 2 and 3"], "output": ["Hi", "5"]})
     frame.to_csv(tmp_path / "default.csv")
     frame.iloc[[1]].to_csv(tmp_path / "filtered.csv")  # an index that no longer starts at 0
-    (tmp_path / "unnamed.csv").write_text(",instruction\nkept note,Say hi\n")  # not an index: kept
+    pd.read_csv(tmp_path / "default.csv").to_csv(tmp_path / "twice.csv")  # read and written again: "", "Unnamed: 0"
+    # (a review's) an unnamed column is an index only where every row holds a whole number
+    (tmp_path / "unnamed.csv").write_text(",instruction\n2019,Say hi\nkept note,Add\n")
     assert [r.meta for r in read_records(tmp_path / "default.csv")] == [{}, {}]
     assert [r.instruction for r in read_records(tmp_path / "filtered.csv")] == ["Add 2 and 3"]
     assert [r.meta for r in read_records(tmp_path / "filtered.csv")] == [{}]
-    assert [r.meta for r in read_records(tmp_path / "unnamed.csv")] == [{"extra": {"": "kept note"}}]
+    assert [r.meta for r in read_records(tmp_path / "twice.csv")] == [{}, {}]
+    assert [r.meta for r in read_records(tmp_path / "unnamed.csv")] == [{"extra": {"": "2019"}}, {"extra": {"": "kept note"}}]
+
+
+def test_a_one_column_csv_whose_name_holds_a_separator_is_read_as_it_is(tmp_path, run_cli):
+    # (a review's) refused as "separated by bars" once the delimiter check came in
+    (tmp_path / "one.csv").write_text('"Prompt (en|de)"\nSay hi there\n')
+    records = list(read_records(tmp_path / "one.csv", mapping={"Prompt (en|de)": "instruction"}))
+    assert [r.instruction for r in records] == ["Say hi there"]
 
 
 def test_json_reader_accepts_json_lines_named_json(tmp_path, examples):

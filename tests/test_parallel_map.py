@@ -80,6 +80,30 @@ def test_workers_die_with_their_parent_even_on_sigkill():
     assert not any(_running(pid) for pid in workers), "a worker outlived its parent"
 
 
+def _deaf_to_sigterm(parent: int, *_: object) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as a worker that missed its SIGTERM
+
+
+def test_a_pool_left_by_an_error_leaves_no_worker_alive_even_one_that_missed_sigterm(monkeypatch):
+    """A worker forked just before the pool was left lost the SIGTERM that stopped it (its
+    handler was being reset), lived on, and the interpreter's exit waited for it forever."""
+    import time
+
+    from curate import parallel
+
+    monkeypatch.setattr(parallel, "_start_worker", _deaf_to_sigterm)
+    pool = parallel.process_pool(2, time.sleep, (0,))
+    with pytest.raises(GeneratorExit), pool:
+        pool.submit(time.sleep, 0).result()
+        pool.submit(time.sleep, 60)  # busy: the pool's stop signal (a None task) never reaches it
+        processes = list(pool._processes.values())
+        time.sleep(0.5)
+        raise GeneratorExit  # what closing a half-read scrub_records raises inside it
+    assert not any(process.is_alive() for process in processes)
+
+
 def test_pii_in_processes_writes_what_one_process_writes(tmp_path, small_chunks, monkeypatch):
     """pii on byte ranges (each worker reads, scrubs and serialises) against one process: the
     output, rejects and report are the same bytes and the summary the same counts."""
