@@ -174,7 +174,7 @@ def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple
 
     # Ctrl-C reaches the whole process group: the parent stops the workers (WorkerPool), which
     # would otherwise each print a KeyboardInterrupt traceback from wherever they were; and
-    # SIGTERM (how it stops them) ends a worker at once, not through the CLI's handler
+    # SIGTERM (what a worker gets when its parent dies) ends it at once, not through the CLI's handler
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform == "linux":
