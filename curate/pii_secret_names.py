@@ -56,15 +56,20 @@ def named_secret(field: str) -> str | None:
     return None
 
 
-_HIDDEN = re.compile(r"[*•●·xX]+|\*+[^*\s]*\*+|\.{3,}|…+")  # a value already masked: ********, ***redacted***
-FLAG = re.compile(r"(?i:true|false|yes|no|null|none|~)")
+HIDDEN = re.compile(r"[*•●·xX]+|\*+[^*\s]*\*+|\.{3,}|…+")  # a value already masked: ********, ***redacted***
+_FLAG = re.compile(r"(?i:true|false|yes|no|null|none|~)")
+
+
+def masked_or_flag(value: str) -> bool:
+    """A value under a secret's name that is none: a mask (********) or a flag (true, no)."""
+    return bool(HIDDEN.fullmatch(value) or _FLAG.fullmatch(value))
 
 
 def secret_value(value: str) -> tuple[int, int] | None:
     """(start, end) of a secret column's value without its surrounding blanks; None for one
-    that holds none: empty, a mask (********) or a flag."""
+    that holds none: empty, a mask or a flag."""
     start, end = len(value) - len(value.lstrip()), len(value.rstrip())
     stripped = value[start:end]
-    if not stripped or _HIDDEN.fullmatch(stripped) or FLAG.fullmatch(stripped):
+    if not stripped or masked_or_flag(stripped):
         return None
     return start, end

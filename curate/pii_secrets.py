@@ -20,7 +20,7 @@ import base64
 import binascii
 import re
 
-from curate.pii_secret_names import FLAG, kind_of_name
+from curate.pii_secret_names import HIDDEN, kind_of_name, masked_or_flag
 
 # ---------------------------------------------------------------- shapes of their own
 
@@ -145,7 +145,6 @@ _WORDS_WITH_DIGITS = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")  # case-sensi
 # code or a template, where the value is an expression: input("..."), os.environ["X"],
 # self.password, $PASS, ${{ secrets.X }}, :password (SQL), !vault, 'required|string|min:8'
 _CODE = re.compile(r"[=(\[{$%@:!|]|.*[()\[\]{}|]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
-_HIDDEN = re.compile(r"[*•●·xX]+|\*+[^*\s]*\*+|\.{3,}|…+")  # a value already masked: ********, ***redacted***
 # where a value is yet to be filled in: <password>, YOUR_API_KEY, YOUR_TOKEN_HERE_123, sk-..., changeme
 _PLACEHOLDER = re.compile(r"<[^<>]*>|(?i:your[_ -]?\w*|\w*_here(?:_\w*)?|changeme|xxx+)|.*(?:\.\.\.|…)")
 # the words docs put where credentials go: postgres://user:password@host, USER:PASSWORD
@@ -195,7 +194,7 @@ def _named_values(text: str) -> list[tuple[str, int, int]]:
         kind = kind_of_name(match.group(1))
         group = 3 if match.group(3) is not None else 4
         value = match.group(group)
-        if kind is not None and not (FLAG.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
+        if kind is not None and not (masked_or_flag(value) or _CODE.match(value)
                                      or _PLACEHOLDER.fullmatch(value) or _PATH.fullmatch(value) or "://" in value):
             found.append((kind, *match.span(group)))
     return found
@@ -308,7 +307,7 @@ def _passwords(text: str, lowered: str) -> list[tuple[str, int, int]]:
     if "auth" in lowered or "login" in lowered or "credentials" in lowered:
         found += [("PASSWORD", *m.span(3)) for m in _AUTH_PAIR.finditer(text) if not _no_secret(m.group(3))]
     if "machine" in lowered:
-        found += [("PASSWORD", *m.span(1)) for m in _NETRC.finditer(text) if not _HIDDEN.fullmatch(m.group(1))]
+        found += [("PASSWORD", *m.span(1)) for m in _NETRC.finditer(text) if not HIDDEN.fullmatch(m.group(1))]
     return found
 
 
@@ -345,5 +344,5 @@ def _a_password(value: str, prose: bool = False) -> bool:
 
 def _no_secret(value: str) -> bool:
     """A value after a password's name that is none: prose, a mask, code, a rule or a placeholder."""
-    return bool(_PLAIN_WORD.fullmatch(value) or _HIDDEN.fullmatch(value) or _CODE.match(value)
+    return bool(_PLAIN_WORD.fullmatch(value) or HIDDEN.fullmatch(value) or _CODE.match(value)
                 or _RULE.fullmatch(value) or _PLACEHOLDER.fullmatch(value))
