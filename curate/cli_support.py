@@ -76,7 +76,7 @@ def refuse_summary_clash(given: Path, summary: Path, named: list[tuple[str, Path
     """--summary-json `given` (its file: `summary`) must name no file the command reads or
     writes, nor a file inside an output folder or a folder of input shards; a folder that holds
     only input files may take it (a run folder)."""
-    from curate.io import WRITTEN
+    from curate.io import WRITTEN, same_file
     from curate.outputs import output_directory
 
     if str(given) == "-":
@@ -90,7 +90,7 @@ def refuse_summary_clash(given: Path, summary: Path, named: list[tuple[str, Path
             continue
         folder = output_directory(path) if flag in WRITTEN else None
         resolved = (folder[0] if folder is not None else path).expanduser().resolve()
-        if target == resolved or (target.exists() and resolved.exists() and os.path.samefile(target, resolved)):
+        if same_file(target, resolved):
             raise UsageError(f"{flag} and --summary-json name the same file ({path}); give each its own file")
         # inside what an output replaces (split's and report's -o are folders, whatever their name),
         # or inside a folder of input shards, which reads every record file in it

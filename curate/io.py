@@ -76,11 +76,16 @@ def ensure_distinct(files: dict[str, str | Path | None]) -> None:
         folder = output_directory(path) if flag != "INPUT" else None
         resolved = (folder[0] if folder is not None else Path(path)).expanduser().resolve()
         for other_flag, other in seen:
-            if resolved == other or (resolved.exists() and other.exists() and os.path.samefile(resolved, other)):
+            if same_file(resolved, other):
                 raise UsageError(f"{other_flag} and {flag} name the same file ({path}); give each its own file")
             if resolved in other.parents or other in resolved.parents:
                 raise UsageError(f"{other_flag} and {flag}: one is inside the other ({path}); give each its own place")
         seen.append((flag, resolved))
+
+
+def same_file(one: Path, other: Path) -> bool:
+    """Do two resolved paths name one file: the same path, or a hard link to it?"""
+    return one == other or (one.exists() and other.exists() and os.path.samefile(one, other))
 
 
 # ---------------------------------------------------------------- reading
